@@ -1,0 +1,1 @@
+"""The ``geotool`` command line: Typer commands that parse, call the library, print."""

@@ -1,0 +1,74 @@
+"""The ``geotool`` command: one Typer app that gathers every command group.
+
+Each command lives in its own module under ``geotool/cli`` and only parses arguments,
+calls the library and prints.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from geotool import __version__
+
+app = typer.Typer(
+    name="geotool",
+    help=(
+        "Interpretable, planet-scale photo geolocation backed by PostGIS.\n\n"
+        "Example: geotool demo   (the whole pipeline on the synthetic planet)"
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+# (module, name, kind): kind "group" mounts module.app as a sub-command group,
+# "command" registers the module's function of the same name as a command.
+COMMANDS: list[tuple[str, str, str]] = [
+    ("db", "db", "group"),
+    ("ingest", "ingest", "command"),
+    ("synth", "synth", "group"),
+    ("nominatim", "nominatim", "group"),
+    ("geocode", "geocode", "command"),
+    ("boundaries", "boundaries", "group"),
+    ("build", "build", "command"),
+    ("partitions", "partitions", "group"),
+    ("export", "export", "group"),
+    ("demo", "demo", "command"),
+]
+
+
+def _register() -> None:
+    for module_name, name, kind in COMMANDS:
+        try:
+            module = importlib.import_module(f"geotool.cli.{module_name}")
+        except ModuleNotFoundError as exc:  # TODO(lead): strict once every module exists
+            if exc.name != f"geotool.cli.{module_name}":
+                raise
+            continue
+        if kind == "group":
+            app.add_typer(module.app, name=name)
+        else:
+            app.command(name)(getattr(module, name.replace("-", "_")))
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"geotool {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Interpretable, planet-scale photo geolocation backed by PostGIS."""
+
+
+_register()
+
+
+def main() -> None:
+    app()

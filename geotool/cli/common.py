@@ -1,0 +1,97 @@
+"""Shared pieces of the CLI: the console, options every command takes, error exits,
+and the standard Rich progress bar (counts and rates)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+console = Console(stderr=True)
+out = Console()
+
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="GEOTOOL_DATABASE_URL",
+        help="PostGIS URL; default: geotool's private server.",
+        show_default=False,
+    ),
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class UserError(Exception):
+    """An error whose message is meant for the user as it is (no traceback)."""
+
+
+def friendly_errors(func: F) -> F:
+    """Turn library errors into a red message and exit code 1 instead of a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except (UserError, ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
+            console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(1) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def fail(message: str, code: int = 1) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def make_progress(transient: bool = False) -> Progress:
+    """The progress bar every long command uses: counts, rate, elapsed, remaining."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=transient,
+    )
+
+
+@contextmanager
+def progress_task(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """Context manager yielding ``advance(n)``; shows items/s as the rate."""
+    import time
+
+    with make_progress() as progress:
+        task = progress.add_task(description, total=total, rate="")
+        start = time.monotonic()
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            elapsed = max(time.monotonic() - start, 1e-9)
+            progress.update(task, advance=n, rate=f"{done / elapsed:,.0f}/s")
+
+        yield advance

@@ -1,0 +1,1 @@
+"""Database access: the private PostgreSQL/PostGIS server, engines, tables, bulk COPY."""

@@ -1,0 +1,71 @@
+"""Engines for the configured database: an explicit URL, or the private server.
+
+``database_url()`` is the one place that decides which PostgreSQL geotool talks to:
+an explicit argument, else ``GEOTOOL_DATABASE_URL`` (settings), else the private
+server (started on demand, database created with PostGIS).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from geotool.db.server import PrivateServer
+from geotool.settings import Settings, load_settings
+
+
+def normalise_url(url: str) -> str:
+    """Use the psycopg 3 driver for plain ``postgresql://`` URLs."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def database_url(url: str | None = None, settings: Settings | None = None) -> str:
+    """Resolve the database URL, starting the private server when none is configured."""
+    if url:
+        return normalise_url(url)
+    settings = settings or load_settings()
+    if settings.database_url:
+        return normalise_url(settings.database_url)
+    server = PrivateServer.from_settings(settings)
+    server.start()
+    server.create_database(settings.database_name, postgis=True)
+    return server.url(settings.database_name)
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def _engine_for(url: str) -> Engine:
+    engine = _ENGINES.get(url)
+    if engine is None:
+        engine = sa.create_engine(url, pool_pre_ping=True)
+        _ENGINES[url] = engine
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close every cached engine's connections (before dropping a database)."""
+    for engine in _ENGINES.values():
+        engine.dispose()
+    _ENGINES.clear()
+
+
+def get_engine(url: str | None = None, settings: Settings | None = None) -> Engine:
+    """A (cached) SQLAlchemy engine for the resolved database."""
+    return _engine_for(database_url(url, settings))
+
+
+def libpq_dsn(engine: Engine) -> str:
+    """The engine's URL as a libpq connection string for psycopg/osm2pgsql."""
+    u = engine.url
+    parts = {
+        "host": u.host or "127.0.0.1",
+        "port": str(u.port or 5432),
+        "user": u.username or "",
+        "password": u.password or "",
+        "dbname": u.database or "",
+    }
+    return " ".join(f"{k}={v}" for k, v in parts.items() if v)

@@ -1,0 +1,342 @@
+"""The database schema as SQLAlchemy ORM classes (GeoAlchemy2 for spatial columns).
+
+This module describes the schema; Alembic migrations in ``migrations/versions`` are the
+only way it changes in a database. ``tests/test_migrations.py`` checks that the migrated
+schema and these classes agree.
+
+Sizing: MP-16 is 4.7 M images with ~6 address levels each, so images and address rows
+use bigint keys, locations get an integer surrogate key (``id``) beside their OSM key
+(``osm_key`` such as ``R62422``), and hot join columns are integers.
+All geometries are EPSG:4326. Every table a QGIS user may open has a primary key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from geoalchemy2 import Geometry
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SPLITS = ("train", "val", "test")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSONB}
+
+
+metadata = Base.metadata
+
+
+def _now() -> sa.TextClause:
+    return sa.text("now()")
+
+
+# --------------------------------------------------------------------------- ingest
+class Dataset(Base):
+    """A named collection of images (e.g. ``mp16``, ``im2gps3k``, ``demo``)."""
+
+    __tablename__ = "datasets"
+    id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.Text, unique=True)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+class Image(Base):
+    """One photo with its GPS coordinate; unique per dataset by external id.
+
+    ``geom`` is generated from ``lat``/``lon`` so bulk COPY writes two doubles only.
+    """
+
+    __tablename__ = "images"
+    __table_args__ = (
+        sa.UniqueConstraint("dataset_id", "external_id"),
+        sa.CheckConstraint("lat BETWEEN -90 AND 90", name="lat_range"),
+        sa.CheckConstraint("lon BETWEEN -180 AND 180", name="lon_range"),
+        sa.CheckConstraint("split IN ('train', 'val', 'test')", name="split_known"),
+        sa.Index("ix_images_dataset_id_split", "dataset_id", "split"),
+        sa.Index("ix_images_geom", "geom", postgresql_using="gist"),
+    )
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("datasets.id", ondelete="CASCADE"), index=False
+    )
+    external_id: Mapped[str] = mapped_column(sa.Text)
+    split: Mapped[str] = mapped_column(sa.Text)
+    lat: Mapped[float] = mapped_column(sa.Float(53))
+    lon: Mapped[float] = mapped_column(sa.Float(53))
+    path: Mapped[str | None] = mapped_column(sa.Text)
+    mask_path: Mapped[str | None] = mapped_column(sa.Text)
+    author: Mapped[str | None] = mapped_column(sa.Text)
+    geom: Mapped[Any] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False),
+        sa.Computed("ST_SetSRID(ST_MakePoint(lon, lat), 4326)", persisted=True),
+    )
+
+
+class RejectedRow(Base):
+    """A row that ingest refused, with its line number and reason (``--skip-invalid``)."""
+
+    __tablename__ = "rejected_rows"
+    __table_args__ = (sa.UniqueConstraint("dataset_id", "source", "line_no"),)
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(sa.ForeignKey("datasets.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(sa.Text)
+    line_no: Mapped[int] = mapped_column(sa.BigInteger)
+    external_id: Mapped[str | None] = mapped_column(sa.Text)
+    reason: Mapped[str] = mapped_column(sa.Text)
+    raw: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+class Run(Base):
+    """One execution of a pipeline stage with its parameters and outcome."""
+
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    stage: Mapped[str] = mapped_column(sa.Text)
+    dataset_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("datasets.id", ondelete="SET NULL")
+    )
+    params: Mapped[dict[str, Any]] = mapped_column(server_default=sa.text("'{}'::jsonb"))
+    status: Mapped[str] = mapped_column(sa.Text, server_default="running")
+    summary: Mapped[dict[str, Any] | None] = mapped_column()
+    started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+# --------------------------------------------------------------------------- geocode
+class Location(Base):
+    """A place from OSM/Nominatim, keyed by OSM type letter + id (``osm_key``).
+
+    ``osm_type`` is N, W or R; ``C`` marks a country known only from Nominatim's
+    country table (``C:de``). ``geom`` is the (simplified) polygon where OSM has one,
+    otherwise a point; ``centroid`` is always a point.
+    """
+
+    __tablename__ = "locations"
+    __table_args__ = (
+        sa.Index("ix_locations_geom", "geom", postgresql_using="gist"),
+        sa.Index("ix_locations_centroid", "centroid", postgresql_using="gist"),
+    )
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    osm_key: Mapped[str] = mapped_column(sa.Text, unique=True)
+    osm_type: Mapped[str] = mapped_column(sa.String(1))
+    osm_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    name: Mapped[str | None] = mapped_column(sa.Text)
+    name_en: Mapped[str | None] = mapped_column(sa.Text)
+    category: Mapped[str | None] = mapped_column(sa.Text)
+    type: Mapped[str | None] = mapped_column(sa.Text)
+    admin_level: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    rank_address: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    is_area: Mapped[bool | None] = mapped_column(sa.Boolean)
+    country_code: Mapped[str | None] = mapped_column(sa.Text)
+    wikidata: Mapped[str | None] = mapped_column(sa.Text)
+    wikipedia: Mapped[str | None] = mapped_column(sa.Text)
+    population: Mapped[int | None] = mapped_column(sa.BigInteger)
+    place: Mapped[str | None] = mapped_column(sa.Text)
+    importance: Mapped[float | None] = mapped_column(sa.Float(53))
+    geom: Mapped[Any | None] = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=False))
+    centroid: Mapped[Any | None] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False)
+    )
+    details_source: Mapped[str | None] = mapped_column(sa.Text)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+class ImageAddress(Base):
+    """One entry of an image's address vector R(x); ``position`` 0 is the finest."""
+
+    __tablename__ = "image_addresses"
+    __table_args__ = (sa.Index("ix_image_addresses_location_id", "location_id"),)
+    image_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    location_id: Mapped[int] = mapped_column(sa.ForeignKey("locations.id"))
+
+
+class ImageGeocode(Base):
+    """Whether an image's address vector is known, and where it came from.
+
+    status: ``ok`` (address rows written), ``unplaceable`` (e.g. open sea), ``failed``.
+    source: ``nominatim``, ``nominatim-http``, ``bulk``, ``boundaries``, ``emp16``.
+    """
+
+    __tablename__ = "image_geocodes"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('ok', 'unplaceable', 'failed')", name="status_known"),
+    )
+    image_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(sa.Text)
+    source: Mapped[str] = mapped_column(sa.Text)
+    detail: Mapped[str | None] = mapped_column(sa.Text)
+    geocoded_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+# --------------------------------------------------------------------------- partition
+class PartitioningSet(Base):
+    """A named multi-partitioning (e.g. ``semp_50_75_100``), fine → coarse."""
+
+    __tablename__ = "partitioning_sets"
+    id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.Text, unique=True)
+    scheme: Mapped[str] = mapped_column(sa.Text)  # semantic | s2 | imported
+    dataset_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("datasets.id", ondelete="CASCADE")
+    )
+    params: Mapped[dict[str, Any]] = mapped_column(server_default=sa.text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+class Partitioning(Base):
+    """One partitioning of a set; ``level`` 0 is the finest."""
+
+    __tablename__ = "partitionings"
+    __table_args__ = (sa.UniqueConstraint("set_id", "level"),)
+    id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(), primary_key=True)
+    set_id: Mapped[int] = mapped_column(sa.ForeignKey("partitioning_sets.id", ondelete="CASCADE"))
+    level: Mapped[int] = mapped_column(sa.SmallInteger)
+    name: Mapped[str] = mapped_column(sa.Text)
+    tau: Mapped[int | None] = mapped_column(sa.Integer)
+    params: Mapped[dict[str, Any]] = mapped_column(server_default=sa.text("'{}'::jsonb"))
+    n_classes: Mapped[int | None] = mapped_column(sa.Integer)
+
+
+class Cell(Base):
+    """A class of a partitioning: a location (semantic) or an S2 cell (baseline)."""
+
+    __tablename__ = "cells"
+    __table_args__ = (
+        sa.UniqueConstraint("partitioning_id", "class_index"),
+        sa.Index("ix_cells_geom", "geom", postgresql_using="gist"),
+    )
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    partitioning_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("partitionings.id", ondelete="CASCADE")
+    )
+    class_index: Mapped[int] = mapped_column(sa.Integer)
+    location_id: Mapped[int | None] = mapped_column(sa.ForeignKey("locations.id"))
+    s2_token: Mapped[str | None] = mapped_column(sa.Text)
+    n_images: Mapped[int] = mapped_column(sa.Integer)
+    lat: Mapped[float] = mapped_column(sa.Float(53))
+    lon: Mapped[float] = mapped_column(sa.Float(53))
+    lat_plain: Mapped[float | None] = mapped_column(sa.Float(53))
+    lon_plain: Mapped[float | None] = mapped_column(sa.Float(53))
+    label: Mapped[str | None] = mapped_column(sa.Text)
+    geom: Mapped[Any | None] = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=False))
+    geom_source: Mapped[str | None] = mapped_column(sa.Text)  # osm | hull | s2
+
+
+class CellAncestor(Base):
+    """A fine cell's ancestor cell in a coarser partitioning of the same set."""
+
+    __tablename__ = "cell_ancestors"
+    cell_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("cells.id", ondelete="CASCADE"), primary_key=True
+    )
+    ancestor_partitioning_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("partitionings.id", ondelete="CASCADE"), primary_key=True
+    )
+    ancestor_cell_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("cells.id", ondelete="CASCADE")
+    )
+
+
+class ImageLabel(Base):
+    """An image's class in a partitioning (absent row = unlabelled)."""
+
+    __tablename__ = "image_labels"
+    __table_args__ = (sa.Index("ix_image_labels_cell_id", "cell_id"),)
+    partitioning_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("partitionings.id", ondelete="CASCADE"), primary_key=True
+    )
+    image_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    cell_id: Mapped[int] = mapped_column(sa.ForeignKey("cells.id", ondelete="CASCADE"))
+
+
+# --------------------------------------------------------------------------- learn
+class Model(Base):
+    """A trained model: its partitioning set, architecture, parameters and checkpoint."""
+
+    __tablename__ = "models"
+    id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.Text, unique=True)
+    set_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("partitioning_sets.id", ondelete="SET NULL")
+    )
+    arch: Mapped[str] = mapped_column(sa.Text)
+    params: Mapped[dict[str, Any]] = mapped_column(server_default=sa.text("'{}'::jsonb"))
+    checkpoint_path: Mapped[str | None] = mapped_column(sa.Text)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+class Prediction(Base):
+    """A model's answer for an image in one partitioning (five-crop inference)."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (sa.Index("ix_predictions_geom", "geom", postgresql_using="gist"),)
+    model_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("models.id", ondelete="CASCADE"), primary_key=True
+    )
+    image_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    partitioning_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("partitionings.id", ondelete="CASCADE"), primary_key=True
+    )
+    mode: Mapped[str] = mapped_column(sa.Text, primary_key=True)  # e.g. mean | max | hier
+    cell_id: Mapped[int] = mapped_column(sa.ForeignKey("cells.id", ondelete="CASCADE"))
+    probability: Mapped[float] = mapped_column(sa.Float(53))
+    lat: Mapped[float] = mapped_column(sa.Float(53))
+    lon: Mapped[float] = mapped_column(sa.Float(53))
+    error_km: Mapped[float | None] = mapped_column(sa.Float(53))
+    geom: Mapped[Any] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False),
+        sa.Computed("ST_SetSRID(ST_MakePoint(lon, lat), 4326)", persisted=True),
+    )
+
+
+# --------------------------------------------------------------------------- explain
+class Concept(Base):
+    """A segmentation concept (ADE20k's 150 classes by default)."""
+
+    __tablename__ = "concepts"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(sa.Text, unique=True)
+    vocabulary: Mapped[str] = mapped_column(sa.Text, server_default="ade20k")
+
+
+class ConceptInfluence(Base):
+    """ci of a concept in one image for one model: tki / size (ARCHITECTURE §1)."""
+
+    __tablename__ = "concept_influence"
+    __table_args__ = (sa.Index("ix_concept_influence_concept_id", "concept_id"),)
+    model_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("models.id", ondelete="CASCADE"), primary_key=True
+    )
+    image_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    concept_id: Mapped[int] = mapped_column(sa.ForeignKey("concepts.id"), primary_key=True)
+    tki: Mapped[float] = mapped_column(sa.Float(53))
+    size: Mapped[float] = mapped_column(sa.Float(53))
+    ci: Mapped[float] = mapped_column(sa.Float(53))
+    params: Mapped[dict[str, Any] | None] = mapped_column()

@@ -1,0 +1,1 @@
+"""Attributions, segmenters and concept influence."""

@@ -1,0 +1,1 @@
+"""Exports: GeoPackage/GeoJSON, QGIS styles, reports."""

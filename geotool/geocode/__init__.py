@@ -1,0 +1,1 @@
+"""Reverse geocoding: Nominatim (HTTP, in-process, bulk SQL), boundaries, and storage."""

@@ -1,0 +1,1 @@
+"""Dataset readers, row validation and streaming load into the images table."""

@@ -1,0 +1,1 @@
+"""Datasets over label views, transforms, the multi-head model, training and prediction."""

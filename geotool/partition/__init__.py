@@ -1,0 +1,1 @@
+"""Location hierarchy, semantic partitionings and the S2 baseline, built by sql/ files."""

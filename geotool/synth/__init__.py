@@ -1,0 +1,1 @@
+"""Synthetic planet: a seeded world, its OSM extract, and photos with concept masks."""
