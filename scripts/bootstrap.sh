@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Install what geotool needs on a fresh Debian/Ubuntu machine, then nothing more on later runs:
+#   - system packages (PostgreSQL + PostGIS, osm2pgsql, ICU headers for Nominatim) when they are
+#     missing, with apt-get as root or through passwordless sudo;
+#   - a virtual environment in .venv with geotool and its extras (dev, nominatim).
+# Called by `make demo` and `make test`. Set GEOTOOL_NO_APT=1 to never call apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+VENV=.venv
+
+need_apt=()
+pg_bin=""
+for v in 17 16 15 14 13; do
+  if [ -x "/usr/lib/postgresql/$v/bin/initdb" ]; then pg_bin="/usr/lib/postgresql/$v/bin"; pg_ver=$v; break; fi
+done
+if [ -z "$pg_bin" ]; then
+  need_apt+=(postgresql postgresql-contrib)
+  pg_ver=""
+fi
+if [ -n "$pg_bin" ] && [ ! -f "/usr/share/postgresql/$pg_ver/extension/postgis.control" ]; then
+  need_apt+=("postgresql-$pg_ver-postgis-3")
+fi
+command -v osm2pgsql >/dev/null 2>&1 || need_apt+=(osm2pgsql)
+dpkg -s libicu-dev >/dev/null 2>&1 || need_apt+=(libicu-dev pkg-config)
+"$PY" -c "import venv, ensurepip" >/dev/null 2>&1 || need_apt+=(python3-venv)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "${GEOTOOL_NO_APT:-0}" = "1" ]; then
+    echo "geotool: missing system packages: ${need_apt[*]} (GEOTOOL_NO_APT=1, not installing)" >&2
+    exit 1
+  fi
+  if [ "$(id -u)" = "0" ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
+    echo "geotool: please install: sudo apt-get install ${need_apt[*]}" >&2; exit 1; fi
+  echo "geotool: installing system packages: ${need_apt[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  if [ -z "$pg_ver" ]; then
+    for v in 17 16 15 14 13; do [ -x "/usr/lib/postgresql/$v/bin/initdb" ] && pg_ver=$v && break; done
+    if [ ! -f "/usr/share/postgresql/$pg_ver/extension/postgis.control" ]; then
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "postgresql-$pg_ver-postgis-3" >/dev/null
+    fi
+  fi
+  # Debian starts a system cluster on install; geotool runs its own private server.
+fi
+
+stamp="$VENV/.geotool-installed"
+want=$(cat pyproject.toml | sha1sum | cut -c1-16)
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
+fi
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "geotool: installing Python packages into $VENV (PyTorch is large: a few minutes)" >&2
+  "$VENV/bin/python" -m pip install -q --upgrade pip wheel
+  # torch/torchvision come from the ranges in pyproject.toml. pip takes the newest release in range,
+  # so a CPU-only local wheel (e.g. torch 2.13.0+cpu, which PyPI's torchvision cannot import
+  # beside) is never preferred over the matching PyPI pair.
+  "$VENV/bin/python" -m pip install -q -e ".[dev,nominatim]"
+  "$VENV/bin/python" - <<'PYCHECK'
+import torch, torchvision  # noqa: F401  (fails loudly if the pair does not match)
+from torchvision.ops import nms  # the operator that a mismatched pair lacks
+print(f"geotool: torch {torch.__version__}, torchvision {torchvision.__version__}")
+PYCHECK
+  echo "$want" > "$stamp"
+fi
