@@ -97,6 +97,23 @@ def main_part(code: str) -> shapely.Polygon:
     return max(parts, key=lambda part: part.area)
 
 
+@cache
+def _cell_index() -> tuple[tuple[str, ...], shapely.STRtree]:
+    codes: list[str] = []
+    cells: list[BaseGeometry] = []
+    for code, country in load_grid().items():
+        codes += [code] * len(country.cells)
+        cells += country.cells
+    return tuple(codes), shapely.STRtree(cells)
+
+
+def neighbours(code: str) -> set[str]:
+    """Codes of the countries whose grid cells touch this country's mainland (land borders)."""
+    codes, tree = _cell_index()
+    near = tree.query(main_part(code), predicate="dwithin", distance=0.01)
+    return {codes[int(i)] for i in near} - {code}
+
+
 def mainland_share(code: str) -> float:
     """Share of the grid area that lies in the mainland polygon (1.0 for one-piece countries)."""
     shape = _union(code)

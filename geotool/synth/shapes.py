@@ -89,7 +89,7 @@ def split_area(area: BaseGeometry, count: int, rng: random.Random,
     return best
 
 
-def blob(center: Point, radius_m: float, rng: random.Random, vertices: int = 14) -> Polygon:
+def blob(center: Point, radius_m: float, rng: random.Random, vertices: int = 10) -> Polygon:
     """An irregular, star-shaped outline around ``center`` with about ``radius_m`` radius."""
     scale_x = 1.0 / max(math.cos(math.radians(center.y)), 0.2)
     radius = degrees(radius_m)

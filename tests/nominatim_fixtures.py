@@ -1,0 +1,76 @@
+"""Session fixture ``nominatim_world``: a small synthetic world imported into Nominatim.
+
+Import it into a test module with ``from nominatim_fixtures import nominatim_world`` (pytest
+finds fixtures by name in the module's namespace). Generating the 3-country world takes about a
+second; the Nominatim import takes 20-40 s on two cores, once per session. Without nominatim-db
+or osm2pgsql the tests that use it are skipped (they fail under ``CI=true``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from geotool.db.server import PrivateServer
+from geotool.geocode.nominatim_local import (
+    ImportRecord,
+    LocalNominatim,
+    import_osm,
+    open_local_api,
+)
+from geotool.synth.world import World, generate_world
+
+WORLD_SEED = 11
+WORLD_COUNTRIES = 3
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@dataclass
+class NominatimWorld:
+    """A generated world, the local Nominatim it was imported into and an open API."""
+
+    world: World
+    directory: Path
+    local: LocalNominatim
+    record: ImportRecord
+    api: Any  # nominatim_api.NominatimAPI
+
+
+def _missing_tools() -> str | None:
+    if importlib.util.find_spec("nominatim_db") is None:
+        return "nominatim-db is not installed (pip install 'geotool[nominatim]')"
+    if importlib.util.find_spec("nominatim_api") is None:
+        return "nominatim-api is not installed (pip install 'geotool[nominatim]')"
+    if shutil.which("osm2pgsql") is None and not Path("/usr/bin/osm2pgsql").is_file():
+        return "osm2pgsql is not installed (apt-get install osm2pgsql)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def nominatim_world(pg_server: PrivateServer,
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[NominatimWorld]:
+    """A 3-country world (seed 11) imported into a fresh Nominatim database."""
+    missing = _missing_tools()
+    if missing:
+        if IN_CI:
+            pytest.fail(f"CI=true and {missing}", pytrace=False)
+        pytest.skip(missing)
+    base = tmp_path_factory.mktemp("nominatim-world")
+    world = generate_world(WORLD_SEED, WORLD_COUNTRIES, base / "world")
+    database = f"nominatim_t_{uuid.uuid4().hex[:8]}"
+    local = LocalNominatim(base / "project", pg_server.dsn(database))
+    record = import_osm(base / "world" / "world.osm", local)
+    api = open_local_api(local)
+    try:
+        yield NominatimWorld(world, base / "world", local, record, api)
+    finally:
+        api.close()
+        pg_server.drop_database(database)
