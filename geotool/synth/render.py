@@ -8,11 +8,13 @@ later shapes cover earlier ones in both buffers). No per-pixel Python loops.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float32]
-Color = NDArray[np.float32] | tuple[float, float, float]
+Color = NDArray[Any] | tuple[float, float, float]
 
 
 class Canvas:
@@ -38,8 +40,9 @@ class Canvas:
         self, box: tuple[int, int, int, int], mask: NDArray[np.bool_], color: Color, label: int
     ) -> None:
         ya, yb, xa, xb = box
-        self.rgb[ya:yb, xa:xb][mask] = color
-        self.labels[ya:yb, xa:xb][mask] = label
+        np.copyto(self.rgb[ya:yb, xa:xb], np.asarray(color, dtype=np.float32),
+                  where=mask[..., None])
+        np.copyto(self.labels[ya:yb, xa:xb], label, where=mask, casting="unsafe")
 
     def rows_gradient(self, y0: int, y1: int, top: Color, bottom: Color, label: int) -> None:
         """Fill full-width rows [y0, y1) with a vertical colour gradient (sky, ground)."""
@@ -150,11 +153,9 @@ class Canvas:
         mask = (rows[:, None] | cols[None, :]) if union else (rows[:, None] & cols[None, :])
         self._paint(box, mask, color, label)
 
-    def to_uint8(
-        self, gain: NDArray[np.float32], noise: FloatArray, noise_amp: float
-    ) -> NDArray[np.uint8]:
-        """Apply a colour gain (camera/lighting) and sensor noise, clip, quantise."""
+    def to_uint8(self, gain: NDArray[np.float32], noise: FloatArray) -> NDArray[np.uint8]:
+        """Apply a colour gain (camera/lighting), add sensor noise, clip, quantise."""
         out = self.rgb * gain
-        out += noise * noise_amp
+        out += noise
         np.clip(out, 0.0, 255.0, out=out)
         return out.astype(np.uint8)
