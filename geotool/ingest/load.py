@@ -1,0 +1,192 @@
+"""Streaming a dataset file into the ``images`` table in one transaction.
+
+How a file goes in (``ingest_file``):
+
+1. The reader streams rows; :class:`~geotool.ingest.validate.RowChecker` checks each one
+   and psycopg COPY writes them, good and bad, into a TEMP staging table. Nothing of the
+   file is held in memory beyond one COPY buffer.
+2. ``sql/ingest_check.sql`` marks duplicate ids and ids already stored with another
+   coordinate, in SQL (bounded memory, whatever the file size).
+3. Invalid rows and no ``skip_invalid``: the first ones are reported with line numbers
+   and reasons and the transaction rolls back — nothing at all is written, not even the
+   dataset row. Otherwise the valid rows are inserted (``sql/ingest_load.sql``), the
+   refused ones recorded in ``rejected_rows`` (``sql/ingest_rejected.sql``), EMP-16
+   address vectors written (``sql/ingest_addresses.sql``) and a ``runs`` row records the
+   parameters and counts.
+
+Re-running the same file gives exactly the same rows: existing images are matched by
+(dataset, external id) and kept (path/mask_path/author follow the file), and
+``rejected_rows`` for a file mirror its latest ingest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from geotool.db import sqlfiles
+from geotool.db.copy import psycopg_connection
+from geotool.db.runs import finish_run, start_run
+from geotool.db.tables import SPLITS
+from geotool.ingest.errors import IngestError, InvalidRowsError, RowProblem, SwappedColumnsError
+from geotool.ingest.locations import load_location_table
+from geotool.ingest.readers import Reader, open_reader
+from geotool.ingest.summary import IngestSummary
+from geotool.ingest.validate import STAGING_COLUMNS, RowChecker
+
+ProgressCallback = Callable[[int, int], None]  # (rows read, bytes of the file read)
+PhaseCallback = Callable[[str], None]  # "checking", "loading", "addresses", "locations"
+PROGRESS_EVERY = 10_000
+STAGING_TYPES = ("int8", "text", "float8", "float8", "text", "text", "text", "text",
+                 "text[]", "text", "text", "text")
+
+
+def ingest_file(
+    path: Path | str,
+    dataset: str,
+    split: str | None = None,
+    fmt: str = "auto",
+    *,
+    skip_invalid: bool = False,
+    swap_latlon: bool = False,
+    engine: Engine | None = None,
+    database_url: str | None = None,
+    progress: ProgressCallback | None = None,
+    phase: PhaseCallback | None = None,
+    locations: Path | str | None = None,
+    max_listed: int = 20,
+) -> IngestSummary:
+    """Load the images of ``path`` into ``dataset`` (created on first use).
+
+    ``split`` sets every row's split; without it the file needs a ``split`` column.
+    Raises :class:`InvalidRowsError` (listing the first ``max_listed`` rows) when rows are
+    invalid and ``skip_invalid`` is false, :class:`SwappedColumnsError` when latitude and
+    longitude look swapped, :class:`IngestError` for unreadable files; in every such case
+    the database is left untouched. ``progress(rows, bytes)`` is called while the file is
+    read, ``phase(name)`` when the SQL steps that follow begin. ``locations`` names an
+    EMP-16 GeoFeather location table whose attributes fill ``locations`` in the same
+    transaction (see :mod:`geotool.ingest.locations`).
+    """
+    if not dataset or not dataset.strip():
+        raise IngestError("the dataset name is empty; give one with --dataset NAME")
+    if split is not None and split not in SPLITS:
+        raise IngestError(f"split {split!r} is not one of {', '.join(SPLITS)}")
+    source = str(Path(path).resolve())
+    if locations is not None and not Path(locations).is_file():
+        raise IngestError(f"location table {locations} does not exist")
+    with open_reader(path, fmt) as reader:
+        if split is None and not reader.has_split:
+            raise IngestError(f"{path} has no split column; give --split "
+                              f"({'|'.join(SPLITS)})")
+        if engine is None:
+            from geotool.db.engine import get_engine
+
+            engine = get_engine(database_url)
+        params = {"path": source, "format": reader.format_name, "split": split,
+                  "skip_invalid": skip_invalid, "swap_latlon": swap_latlon,
+                  "locations": str(Path(locations).resolve()) if locations else None}
+        report = phase or _quiet
+        with engine.begin() as conn:
+            summary = _ingest(conn, reader, dataset.strip(), split, source, params,
+                              skip_invalid, swap_latlon, progress, report, max_listed)
+            if locations is not None:
+                report("locations")
+                described = load_location_table(conn, locations)
+                summary = replace(summary, locations_described=described)
+            assert summary.run_id is not None
+            finish_run(conn, summary.run_id, "done", summary.as_dict())
+            return summary
+
+
+def _ingest(conn: Connection, reader: Reader, dataset: str, split: str | None, source: str,
+            params: dict[str, Any], skip_invalid: bool, swap_latlon: bool,
+            progress: ProgressCallback | None, phase: PhaseCallback,
+            max_listed: int) -> IngestSummary:
+    result = sqlfiles.run(conn, "ingest_dataset", dataset_name=dataset)
+    assert result is not None
+    dataset_id = int(result.scalar_one())
+    run_id = start_run(conn, "ingest", params, dataset_id)
+
+    sqlfiles.run(conn, "ingest_stage")
+    checker = RowChecker(split, swap_latlon)
+    rows_read = _stage(conn, reader, checker, progress)
+    phase("checking")
+    sqlfiles.run(conn, "ingest_check", dataset_id=dataset_id)
+
+    reasons = {str(k): int(n) for k, n in conn.execute(sa.text(
+        "SELECT kind, count(*) FROM ingest_staging WHERE kind IS NOT NULL "
+        "GROUP BY kind ORDER BY kind"))}
+    rejected = sum(reasons.values())
+    hint = checker.swap.hint(swap_latlon) if checker.swap.suspected else None
+    if hint and skip_invalid:
+        raise SwappedColumnsError(f"{source}: {hint} Nothing was written.")
+    if rejected and not skip_invalid:
+        listed = [RowProblem(int(r.line_no), r.external_id, str(r.kind), str(r.reason))
+                  for r in conn.execute(sa.text(
+                      "SELECT line_no, external_id, kind, reason FROM ingest_staging "
+                      "WHERE kind IS NOT NULL ORDER BY line_no LIMIT :n"), {"n": max_listed})]
+        raise InvalidRowsError(source, listed, rejected, reasons, hint)
+
+    phase("loading")
+    updated, loaded = _rowcounts(conn, "ingest_load", dataset_id=dataset_id)
+    sqlfiles.run(conn, "ingest_rejected", dataset_id=dataset_id, source=source)
+    geocoded = locations_added = 0
+    if reader.format_name == "emp16":
+        phase("addresses")
+        counts = _rowcounts(conn, "ingest_addresses", dataset_id=dataset_id)
+        locations_added, geocoded = counts[0], counts[-1]
+
+    summary = IngestSummary(
+        dataset=dataset, dataset_id=dataset_id, source=source, format=reader.format_name,
+        split=split, rows_read=rows_read, loaded=loaded,
+        already_present=rows_read - rejected - loaded, updated=updated, rejected=rejected,
+        reasons=reasons, geocoded=geocoded, locations_added=locations_added,
+        swapped_latlon=swap_latlon, run_id=run_id)
+    return summary
+
+
+def _quiet(name: str) -> None:
+    """The default phase callback: says nothing."""
+
+
+def _stage(conn: Connection, reader: Reader, checker: RowChecker,
+           progress: ProgressCallback | None) -> int:
+    """COPY every row of the file into the staging table; returns the number of rows."""
+    pg = psycopg_connection(conn)
+    n = 0
+    columns = ", ".join(STAGING_COLUMNS)
+    with pg.cursor() as cur, cur.copy(f"COPY ingest_staging ({columns}) FROM STDIN") as cp:
+        cp.set_types(list(STAGING_TYPES))
+        check, write = checker.check, cp.write_row
+        for row in _rows(reader, progress):
+            write(check(row))
+            n += 1
+    if progress:
+        progress(n, reader.total_bytes)
+    return n
+
+
+def _rows(reader: Reader, progress: ProgressCallback | None) -> Iterator[Any]:
+    if progress is None:
+        yield from reader.rows()
+        return
+    for n, row in enumerate(reader.rows(), 1):
+        yield row
+        if n % PROGRESS_EVERY == 0:
+            progress(n, reader.bytes_read())
+
+
+def _rowcounts(conn: Connection, name: str, **params: Any) -> list[int]:
+    """Run ``sql/<name>.sql`` statement by statement; the row count of each DML statement."""
+    counts: list[int] = []
+    for stmt in sqlfiles.load(name):
+        wanted = {k: v for k, v in params.items() if f":{k}" in stmt}
+        result = conn.execute(sa.text(stmt), wanted)
+        if result.rowcount is not None and result.rowcount >= 0 and not result.returns_rows:
+            counts.append(int(result.rowcount))
+    return counts
