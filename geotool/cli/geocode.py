@@ -1,0 +1,125 @@
+"""``geotool geocode``: address vectors for a dataset's images (parses, calls
+:func:`geotool.geocode.pipeline.geocode_dataset`, shows progress)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.progress import TaskID
+
+from geotool.cli.common import DatabaseUrlOption, console, friendly_errors, make_progress, out
+
+
+@friendly_errors
+def geocode(
+    dataset: Annotated[str, typer.Option("--dataset", help="Name of the dataset to geocode.")],
+    geocoder: Annotated[
+        str,
+        typer.Option("--geocoder", help="nominatim (in-process, local import), http "
+                     "(--nominatim-url), bulk (SQL on local Nominatim tables), boundaries."),
+    ] = "nominatim",
+    nominatim_url: Annotated[
+        str | None,
+        typer.Option("--nominatim-url", envvar="GEOTOOL_NOMINATIM_URL",
+                     help="Nominatim HTTP endpoint for --geocoder http."),
+    ] = None,
+    nominatim_dsn: Annotated[
+        str | None,
+        typer.Option("--nominatim-dsn", envvar="NOMINATIM_DATABASE_DSN",
+                     help="Nominatim database (pgsql:dbname=...;host=...) for --geocoder "
+                     "nominatim; default: the local import in geotool's server."),
+    ] = None,
+    precision: Annotated[
+        int | None,
+        typer.Option("--precision", help="Round coordinates to P decimals before querying "
+                     "(4 ≈ 11 m); default: exact coordinates."),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", help="Reverse queries in flight at once "
+                          "(more helps when Nominatim has spare cores; see docs/benchmarks.md).")
+    ] = 2,
+    simplify: Annotated[
+        float, typer.Option("--simplify", help="Polygon simplification tolerance (degrees).")
+    ] = 0.0,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="Coordinates per committed batch.")
+    ] = 500,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="HTTP timeout per request (seconds).")
+    ] = 30.0,
+    retries: Annotated[
+        int, typer.Option("--retries", help="HTTP retries after a transient failure.")
+    ] = 5,
+    no_details: Annotated[
+        bool, typer.Option("--no-details", help="Skip fetching location polygons/attributes.")
+    ] = False,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Geocode images marked failed again.")
+    ] = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Reverse-geocode every image of a dataset into its address vector (finest first,
+    postcodes ignored) and store each location once with its polygon. Resumable: stop it
+    at any time and run it again; a finished dataset reports 0 to do.
+
+    Example: geotool geocode --dataset demo --geocoder nominatim --precision 5 --concurrency 2
+    """
+    from geotool.db.engine import get_engine
+    from geotool.geocode.pipeline import geocode_dataset
+    from geotool.geocode.registry import GeocoderOptions
+    from geotool.settings import load_settings
+
+    settings = load_settings()
+    options = GeocoderOptions(
+        database_url=database_url, nominatim_url=nominatim_url or settings.nominatim_url,
+        nominatim_dsn=nominatim_dsn, concurrency=concurrency, simplify=simplify,
+        user_agent=settings.user_agent, timeout=timeout, retries=retries,
+        warn=lambda msg: console.print(f"[bold yellow]warning:[/] {msg}"),
+    )
+    if geocoder != "http":
+        options.nominatim_url = nominatim_url
+    engine = get_engine(database_url)
+    with make_progress() as progress:
+        tasks: dict[str, tuple[TaskID, float]] = {}
+        done: dict[str, int] = {"points": 0, "details": 0}
+
+        def start(name: str, description: str, total: int) -> None:
+            tasks[name] = (progress.add_task(description, total=total, rate=""),
+                           time.monotonic())
+
+        def advance(name: str, unit: str, n: int) -> None:
+            task, t0 = tasks[name]
+            done[name] += n
+            rate = done[name] / max(time.monotonic() - t0, 1e-9)
+            progress.update(task, advance=n, rate=f"{rate:,.0f} {unit}/s")
+
+        def on_start(images: int, points: int) -> None:
+            console.print(f"{dataset}: {images:,} images to geocode at {points:,} distinct "
+                          "coordinates")
+            start("points", "geocoding points", points)
+
+        def on_points(n: int) -> None:
+            advance("points", "points", n)
+
+        def on_details_start(n: int) -> None:
+            start("details", "location details", n)
+
+        def on_details(n: int) -> None:
+            advance("details", "locations", n)
+
+        summary = geocode_dataset(
+            engine, dataset, geocoder, options, precision=precision, batch_size=batch_size,
+            details=not no_details, retry_failed=retry_failed, on_start=on_start,
+            on_points=on_points, on_details_start=on_details_start, on_details=on_details)
+    if summary.images_todo == 0 and summary.details_written == 0:
+        out.print(f"{dataset}: 0 images to geocode; nothing to do.")
+        return
+    out.print(
+        f"{dataset}: {summary.images_written:,} images geocoded with {summary.geocoder} "
+        f"({summary.ok:,} ok, {summary.unplaceable:,} unplaceable, {summary.failed:,} failed); "
+        f"{summary.points_queried:,} coordinates queried, {summary.points_cached:,} from the "
+        f"cache; {summary.details_written:,} location details stored in "
+        f"{summary.seconds:,.1f} s."
+    )

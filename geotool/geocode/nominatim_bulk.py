@@ -1,0 +1,262 @@
+"""Bulk reverse geocoding: many points at once, in SQL, straight on Nominatim's tables.
+
+Nominatim answers one coordinate per ``reverse`` call, a handful of queries each; the
+paper's 4.7 M coordinates take days that way. This geocoder loads a batch of points into
+a temp table and runs Nominatim's reverse rules as set-based SQL
+(``sql/geocode_bulk_reverse.sql``, then ``sql/geocode_bulk_address.sql``), so one round
+of joins answers 50,000 points. Rules reproduced from ``nominatim_api/reverse.py`` and
+``results.py`` (version 5.x), zoom 18 (max rank 30), layers address + POI:
+
+* streets (rank 26-29), address points and POIs within 0.006 + 0.001° (areas only when
+  their centroid is that close); the closest wins; a house number within 0.001° of the
+  closest street replaces it; a POI node inside the closest building replaces it; an
+  address interpolation line closer than the result (or along the closest street)
+  replaces it;
+* otherwise the highest-ranked named admin/place area containing the point (ranks 5-25,
+  not 5 or 11), or a place node inside it within ``reverse_place_diameter``; otherwise a
+  place node in the country, the country's rank-4 place, or the ``country_name`` entry;
+* the address: the result (when named), ``place_addressline`` rows of the result and of
+  its parent with Nominatim's choice of one row per rank, the country, the parent.
+
+The address vector then follows :func:`geotool.geocode.nominatim_inprocess.address_vector`:
+rows with ``isaddress``, no postcodes, house numbers or nameless rows; the country as its
+admin_level 2 relation, else ``C:<cc>``. Not reproduced: TIGER house numbers (US only),
+the rank-0 "feature" layers (railway, natural, man-made), and ties at exactly equal
+distance, which Nominatim leaves to the database's row order (we break them by place_id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
+from typing import cast
+
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from geotool.db import sqlfiles
+from geotool.db.copy import copy_rows
+from geotool.geocode.nominatim_inprocess import country_record, record_from_parts
+from geotool.geocode.registry import GeocoderOptions, register
+from geotool.geocode.types import AddressResult, LocationRecord
+
+DEFAULT_BATCH = 50_000
+NEEDED_TABLES = ("placex", "place_addressline", "location_property_osmline",
+                 "country_osm_grid", "country_name")
+
+
+class BulkGeocodeError(RuntimeError):
+    """The database is not a usable Nominatim database for bulk geocoding."""
+
+
+def libpq_dsn(dsn: str) -> str:
+    """Nominatim's ``pgsql:host=h;port=p;dbname=d`` (or a libpq string) → libpq string."""
+    if dsn.startswith("pgsql:"):
+        return " ".join(part.strip() for part in dsn[len("pgsql:"):].split(";") if part.strip())
+    return dsn
+
+
+def nominatim_engine(dsn: str) -> Engine:
+    """A SQLAlchemy engine on a Nominatim database given its DSN."""
+    conninfo = libpq_dsn(dsn)
+    return sa.create_engine("postgresql+psycopg://",
+                            creator=lambda: psycopg.connect(conninfo), pool_size=1)
+
+
+def reverse_keys(conn: Connection, points: Sequence[tuple[float, float]]
+                 ) -> list[tuple[str, ...] | None]:
+    """For each (lat, lon), the OSM keys of its address vector finest first (``R123``,
+    ``C:de`` for a country known only from ``country_name``); None where Nominatim would
+    find nothing. Runs in the caller's transaction (temp tables drop at commit)."""
+    # JIT compilation costs seconds per statement here (large estimated costs of the
+    # spatial joins) and never pays back on batches of this size.
+    conn.execute(sa.text("SET LOCAL jit = off"))
+    conn.execute(sa.text(
+        "CREATE TEMP TABLE bulk_points (idx integer PRIMARY KEY, lat float8, lon float8, "
+        "geom geometry GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lon, lat), 4326)) "
+        "STORED) ON COMMIT DROP"))
+    copy_rows(conn, "bulk_points", ["idx", "lat", "lon"],
+              ((i, lat, lon) for i, (lat, lon) in enumerate(points)))
+    conn.execute(sa.text("ANALYZE bulk_points"))
+    sqlfiles.run(conn, "geocode_bulk_reverse")
+    conn.execute(sa.text("ANALYZE bulk_result"))
+    result = sqlfiles.run(conn, "geocode_bulk_address")
+    out: list[tuple[str, ...] | None] = [None] * len(points)
+    if result is not None:
+        for idx, keys in cast(Iterable[tuple[int, list[str]]], result):
+            out[idx] = tuple(dict.fromkeys(keys))
+    return out
+
+
+def fetch_records(conn: Connection, keys: Iterable[str]) -> dict[str, LocationRecord]:
+    """Attributes of places by OSM key from placex (``C:<cc>`` from country_name)."""
+    wanted: dict[str, list[int]] = {"N": [], "W": [], "R": []}
+    countries: list[str] = []
+    for key in keys:
+        if key.startswith("C:"):
+            countries.append(key[2:])
+        elif key[:1] in wanted:
+            wanted[key[0]].append(int(key[1:]))
+    records: dict[str, LocationRecord] = {}
+    for osm_type, ids in wanted.items():
+        if not ids:
+            continue
+        rows = conn.execute(sa.text(
+            "SELECT DISTINCT ON (osm_id) osm_id, name, class, type, extratags, admin_level, "
+            "rank_address, country_code FROM placex WHERE osm_type = :t AND osm_id = ANY(:ids) "
+            "ORDER BY osm_id, linked_place_id IS NOT NULL, rank_address DESC, place_id"),
+            {"t": osm_type, "ids": ids})
+        for osm_id, names, cls, typ, extratags, admin_level, rank, cc in rows:
+            rec = record_from_parts(osm_type, int(osm_id), names, (cls, typ), extratags,
+                                    admin_level, rank, cc)
+            records[rec.osm_key] = rec
+    if countries:
+        rows = conn.execute(sa.text(
+            "SELECT country_code, name FROM country_name WHERE country_code = ANY(:cc)"),
+            {"cc": countries})
+        named = {str(cc): names for cc, names in rows}
+        for cc in countries:
+            records[f"C:{cc}"] = country_record(cc, named.get(cc))
+    return records
+
+
+class BulkNominatim:
+    """A ``Geocoder`` that answers batches of points with SQL on a Nominatim database.
+
+    ``dsn`` is Nominatim's ``pgsql:...`` DSN or a libpq string. Use as a context manager
+    or call :meth:`close`.
+    """
+
+    name = "bulk"
+    source = "bulk"
+
+    def __init__(self, dsn: str, batch_size: int = DEFAULT_BATCH, simplify: float = 0.0) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, not {batch_size}")
+        self.dsn = dsn
+        self.batch_size = batch_size
+        self.simplify = simplify
+        self.engine = nominatim_engine(dsn)
+        self.namespace = f"bulk:{_dbname(libpq_dsn(dsn))}"
+        self._records: dict[str, LocationRecord] = {}
+
+    def __enter__(self) -> BulkNominatim:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the database connections."""
+        self.engine.dispose()
+
+    def check(self) -> str:
+        """Raise ``BulkGeocodeError`` unless the database holds Nominatim's tables."""
+        try:
+            with self.engine.connect() as conn:
+                present = set(conn.execute(sa.text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename = ANY(:t)"), {"t": list(NEEDED_TABLES)}).scalars())
+                places = conn.execute(sa.text("SELECT count(*) FROM placex")).scalar_one() \
+                    if "placex" in present else 0
+        except sa.exc.OperationalError as exc:
+            raise BulkGeocodeError(
+                f"cannot connect to the Nominatim database ({libpq_dsn(self.dsn).split()[0]}"
+                f"...): {exc.orig}") from exc
+        missing = [t for t in NEEDED_TABLES if t not in present]
+        if missing:
+            raise BulkGeocodeError(
+                f"the database is not an imported Nominatim database (missing tables: "
+                f"{', '.join(missing)}); import one with `geotool nominatim import FILE`")
+        return f"Nominatim database with {places:,} places (bulk SQL)"
+
+    def reverse_many(self, points: Sequence[tuple[float, float]]) -> Iterator[AddressResult]:
+        """Address vectors for (lat, lon) points, in input order, a batch per transaction."""
+        for start in range(0, len(points), self.batch_size):
+            chunk = points[start:start + self.batch_size]
+            with self.engine.begin() as conn:
+                keys = reverse_keys(conn, chunk)
+                unknown = {k for vec in keys if vec for k in vec} - set(self._records)
+                if unknown:
+                    self._records.update(fetch_records(conn, unknown))
+            for (lat, lon), vec in zip(chunk, keys, strict=True):
+                found = tuple(self._records[k] for k in vec or () if k in self._records)
+                if found:
+                    yield AddressResult(lat, lon, "ok", found)
+                else:
+                    yield AddressResult(lat, lon, "unplaceable", detail="Unable to geocode")
+
+    def details_many(self, osm_keys: Sequence[str]) -> list[LocationRecord | None]:
+        """Full attributes and geometry (polygon simplified by ``simplify`` degrees, else
+        the centroid) straight from placex; ``C:<cc>`` gets its country_osm_grid union."""
+        with self.engine.begin() as conn:
+            found = fetch_details(conn, osm_keys, self.simplify)
+        return [found.get(key) for key in osm_keys]
+
+
+def fetch_details(conn: Connection, osm_keys: Iterable[str], simplify: float
+                  ) -> dict[str, LocationRecord]:
+    """Details of places by OSM key, in one query per OSM type."""
+    wanted: dict[str, list[int]] = {"N": [], "W": [], "R": []}
+    countries = []
+    for key in osm_keys:
+        if key.startswith("C:"):
+            countries.append(key[2:])
+        elif key[:1] in wanted:
+            wanted[key[0]].append(int(key[1:]))
+    out: dict[str, LocationRecord] = {}
+    for osm_type, ids in wanted.items():
+        if not ids:
+            continue
+        rows = conn.execute(sa.text(
+            "SELECT DISTINCT ON (osm_id) osm_id, name, class, type, extratags, admin_level, "
+            "rank_address, country_code, importance, wikipedia, "
+            "ST_GeometryType(geometry) IN ('ST_Polygon', 'ST_MultiPolygon') AS is_area, "
+            "ST_AsText(CASE WHEN ST_GeometryType(geometry) IN ('ST_Polygon', 'ST_MultiPolygon')"
+            " THEN ST_SimplifyPreserveTopology(geometry, :tol) ELSE centroid END), "
+            "ST_Y(centroid), ST_X(centroid) FROM placex "
+            "WHERE osm_type = :t AND osm_id = ANY(:ids) "
+            "ORDER BY osm_id, linked_place_id IS NOT NULL, rank_address DESC, place_id"),
+            {"t": osm_type, "ids": ids, "tol": simplify})
+        for (osm_id, names, cls, typ, tags, level, rank, cc, importance, wikipedia, is_area,
+             wkt, clat, clon) in rows:
+            rec = record_from_parts(osm_type, int(osm_id), names, (cls, typ), tags, level, rank,
+                                    cc, wikipedia=wikipedia, importance=importance,
+                                    is_area=bool(is_area), geometry_wkt=wkt,
+                                    centroid=(float(clat), float(clon)))
+            out[rec.osm_key] = rec
+    for cc in countries:
+        row = conn.execute(sa.text(
+            "SELECT ST_AsText(ST_SimplifyPreserveTopology(ST_Union(geometry), :tol)), "
+            "ST_Y(ST_PointOnSurface(ST_Union(geometry))), "
+            "ST_X(ST_PointOnSurface(ST_Union(geometry))), "
+            "(SELECT name FROM country_name WHERE country_code = :cc) "
+            "FROM country_osm_grid WHERE country_code = :cc"), {"cc": cc, "tol": simplify}).one()
+        base = country_record(cc, row[3])
+        if row[0] is not None:
+            base = replace(base, geometry_wkt=row[0], is_area=True,
+                           centroid=(float(row[1]), float(row[2])))
+        out[f"C:{cc}"] = base
+    return out
+
+
+def _dbname(conninfo: str) -> str:
+    for part in conninfo.split():
+        if part.startswith("dbname="):
+            return part.split("=", 1)[1]
+    return "nominatim"
+
+
+def make_geocoder(options: GeocoderOptions) -> BulkNominatim:
+    """Registry factory for ``--geocoder bulk``: the same Nominatim database the in-process
+    geocoder would use (explicit DSN, ``NOMINATIM_DATABASE_DSN``, or the local import)."""
+    from geotool.geocode.registry import local_nominatim_environ
+
+    environ, _ = local_nominatim_environ(options)
+    batch = int(options.extra.get("bulk_batch_size", DEFAULT_BATCH))
+    return BulkNominatim(environ["NOMINATIM_DATABASE_DSN"], batch_size=batch,
+                         simplify=options.simplify)
+
+
+register("bulk", make_geocoder)

@@ -1,0 +1,200 @@
+"""``geotool geocode`` as a library call: every image of a dataset gets its address vector.
+
+Steps: find the images without an ``image_geocodes`` row and group them by (optionally
+rounded) coordinate; answer from ``geocode_cache`` where possible; send the rest to the
+geocoder a batch at a time (the geocoder runs its own concurrency inside a batch); write
+each batch in one transaction (:func:`geotool.geocode.store.write_batch`); then fetch the
+details (attributes + polygon) of every location that still lacks them. A ``runs`` row
+records parameters and outcome.
+
+Safe to kill at any moment: a batch is written whole or not at all and an image counts as
+done only through its ``image_geocodes`` row, so running again picks up exactly the
+missing images; on a finished dataset it finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Engine
+
+from geotool.db.runs import finish_run, start_run
+from geotool.geocode import store
+from geotool.geocode.registry import GeocoderOptions, create
+from geotool.geocode.types import Geocoder
+
+T = TypeVar("T")
+Progress = Callable[[int], None]
+
+
+class GeocodeInterrupted(RuntimeError):
+    """The geocoder failed for good part-way; what was written is kept."""
+
+
+@dataclass
+class GeocodeSummary:
+    """What a ``geocode_dataset`` call did."""
+
+    dataset: str
+    geocoder: str
+    images_todo: int = 0
+    points_todo: int = 0
+    points_queried: int = 0
+    points_cached: int = 0
+    images_written: int = 0
+    ok: int = 0
+    unplaceable: int = 0
+    failed: int = 0
+    details_written: int = 0
+    details_missing: int = 0
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
+
+
+def geocode_dataset(
+    engine: Engine,
+    dataset: str,
+    geocoder: Geocoder | str = "nominatim",
+    options: GeocoderOptions | None = None,
+    precision: int | None = None,
+    batch_size: int = 500,
+    details: bool = True,
+    retry_failed: bool = False,
+    on_start: Callable[[int, int], None] | None = None,
+    on_points: Progress | None = None,
+    on_details_start: Callable[[int], None] | None = None,
+    on_details: Progress | None = None,
+    after_batch: Callable[[int], None] | None = None,
+) -> GeocodeSummary:
+    """Geocode every image of ``dataset`` that has no address vector yet.
+
+    ``geocoder`` is a ready object or a registered name (created from ``options``).
+    ``precision`` rounds coordinates to that many decimals before querying (None: exact).
+    ``on_start(images, points)`` and ``on_points(n)`` report progress; ``after_batch(k)``
+    is called after the k-th batch committed (tests use it). Raises
+    :class:`GeocodeInterrupted` when the geocoder gives up, after recording the run.
+    """
+    if batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, not {batch_size}")
+    if precision is not None and not 0 <= precision <= 12:
+        raise ValueError(f"--precision must be between 0 and 12 decimal places, not {precision}")
+    options = options or GeocoderOptions()
+    own = isinstance(geocoder, str)
+    gc: Geocoder = create(geocoder, options) if isinstance(geocoder, str) else geocoder
+    try:
+        return _run(engine, dataset, gc, precision, batch_size, details, retry_failed,
+                    on_start, on_points, on_details_start, on_details, after_batch)
+    finally:
+        if own and hasattr(gc, "close"):
+            gc.close()
+
+
+def _run(
+    engine: Engine, dataset: str, gc: Geocoder, precision: int | None, batch_size: int,
+    details: bool, retry_failed: bool, on_start: Callable[[int, int], None] | None,
+    on_points: Progress | None, on_details_start: Callable[[int], None] | None,
+    on_details: Progress | None, after_batch: Callable[[int], None] | None,
+) -> GeocodeSummary:
+    started = time.monotonic()
+    source = str(getattr(gc, "source", gc.name))
+    namespace = getattr(gc, "namespace", None)
+    with engine.connect() as conn:
+        ds = store.dataset_id(conn, dataset)
+    if retry_failed:
+        store.forget_failed(engine, ds)
+    with engine.connect() as conn:
+        images_todo, points_todo = store.count_pending(conn, ds, precision)
+    summary = GeocodeSummary(dataset, gc.name, images_todo, points_todo)
+    if on_start:
+        on_start(images_todo, points_todo)
+    if images_todo == 0 and not _details_pending(engine, ds, details, gc):
+        summary.seconds = time.monotonic() - started
+        return summary
+    if hasattr(gc, "check"):
+        summary.extra["server"] = gc.check()
+    params = {"geocoder": gc.name, "namespace": namespace, "precision": precision,
+              "batch_size": batch_size, "concurrency": getattr(gc, "concurrency", None)}
+    with engine.begin() as conn:
+        run_id = start_run(conn, "geocode", params, ds)
+    batches = 0
+    try:
+        pending = store.iter_pending_points(engine, ds, precision, namespace)
+        for batch in _chunks(pending, batch_size):
+            cached = [p for p in batch if p.cached_status is not None]
+            fresh = [p for p in batch if p.cached_status is None]
+            answers = list(gc.reverse_many([(p.lat, p.lon) for p in fresh])) if fresh else []
+            counts = store.write_batch(
+                engine, source, [(p.image_ids, a) for p, a in zip(fresh, answers, strict=True)],
+                namespace=namespace, cached=cached)
+            summary.points_queried += len(fresh)
+            summary.points_cached += len(cached)
+            summary.images_written += counts.images
+            summary.ok += counts.ok
+            summary.unplaceable += counts.unplaceable
+            summary.failed += counts.failed
+            batches += 1
+            if on_points:
+                on_points(len(batch))
+            if after_batch:
+                after_batch(batches)
+        if details:
+            _fetch_details(engine, gc, ds, summary, batch_size, on_details_start, on_details)
+    except Exception as exc:
+        summary.seconds = time.monotonic() - started
+        with engine.begin() as conn:
+            finish_run(conn, run_id, "failed", {**summary.as_dict(), "error": str(exc)})
+        done = summary.images_written
+        raise GeocodeInterrupted(
+            f"geocoding {dataset!r} stopped: {exc}\n{done:,} of {images_todo:,} images were "
+            f"stored before it stopped (kept). Run the same `geotool geocode --dataset "
+            f"{dataset}` command again to continue where it stopped.") from exc
+    summary.seconds = time.monotonic() - started
+    with engine.begin() as conn:
+        finish_run(conn, run_id, "done", summary.as_dict())
+    return summary
+
+
+def _details_pending(engine: Engine, dataset: int, details: bool, gc: Geocoder) -> bool:
+    if not details or not hasattr(gc, "details_many"):
+        return False
+    with engine.connect() as conn:
+        return store.count_locations_missing_details(conn, dataset) > 0
+
+
+def _fetch_details(
+    engine: Engine, gc: Geocoder, dataset: int, summary: GeocodeSummary, batch_size: int,
+    on_start: Callable[[int], None] | None, on_progress: Progress | None,
+) -> None:
+    """Details (attributes + geometry) for the dataset's locations still lacking them
+    (OSM objects and ``C:<cc>`` countries; other sources' keys are left alone)."""
+    details_many = getattr(gc, "details_many", None)
+    if details_many is None:
+        return
+    source = str(getattr(gc, "source", gc.name))
+    with engine.connect() as conn:
+        todo = store.locations_missing_details(conn, dataset)
+    if on_start:
+        on_start(len(todo))
+    for chunk in _chunks(todo, batch_size):
+        keys = [k for _, k in chunk]
+        records = details_many(keys)
+        found = [r for r in records if r is not None]
+        missing = [k for k, r in zip(keys, records, strict=True) if r is None]
+        summary.details_written += store.write_location_details(engine, found, source)
+        store.mark_details_missing(engine, missing, source)
+        summary.details_missing += len(missing)
+        if on_progress:
+            on_progress(len(chunk))

@@ -1,0 +1,129 @@
+"""The geocoders ``geotool geocode --geocoder NAME`` can use: name → factory.
+
+A factory takes :class:`GeocoderOptions` and returns an object that follows
+``geotool.geocode.types.Geocoder`` (``name``, ``reverse_many``) and may also have:
+
+* ``source`` (str): written to ``image_geocodes.source`` (default: ``name``);
+* ``namespace`` (str | None): the ``geocode_cache`` namespace; None disables the cache;
+* ``check() -> str``: called once before work starts; raises when the backend is unusable;
+* ``details_many(osm_keys) -> list[LocationRecord | None]``: location details step;
+* ``close()``: release connections and threads.
+
+Other modules register themselves with :func:`register` when imported; the modules in
+``PLUGIN_MODULES`` (the bulk SQL and boundaries geocoders) are imported the first time a
+name is looked up, so each only needs a module-level ``register("bulk", make_geocoder)``.
+A factory may also be given as ``"module:function"`` to defer a heavy import.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from geotool.geocode.types import Geocoder
+
+
+@dataclass
+class GeocoderOptions:
+    """Everything a geocoder factory may need; each factory uses what applies to it."""
+
+    database_url: str | None = None  # geotool's database (bulk/boundaries read from it)
+    nominatim_url: str | None = None  # HTTP endpoint
+    nominatim_dsn: str | None = None  # in-process: Nominatim's DATABASE_DSN (pgsql:...)
+    nominatim_project_dir: str | None = None
+    concurrency: int = 8
+    simplify: float = 0.0
+    user_agent: str = "geotool"
+    timeout: float = 30.0
+    retries: int = 5
+    warn: Callable[[str], None] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Factory = Callable[[GeocoderOptions], Geocoder]
+_FACTORIES: dict[str, Factory | str] = {}
+PLUGIN_MODULES = ("geotool.geocode.nominatim_bulk", "geotool.geocode.boundaries")
+_plugins_loaded = False
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for module in PLUGIN_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+def register(name: str, factory: Factory | str) -> None:
+    """Make ``--geocoder name`` available; ``factory`` may be ``"module:function"``."""
+    _FACTORIES[name] = factory
+
+
+def names() -> list[str]:
+    """The registered geocoder names."""
+    _load_plugins()
+    return sorted(_FACTORIES)
+
+
+def create(name: str, options: GeocoderOptions) -> Geocoder:
+    """A new geocoder called ``name``; ``ValueError`` listing the choices when unknown."""
+    _load_plugins()
+    factory = _FACTORIES.get(name)
+    if factory is None:
+        raise ValueError(f"unknown geocoder {name!r}; choose one of: {', '.join(names())}")
+    if isinstance(factory, str):
+        module_name, _, attr = factory.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"geocoder {name!r} is not available in this installation "
+                             f"({exc})") from exc
+    assert callable(factory)
+    return factory(options)
+
+
+def _nominatim_inprocess(options: GeocoderOptions) -> Geocoder:
+    from geotool.geocode.nominatim_inprocess import InProcessNominatim
+
+    environ, project_dir = local_nominatim_environ(options)
+    return InProcessNominatim(environ, project_dir, concurrency=options.concurrency,
+                              simplify=options.simplify)
+
+
+def local_nominatim_environ(options: GeocoderOptions) -> tuple[dict[str, str], str | None]:
+    """Nominatim settings and project directory for the in-process geocoder: an explicit
+    ``nominatim_dsn`` (or ``NOMINATIM_DATABASE_DSN``), else the local import of
+    ``geotool nominatim import`` on geotool's database server."""
+    dsn = options.nominatim_dsn or os.environ.get("NOMINATIM_DATABASE_DSN")
+    if dsn:
+        return {"NOMINATIM_DATABASE_DSN": dsn}, options.nominatim_project_dir
+    from geotool.geocode.nominatim_local import local_nominatim, write_project
+    from geotool.settings import load_settings
+
+    overrides = {"database_url": options.database_url} if options.database_url else {}
+    local = local_nominatim(load_settings(**overrides))
+    if not (local.project_dir / ".env").is_file():
+        write_project(local)
+    return local.environ, str(local.project_dir)
+
+
+def _nominatim_http(options: GeocoderOptions) -> Geocoder:
+    from geotool.geocode.nominatim_http import HttpNominatim
+
+    if not options.nominatim_url:
+        raise ValueError("--geocoder http needs --nominatim-url (e.g. http://localhost:8088)")
+    return HttpNominatim(options.nominatim_url, options.user_agent,
+                         concurrency=options.concurrency, timeout=options.timeout,
+                         retries=options.retries, simplify=options.simplify, warn=options.warn)
+
+
+register("nominatim", _nominatim_inprocess)
+register("http", _nominatim_http)

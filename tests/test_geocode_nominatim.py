@@ -1,0 +1,149 @@
+"""In-process Nominatim geocoding against a real Nominatim imported from a synthetic world:
+address vectors must equal the generator's own hierarchy (``World.locate``) for the large
+majority of points, and every location gets its details (polygons for areas)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from nominatim_fixtures import NominatimWorld, nominatim_world  # noqa: F401
+from sqlalchemy.engine import Engine
+
+from geotool.geocode.nominatim_inprocess import InProcessNominatim
+from geotool.geocode.pipeline import geocode_dataset
+
+SEA = [(0.0, -30.0), (-40.0, -120.0)]  # mid-Atlantic, South Pacific
+
+
+def sample_points(nw: NominatimWorld, n: int, seed: int = 3) -> list[tuple[float, float]]:
+    """Points near features, inside cities/districts and anywhere in countries, plus sea."""
+    rng = random.Random(seed)
+    places = sorted(nw.world.places, key=lambda p: p.key)
+    features = [p for p in places if p.kind in ("street", "landmark")]
+    towns = [p for p in places if p.kind in ("city", "district")]
+    countries = [p for p in places if p.kind == "country"]
+    pts: list[tuple[float, float]] = []
+    for k in range(n):
+        if k % 3 == 0 and features:
+            p = rng.choice(features)
+            pts.append((p.lat + rng.uniform(-0.004, 0.004), p.lon + rng.uniform(-0.004, 0.004)))
+        elif k % 3 == 1 and towns:
+            p = rng.choice(towns)
+            pts.append((p.lat + rng.uniform(-0.02, 0.02), p.lon + rng.uniform(-0.02, 0.02)))
+        else:
+            p = rng.choice(countries)
+            pts.append((p.lat + rng.uniform(-1.0, 1.0), p.lon + rng.uniform(-1.0, 1.0)))
+    return [(round(a, 6), round(b, 6)) for a, b in pts] + SEA
+
+
+def _load(engine: Engine, pts: list[tuple[float, float]]) -> None:
+    with engine.begin() as conn:
+        ds = conn.execute(sa.text(
+            "INSERT INTO datasets (name) VALUES ('w') RETURNING id")).scalar_one()
+        conn.execute(sa.text(
+            "INSERT INTO images (dataset_id, external_id, split, lat, lon) "
+            "VALUES (:d, :e, 'train', :lat, :lon)"),
+            [{"d": ds, "e": str(k), "lat": lat, "lon": lon} for k, (lat, lon) in enumerate(pts)])
+
+
+@pytest.fixture()
+def geocoder(nominatim_world: NominatimWorld) -> Iterator[InProcessNominatim]:  # noqa: F811
+    local = nominatim_world.local
+    gc = InProcessNominatim(local.environ, local.project_dir, concurrency=4, simplify=0.0001)
+    yield gc
+    gc.close()
+
+
+def test_vectors_match_world_hierarchy(
+    nominatim_world: NominatimWorld, geocoder: InProcessNominatim, engine: Engine,  # noqa: F811
+) -> None:
+    pts = sample_points(nominatim_world, 150)
+    _load(engine, pts)
+    summary = geocode_dataset(engine, "w", geocoder, batch_size=40)
+    assert summary.images_written == len(pts)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT i.lat, i.lon, g.status, "
+            "  array_remove(array_agg(l.osm_key ORDER BY a.position), NULL) "
+            "FROM images i JOIN image_geocodes g ON g.image_id = i.id "
+            "LEFT JOIN image_addresses a ON a.image_id = i.id "
+            "LEFT JOIN locations l ON l.id = a.location_id GROUP BY 1, 2, 3")).all()
+    agree = 0
+    mismatches = []
+    for lat, lon, _status, keys in rows:
+        want = [p.key for p in nominatim_world.world.locate(lat, lon)]
+        if list(keys) == want:
+            agree += 1
+        else:
+            mismatches.append(((lat, lon), list(keys), want))
+    share = agree / len(rows)
+    print(f"agreement with World.locate: {agree}/{len(rows)} = {share:.1%}")
+    for m in mismatches[:10]:
+        print("mismatch", m)
+    assert share >= 0.9, mismatches[:5]
+    sea = {(lat, lon): status for lat, lon, status, _ in rows if (lat, lon) in SEA}
+    assert set(sea.values()) == {"unplaceable"}
+
+
+def test_details_polygons_and_countries(
+    nominatim_world: NominatimWorld, geocoder: InProcessNominatim, engine: Engine,  # noqa: F811
+) -> None:
+    pts = sample_points(nominatim_world, 30, seed=5)
+    _load(engine, pts)
+    geocode_dataset(engine, "w", geocoder, batch_size=16)
+    world = nominatim_world.world
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT osm_key, name, admin_level, ST_GeometryType(geom), is_area, "
+            "ST_Area(geom), details_source, country_code FROM locations")).all()
+    assert rows
+    by_key = {r[0]: r for r in rows}
+    assert all(r[6] is not None for r in rows)  # details fetched for every location
+    areas = [k for k in by_key if k in {p.key for p in world.places
+                                        if p.kind in ("country", "state", "county", "city",
+                                                      "district")}]
+    assert areas
+    for key in areas:
+        _, name, level, gtype, is_area, area, _, cc = by_key[key]
+        place = world.place(key)
+        assert gtype in ("ST_Polygon", "ST_MultiPolygon") and is_area
+        assert name == place.name and cc == place.country_code.lower()
+        true_area = world.geometry(key).area
+        assert abs(area - true_area) <= 0.05 * true_area + 1e-6
+    # the country of every ok vector is the world's country relation
+    countries = {p.key for p in world.of_kind("country")}
+    with engine.connect() as conn:
+        last = conn.execute(sa.text(
+            "SELECT DISTINCT ON (a.image_id) l.osm_key FROM image_addresses a "
+            "JOIN locations l ON l.id = a.location_id ORDER BY a.image_id, a.position DESC"
+        )).scalars().all()
+    assert last and set(last) <= countries
+
+
+def test_http_geocoder_on_real_nominatim_agrees_with_in_process(
+    nominatim_world: NominatimWorld, geocoder: InProcessNominatim,  # noqa: F811
+) -> None:
+    from geotool.geocode.nominatim_http import HttpNominatim
+    from geotool.geocode.nominatim_serve import serve
+
+    pts = sample_points(nominatim_world, 45, seed=9)
+    local = nominatim_world.local
+    in_process = list(geocoder.reverse_many(pts))
+    with serve(local.environ, local.project_dir) as server, \
+            HttpNominatim(server.url, "geotool-tests/1.0", concurrency=4, timeout=20) as http:
+        assert "Nominatim" in http.check()
+        over_http = list(http.reverse_many(pts))
+        some_city = next(k for r in in_process for loc in r.locations
+                         if (k := loc.osm_key).startswith("R"))
+        detail = http.details_many([some_city])[0]
+    assert [r.status for r in over_http] == [r.status for r in in_process]
+    assert [[loc.osm_key for loc in r.locations] for r in over_http] == [
+        [loc.osm_key for loc in r.locations] for r in in_process]
+    want = [[p.key for p in nominatim_world.world.locate(lat, lon)] for lat, lon in pts]
+    got = [[loc.osm_key for loc in r.locations] for r in over_http]
+    assert sum(g == w for g, w in zip(got, want, strict=True)) >= 0.9 * len(pts)
+    assert detail is not None and detail.is_area
+    assert detail.name == nominatim_world.world.place(some_city).name
