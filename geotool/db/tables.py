@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SPLITS = ("train", "val", "test")
@@ -340,3 +340,110 @@ class ConceptInfluence(Base):
     size: Mapped[float] = mapped_column(sa.Float(53))
     ci: Mapped[float] = mapped_column(sa.Float(53))
     params: Mapped[dict[str, Any] | None] = mapped_column()
+
+
+# --------------------------------------------------------------------------- geocode cache
+# Added by migration 0002 (geocoding work).
+class GeocodeCache(Base):
+    """A geocoder's answer for one queried coordinate, reused across datasets and re-runs.
+
+    ``namespace`` names the geocoder and its data (``nominatim:<db>``, ``nominatim-http:<url>``);
+    ``lat``/``lon`` are the coordinate as queried (already rounded to ``--precision``);
+    ``location_ids`` is the address vector (``locations.id``, finest first). Only answers
+    that are facts about the data (``ok``, ``unplaceable``) are cached, never failures.
+    """
+
+    __tablename__ = "geocode_cache"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('ok', 'unplaceable')", name="status_cacheable"),
+    )
+    namespace: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    lat: Mapped[float] = mapped_column(sa.Float(53), primary_key=True)
+    lon: Mapped[float] = mapped_column(sa.Float(53), primary_key=True)
+    status: Mapped[str] = mapped_column(sa.Text)
+    location_ids: Mapped[list[int]] = mapped_column(ARRAY(sa.BigInteger))
+    detail: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+# --------------------------------------------------------------------------- partition (0003)
+# The location hierarchy of one build, keyed by its partitioning set (each build derives
+# its own hierarchy from the images it used; dropping the set drops it). Migration 0003
+# also creates the SQL function geotool_labels(set_name, split) and the views qgis_cells
+# and qgis_cell_centres (materialized, refreshed by builds); each build creates the
+# view labels_<set name>. Location columns here have no foreign keys (bulk-written in the
+# transaction that reads them from locations; per-row checks tripled the build time).
+class HierarchyEdge(Base):
+    """How often ``child → parent`` occurs as consecutive entries of the address vectors."""
+
+    __tablename__ = "hierarchy_edges"
+    set_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("partitioning_sets.id", ondelete="CASCADE"), primary_key=True
+    )
+    child_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)  # locations.id
+    parent_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)  # locations.id
+    n: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class HierarchyNode(Base):
+    """A location of a build's hierarchy with its one kept parent (NULL for a root).
+
+    ``n_finest``: training images whose H(x) starts here; ``n_images``: count(l), the
+    training images whose H(x) contains it; ``depth``: 0 for a root.
+    """
+
+    __tablename__ = "hierarchy_nodes"
+    set_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("partitioning_sets.id", ondelete="CASCADE"), primary_key=True
+    )
+    location_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)  # locations.id
+    parent_id: Mapped[int | None] = mapped_column(sa.BigInteger)  # locations.id
+    parent_edge_count: Mapped[int | None] = mapped_column(sa.BigInteger)
+    cycle_broken: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.text("false"))
+    depth: Mapped[int | None] = mapped_column(sa.Integer)
+    n_finest: Mapped[int] = mapped_column(sa.BigInteger, server_default=sa.text("0"))
+    n_images: Mapped[int] = mapped_column(sa.BigInteger, server_default=sa.text("0"))
+
+
+# --------------------------------------------------------------------------- boundaries
+# Owned by the boundaries geocoder (geotool/geocode/boundaries.py, migration 0004).
+class Boundary(Base):
+    """An admin boundary loaded from a file (``geotool boundaries load``) for the offline
+    point-in-polygon geocoder; its attributes live in ``locations``.
+
+    ``source`` names the file it came from, ``source_key`` is the feature's own id there,
+    ``area`` (square degrees) breaks ties between boundaries of the same level.
+    """
+
+    __tablename__ = "boundaries"
+    __table_args__ = (
+        sa.Index("ix_boundaries_geom", "geom", postgresql_using="gist"),
+        sa.Index("ix_boundaries_source", "source"),
+    )
+    location_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True
+    )
+    source: Mapped[str] = mapped_column(sa.Text)
+    source_key: Mapped[str] = mapped_column(sa.Text)
+    admin_level: Mapped[int] = mapped_column(sa.SmallInteger)
+    parent_key: Mapped[str | None] = mapped_column(sa.Text)
+    area: Mapped[float] = mapped_column(sa.Float(53))
+    geom: Mapped[Any] = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=False))
+    loaded_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+class BoundaryPart(Base):
+    """A piece of a boundary cut by ST_Subdivide: few vertices, so point tests are cheap."""
+
+    __tablename__ = "boundary_parts"
+    __table_args__ = (
+        sa.Index("ix_boundary_parts_geom", "geom", postgresql_using="gist"),
+        sa.Index("ix_boundary_parts_location_id", "location_id"),
+    )
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    location_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("boundaries.location_id", ondelete="CASCADE")
+    )
+    admin_level: Mapped[int] = mapped_column(sa.SmallInteger)
+    area: Mapped[float] = mapped_column(sa.Float(53))
+    geom: Mapped[Any] = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=False))

@@ -1,0 +1,347 @@
+"""How fast SemP({50, 75, 100}) builds inside PostgreSQL, against plain pandas.
+
+In one run, on a fresh database holding ``--images`` (default 1,000,000) synthetic
+training images with address vectors over a random 5-level hierarchy (country > state >
+city > district > POI; 30 % of vectors start at the district, 5 % skip the city, 1 %
+swap district and city, so parents have rivals and the data has 2-cycles):
+- ``sql``: ``build_partitioning`` (geotool build) — hierarchy, classes, labels, spherical
+  and plain means, hull/OSM geometries, label texts, ancestors, label view, QGIS views;
+- ``pandas``: the same algorithm written plainly with pandas for this benchmark (read the
+  address vectors with ``read_sql``, compute hierarchy, counts, classes, labels and
+  means, write cells and labels back with COPY) — it does less (no geometries, texts,
+  ancestors or views), so the ratio is conservative;
+- ``sql`` again on ``--small`` images (default 100,000) in its own database: the client's
+  peak RSS should not grow with the data (bounded client memory).
+Each measurement runs in a fresh child process (peak RSS from ``resource.getrusage``).
+The two implementations' classes, image counts and mean coordinates are compared.
+
+    .venv/bin/python benchmarks/bench_partition.py --images 1000000 --small 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+TAUS = (50, 75, 100)
+FAN = (30, 8, 15, 8, 5)  # countries, states/country, cities/state, districts/city, POIs
+RANK = (4, 8, 16, 20, 30)
+ADMIN = (2, 4, 8, 10, None)
+TYPE = "RRRWN"
+
+
+def libpq(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+# --------------------------------------------------------------------------- data
+def load(url: str, n_images: int, seed: int = 0) -> None:
+    """Write the synthetic hierarchy and address vectors with COPY (streamed in chunks)."""
+    rng = np.random.default_rng(seed)
+    counts = np.cumprod(FAN)
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    with psycopg.connect(libpq(url)) as pg, pg.cursor() as cur:
+        cur.execute("INSERT INTO datasets (id, name) OVERRIDING SYSTEM VALUE "
+                    "VALUES (1, 'bench')")
+        with cur.copy("COPY locations (id, osm_key, osm_type, name, rank_address, "
+                      "admin_level) FROM STDIN") as cp:
+            for level, n in enumerate(counts):
+                for k in range(int(n)):
+                    lid = int(offsets[level]) + k + 1
+                    cp.write_row((lid, f"{TYPE[level]}{lid}", TYPE[level],
+                                  f"L{level}-{k}", RANK[level], ADMIN[level]))
+        n_poi = int(counts[-1])
+        chunk = 200_000
+        with cur.copy("COPY images (id, dataset_id, external_id, split, lat, lon) "
+                      "FROM STDIN") as cp:
+            for start in range(0, n_images, chunk):
+                m = min(chunk, n_images - start)
+                poi = (n_poi * rng.random(m) ** 3).astype(np.int64)
+                lat = ((poi * 7919) % 1700) / 10.0 - 85.0 + rng.normal(0, 0.05, m)
+                lon = ((poi * 104729) % 3500) / 10.0 - 175.0 + rng.normal(0, 0.05, m)
+                lat = np.clip(lat, -89.9, 89.9)
+                for k in range(m):
+                    i = start + k + 1
+                    cp.write_row((i, 1, f"b{i}", "train", float(lat[k]), float(lon[k])))
+        rng = np.random.default_rng(seed)  # same POIs again, for the address vectors
+        with cur.copy("COPY image_addresses (image_id, position, location_id) "
+                      "FROM STDIN") as cp:
+            for start in range(0, n_images, chunk):
+                m = min(chunk, n_images - start)
+                poi = (n_poi * rng.random(m) ** 3).astype(np.int64)
+                rng.normal(0, 0.05, m)
+                rng.normal(0, 0.05, m)
+                noise = rng.random((m, 3))
+                for k in range(m):
+                    idx = [int(poi[k])]
+                    for f in FAN[:0:-1]:
+                        idx.append(idx[-1] // f)
+                    ids = [int(offsets[4 - j]) + idx[j] + 1 for j in range(5)]
+                    if noise[k, 0] < 0.3:
+                        ids = ids[1:]
+                    if noise[k, 1] < 0.05:
+                        ids = [x for x in ids if x < offsets[2] + 1 or x > offsets[3]]
+                    if noise[k, 2] < 0.01 and len(ids) >= 4:
+                        ids[-4], ids[-3] = ids[-3], ids[-4]
+                    for pos, loc in enumerate(ids):
+                        cp.write_row((start + k + 1, pos, loc))
+        pg.commit()
+        cur.execute("ANALYZE")
+
+
+# --------------------------------------------------------------------------- children
+def run_sql(url: str) -> dict[str, Any]:
+    import sqlalchemy as sa
+
+    from geotool.partition.build import BuildParams, build_partitioning
+
+    engine = sa.create_engine(url)
+    summary = build_partitioning(engine, BuildParams(name="semp_bench", taus=TAUS,
+                                                     dataset="bench"))
+    engine.dispose()
+    return {"classes": [lv.n_classes for lv in summary.levels]}
+
+
+def run_pandas(url: str) -> dict[str, Any]:
+    """SemP written plainly with pandas (the benchmark's baseline)."""
+    import pandas as pd
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        addr = pd.read_sql(sa.text(
+            "SELECT a.image_id, a.position, a.location_id FROM image_addresses a "
+            "JOIN images i ON i.id = a.image_id WHERE i.dataset_id = 1 AND "
+            "i.split = 'train'"), conn)
+        locs = pd.read_sql(sa.text(
+            "SELECT id, osm_key, coalesce(rank_address, 0) AS rank, "
+            "coalesce(admin_level, 0) AS admin FROM locations"), conn).set_index("id")
+        imgs = pd.read_sql(sa.text(
+            "SELECT id AS image_id, lat, lon FROM images WHERE dataset_id = 1 "
+            "AND split = 'train'"), conn)
+    addr = addr.sort_values(["image_id", "position"])
+    addr["parent"] = addr.groupby("image_id")["location_id"].shift(-1)
+    pairs = addr.dropna(subset=["parent"])
+    pairs = pairs[pairs["parent"] != pairs["location_id"]]
+    edges = pairs.groupby(["location_id", "parent"]).size().rename("n").reset_index()
+    edges["parent"] = edges["parent"].astype(np.int64)
+    edges = edges.join(locs, on="parent")
+    edges["key_bytes"] = edges["osm_key"].map(str.encode)
+    edges = edges.sort_values(["location_id", "n", "rank", "admin", "key_bytes"],
+                              ascending=[True, False, False, False, True])
+    best = edges.drop_duplicates("location_id")
+    nodes = pd.Index(addr["location_id"].unique())
+    parent = dict(zip(best["location_id"], best["parent"], strict=True))
+    order = {r.location_id: (-r.n, -r.rank, -r.admin, r.key_bytes)
+             for r in best.itertuples()}
+    seen: set[int] = set()
+    for start in nodes:
+        trail: list[int] = []
+        cur: int | None = int(start)
+        while cur is not None and cur not in seen and cur not in trail:
+            trail.append(cur)
+            cur = parent.get(cur)
+        if cur is not None and cur in trail:
+            cycle = trail[trail.index(cur):]
+            del parent[max(cycle, key=lambda m: order[m])]
+        seen.update(trail)
+    closure = pd.DataFrame({"node": nodes, "ancestor": nodes, "dist": 0})
+    frontier = closure
+    while True:
+        up = frontier.assign(ancestor=frontier["ancestor"].map(parent)).dropna()
+        if up.empty:
+            break
+        up = up.assign(ancestor=up["ancestor"].astype(np.int64), dist=up["dist"] + 1)
+        closure = pd.concat([closure, up])
+        frontier = up
+    anchor = addr.drop_duplicates("image_id")[["image_id", "location_id"]]
+    finest = anchor.groupby("location_id").size().rename("n")
+    count = closure.join(finest, on="node").groupby("ancestor")["n"].sum()
+    imgs = imgs.merge(anchor, on="image_id")
+    rad_lat, rad_lon = np.radians(imgs["lat"]), np.radians(imgs["lon"])
+    imgs["x"] = np.cos(rad_lat) * np.cos(rad_lon)
+    imgs["y"] = np.cos(rad_lat) * np.sin(rad_lon)
+    imgs["z"] = np.sin(rad_lat)
+    result = []
+    with engine.begin() as conn:
+        set_id = conn.execute(sa.text(
+            "INSERT INTO partitioning_sets (name, scheme, dataset_id) "
+            "VALUES ('pandas_bench', 'semantic', 1) RETURNING id")).scalar_one()
+        for level, tau in enumerate(TAUS):
+            qual = count[count >= tau].index
+            cls = (closure[closure["ancestor"].isin(qual)].sort_values(["node", "dist"])
+                   .drop_duplicates("node").set_index("node")["ancestor"])
+            lab = imgs.assign(cls=imgs["location_id"].map(cls)).dropna(subset=["cls"])
+            lab["cls"] = lab["cls"].astype(np.int64)
+            g = lab.groupby("cls").agg(n=("image_id", "size"), x=("x", "mean"),
+                                       y=("y", "mean"), z=("z", "mean"),
+                                       lat_plain=("lat", "mean"), lon_plain=("lon", "mean"))
+            g["lat"] = np.degrees(np.arctan2(g["z"], np.hypot(g["x"], g["y"])))
+            g["lon"] = np.degrees(np.arctan2(g["y"], g["x"]))
+            g = g.join(locs["osm_key"])
+            g["key_bytes"] = g["osm_key"].map(str.encode)
+            g = g.sort_values("key_bytes")
+            g["class_index"] = np.arange(len(g))
+            pid = conn.execute(sa.text(
+                "INSERT INTO partitionings (set_id, level, name, tau, n_classes) "
+                "VALUES (:s, :l, :n, :t, :k) RETURNING id"),
+                {"s": set_id, "l": level, "n": f"tau_{tau}", "t": tau, "k": len(g)}
+            ).scalar_one()
+            pg = conn.connection.driver_connection
+            with pg.cursor() as cur:
+                with cur.copy("COPY cells (partitioning_id, class_index, location_id, "
+                              "n_images, lat, lon, lat_plain, lon_plain) FROM STDIN") as cp:
+                    for loc, r in g.iterrows():
+                        cp.write_row((pid, int(r.class_index), int(loc), int(r.n), r.lat,
+                                      r.lon, r.lat_plain, r.lon_plain))
+                cell_ids = dict(cur.execute(
+                    "SELECT location_id, id FROM cells WHERE partitioning_id = %s",
+                    (pid,)).fetchall())
+                with cur.copy("COPY image_labels (partitioning_id, image_id, cell_id) "
+                              "FROM STDIN") as cp:
+                    for image_id, c in zip(lab["image_id"], lab["cls"], strict=True):
+                        cp.write_row((pid, int(image_id), cell_ids[int(c)]))
+            result.append(len(g))
+    engine.dispose()
+    return {"classes": result}
+
+
+def child(kind: str, url: str) -> dict[str, Any]:
+    start = time.perf_counter()
+    info = run_sql(url) if kind == "sql" else run_pandas(url)
+    seconds = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"kind": kind, "seconds": seconds, "peak_rss_mb": peak_kb / 1024, **info}
+
+
+def compare(url: str) -> str:
+    """Same classes, counts and (to 1e-9°) coordinates in both sets?"""
+    with psycopg.connect(libpq(url)) as pg:
+        rows = pg.execute(
+            "SELECT s.name, p.level, l.osm_key, c.class_index, c.n_images, c.lat, c.lon "
+            "FROM cells c JOIN partitionings p ON p.id = c.partitioning_id "
+            "JOIN partitioning_sets s ON s.id = p.set_id JOIN locations l "
+            "ON l.id = c.location_id").fetchall()
+        labels = pg.execute(
+            "SELECT p.level, count(*) FILTER (WHERE a.cell_id IS DISTINCT FROM b.cell_id) "
+            "FROM image_labels a JOIN partitionings p ON p.id = a.partitioning_id "
+            "JOIN partitioning_sets s ON s.id = p.set_id AND s.name = 'semp_bench' "
+            "JOIN partitionings q ON q.level = p.level JOIN partitioning_sets t "
+            "ON t.id = q.set_id AND t.name = 'pandas_bench' "
+            "LEFT JOIN image_labels b ON b.partitioning_id = q.id AND b.image_id = a.image_id "
+            "LEFT JOIN cells ca ON ca.id = a.cell_id LEFT JOIN cells cb ON cb.id = b.cell_id "
+            "WHERE ca.location_id IS DISTINCT FROM cb.location_id GROUP BY p.level"
+        ).fetchall()
+    sets: dict[str, dict[tuple[int, str], tuple[int, int, float, float]]] = {}
+    for name, level, key, idx, n, lat, lon in rows:
+        sets.setdefault(name, {})[(level, key)] = (idx, n, lat, lon)
+    a, b = sets.get("semp_bench", {}), sets.get("pandas_bench", {})
+    if a.keys() != b.keys():
+        return f"DIFFERENT classes ({len(a)} vs {len(b)})"
+    for k, (ia, na, lata, lona) in a.items():
+        ib, nb, latb, lonb = b[k]
+        if ia != ib or na != nb or abs(lata - latb) > 1e-9 or \
+                abs(math.remainder(lona - lonb, 360.0)) > 1e-9:
+            return f"DIFFERENT cell {k}: {(ia, na, lata, lona)} vs {(ib, nb, latb, lonb)}"
+    if labels:
+        return f"DIFFERENT labels: {labels}"
+    return f"identical ({len(a):,} cells, labels and coordinates)"
+
+
+# --------------------------------------------------------------------------- parent
+class Databases:
+    """Fresh migrated databases on the private server or an external admin URL."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.server = None
+        admin = os.environ.get("GEOTOOL_BENCH_DATABASE_URL")
+        if admin:
+            self.admin = admin
+        else:
+            from geotool.db.server import PrivateServer
+
+            os.chmod(tmp, 0o755)
+            self.server = PrivateServer(tmp / "server")
+            self.server.start()
+            self.admin = self.server.url("postgres")
+        self.count = 0
+
+    def fresh(self) -> str:
+        from geotool.db import migrate
+
+        self.count += 1
+        name = f"geotool_bench_part_{os.getpid()}_{self.count}"
+        with psycopg.connect(libpq(self.admin), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        url = make_url(self.admin).set(drivername="postgresql+psycopg", database=name)
+        rendered = url.render_as_string(hide_password=False)
+        with psycopg.connect(libpq(rendered), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        migrate.upgrade(rendered)
+        return rendered
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.destroy()
+
+
+def measure(kind: str, url: str) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, "--child", kind, "--url", url],
+                         check=True, capture_output=True, text=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, default=100_000)
+    parser.add_argument("--child", choices=["sql", "pandas"])
+    parser.add_argument("--url", default="")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.url)))
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-partition-", dir="/tmp") as tmp_name:
+        dbs = Databases(Path(tmp_name))
+        try:
+            big, small = dbs.fresh(), dbs.fresh()
+            t0 = time.perf_counter()
+            load(big, args.images)
+            load(small, args.small, seed=1)
+            print(f"synthetic data loaded in {time.perf_counter() - t0:.1f} s")
+            results = [measure("sql", big), measure("pandas", big), measure("sql", small)]
+            verdict = compare(big)
+        finally:
+            dbs.close()
+    sizes = (args.images, args.images, args.small)
+    print(f"{'measurement':<14}{'images':>11}{'seconds':>9}{'images/s':>11}"
+          f"{'peak RSS MB':>13}  classes")
+    for r, n in zip(results, sizes, strict=True):
+        print(f"{r['kind']:<14}{n:>11,}{r['seconds']:>9.1f}{n / r['seconds']:>11,.0f}"
+              f"{r['peak_rss_mb']:>13.1f}  {r['classes']}")
+    sql_big, pandas_big, sql_small = results
+    print(f"SQL vs pandas on {args.images:,} images: "
+          f"{pandas_big['seconds'] / sql_big['seconds']:.2f}x faster, "
+          f"{pandas_big['peak_rss_mb'] / sql_big['peak_rss_mb']:.1f}x less client memory")
+    print(f"SQL client peak RSS {args.images:,} / {args.small:,} images: "
+          f"{sql_big['peak_rss_mb'] / sql_small['peak_rss_mb']:.2f}")
+    print(f"outputs: {verdict}")
+
+
+if __name__ == "__main__":
+    main()

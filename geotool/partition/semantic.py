@@ -1,0 +1,39 @@
+"""Semantic partitionings (SemP): the hierarchy, then one partitioning per threshold τ.
+
+All work happens in PostgreSQL through ``sql/partition_*.sql``; the client only sends
+statements, so its memory does not grow with the number of images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from geotool.db import sqlfiles
+from geotool.partition.build import BuildParams, PartitionError, add_partitioning
+
+
+def build_semantic(conn: Connection, set_id: int, dataset_id: int, params: BuildParams,
+                   say: Callable[[str], None]) -> None:
+    """Hierarchy of the set, then classes, labels, statistics and names per τ (fine first)."""
+    say("hierarchy: edges, parents, cycles, paths, counts")
+    sqlfiles.run(conn, "partition_hierarchy", set_id=set_id, dataset_id=dataset_id,
+                 split=params.split)
+    n_nodes = conn.execute(sa.text("SELECT count(*) FROM hierarchy_nodes WHERE set_id = :s"),
+                           {"s": set_id}).scalar_one()
+    if not n_nodes:
+        raise PartitionError(
+            f"the {params.split} images of this dataset have no address vectors yet: "
+            "run `geotool geocode` first (or build an S2 set with --scheme s2)"
+        )
+    for level, tau in enumerate(sorted(params.taus)):
+        effective = max(tau, params.min_images)
+        say(f"partitioning τ={tau}")
+        pid = add_partitioning(conn, set_id, level, f"tau_{tau}", tau, {
+            "tau": tau, "tau_effective": effective, "areas_only": params.areas_only})
+        sqlfiles.run(conn, "partition_semantic", set_id=set_id, partitioning_id=pid,
+                     tau=effective, areas_only=params.areas_only, split=params.split)
+        sqlfiles.run(conn, "partition_semantic_stats", partitioning_id=pid)
+        sqlfiles.run(conn, "partition_labels_text", partitioning_id=pid)

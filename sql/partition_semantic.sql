@@ -1,0 +1,61 @@
+-- partition_semantic.sql: one semantic partitioning at threshold <tau> (ARCHITECTURE §1).
+--
+-- Needs the temporary tables of partition_hierarchy.sql (same transaction).
+--   qualifying locations: hierarchy nodes of set <set_id> with count(l) >= <tau> (and,
+--       when <areas_only>, a polygonal OSM geometry: ST_Dimension(geom) = 2);
+--   classes: the qualifying locations that are the finest qualifying location on H(x)
+--       of at least one training image (split <split>);
+--   class_index: 0.. in osm_key order (bytewise, COLLATE "C") (stable whatever the insertion order);
+--   labels: every image of the dataset with an anchor gets the finest CLASS on its
+--       H(x) (for training images that is the finest qualifying location; validation
+--       and test images are placed on the training hierarchy through their own address
+--       vectors); images with no class on their path get no image_labels row.
+-- Cell statistics and geometry come from partition_cell_stats.sql.
+DROP TABLE IF EXISTS _part_qual;
+CREATE TEMP TABLE _part_qual ON COMMIT DROP AS
+SELECT h.location_id
+FROM hierarchy_nodes h
+JOIN locations l ON l.id = h.location_id
+WHERE h.set_id = :set_id AND h.n_images >= :tau
+  AND (NOT :areas_only OR coalesce(ST_Dimension(l.geom) = 2, false));
+ANALYZE _part_qual;
+
+DROP TABLE IF EXISTS _part_class_of;
+CREATE TEMP TABLE _part_class_of ON COMMIT DROP AS
+SELECT DISTINCT ON (c.node) c.node, c.ancestor AS class_location
+FROM _hier_closure c
+JOIN _part_qual q ON q.location_id = c.ancestor
+ORDER BY c.node, c.dist;
+ANALYZE _part_class_of;
+
+INSERT INTO cells (partitioning_id, class_index, location_id, n_images, lat, lon)
+SELECT :partitioning_id, (row_number() OVER (ORDER BY l.osm_key COLLATE "C") - 1)::int, l.id, 0, 0, 0
+FROM (
+    SELECT DISTINCT k.class_location
+    FROM _hier_anchor a
+    JOIN _part_class_of k ON k.node = a.location_id
+    WHERE a.split = :split
+) cls
+JOIN locations l ON l.id = cls.class_location;
+ANALYZE cells;
+
+-- For every node, the finest class on its path (a node can qualify without being a
+-- class when all of its images went to finer classes).
+DROP TABLE IF EXISTS _part_node_cell;
+CREATE TEMP TABLE _part_node_cell ON COMMIT DROP AS
+SELECT DISTINCT ON (c.node) c.node, cl.id AS cell_id
+FROM _hier_closure c
+JOIN cells cl ON cl.partitioning_id = :partitioning_id AND cl.location_id = c.ancestor
+ORDER BY c.node, c.dist;
+CREATE INDEX ON _part_node_cell (node);
+ANALYZE _part_node_cell;
+
+INSERT INTO image_labels (partitioning_id, image_id, cell_id)
+SELECT :partitioning_id, a.image_id, n.cell_id
+FROM _hier_anchor a
+JOIN _part_node_cell n ON n.node = a.location_id;
+ANALYZE image_labels;
+
+UPDATE partitionings
+SET n_classes = (SELECT count(*) FROM cells WHERE partitioning_id = :partitioning_id)
+WHERE id = :partitioning_id;

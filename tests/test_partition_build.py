@@ -1,0 +1,189 @@
+"""Build-level properties: determinism across insertion orders, atomic replacement,
+spherical means, cell geometries containing their images, label views and rows."""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from partition_data import Img, Loc, World, clear, load_world, random_world
+from partition_reference import spherical_mean
+from sqlalchemy.engine import Engine
+
+from geotool.partition.build import BuildParams, PartitionError, build_partitioning
+from geotool.partition.labels import label_rows
+
+SNAPSHOT = {
+    "cells": "SELECT p.level, c.class_index, l.osm_key, c.s2_token, c.n_images, c.lat, c.lon, "
+             "c.lat_plain, c.lon_plain, c.label, ST_AsEWKB(c.geom), c.geom_source "
+             "FROM cells c JOIN partitionings p ON p.id = c.partitioning_id "
+             "LEFT JOIN locations l ON l.id = c.location_id ORDER BY 1, 2",
+    "labels": "SELECT p.level, i.external_id, c.class_index FROM image_labels il "
+              "JOIN partitionings p ON p.id = il.partitioning_id "
+              "JOIN images i ON i.id = il.image_id JOIN cells c ON c.id = il.cell_id "
+              "ORDER BY 1, 2",
+    "ancestors": "SELECT p.level, c.class_index, ap.level, ac.class_index "
+                 "FROM cell_ancestors a JOIN cells c ON c.id = a.cell_id "
+                 "JOIN partitionings p ON p.id = c.partitioning_id "
+                 "JOIN partitionings ap ON ap.id = a.ancestor_partitioning_id "
+                 "LEFT JOIN cells ac ON ac.id = a.ancestor_cell_id ORDER BY 1, 2, 3",
+    "nodes": "SELECT l.osm_key, pl.osm_key, h.parent_edge_count, h.cycle_broken, h.depth, "
+             "h.n_finest, h.n_images FROM hierarchy_nodes h "
+             "JOIN locations l ON l.id = h.location_id "
+             "LEFT JOIN locations pl ON pl.id = h.parent_id ORDER BY 1",
+    "partitionings": "SELECT level, name, tau, params, n_classes FROM partitionings "
+                     "ORDER BY level",
+}
+
+
+def snapshot(engine: Engine) -> dict[str, list[Any]]:
+    with engine.connect() as conn:
+        return {k: [tuple(r) for r in conn.execute(sa.text(q))] for k, q in SNAPSHOT.items()}
+
+
+def test_insertion_order_never_changes_a_build(engine: Engine) -> None:
+    world = random_world(random.Random(7), 25, 400)
+    seen = []
+    for seed in (1, 2):
+        with engine.begin() as conn:
+            clear(conn)
+            load_world(conn, world, seed=seed)
+        build_partitioning(engine, BuildParams(name="semp", taus=(3, 8, 20)))
+        seen.append(snapshot(engine))
+    assert seen[0]["cells"], "the world should produce classes"
+    assert seen[0] == seen[1]
+
+
+def test_rebuild_replaces_atomically_and_records_runs(engine: Engine) -> None:
+    world = random_world(random.Random(3), 12, 120)
+    with engine.begin() as conn:
+        load_world(conn, world)
+    build_partitioning(engine, BuildParams(name="semp", taus=(2, 5)))
+    first = snapshot(engine)
+    build_partitioning(engine, BuildParams(name="semp", taus=(2, 5)))
+    assert snapshot(engine) == first
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM partitioning_sets")).scalar() == 1
+        runs = conn.execute(sa.text(
+            "SELECT status, params->>'name' FROM runs WHERE stage = 'build'")).all()
+        assert [tuple(r) for r in runs] == [("done", "semp"), ("done", "semp")]
+    # a failing rebuild leaves the old set in place
+    with pytest.raises(PartitionError):
+        build_partitioning(engine, BuildParams(name="semp", split="test"))
+    assert snapshot(engine) == first
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(
+            "SELECT count(*) FROM runs WHERE status = 'failed'")).scalar() == 1
+
+
+def test_spherical_mean_across_the_antimeridian(engine: Engine) -> None:
+    pts = [(10.0, 179.0), (12.0, -179.5), (11.0, 178.5), (-5.0, -178.0)]
+    world = World({"R1": Loc("R1", 4, 2, "Fiji")},
+                  [Img(f"i{k}", "train", lat, lon, ("R1",)) for k, (lat, lon) in
+                   enumerate(pts)])
+    with engine.begin() as conn:
+        load_world(conn, world)
+    build_partitioning(engine, BuildParams(name="semp", taus=(1,)))
+    with engine.connect() as conn:
+        lat, lon, lat_p, lon_p = conn.execute(sa.text(
+            "SELECT lat, lon, lat_plain, lon_plain FROM cells")).one()
+    rlat, rlon = spherical_mean(pts)
+    assert lat == pytest.approx(rlat, abs=1e-9)
+    assert math.cos(math.radians(lon - rlon)) == pytest.approx(1.0, abs=1e-12)
+    assert abs(lon) > 179.0  # near the antimeridian, not near 0 like the plain mean
+    assert lat_p == pytest.approx(sum(p[0] for p in pts) / 4)
+    assert lon_p == pytest.approx(sum(p[1] for p in pts) / 4)
+
+
+def square(x: float, y: float, size: float, height: float | None = None) -> str:
+    h = size if height is None else height
+    return f"POLYGON(({x} {y}, {x + size} {y}, {x + size} {y + h}, {x} {y + h}, {x} {y}))"
+
+
+def polygon_world() -> World:
+    """Two districts with polygons in a city with a polygon; a point-only POI."""
+    locs = {
+        "R1": Loc("R1", 16, 8, "Town", polygon_wkt=square(0, 0, 10)),
+        "R2": Loc("R2", 20, 10, "West", polygon_wkt=square(0, 0, 5, 10)),
+        "R3": Loc("R3", 20, 10, "East", polygon_wkt=square(5, 0, 5, 10)),
+        "N4": Loc("N4", 30, None, "Fountain"),
+    }
+    rng = random.Random(5)
+    imgs = []
+    for k in range(40):
+        x = rng.uniform(0.1, 4.9) + (5 if k % 2 else 0)
+        y = rng.uniform(0.1, 9.9)
+        addr = ("R3" if k % 2 else "R2", "R1")
+        if k % 5 == 0 and k % 2 == 0:
+            addr = ("N4", *addr)
+            x, y = 2.0 + rng.uniform(-0.01, 0.01), 2.0 + rng.uniform(-0.01, 0.01)
+        imgs.append(Img(f"i{k}", "train" if k < 34 else "test", y, x, addr))
+    return World(locs, imgs)
+
+
+def test_cell_geometries_contain_their_images(engine: Engine) -> None:
+    with engine.begin() as conn:
+        load_world(conn, polygon_world())
+    build_partitioning(engine, BuildParams(name="semp", taus=(1, 100)))
+    with engine.connect() as conn:
+        sources = dict(conn.execute(sa.text(
+            "SELECT l.osm_key, c.geom_source FROM cells c JOIN locations l "
+            "ON l.id = c.location_id")).all())
+        outside = conn.execute(sa.text(
+            "SELECT count(*) FROM image_labels il JOIN cells c ON c.id = il.cell_id "
+            "JOIN images i ON i.id = il.image_id WHERE NOT ST_Covers(c.geom, i.geom)")).scalar()
+        osm_equal = conn.execute(sa.text(
+            "SELECT bool_and(ST_Equals(c.geom, l.geom)) FROM cells c JOIN locations l "
+            "ON l.id = c.location_id WHERE c.geom_source = 'osm'")).scalar()
+    assert sources == {"R2": "osm", "R3": "osm", "N4": "hull"}
+    assert outside == 0
+    assert osm_equal
+
+
+def test_areas_only_skips_point_locations(engine: Engine) -> None:
+    with engine.begin() as conn:
+        load_world(conn, polygon_world())
+    build_partitioning(engine, BuildParams(name="areas", taus=(1,), areas_only=True))
+    with engine.connect() as conn:
+        keys = set(conn.execute(sa.text(
+            "SELECT l.osm_key FROM cells c JOIN locations l ON l.id = c.location_id"))
+            .scalars())
+    assert keys == {"R2", "R3"}
+
+
+def test_label_view_and_rows(engine: Engine) -> None:
+    world = polygon_world()
+    world.images.append(Img("lost", "test", 50.0, 50.0, ()))
+    world.images.append(Img("far", "test", 50.0, 50.0, ("N99",)))
+    world.locations["N99"] = Loc("N99", 30, None, "elsewhere")
+    with engine.begin() as conn:
+        load_world(conn, world)
+    build_partitioning(engine, BuildParams(name="semp_1_100", taus=(1, 100)))
+    with engine.connect() as conn:
+        view = {r[0]: (r[1], r[2]) for r in conn.execute(sa.text(
+            "SELECT external_id, class_0, class_1 FROM labels_semp_1_100"))}
+        cells = {r[0]: r[1] for r in conn.execute(sa.text(
+            "SELECT l.osm_key, c.class_index FROM cells c JOIN locations l "
+            "ON l.id = c.location_id JOIN partitionings p ON p.id = c.partitioning_id "
+            "WHERE p.level = 0"))}
+    expected = {}
+    for im in world.images:
+        first = im.address[0] if im.address and im.address[0] in cells else None
+        expected[im.external_id] = (None if first is None else cells[first], None)
+    assert view == expected
+    train = list(label_rows(engine, "semp_1_100", "train"))
+    assert sorted(r.external_id for r in train) == sorted(
+        im.external_id for im in world.images if im.split == "train")
+    assert [r.image_id for r in train] == sorted(r.image_id for r in train)
+    assert {r.external_id: r.classes for r in train} == {
+        k: v for k, v in expected.items() if k in {r.external_id for r in train}}
+    test_rows = {r.external_id: r for r in label_rows(engine, "semp_1_100", "test")}
+    assert not test_rows["lost"].labelled and not test_rows["far"].labelled
+    assert len(test_rows) == sum(im.split == "test" for im in world.images)
+    labelled = list(label_rows(engine, "semp_1_100", "test", labelled_only=True))
+    assert all(r.labelled for r in labelled) and len(labelled) == len(test_rows) - 2
+    with pytest.raises(PartitionError, match="partitions list"):
+        next(label_rows(engine, "nope"))

@@ -1,0 +1,48 @@
+"""On the synthetic planet: geocode points with the local Nominatim, build SemP, and check
+that every cell is a real synthetic place whose geometry contains (nearly) all of its
+images — a PostGIS check of the whole chain geocode → hierarchy → cells."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from nominatim_fixtures import NominatimWorld, nominatim_world  # noqa: F401
+from sqlalchemy.engine import Engine
+from test_geocode_nominatim import _load, sample_points
+
+from geotool.geocode.nominatim_inprocess import InProcessNominatim
+from geotool.geocode.pipeline import geocode_dataset
+from geotool.partition.build import BuildParams, build_partitioning
+
+
+@pytest.fixture()
+def geocoder(nominatim_world: NominatimWorld) -> Iterator[InProcessNominatim]:  # noqa: F811
+    local = nominatim_world.local
+    gc = InProcessNominatim(local.environ, local.project_dir, concurrency=4, simplify=0.0001)
+    yield gc
+    gc.close()
+
+
+def test_cells_are_places_that_contain_their_images(
+    nominatim_world: NominatimWorld, geocoder: InProcessNominatim, engine: Engine,  # noqa: F811
+) -> None:
+    pts = sample_points(nominatim_world, 240, seed=21)
+    _load(engine, pts)
+    geocode_dataset(engine, "w", geocoder, batch_size=60)
+    build_partitioning(engine, BuildParams(name="semp_planet", taus=(5, 15, 40)))
+    world = nominatim_world.world
+    with engine.connect() as conn:
+        cells = conn.execute(sa.text(
+            "SELECT l.osm_key, c.geom_source, c.n_images FROM cells c "
+            "JOIN locations l ON l.id = c.location_id")).all()
+        inside, total = conn.execute(sa.text(
+            "SELECT count(*) FILTER (WHERE ST_Covers(c.geom, i.geom)), count(*) "
+            "FROM image_labels il JOIN cells c ON c.id = il.cell_id "
+            "JOIN images i ON i.id = il.image_id WHERE c.geom_source = 'osm'")).one()
+    assert cells, "the build should find classes on the synthetic planet"
+    places = {p.key for p in world.places}
+    assert {key for key, _, _ in cells} <= places
+    assert any(source == "osm" for _, source, _ in cells)
+    assert total > 0 and inside / total >= 0.95, (inside, total)
