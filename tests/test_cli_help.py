@@ -54,3 +54,14 @@ def test_version() -> None:
 
 
 _ = typer  # typer is the CLI framework under test
+
+
+def test_docs_cli_reference_is_current() -> None:
+    from pathlib import Path
+
+    from geotool.cli.docs import render_cli_docs
+
+    committed = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    assert committed == render_cli_docs(), (
+        "docs/cli.md is stale: run `python -m geotool.cli.docs > docs/cli.md`"
+    )

@@ -37,19 +37,19 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("demo", "demo", "command"),
 ]
 
+# Commands whose list options read naturally (`--tau 50 75 100`): the values after the
+# first arrive as extra arguments, which the command parses and validates itself.
+TAKES_EXTRA_ARGS = {"build"}
+
 
 def _register() -> None:
     for module_name, name, kind in COMMANDS:
-        try:
-            module = importlib.import_module(f"geotool.cli.{module_name}")
-        except ModuleNotFoundError as exc:  # TODO(lead): strict once every module exists
-            if exc.name != f"geotool.cli.{module_name}":
-                raise
-            continue
+        module = importlib.import_module(f"geotool.cli.{module_name}")
         if kind == "group":
             app.add_typer(module.app, name=name)
         else:
-            app.command(name)(getattr(module, name.replace("-", "_")))
+            settings = {"allow_extra_args": True} if name in TAKES_EXTRA_ARGS else None
+            app.command(name, context_settings=settings)(getattr(module, name.replace("-", "_")))
 
 
 def _version(value: bool) -> None:

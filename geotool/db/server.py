@@ -272,7 +272,9 @@ class PrivateServer:
         deadline = time.monotonic() + timeout
         while not self.running():
             if time.monotonic() > deadline:
-                raise ServerError(f"The private PostgreSQL did not accept connections; see {self.log_file}")
+                raise ServerError(
+                    f"The private PostgreSQL did not accept connections; see {self.log_file}"
+                )
             time.sleep(0.2)
 
     def stop(self) -> None:

@@ -1,0 +1,83 @@
+"""The README's first command: ``geotool demo`` runs the pipeline end to end on a small
+synthetic planet, agrees with the generator's truth, and a second run skips finished work."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from nominatim_fixtures import _missing_tools
+
+from geotool.demo import DemoConfig, run_demo
+from geotool.synth.places import load_world
+
+
+@pytest.fixture()
+def nominatim_db(cluster: Any) -> Iterator[str]:
+    if _missing_tools():
+        pytest.fail(_missing_tools() or "", pytrace=False)
+    name = f"nominatim_demo_{uuid.uuid4().hex[:8]}"
+    yield name
+    cluster.drop(name)
+
+
+def test_demo_end_to_end_and_resume(db_url: str, nominatim_db: str, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEOTOOL_DATABASE_URL", db_url)  # Nominatim lands on the same server
+    config = DemoConfig(seed=3, countries=2, photos=400, size=64, taus=(5, 10, 20),
+                        s2_img_min=5, s2_img_maxes=(100, 50), nominatim_database=nominatim_db)
+    lines: list[str] = []
+    first = run_demo(config, workdir=tmp_path, database_url=db_url, log=lines.append)
+
+    assert [s.name for s in first.steps] == [
+        "database", "synthetic world", "Nominatim import", "synthetic photos", "ingest",
+        "reverse geocoding", "partitionings"]
+    assert not any(s.skipped for s in first.steps)
+    assert sum(first.images.values()) == 400 and set(first.images) == {"train", "val", "test"}
+
+    # Independent check of the geocoding against the generator's own hierarchy.
+    world = load_world(tmp_path / "world")
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT ST_Y(i.geom), ST_X(i.geom), "
+            "       array_remove(array_agg(l.osm_key ORDER BY a.position), NULL) "
+            "FROM images i LEFT JOIN image_addresses a ON a.image_id = i.id "
+            "LEFT JOIN locations l ON l.id = a.location_id GROUP BY i.id")).all()
+        sets = dict(conn.execute(sa.text(
+            "SELECT s.name, count(c.id) FROM partitioning_sets s "
+            "JOIN partitionings p ON p.set_id = s.id JOIN cells c ON c.partitioning_id = p.id "
+            "GROUP BY s.name")).all())
+    engine.dispose()
+    assert len(rows) == 400
+    equal = sum(list(keys) == [p.key for p in world.locate(lat, lon)] for lat, lon, keys in rows)
+    assert equal / len(rows) >= 0.95
+    assert first.geocode_checked == 400
+    assert first.geocode_agreement == pytest.approx(equal / len(rows))
+    assert sets.get("demo_semp", 0) > 0 and sets.get("demo_s2", 0) > 0
+    assert first.cells_containing >= 0.9
+    assert first.cell_examples and all(", " in label for label in first.cell_examples)
+
+    second = run_demo(config, workdir=tmp_path, database_url=db_url, log=lines.append)
+    skipped = {s.name for s in second.steps if s.skipped}
+    assert skipped == {"synthetic world", "Nominatim import", "synthetic photos", "ingest",
+                       "reverse geocoding"}
+    assert second.images == first.images
+    assert second.partitionings == first.partitionings
+
+    # A photo set cut short (no photos.json written) is rendered again, not trusted.
+    (tmp_path / "photos" / "photos.json").unlink()
+    third = run_demo(config, workdir=tmp_path, database_url=db_url, log=lines.append)
+    assert not next(s for s in third.steps if s.name == "synthetic photos").skipped
+    assert third.images == first.images
+
+
+def test_demo_rejects_bad_configuration(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="--countries"):
+        run_demo(DemoConfig(countries=0), workdir=tmp_path)
+    with pytest.raises(ValueError, match="--geocoder"):
+        run_demo(DemoConfig(geocoder="carrier-pigeon"), workdir=tmp_path)
