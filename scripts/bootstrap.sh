@@ -24,6 +24,10 @@ if [ -n "$pg_bin" ] && [ ! -f "/usr/share/postgresql/$pg_ver/extension/postgis.c
 fi
 command -v osm2pgsql >/dev/null 2>&1 || need_apt+=(osm2pgsql)
 dpkg -s libicu-dev >/dev/null 2>&1 || need_apt+=(libicu-dev pkg-config)
+# PyICU (a Nominatim dependency) is built from source: it needs a C++ compiler and Python headers.
+command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
+"$PY" -c "import os, sysconfig; assert os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h'))" \
+  >/dev/null 2>&1 || need_apt+=(python3-dev)
 "$PY" -c "import venv, ensurepip" >/dev/null 2>&1 || need_apt+=(python3-venv)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -53,9 +57,25 @@ fi
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "geotool: installing Python packages into $VENV (PyTorch is large: a few minutes)" >&2
   "$VENV/bin/python" -m pip install -q --upgrade pip wheel
-  # torch/torchvision come from the ranges in pyproject.toml. pip takes the newest release in range,
-  # so a CPU-only local wheel (e.g. torch 2.13.0+cpu, which PyPI's torchvision cannot import
-  # beside) is never preferred over the matching PyPI pair.
+  # torch/torchvision first, from the package indexes only: a find-links folder may hold a
+  # CPU-only build (torch 2.13.0+cpu) that sorts above the index's 2.13.0 but that PyPI's
+  # torchvision cannot load beside. So pip runs here without configuration files and without
+  # PIP_FIND_LINKS, keeping the configured index URLs and constraints; on an ordinary machine
+  # this is a plain install.
+  torch_reqs=$("$VENV/bin/python" -c 'import tomllib; print(" ".join(d for d in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"] if d.startswith("torch")))')
+  pip_args=()
+  while IFS= read -r line; do
+    key=${line%%=*}; value=${line#*=}; value=${value#\'}; value=${value%\'}
+    case "$key" in
+      *.index-url) [ "${key#*.}" = "index-url" ] && for u in $value; do pip_args+=(--index-url "$u"); done ;;
+    esac
+    case "$key" in
+      *.extra-index-url) for u in $value; do pip_args+=(--extra-index-url "$u"); done ;;
+      *.constraint) for c in $value; do pip_args+=(-c "$c"); done ;;
+    esac
+  done < <("$VENV/bin/python" -m pip config list 2>/dev/null || true)
+  # shellcheck disable=SC2086  # torch_reqs holds several requirements
+  env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null "$VENV/bin/python" -m pip install -q ${pip_args[@]+"${pip_args[@]}"} $torch_reqs
   "$VENV/bin/python" -m pip install -q -e ".[dev,nominatim]"
   "$VENV/bin/python" - <<'PYCHECK'
 import torch, torchvision  # noqa: F401  (fails loudly if the pair does not match)

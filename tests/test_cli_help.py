@@ -42,10 +42,9 @@ def test_every_command_has_help_with_example() -> None:
             cmd = cmd.commands[name]
         text = (cmd.help or "").strip()
         assert text, f"`geotool {' '.join(path)}` has no help text"
-        if not _is_group(cmd):
-            assert "Example" in text and "geotool" in text, (
-                f"`geotool {' '.join(path)}` help lacks an example"
-            )
+        assert "Example" in text and "geotool" in text, (
+            f"`geotool {' '.join(path)}` help lacks an example"
+        )
 
 
 def test_version() -> None:

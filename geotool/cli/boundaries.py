@@ -21,7 +21,10 @@ from geotool.geocode.boundaries import (
 )
 
 app = typer.Typer(
-    help="Admin boundary files for offline geocoding (geotool geocode --geocoder boundaries).",
+    help=(
+        "Admin boundary files for offline geocoding (geotool geocode --geocoder boundaries)."
+        "\n\nExample: geotool boundaries load world/boundaries.geojson"
+    ),
     no_args_is_help=True,
 )
 

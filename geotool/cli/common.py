@@ -9,6 +9,7 @@ from functools import wraps
 from typing import Annotated, Any, TypeVar
 
 import typer
+from psycopg import errors as psycopg_errors
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -20,6 +21,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from sqlalchemy import exc as sa_exc
 
 console = Console(stderr=True)
 out = Console()
@@ -53,8 +55,27 @@ def friendly_errors(func: F) -> F:
         except (UserError, ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
             console.print(f"[bold red]error:[/] {exc}")
             raise typer.Exit(1) from exc
+        except sa_exc.DBAPIError as exc:
+            console.print(f"[bold red]error:[/] {database_error_message(exc)}")
+            raise typer.Exit(1) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def database_error_message(exc: sa_exc.DBAPIError) -> str:
+    """What a database error means for the user, without SQLAlchemy's traceback dump."""
+    reason = (str(exc.orig) if exc.orig is not None else str(exc)).strip()
+    first = reason.splitlines()[0] if reason else type(exc).__name__
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError) and not isinstance(
+        exc.orig, psycopg_errors.QueryCanceled
+    ):
+        return (f"cannot use the database: {first}. Check --database-url / "
+                "GEOTOOL_DATABASE_URL, or leave both unset to use geotool's private server "
+                "(`geotool db status`).")
+    if isinstance(exc.orig, psycopg_errors.UndefinedTable | psycopg_errors.UndefinedColumn):
+        return (f"the database schema is missing or out of date ({first}); run "
+                "`geotool db upgrade`.")
+    return f"the database refused the operation: {first}"
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -13,7 +13,10 @@ from geotool.db.server import PrivateServer
 from geotool.settings import load_settings
 
 app = typer.Typer(
-    help="Manage geotool's database: the private PostGIS server and the schema.",
+    help=(
+        "Manage geotool's database: the private PostGIS server and the schema."
+        "\n\nExample: geotool db up && geotool db upgrade && geotool db status"
+    ),
     no_args_is_help=True,
 )
 

@@ -11,7 +11,8 @@ from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
 from geotool.db.engine import get_engine
 from geotool.export.cells import export_cells
 
-app = typer.Typer(help="Export cells and results to GeoPackage or GeoJSON.",
+app = typer.Typer(help="Export cells and results to GeoPackage or GeoJSON.\n\n"
+                  "Example: geotool export cells semp_50_75_100 --format gpkg --out cells.gpkg",
                   no_args_is_help=True)
 
 

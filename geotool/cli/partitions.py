@@ -13,7 +13,8 @@ from geotool.db.engine import get_engine
 from geotool.partition.reference_import import import_reference
 from geotool.partition.summary import list_sets, show_set
 
-app = typer.Typer(help="List and inspect partitioning sets.", no_args_is_help=True)
+app = typer.Typer(help="List and inspect partitioning sets.\n\n"
+                  "Example: geotool partitions show semp_50_75_100", no_args_is_help=True)
 
 
 @app.command("list")
