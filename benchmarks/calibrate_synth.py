@@ -6,6 +6,13 @@ landmark when the photo is near one), and prints test accuracy per level next to
 (1/#classes) and the majority-class rate. The intended ladder, as in the paper's tables:
 country far above chance, finer levels progressively lower, street level low.
 
+It then measures what the paper measures, accuracy by distance: each head's predicted class
+stands for that class's mean training coordinate (the spherical centroid of its training
+photos), and the share of test photos whose true coordinate lies within 1 km (street), 25 km
+(city), 200 km (region), 750 km (country) and 2500 km (continent) of it is reported per head,
+next to two baselines: "majority" (always the centroid of the most frequent training class of
+that level) and "chance" (a uniformly random class of that level, in expectation).
+
     .venv/bin/python benchmarks/calibrate_synth.py --n 3000 --size 64 --epochs 10
 """
 
@@ -25,6 +32,40 @@ from geotool.synth.photos import PhotoRecord, PhotoSet, generate_photos
 from geotool.synth.world import generate_world
 
 LEVELS = ("country", "state", "city", "finest")
+THRESHOLDS_KM = (("street", 1.0), ("city", 25.0), ("region", 200.0), ("country", 750.0),
+                 ("continent", 2500.0))
+EARTH_RADIUS_KM = 6371.0088
+
+
+def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """(n, 3) unit vectors of coordinates in degrees."""
+    la, lo = np.radians(lat), np.radians(lon)
+    return np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)], axis=-1)
+
+
+def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
+                 lon2: np.ndarray) -> np.ndarray:
+    """Great-circle distance in km (haversine formula), element-wise."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    a = (np.sin((p2 - p1) / 2) ** 2
+         + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2)
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def class_centroids(keys: list[str], lat: np.ndarray, lon: np.ndarray,
+                    classes: list[str]) -> np.ndarray:
+    """(len(classes), 2) lat/lon of each class's spherical mean training coordinate."""
+    index = {c: i for i, c in enumerate(classes)}
+    sums = np.zeros((len(classes), 3))
+    np.add.at(sums, [index[k] for k in keys], unit_vectors(lat, lon))
+    sums /= np.linalg.norm(sums, axis=1, keepdims=True)
+    return np.stack([np.degrees(np.arcsin(np.clip(sums[:, 2], -1, 1))),
+                     np.degrees(np.arctan2(sums[:, 1], sums[:, 0]))], axis=1)
+
+
+def within(distances: np.ndarray) -> list[float]:
+    """Share of distances (any shape, last axis = photos) within each threshold."""
+    return [float(np.mean(distances <= km)) for _, km in THRESHOLDS_KM]
 
 
 def level_key(record: PhotoRecord, level: str) -> str:
@@ -129,6 +170,29 @@ def main() -> None:
         majority = float(np.mean([t == majority_class for t in truth]))
         print(f"{level:<9}{len(classes[j]):>8}{accuracy:>10.3f}{1 / len(classes[j]):>9.3f}"
               f"{majority:>10.3f}")
+
+    train_lat = np.array([r.lat for r in train])
+    train_lon = np.array([r.lon for r in train])
+    test_lat = np.array([r.lat for r in test])
+    test_lon = np.array([r.lon for r in test])
+    print("\naccuracy by distance: predicted class -> its mean training coordinate")
+    print(f"{'head':<20}" + "".join(f"{f'{name} {km:g} km':>18}" for name, km in THRESHOLDS_KM))
+
+    def row(label: str, shares: list[float]) -> None:
+        print(f"{label:<20}" + "".join(f"{share:>18.3f}" for share in shares))
+
+    for j, level in enumerate(LEVELS):
+        centroids = class_centroids([level_key(r, level) for r in train], train_lat, train_lon,
+                                    classes[j])
+        chosen = centroids[predicted[j].argmax(1).numpy()]
+        row(f"{level} head", within(haversine_km(chosen[:, 0], chosen[:, 1], test_lat,
+                                                 test_lon)))
+        majority_class = Counter(level_key(r, level) for r in train).most_common(1)[0][0]
+        fixed = centroids[index[j][majority_class]]
+        row(f"  {level} majority", within(haversine_km(fixed[0], fixed[1], test_lat, test_lon)))
+        every = haversine_km(centroids[:, None, 0], centroids[:, None, 1], test_lat[None],
+                             test_lon[None])
+        row(f"  {level} chance", within(every))
 
 
 if __name__ == "__main__":

@@ -9,14 +9,12 @@ from pathlib import Path
 
 import shapely.wkb
 import sqlalchemy as sa
-import typer
 from partition_data import load_world
 from sqlalchemy.engine import Engine
 from test_partition_build import polygon_world
 from typer.testing import CliRunner
 
 from geotool.cli.app import app
-from geotool.cli.build import build
 
 runner = CliRunner()
 
@@ -90,11 +88,22 @@ def test_tau_takes_several_values_after_one_flag(engine: Engine, db_url: str) ->
     """`--tau 50 75 100` needs the command registered with allow_extra_args."""
     with engine.begin() as conn:
         load_world(conn, polygon_world())
-    solo = typer.Typer()
-    solo.command(context_settings={"allow_extra_args": True})(build)
-    res = runner.invoke(solo, ["--tau", "1", "5", "100", "--name", "semp_y",
-                               "--database-url", db_url])
+    res = runner.invoke(app, ["build", "--tau", "1", "5", "100", "--name", "semp_y",
+                              "--database-url", db_url])
     assert res.exit_code == 0, res.output
     with engine.connect() as conn:
         taus = conn.execute(sa.text("SELECT tau FROM partitionings ORDER BY level")).scalars()
         assert list(taus) == [1, 5, 100]
+
+
+def test_stray_and_mismatched_list_values_are_refused(db_url: str) -> None:
+    cases = [
+        (["build", "--name", "semp_z", "7"], "unexpected"),
+        (["build", "--name", "semp_z", "--scheme", "s2", "--tau", "5"], "--tau"),
+        (["build", "--name", "semp_z", "--img-max", "100", "200"], "--img-max"),
+        (["build", "--name", "semp_z", "--scheme", "hexagons"], "semantic"),
+    ]
+    for args, needle in cases:
+        res = runner.invoke(app, [*args, "--database-url", db_url])
+        assert res.exit_code == 1, (args, res.output)
+        assert needle in res.output, (args, res.output)

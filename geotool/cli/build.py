@@ -55,6 +55,14 @@ def build(
     Example: geotool build --scheme s2 --img-min 50 --img-max 5000 2000 1000 --name s2_m
     """
     extra = list(ctx.args)
+    if scheme not in {"semantic", "s2"}:
+        raise UserError(f"--scheme must be semantic or s2, not {scheme!r}")
+    wrong = ("--tau", tau) if scheme == "s2" else ("--img-max", img_max)
+    if wrong[1]:
+        raise UserError(f"{wrong[0]} does not apply to --scheme {scheme}")
+    if extra and not (img_max if scheme == "s2" else tau):
+        raise UserError(f"unexpected arguments: {' '.join(extra)} (list values follow "
+                        f"{'--img-max' if scheme == 's2' else '--tau'}, e.g. --tau 50 75 100)")
     if scheme == "s2":
         maxes = _numbers(img_max, extra, "--img-max") or (5000, 2000, 1000)
         params = BuildParams(name=name, scheme="s2", dataset=dataset, split=split,
