@@ -14,6 +14,7 @@ missing images; on a finished dataset it finds nothing to do.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -129,27 +130,13 @@ def _run(
               "batch_size": batch_size, "concurrency": getattr(gc, "concurrency", None)}
     with engine.begin() as conn:
         run_id = start_run(conn, "geocode", params, ds)
-    batches = 0
     try:
-        pending = store.iter_pending_points(engine, ds, precision, namespace)
-        for batch in _chunks(pending, batch_size):
-            cached = [p for p in batch if p.cached_status is not None]
-            fresh = [p for p in batch if p.cached_status is None]
-            answers = list(gc.reverse_many([(p.lat, p.lon) for p in fresh])) if fresh else []
-            counts = store.write_batch(
-                engine, source, [(p.image_ids, a) for p, a in zip(fresh, answers, strict=True)],
-                namespace=namespace, cached=cached)
-            summary.points_queried += len(fresh)
-            summary.points_cached += len(cached)
-            summary.images_written += counts.images
-            summary.ok += counts.ok
-            summary.unplaceable += counts.unplaceable
-            summary.failed += counts.failed
-            batches += 1
-            if on_points:
-                on_points(len(batch))
-            if after_batch:
-                after_batch(batches)
+        # closing(): a batch that fails must end the streaming query's connection now,
+        # not whenever the generator is garbage-collected.
+        with contextlib.closing(store.iter_pending_points(engine, ds, precision, namespace)) \
+                as pending:
+            _geocode_batches(engine, gc, source, namespace, pending, batch_size, summary,
+                             on_points, after_batch)
         if details:
             _fetch_details(engine, gc, ds, summary, batch_size, on_details_start, on_details)
     except Exception as exc:
@@ -165,6 +152,30 @@ def _run(
     with engine.begin() as conn:
         finish_run(conn, run_id, "done", summary.as_dict())
     return summary
+
+
+def _geocode_batches(
+    engine: Engine, gc: Geocoder, source: str, namespace: str | None,
+    pending: Iterable[store.PendingPoint], batch_size: int, summary: GeocodeSummary,
+    on_points: Progress | None, after_batch: Callable[[int], None] | None,
+) -> None:
+    for batches, batch in enumerate(_chunks(pending, batch_size), start=1):
+        cached = [p for p in batch if p.cached_status is not None]
+        fresh = [p for p in batch if p.cached_status is None]
+        answers = list(gc.reverse_many([(p.lat, p.lon) for p in fresh])) if fresh else []
+        counts = store.write_batch(
+            engine, source, [(p.image_ids, a) for p, a in zip(fresh, answers, strict=True)],
+            namespace=namespace, cached=cached)
+        summary.points_queried += len(fresh)
+        summary.points_cached += len(cached)
+        summary.images_written += counts.images
+        summary.ok += counts.ok
+        summary.unplaceable += counts.unplaceable
+        summary.failed += counts.failed
+        if on_points:
+            on_points(len(batch))
+        if after_batch:
+            after_batch(batches)
 
 
 def _details_pending(engine: Engine, dataset: int, details: bool, gc: Geocoder) -> bool:

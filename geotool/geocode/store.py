@@ -25,7 +25,7 @@ Public API (used by ``geotool.geocode.pipeline`` and the bulk/boundaries geocode
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 
 import sqlalchemy as sa
@@ -132,7 +132,7 @@ def iter_pending_points(
     precision: int | None = None,
     namespace: str | None = None,
     chunk: int = 5000,
-) -> Iterator[PendingPoint]:
+) -> Generator[PendingPoint, None, None]:
     """Stream the dataset's not-yet-geocoded coordinates, deduplicated.
 
     ``precision`` rounds coordinates to that many decimal places before grouping (None:
