@@ -27,6 +27,10 @@ from sqlalchemy.engine import Engine, make_url
 from geotool.db import migrate
 from geotool.db.server import PrivateServer, ServerError
 
+# Session fixtures shared by many modules live in plugins, so that each runs once per session
+# (a fixture imported into several test modules would run once per module).
+pytest_plugins = ["nominatim_fixtures"]
+
 TEMPLATE = "geotool_test_template"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

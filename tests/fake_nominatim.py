@@ -6,8 +6,16 @@ a point with lat < 0 is open sea ("Unable to geocode"); otherwise the place is t
 boundary relation ``R9`` is what a zoom-3 ``/reverse`` answers. /details address lines also hold a
 postcode, a house number and a non-address row, which geotool must drop.
 
+``country=`` changes the zoom-3 answer to one without the country's boundary relation, as a
+Nominatim database without an admin_level 2 relation gives: ``"unable"`` (nothing at rank 4:
+"Unable to geocode"), ``"node"`` (a ``place=country`` node), ``"other"`` (a relation of another
+country). geotool must then store the documented synthetic id ``C:xx``.
+
 Faults are queued with :meth:`FakeNominatim.fail_next` (``"429"``, ``"500"``, ``"drop"``,
 ``"hang"``) and apply to the next requests of any kind except /status.
+``hold_relation_details_after=n`` answers the first n /details requests for relations and
+holds every later one (``held`` counts them) until ``gate`` is set: a deterministic way to
+catch a client in its location-details phase.
 """
 
 from __future__ import annotations
@@ -31,17 +39,30 @@ def city_id(lat: float) -> int:
     return 500 + int(lat)
 
 
-def expected_vector(lat: float, lon: float) -> list[str]:
-    """What geotool must store for a point (finest first)."""
+COUNTRY_MODES = ("relation", "unable", "node", "other")
+
+
+def expected_vector(lat: float, lon: float, country: str = "R9") -> list[str]:
+    """What geotool must store for a point (finest first); ``country`` is the country's
+    location id (``C:xx`` when the zoom-3 lookup finds no boundary relation of ``xx``)."""
     if lat < 0:
         return []
-    return [f"W{street_id(lat, lon)}", f"R{city_id(lat)}", "R9"]
+    return [f"W{street_id(lat, lon)}", f"R{city_id(lat)}", country]
 
 
 class FakeNominatim:
-    def __init__(self, delay: float = 0.0, not_nominatim: bool = False) -> None:
+    def __init__(self, delay: float = 0.0, not_nominatim: bool = False,
+                 country: str = "relation",
+                 hold_relation_details_after: int | None = None) -> None:
+        if country not in COUNTRY_MODES:
+            raise ValueError(f"country mode {country!r} not in {COUNTRY_MODES}")
         self.delay = delay
         self.not_nominatim = not_nominatim
+        self.country = country
+        self.hold_after = hold_relation_details_after
+        self.relation_details = 0
+        self.held = 0
+        self.gate = threading.Event()
         self.faults: deque[str] = deque()
         self.hits: dict[str, int] = {}
         self.user_agents: set[str] = set()
@@ -89,6 +110,8 @@ class FakeNominatim:
                     return
                 if fake.delay:
                     time.sleep(fake.delay)
+                if path == "details" and query.get("osmtype") == "R" and fake._hold():
+                    fake.gate.wait(30)
                 body = fake.answer(path, query)
                 if body is None:
                     self._send(404, b'{"error": "not found"}')
@@ -110,6 +133,15 @@ class FakeNominatim:
 
         return Handler
 
+    def _hold(self) -> bool:
+        """Count a relation /details request; True when it must wait for ``gate``."""
+        with self.lock:
+            self.relation_details += 1
+            if self.hold_after is None or self.relation_details <= self.hold_after:
+                return False
+            self.held += 1
+            return not self.gate.is_set()
+
     def answer(self, path: str, q: dict[str, str]) -> Any:
         if path == "status":
             return {"status": 0, "message": "OK", "software_version": "fake-5.0",
@@ -119,8 +151,7 @@ class FakeNominatim:
             if lat < 0:
                 return {"error": "Unable to geocode"}
             if q.get("zoom") == "3":
-                return {"osm_type": "relation", "osm_id": 9,
-                        "address": {"country": "Fakeland", "country_code": "xx"}}
+                return self._country_answer()
             return {"place_id": 1, "osm_type": "way", "osm_id": street_id(lat, lon),
                     "lat": q["lat"], "lon": q["lon"], "display_name": "x"}
         if path == "details":
@@ -166,6 +197,19 @@ class FakeNominatim:
             return None
         return None
 
+    def _country_answer(self) -> dict[str, Any]:
+        if self.country == "unable":
+            return {"error": "Unable to geocode"}
+        if self.country == "node":
+            return {"place_id": 3, "osm_type": "node", "osm_id": 77, "category": "place",
+                    "type": "country", "place_rank": 4,
+                    "address": {"country": "Fakeland", "country_code": "xx"}}
+        if self.country == "other":
+            return {"place_id": 4, "osm_type": "relation", "osm_id": 8,
+                    "address": {"country": "Otherland", "country_code": "yy"}}
+        return {"osm_type": "relation", "osm_id": 9,
+                "address": {"country": "Fakeland", "country_code": "xx"}}
+
     @staticmethod
     def _row(name: str, t: str, oid: int, cls: str, typ: str, rank: int,
              isaddress: bool = True, admin_level: int = 15) -> dict[str, Any]:
@@ -183,5 +227,6 @@ def fake_nominatim(**kwargs: Any) -> Iterator[FakeNominatim]:
         yield fake
     finally:
         fake.release.set()
+        fake.gate.set()
         fake.server.shutdown()
         fake.server.server_close()

@@ -1,9 +1,10 @@
 """Session fixture ``nominatim_world``: a small synthetic world imported into Nominatim.
 
-Import it into a test module with ``from nominatim_fixtures import nominatim_world`` (pytest
-finds fixtures by name in the module's namespace). Generating the 3-country world takes about a
-second; the Nominatim import takes 20-40 s on two cores, once per session. Without nominatim-db
-or osm2pgsql the tests that use it are skipped (they fail under ``CI=true``).
+Registered for every test module by ``pytest_plugins`` in ``conftest.py``; do not import the
+fixture into a test module (that would make a second copy that imports again). Generating
+the 3-country world takes about a second; the Nominatim import takes 20-40 s on two cores,
+once per session. Without nominatim-db or osm2pgsql the tests that use it are skipped (they
+fail under ``CI=true``).
 """
 
 from __future__ import annotations

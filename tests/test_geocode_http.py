@@ -10,6 +10,9 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -230,3 +233,141 @@ def test_cli_errors_speak_to_the_user(db_url: str) -> None:
     res = runner.invoke(app, ["geocode", "--dataset", "one", "--geocoder", "magic",
                               "--database-url", db_url])
     assert res.exit_code == 1 and "unknown geocoder" in res.output
+
+
+# ------------------------------------------------- countries without a boundary relation
+@pytest.mark.parametrize("mode", ["unable", "node", "other"])
+def test_country_without_relation_gets_synthetic_id(engine: Engine, mode: str) -> None:
+    """No admin_level 2 relation of ``xx`` behind the zoom-3 lookup (nothing at rank 4, a
+    ``place=country`` node, a neighbour's relation): the documented fallback id ``C:xx``."""
+    pts = [(1.23, 4.56), (2.71, 0.5), (5.05, 5.05), (-3.0, 7.0), (1.21, 4.51), (3.3, 3.3)]
+    _dataset(engine, pts, "c")
+    with fake_nominatim(country=mode, delay=0.01) as fake, _client(fake.url) as gc:
+        direct = gc.reverse(7.5, 1.5)
+        assert [loc.osm_key for loc in direct.locations] == expected_vector(7.5, 1.5, "C:xx")
+        country = direct.locations[-1]
+        assert (country.osm_type, country.osm_id, country.country_code, country.name) == (
+            "C", None, "xx", "Fakeland")
+        summary = geocode_dataset(engine, "c", gc, batch_size=3)
+        assert summary.images_written == len(pts)
+        # the country is looked up once per country code, not once per point
+        assert fake.hits["reverse@3"] == 1
+        hits = dict(fake.hits)
+        again = geocode_dataset(engine, "c", gc)
+        assert again.images_todo == 0 and fake.hits == hits  # nothing asked again
+    got = _vectors(engine, "c")
+    assert {k[:2]: v for k, v in got.items()} == {p: expected_vector(*p, "C:xx") for p in pts}
+    with engine.connect() as conn:
+        row = conn.execute(sa.text(
+            "SELECT osm_type, osm_id, country_code, name, details_source FROM locations "
+            "WHERE osm_key = 'C:xx'")).one()
+        keys = set(conn.execute(sa.text("SELECT osm_key FROM locations")).scalars())
+    assert row[:4] == ("C", None, "xx", "Fakeland")
+    assert row[4] is not None  # the details step is done with it (and does not ask again)
+    assert "R9" not in keys and "R8" not in keys and "N77" not in keys
+
+
+def test_country_lookup_is_asked_once_under_concurrency() -> None:
+    """Many points of one country in flight at once still ask the zoom-3 lookup once."""
+    pts = [(1.0 + k / 7, 2.0 + k / 11) for k in range(16)]
+    with fake_nominatim(country="unable", delay=0.05) as fake, \
+            _client(fake.url, concurrency=8) as gc:
+        results = list(gc.reverse_many(pts))
+    assert [[loc.osm_key for loc in r.locations] for r in results] == [
+        expected_vector(*p, "C:xx") for p in pts]
+    assert fake.hits["reverse@3"] == 1
+
+
+# ------------------------------------------------- SIGKILL in the location-details phase
+@pytest.fixture()
+def reference_engine(cluster: Any) -> Iterator[Engine]:
+    """A second fresh geotool database (for an uninterrupted reference run)."""
+    name = f"geotool_r_{uuid.uuid4().hex[:10]}"
+    eng = sa.create_engine(cluster.create(name, template="geotool_test_template"))
+    yield eng
+    eng.dispose()
+    cluster.drop(name)
+
+
+def _snapshot(engine: Engine) -> tuple[list[Any], list[Any], list[Any]]:
+    """Everything geocoding stores, without surrogate ids and timestamps."""
+    with engine.connect() as conn:
+        locations = conn.execute(sa.text(
+            "SELECT osm_key, osm_type, osm_id, name, name_en, category, type, admin_level, "
+            "rank_address, is_area, country_code, wikidata, wikipedia, population, place, "
+            "importance, ST_AsText(geom), ST_AsText(centroid), details_source "
+            "FROM locations ORDER BY osm_key")).all()
+        geocodes = conn.execute(sa.text(
+            "SELECT i.external_id, g.status, g.source, g.detail FROM image_geocodes g "
+            "JOIN images i ON i.id = g.image_id ORDER BY 1")).all()
+        addresses = conn.execute(sa.text(
+            "SELECT i.external_id, a.position, l.osm_key FROM image_addresses a "
+            "JOIN images i ON i.id = a.image_id JOIN locations l ON l.id = a.location_id "
+            "ORDER BY 1, 2")).all()
+    return [tuple(r) for r in locations], [tuple(r) for r in geocodes], [
+        tuple(r) for r in addresses]
+
+
+def test_sigkill_in_details_phase_then_resume(engine: Engine, db_url: str,
+                                              reference_engine: Engine) -> None:
+    pts = [(1.0 + k / 2, 3.0 + k / 70) for k in range(24)]  # 24 streets in 12 cities
+    pts += pts[:4]
+    cities = {f"R{500 + int(lat)}" for lat, _ in pts}
+    n_locations = len({street for p in pts for street in expected_vector(*p)[:1]}) + len(
+        cities) + 1
+    _dataset(engine, pts, "d")
+    _dataset(reference_engine, pts, "d")
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+
+    def cmd(url: str, database: str) -> list[str]:
+        return [sys.executable, "-c", "from geotool.cli.app import main; main()",
+                "geocode", "--dataset", "d", "--geocoder", "http", "--nominatim-url", url,
+                "--batch-size", "4", "--concurrency", "2", "--database-url", database]
+
+    def details_done() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text(
+                "SELECT count(*) FROM locations WHERE details_source IS NOT NULL")).scalar_one())
+
+    # relations' details: 6 answered, then held, so the run is caught mid-details
+    with fake_nominatim(hold_relation_details_after=6) as fake:
+        proc = subprocess.Popen(cmd(fake.url, db_url), env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and fake.held == 0 and proc.poll() is None:
+            time.sleep(0.05)
+        assert proc.poll() is None and fake.held > 0, proc.communicate()
+        time.sleep(0.2)  # let the other worker reach the gate too
+        with engine.connect() as conn:
+            geocoded = conn.execute(sa.text("SELECT count(*) FROM image_geocodes")).scalar_one()
+        partial = details_done()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert geocoded == len(pts)  # the reverse phase had finished: killed in details
+        assert 0 < partial < n_locations
+        assert details_done() == partial  # nothing was half-written by the dying process
+        fake.gate.set()
+        rerun = subprocess.run(cmd(fake.url, db_url), env=env, capture_output=True, text=True,
+                               timeout=120)
+        assert rerun.returncode == 0, rerun.stderr
+        said = " ".join(rerun.stdout.split())
+        # only the missing details are fetched: no image and no finished location again
+        assert "0 images geocoded" in said and "0 coordinates queried" in said
+        assert f"{n_locations - partial} location details stored" in said
+        hits = dict(fake.hits)
+        final = subprocess.run(cmd(fake.url, db_url), env=env, capture_output=True, text=True,
+                               timeout=120)
+        assert final.returncode == 0 and "0 images to geocode" in final.stdout
+        assert {k: v for k, v in fake.hits.items() if k != "status"} == {
+            k: v for k, v in hits.items() if k != "status"}  # a finished run asks nothing
+    with fake_nominatim() as fake, _client(fake.url, concurrency=2) as gc:
+        geocode_dataset(reference_engine, "d", gc, batch_size=4)  # never interrupted
+    locations, geocodes, addresses = _snapshot(engine)
+    assert len(locations) == n_locations == len({r[0] for r in locations})
+    assert all(r[18] == "nominatim-http" and r[16] is not None for r in locations)
+    assert {r[0] for r in locations if r[16].startswith("POLYGON")} == cities | {"R9"}
+    assert len(geocodes) == len(pts) == len({r[0] for r in geocodes})
+    assert len(addresses) == len({r[:2] for r in addresses}) == 3 * len(pts)
+    got = {ext: [k for e, _, k in addresses if e == ext] for ext, *_ in geocodes}
+    assert got == {f"d-{i}": expected_vector(*p) for i, p in enumerate(pts)}
+    assert (locations, geocodes, addresses) == _snapshot(reference_engine)

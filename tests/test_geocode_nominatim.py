@@ -4,15 +4,17 @@ majority of points, and every location gets its details (polygons for areas)."""
 
 from __future__ import annotations
 
+import importlib.util
 import random
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from nominatim_fixtures import NominatimWorld, nominatim_world  # noqa: F401
+from nominatim_fixtures import IN_CI, NominatimWorld
 from sqlalchemy.engine import Engine
 
-from geotool.geocode.nominatim_inprocess import InProcessNominatim
+from geotool.geocode.nominatim_inprocess import InProcessNominatim, address_vector
 from geotool.geocode.pipeline import geocode_dataset
 
 SEA = [(0.0, -30.0), (-40.0, -120.0)]  # mid-Atlantic, South Pacific
@@ -147,3 +149,54 @@ def test_http_geocoder_on_real_nominatim_agrees_with_in_process(
     assert sum(g == w for g, w in zip(got, want, strict=True)) >= 0.9 * len(pts)
     assert detail is not None and detail.is_area
     assert detail.name == nominatim_world.world.place(some_city).name
+
+
+def _germany_answer(with_country_row: bool = True) -> Any:
+    """A reverse answer as nominatim-api 5.x builds it for a street in Germany: its own row,
+    a house number, a city relation, a postcode, an unlisted place, and (from the
+    ``country_name`` table, no OSM object) the country and country-code rows."""
+    if importlib.util.find_spec("nominatim_api") is None:
+        if IN_CI:
+            pytest.fail("CI=true and nominatim-api is not installed", pytrace=False)
+        pytest.skip("nominatim-api is not installed")
+    from nominatim_api.results import AddressLine, AddressLines, ReverseResult, SourceTable
+    from nominatim_api.types import Point
+
+    def line(cat: tuple[str, str], names: dict[str, str], rank: int, isaddress: bool = True,
+             osm: tuple[str, int] | None = None, level: int | None = None) -> AddressLine:
+        return AddressLine(category=cat, names=names, fromarea=True, isaddress=isaddress,
+                           rank_address=rank, distance=0.0, osm_object=osm, admin_level=level)
+
+    rows = AddressLines([
+        line(("highway", "residential"), {"name": "Hauptstraße"}, 26, osm=("W", 5)),
+        line(("place", "house_number"), {"ref": "12"}, 28),
+        line(("highway", "service"), {"name": "Hof"}, 26, isaddress=False, osm=("W", 6)),
+        line(("boundary", "administrative"), {"name": "Testburg"}, 16, osm=("R", 100),
+             level=8),
+        line(("place", "locality"), {"name": "Unlisted"}, 25),
+        line(("place", "postcode"), {"ref": "12345"}, 5),
+    ])
+    if with_country_row:
+        rows += [line(("place", "country"), {"name": "Deutschland", "name:en": "Germany"}, 4),
+                 line(("place", "country_code"), {"ref": "de"}, 4, isaddress=False)]
+    return ReverseResult(source_table=SourceTable.PLACEX, category=("highway", "residential"),
+                         centroid=Point(10.0, 50.0), osm_object=("W", 5), country_code="de",
+                         address_rows=rows)
+
+
+def test_address_vector_country_row_without_osm_object() -> None:
+    """The country row Nominatim builds from ``country_name`` has no OSM object: it becomes
+    the country's admin_level 2 relation when the database has one, else ``C:de``."""
+    answer = _germany_answer()
+    without = address_vector(answer, {"de": None})
+    assert [loc.osm_key for loc in without] == ["W5", "R100", "C:de"]
+    country = without[-1]
+    assert (country.osm_type, country.osm_id, country.country_code, country.admin_level,
+            country.rank_address, country.name, country.name_en) == (
+        "C", None, "de", 2, 4, "Deutschland", "Germany")
+    with_relation = address_vector(answer, {"de": "R51477"})
+    assert [loc.osm_key for loc in with_relation] == ["W5", "R100", "R51477"]
+    assert (with_relation[-1].osm_type, with_relation[-1].osm_id) == ("R", 51477)
+    # no country row (no country_name entry): no country location is invented
+    assert [loc.osm_key for loc in address_vector(_germany_answer(False), {"de": None})] == [
+        "W5", "R100"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import nominatim_fixtures
 import pytest
-from nominatim_fixtures import NominatimWorld, nominatim_world  # noqa: F401
+from nominatim_fixtures import NominatimWorld
 from shapely import Point
 
 from geotool.geocode.nominatim_local import import_osm, nominatim_status

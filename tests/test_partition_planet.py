@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from nominatim_fixtures import NominatimWorld, nominatim_world  # noqa: F401
+from nominatim_fixtures import NominatimWorld
 from sqlalchemy.engine import Engine
 from test_geocode_nominatim import _load, sample_points
 

@@ -37,7 +37,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import sqlfiles
 from geotool.db.copy import copy_rows
-from geotool.geocode.nominatim_inprocess import country_record, record_from_parts
+from geotool.geocode.nominatim_inprocess import country_record, record_from_parts, simplified_sql
 from geotool.geocode.registry import GeocoderOptions, register
 from geotool.geocode.types import AddressResult, LocationRecord
 
@@ -214,7 +214,7 @@ def fetch_details(conn: Connection, osm_keys: Iterable[str], simplify: float
             "rank_address, country_code, importance, wikipedia, "
             "ST_GeometryType(geometry) IN ('ST_Polygon', 'ST_MultiPolygon') AS is_area, "
             "ST_AsText(CASE WHEN ST_GeometryType(geometry) IN ('ST_Polygon', 'ST_MultiPolygon')"
-            " THEN ST_SimplifyPreserveTopology(geometry, :tol) ELSE centroid END), "
+            f" THEN {simplified_sql('geometry')} ELSE centroid END), "
             "ST_Y(centroid), ST_X(centroid) FROM placex "
             "WHERE osm_type = :t AND osm_id = ANY(:ids) "
             "ORDER BY osm_id, linked_place_id IS NOT NULL, rank_address DESC, place_id"),
@@ -228,7 +228,7 @@ def fetch_details(conn: Connection, osm_keys: Iterable[str], simplify: float
             out[rec.osm_key] = rec
     for cc in countries:
         row = conn.execute(sa.text(
-            "SELECT ST_AsText(ST_SimplifyPreserveTopology(ST_Union(geometry), :tol)), "
+            f"SELECT ST_AsText({simplified_sql('ST_Union(geometry)')}), "
             "ST_Y(ST_PointOnSurface(ST_Union(geometry))), "
             "ST_X(ST_PointOnSurface(ST_Union(geometry))), "
             "(SELECT name FROM country_name WHERE country_code = :cc) "

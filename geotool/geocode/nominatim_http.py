@@ -266,17 +266,22 @@ class HttpNominatim:
         with self._lock:
             if cc in self._countries:
                 return self._countries[cc]
-        status, body = self._get("reverse", {"lat": repr(lat), "lon": repr(lon),
-                                             "format": "jsonv2", "zoom": 3,
-                                             "addressdetails": 1})
-        key = None
-        if status < 400 and isinstance(body, dict) and "error" not in body:
-            hit_cc = str((body.get("address") or {}).get("country_code", "")).lower()
-            if body.get("osm_type") == "relation" and hit_cc == cc:
-                key = f"R{body['osm_id']}"
-        with self._lock:
-            self._countries[cc] = key
-        return key
+            country_lock = self._key_locks.setdefault(f"country:{cc}", threading.Lock())
+        with country_lock:  # one lookup per country, even with concurrent points
+            with self._lock:
+                if cc in self._countries:
+                    return self._countries[cc]
+            status, body = self._get("reverse", {"lat": repr(lat), "lon": repr(lon),
+                                                 "format": "jsonv2", "zoom": 3,
+                                                 "addressdetails": 1})
+            key = None
+            if status < 400 and isinstance(body, dict) and "error" not in body:
+                hit_cc = str((body.get("address") or {}).get("country_code", "")).lower()
+                if body.get("osm_type") == "relation" and hit_cc == cc:
+                    key = f"R{body['osm_id']}"
+            with self._lock:
+                self._countries[cc] = key
+            return key
 
     def _vector(self, place: Mapping[str, Any], lat: float, lon: float) -> list[LocationRecord]:
         cc = (place.get("country_code") or "").lower() or None

@@ -238,12 +238,12 @@ class InProcessNominatim:
     async def _place_details(self, key: str) -> LocationRecord | None:
         from nominatim_api import GeometryFormat, OsmID
 
+        # nominatim-api 5.x ignores geometry_simplification in details(): simplify here
         res = await self._api.details(
-            OsmID(key[0], int(key[1:])), geometry_output=GeometryFormat.GEOJSON,
-            geometry_simplification=self.simplify)
+            OsmID(key[0], int(key[1:])), geometry_output=GeometryFormat.GEOJSON)
         if res is None:
             return None
-        wkt, is_area = _area_wkt(res.geometry.get("geojson"))
+        wkt, is_area = _area_wkt(res.geometry.get("geojson"), self.simplify)
         if not is_area:
             wkt = f"POINT({res.centroid[0]} {res.centroid[1]})"
         return record_from_parts(
@@ -255,7 +255,7 @@ class InProcessNominatim:
 
     async def _country_details(self, cc: str) -> LocationRecord | None:
         rows = await self._sql(
-            "SELECT ST_AsText(ST_SimplifyPreserveTopology(ST_Union(geometry), :tol)), "
+            f"SELECT ST_AsText({simplified_sql('ST_Union(geometry)')}), "
             "ST_Y(ST_PointOnSurface(ST_Union(geometry))), "
             "ST_X(ST_PointOnSurface(ST_Union(geometry))) "
             "FROM country_osm_grid WHERE country_code = :cc", cc=cc, tol=self.simplify)
@@ -268,14 +268,26 @@ class InProcessNominatim:
                                  "centroid": (float(clat), float(clon))})
 
 
-def _area_wkt(geojson: str | None) -> tuple[str | None, bool]:
-    """(WKT, True) for a polygon GeoJSON string, else (None, False)."""
+def simplified_sql(geom: str) -> str:
+    """SQL for the polygon ``geom`` simplified by ``:tol`` degrees (topology preserved) part
+    by part, then unioned: ``ST_SimplifyPreserveTopology`` on a whole multipolygon can leave
+    one part inside another, an invalid "nested shells" result (seen with Germany's
+    ``country_osm_grid`` outline on GEOS 3.11)."""
+    return (f"CASE WHEN :tol > 0 THEN (SELECT ST_Union(ST_SimplifyPreserveTopology(d.geom, "
+            f":tol)) FROM ST_Dump({geom}) AS d) ELSE {geom} END")
+
+
+def _area_wkt(geojson: str | None, simplify: float = 0.0) -> tuple[str | None, bool]:
+    """(WKT, True) for a polygon GeoJSON string, simplified by ``simplify`` degrees
+    (topology preserved), else (None, False)."""
     if not geojson:
         return None, False
     from shapely.geometry import shape
 
     geom = shape(json.loads(geojson))
     if geom.geom_type in ("Polygon", "MultiPolygon"):
+        if simplify > 0:
+            geom = geom.simplify(simplify, preserve_topology=True)
         return geom.wkt, True
     return None, False
 
