@@ -8,8 +8,9 @@ swap district and city, so parents have rivals and the data has 2-cycles):
   and plain means, hull/OSM geometries, label texts, ancestors, label view, QGIS views;
 - ``pandas``: the same algorithm written plainly with pandas for this benchmark (read the
   address vectors with ``read_sql``, compute hierarchy, counts, classes, labels and
-  means, write cells and labels back with COPY) — it does less (no geometries, texts,
-  ancestors or views), so the ratio is conservative;
+  means, write cells and the labels back with COPY, one ``image_classes`` row per
+  labelled image, the storage the SQL build writes) — it does less (no hierarchy tables,
+  geometries, texts, ancestors or views), so the ratio is conservative;
 - ``sql`` again on ``--small`` images (default 100,000) in its own database: the client's
   peak RSS should not grow with the data (bounded client memory).
 Each measurement runs in a fresh child process (peak RSS from ``resource.getrusage``).
@@ -177,6 +178,7 @@ def run_pandas(url: str) -> dict[str, Any]:
     imgs["y"] = np.cos(rad_lat) * np.sin(rad_lon)
     imgs["z"] = np.sin(rad_lat)
     result = []
+    labels: dict[int, pd.Series] = {}  # level -> cell id by image id
     with engine.begin() as conn:
         set_id = conn.execute(sa.text(
             "INSERT INTO partitioning_sets (name, scheme, dataset_id) "
@@ -208,14 +210,19 @@ def run_pandas(url: str) -> dict[str, Any]:
                     for loc, r in g.iterrows():
                         cp.write_row((pid, int(r.class_index), int(loc), int(r.n), r.lat,
                                       r.lon, r.lat_plain, r.lon_plain))
-                cell_ids = dict(cur.execute(
+                cell_ids = pd.Series(dict(cur.execute(
                     "SELECT location_id, id FROM cells WHERE partitioning_id = %s",
-                    (pid,)).fetchall())
-                with cur.copy("COPY image_labels (partitioning_id, image_id, cell_id) "
-                              "FROM STDIN") as cp:
-                    for image_id, c in zip(lab["image_id"], lab["cls"], strict=True):
-                        cp.write_row((pid, int(image_id), cell_ids[int(c)]))
+                    (pid,)).fetchall()))
+            labels[level] = pd.Series(lab["cls"].map(cell_ids).to_numpy(),
+                                      index=lab["image_id"].to_numpy())
             result.append(len(g))
+        # one image_classes row per labelled image: its cell per level (None = no class)
+        table = pd.DataFrame(labels).sort_index()
+        with pg.cursor() as cur, cur.copy(
+                "COPY image_classes (set_id, image_id, cell_ids) FROM STDIN") as cp:
+            for image_id, cells in zip(table.index, table.to_numpy(), strict=True):
+                cp.write_row((set_id, int(image_id),
+                              [None if math.isnan(c) else int(c) for c in cells]))
     engine.dispose()
     return {"classes": result}
 

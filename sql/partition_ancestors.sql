@@ -1,5 +1,6 @@
 -- partition_ancestors.sql: for every cell of set <set_id>, its ancestor cell in every
--- coarser partitioning of the set (the matrix hierarchical prediction needs).
+-- coarser partitioning of the set (the matrix hierarchical prediction needs), from the
+-- labels in image_classes (S2 sets; semantic sets use partition_semantic_ancestors.sql).
 --
 -- The ancestor is the coarse cell that the fine cell's training images (split <split>)
 -- carry. For a semantic set this is exactly the fine class's nearest ancestor-or-self
@@ -10,18 +11,21 @@
 -- images have no coarse class gets a row with ancestor_cell_id NULL.
 INSERT INTO cell_ancestors (cell_id, ancestor_partitioning_id, ancestor_cell_id)
 WITH pairs AS (
-    SELECT pf.id AS fine_pid, pc.id AS coarse_pid
+    SELECT pf.id AS fine_pid, pf.level AS fine_level, pc.id AS coarse_pid,
+           pc.level AS coarse_level
     FROM partitionings pf
     JOIN partitionings pc ON pc.set_id = pf.set_id AND pc.level > pf.level
     WHERE pf.set_id = :set_id
 ),
 votes AS (
-    SELECT p.coarse_pid, lf.cell_id AS fine_cell, lc.cell_id AS coarse_cell, count(*) AS n
+    SELECT p.coarse_pid, ic.cell_ids[p.fine_level + 1] AS fine_cell,
+           ic.cell_ids[p.coarse_level + 1] AS coarse_cell, count(*) AS n
     FROM pairs p
-    JOIN image_labels lf ON lf.partitioning_id = p.fine_pid
-    JOIN images i ON i.id = lf.image_id AND i.split = :split
-    JOIN image_labels lc ON lc.partitioning_id = p.coarse_pid AND lc.image_id = lf.image_id
-    GROUP BY p.coarse_pid, lf.cell_id, lc.cell_id
+    JOIN image_classes ic ON ic.set_id = :set_id
+    JOIN images i ON i.id = ic.image_id AND i.split = :split
+    WHERE ic.cell_ids[p.fine_level + 1] IS NOT NULL
+      AND ic.cell_ids[p.coarse_level + 1] IS NOT NULL
+    GROUP BY 1, 2, 3
 ),
 winner AS (
     SELECT DISTINCT ON (v.fine_cell, v.coarse_pid) v.fine_cell, v.coarse_pid, v.coarse_cell

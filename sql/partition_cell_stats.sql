@@ -1,31 +1,34 @@
 -- partition_cell_stats.sql (S2 cells; semantic cells use partition_semantic_stats.sql): per
--- cell of partitioning <partitioning_id>, from the labels of
--- its training images (split <split>):
+-- cell of partitioning <partitioning_id> (level <level> of set <set_id>), from the labels
+-- (image_classes) of its training images (split <split>):
 --   n_images             number of training images labelled with the cell;
 --   lat, lon             spherical mean: the average of the images' unit vectors
 --                        (x = cos φ cos λ, y = cos φ sin λ, z = sin φ) turned back into
 --                        latitude/longitude (atan2), so cells across the antimeridian
 --                        average correctly;
 --   lat_plain, lon_plain the plain arithmetic mean of latitude and longitude (parity);
--- Sums are taken in numeric (exact), so the result never depends on row order.
+-- Sums are exact integer sums of the terms in units of 1e-15 (unit vector) and 1e-12
+-- degrees (lat, lon), so the result never depends on row order.
 --   geom, geom_source    S2 cells keep their cell polygon ('s2'); a semantic cell takes
 --                        its location's OSM polygon where it has one ('osm'), otherwise
 --                        the convex hull of its training images buffered by 0.001° so
 --                        that it is a polygon that contains them ('hull').
 WITH stats AS (
-    SELECT il.cell_id,
+    SELECT ic.cell_ids[:level + 1] AS cell_id,
            count(*) AS n,
-           avg((cos(radians(i.lat)) * cos(radians(i.lon)))::numeric)::float8 AS x,
-           avg((cos(radians(i.lat)) * sin(radians(i.lon)))::numeric)::float8 AS y,
-           avg(sin(radians(i.lat))::numeric)::float8 AS z,
-           avg(i.lat::numeric)::float8 AS lat_plain,
-           avg(i.lon::numeric)::float8 AS lon_plain,
+           (avg(round(cos(radians(i.lat)) * cos(radians(i.lon)) * 1e15)::int8) / 1e15)::float8
+               AS x,
+           (avg(round(cos(radians(i.lat)) * sin(radians(i.lon)) * 1e15)::int8) / 1e15)::float8
+               AS y,
+           (avg(round(sin(radians(i.lat)) * 1e15)::int8) / 1e15)::float8 AS z,
+           (avg(round(i.lat * 1e12)::int8) / 1e12)::float8 AS lat_plain,
+           (avg(round(i.lon * 1e12)::int8) / 1e12)::float8 AS lon_plain,
            ST_Normalize(ST_Buffer(ST_ConvexHull(
                ST_Collect(i.geom ORDER BY i.lon, i.lat)), 0.001)) AS hull
-    FROM image_labels il
-    JOIN images i ON i.id = il.image_id
-    WHERE il.partitioning_id = :partitioning_id AND i.split = :split
-    GROUP BY il.cell_id
+    FROM image_classes ic
+    JOIN images i ON i.id = ic.image_id
+    WHERE ic.set_id = :set_id AND ic.cell_ids[:level + 1] IS NOT NULL AND i.split = :split
+    GROUP BY 1
 )
 UPDATE cells c
 SET n_images = s.n,

@@ -16,22 +16,25 @@
 -- Temporary tables left for the later steps of the same transaction:
 --   _hier_closure(node, ancestor, dist)  every node's path to its root (dist 0 = itself)
 --   _hier_node_stats(node, n, sums, hull)  statistics of the build images per anchor
---   _hier_anchor(image_id, location_id, split)  for EVERY image of the dataset, the
---       finest entry of its address vector that is a node of this hierarchy: for the
---       build's images that is their finest location; H(x) = closure of the anchor.
-DROP TABLE IF EXISTS _hier_pairs;
-CREATE TEMP TABLE _hier_pairs ON COMMIT DROP AS
-SELECT a.image_id, a.position, a.location_id,
-       lead(a.location_id) OVER (PARTITION BY a.image_id ORDER BY a.position) AS parent_id
-FROM image_addresses a
-JOIN images i ON i.id = a.image_id
-WHERE i.dataset_id = :dataset_id AND i.split = :split;
-ANALYZE _hier_pairs;
+--       node
+--   _hier_build_anchor(image_id, location_id, lat, lon, geom), _hier_other_anchor(
+--       image_id, location_id)  for EVERY image of the dataset, its anchor: the finest
+--       entry of its address vector that is a node of this hierarchy (for the build's
+--       images that is their finest location); H(x) = closure of the anchor.
+--   _part_node_cells(level, node, cell_id)  empty; partition_semantic.sql fills it.
 
+-- Edges: each entry of a build image's vector with its successor (position order; the
+-- vectors are read in primary-key order, so no sort is needed), counted.
 DROP TABLE IF EXISTS _hier_edges;
 CREATE TEMP TABLE _hier_edges ON COMMIT DROP AS
 SELECT location_id AS child_id, parent_id, count(*) AS n
-FROM _hier_pairs
+FROM (
+    SELECT a.location_id,
+           lead(a.location_id) OVER (PARTITION BY a.image_id ORDER BY a.position) AS parent_id
+    FROM image_addresses a
+    JOIN images i ON i.id = a.image_id
+    WHERE i.dataset_id = :dataset_id AND i.split = :split
+) p
 WHERE parent_id IS NOT NULL AND parent_id <> location_id
 GROUP BY location_id, parent_id;
 ANALYZE _hier_edges;
@@ -39,11 +42,52 @@ ANALYZE _hier_edges;
 INSERT INTO hierarchy_edges (set_id, child_id, parent_id, n)
 SELECT :set_id, child_id, parent_id, n FROM _hier_edges;
 
+-- Anchors of the build images: the first entry of each vector (with the image's
+-- coordinates, for the node statistics below).
+DROP TABLE IF EXISTS _hier_build_anchor;
+CREATE TEMP TABLE _hier_build_anchor ON COMMIT DROP AS
+SELECT DISTINCT ON (a.image_id) a.image_id, a.location_id, i.lat, i.lon, i.geom
+FROM image_addresses a
+JOIN images i ON i.id = a.image_id
+WHERE i.dataset_id = :dataset_id AND i.split = :split
+ORDER BY a.image_id, a.position;
+
+-- Per anchor node, sums of the build images' unit vectors (x = cos φ cos λ,
+-- y = cos φ sin λ, z = sin φ) and coordinates, and the convex hull of their points: cell
+-- statistics then aggregate a few nodes per cell instead of all images
+-- (partition_semantic_stats.sql); n is the node's n_finest. The sums are exact integer
+-- sums of the terms in units of 1e-15 (unit vector) and 1e-12 degrees (lat, lon), so
+-- they do not depend on row order. "hull" is the hull of the points, or for up to 3
+-- points their collection (the cell hull is the same). The points are collected in
+-- (lon, lat) order from the sorted input: one sort, where an ORDER BY inside the
+-- aggregate sorted every group separately (twice the time).
+DROP TABLE IF EXISTS _hier_node_stats;
+CREATE TEMP TABLE _hier_node_stats ON COMMIT DROP AS
+SELECT location_id AS node,
+       count(*) AS n,
+       sum(round(cos(radians(lat)) * cos(radians(lon)) * 1e15)::int8) AS sx,
+       sum(round(cos(radians(lat)) * sin(radians(lon)) * 1e15)::int8) AS sy,
+       sum(round(sin(radians(lat)) * 1e15)::int8) AS sz,
+       sum(round(lat * 1e12)::int8) AS slat,
+       sum(round(lon * 1e12)::int8) AS slon,
+       CASE WHEN count(*) > 3 THEN ST_ConvexHull(ST_Collect(geom)) ELSE ST_Collect(geom) END
+           AS hull
+FROM (SELECT * FROM _hier_build_anchor ORDER BY location_id, lon, lat) o
+GROUP BY location_id;
+ALTER TABLE _hier_node_stats ADD PRIMARY KEY (node);
+ANALYZE _hier_node_stats (node, n);
+
 -- Work on an unlogged temporary copy; hierarchy_nodes is written once at the end.
 DROP TABLE IF EXISTS _hier_nodes;
 CREATE TEMP TABLE _hier_nodes ON COMMIT DROP AS
 SELECT n.location_id, b.parent_id, b.n AS parent_edge_count, false AS cycle_broken
-FROM (SELECT DISTINCT location_id FROM _hier_pairs) n
+FROM (
+    -- every entry of a vector is its first (an anchor node), or the parent of an edge,
+    -- or repeats the entry before it (a skipped self pair)
+    SELECT child_id AS location_id FROM _hier_edges
+    UNION SELECT parent_id FROM _hier_edges
+    UNION SELECT node FROM _hier_node_stats
+) n
 LEFT JOIN (
     SELECT DISTINCT ON (e.child_id) e.child_id, e.parent_id, e.n
     FROM _hier_edges e
@@ -93,30 +137,24 @@ WITH RECURSIVE up (node, ancestor, dist) AS (
     WHERE h.parent_id IS NOT NULL
 )
 SELECT node, ancestor, dist FROM up;
-CREATE INDEX ON _hier_closure (ancestor);
-CREATE INDEX ON _hier_closure (node, dist);
 ANALYZE _hier_closure;
 
-DROP TABLE IF EXISTS _hier_anchor;
-CREATE TEMP TABLE _hier_anchor ON COMMIT DROP AS
-SELECT DISTINCT ON (a.image_id) a.image_id, a.location_id, i.split
+-- Anchors of the images of the other splits: their first entry that is a node.
+DROP TABLE IF EXISTS _hier_other_anchor;
+CREATE TEMP TABLE _hier_other_anchor ON COMMIT DROP AS
+SELECT DISTINCT ON (a.image_id) a.image_id, a.location_id
 FROM image_addresses a
 JOIN images i ON i.id = a.image_id
 JOIN _hier_nodes h ON h.location_id = a.location_id
-WHERE i.dataset_id = :dataset_id
+WHERE i.dataset_id = :dataset_id AND i.split <> :split
 ORDER BY a.image_id, a.position;
-CREATE INDEX ON _hier_anchor (location_id);
-ANALYZE _hier_anchor;
+ANALYZE _hier_other_anchor;
 
 INSERT INTO hierarchy_nodes (set_id, location_id, parent_id, parent_edge_count,
                              cycle_broken, depth, n_finest, n_images)
-WITH finest AS (
-    SELECT location_id, count(*) AS n FROM _hier_anchor
-    WHERE split = :split GROUP BY location_id
-),
-counted AS (
+WITH counted AS (
     SELECT c.ancestor, sum(f.n) AS n
-    FROM finest f JOIN _hier_closure c ON c.node = f.location_id
+    FROM _hier_node_stats f JOIN _hier_closure c ON c.node = f.node
     GROUP BY c.ancestor
 ),
 depths AS (
@@ -126,29 +164,17 @@ SELECT :set_id, h.location_id, h.parent_id, h.parent_edge_count, h.cycle_broken,
        d.depth, coalesce(f.n, 0), coalesce(c.n, 0)
 FROM _hier_nodes h
 JOIN depths d ON d.node = h.location_id
-LEFT JOIN finest f ON f.location_id = h.location_id
+LEFT JOIN _hier_node_stats f ON f.node = h.location_id
 LEFT JOIN counted c ON c.ancestor = h.location_id;
 ANALYZE hierarchy_nodes;
 
--- Per anchor node, exact (numeric) sums of the build images' unit vectors and
--- coordinates, and the convex hull of their points: cell statistics then aggregate a
--- few nodes per cell instead of all images (partition_semantic_stats.sql).
-DROP TABLE IF EXISTS _hier_node_stats;
-CREATE TEMP TABLE _hier_node_stats ON COMMIT DROP AS
-SELECT a.location_id AS node,
-       count(*) AS n,
-       sum((cos(radians(i.lat)) * cos(radians(i.lon)))::numeric) AS sx,
-       sum((cos(radians(i.lat)) * sin(radians(i.lon)))::numeric) AS sy,
-       sum(sin(radians(i.lat))::numeric) AS sz,
-       sum(i.lat::numeric) AS slat,
-       sum(i.lon::numeric) AS slon,
-       ST_ConvexHull(ST_Collect(i.geom ORDER BY i.lon, i.lat)) AS hull
-FROM _hier_anchor a
-JOIN images i ON i.id = a.image_id
-WHERE a.split = :split
-GROUP BY a.location_id;
-CREATE INDEX ON _hier_node_stats (node);
-ANALYZE _hier_node_stats;
-
-DROP TABLE _hier_pairs;
 DROP TABLE _hier_edges;
+
+-- Node -> cell maps of the set's partitionings, filled by partition_semantic.sql.
+DROP TABLE IF EXISTS _part_node_cells;
+CREATE TEMP TABLE _part_node_cells (
+    level integer NOT NULL,
+    node bigint NOT NULL,
+    cell_id bigint NOT NULL,
+    PRIMARY KEY (level, node)
+) ON COMMIT DROP;

@@ -4,13 +4,14 @@
 --   qualifying locations: hierarchy nodes of set <set_id> with count(l) >= <tau> (and,
 --       when <areas_only>, a polygonal OSM geometry: ST_Dimension(geom) = 2);
 --   classes: the qualifying locations that are the finest qualifying location on H(x)
---       of at least one training image (split <split>);
+--       of at least one build image (the anchor nodes of _hier_node_stats);
 --   class_index: 0.. in osm_key order (bytewise, COLLATE "C") (stable whatever the insertion order);
---   labels: every image of the dataset with an anchor gets the finest CLASS on its
---       H(x) (for training images that is the finest qualifying location; validation
---       and test images are placed on the training hierarchy through their own address
---       vectors); images with no class on their path get no image_labels row.
--- Cell statistics and geometry come from partition_cell_stats.sql.
+--   node -> cell map (_part_node_cells, level <level>): every node's finest CLASS on its
+--       path; an image's label is the cell of its anchor (for training images that is
+--       the finest qualifying location on H(x); validation and test images are placed
+--       on the training hierarchy through their own address vectors); the labels of all
+--       levels are written at once by partition_semantic_labels.sql.
+-- Cell statistics and geometry come from partition_semantic_stats.sql.
 DROP TABLE IF EXISTS _part_qual;
 CREATE TEMP TABLE _part_qual ON COMMIT DROP AS
 SELECT h.location_id
@@ -32,29 +33,19 @@ INSERT INTO cells (partitioning_id, class_index, location_id, n_images, lat, lon
 SELECT :partitioning_id, (row_number() OVER (ORDER BY l.osm_key COLLATE "C") - 1)::int, l.id, 0, 0, 0
 FROM (
     SELECT DISTINCT k.class_location
-    FROM _hier_anchor a
-    JOIN _part_class_of k ON k.node = a.location_id
-    WHERE a.split = :split
+    FROM _hier_node_stats s
+    JOIN _part_class_of k ON k.node = s.node
 ) cls
 JOIN locations l ON l.id = cls.class_location;
-ANALYZE cells;
 
 -- For every node, the finest class on its path (a node can qualify without being a
 -- class when all of its images went to finer classes).
-DROP TABLE IF EXISTS _part_node_cell;
-CREATE TEMP TABLE _part_node_cell ON COMMIT DROP AS
-SELECT DISTINCT ON (c.node) c.node, cl.id AS cell_id
+INSERT INTO _part_node_cells (level, node, cell_id)
+SELECT DISTINCT ON (c.node) :level, c.node, cl.id
 FROM _hier_closure c
 JOIN cells cl ON cl.partitioning_id = :partitioning_id AND cl.location_id = c.ancestor
 ORDER BY c.node, c.dist;
-CREATE INDEX ON _part_node_cell (node);
-ANALYZE _part_node_cell;
-
-INSERT INTO image_labels (partitioning_id, image_id, cell_id)
-SELECT :partitioning_id, a.image_id, n.cell_id
-FROM _hier_anchor a
-JOIN _part_node_cell n ON n.node = a.location_id;
-ANALYZE image_labels;
+ANALYZE _part_node_cells;
 
 UPDATE partitionings
 SET n_classes = (SELECT count(*) FROM cells WHERE partitioning_id = :partitioning_id)

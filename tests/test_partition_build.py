@@ -187,3 +187,82 @@ def test_label_view_and_rows(engine: Engine) -> None:
     assert all(r.labelled for r in labelled) and len(labelled) == len(test_rows) - 2
     with pytest.raises(PartitionError, match="partitions list"):
         next(label_rows(engine, "nope"))
+
+
+def _label_counts(engine: Engine) -> dict[str, dict[str, int]]:
+    """Rows per set name in the label and hierarchy tables."""
+    queries = {
+        "image_classes": "SELECT s.name, count(*) FROM image_classes x "
+                         "JOIN partitioning_sets s ON s.id = x.set_id GROUP BY 1",
+        "hierarchy_nodes": "SELECT s.name, count(*) FROM hierarchy_nodes x "
+                           "JOIN partitioning_sets s ON s.id = x.set_id GROUP BY 1",
+        "hierarchy_edges": "SELECT s.name, count(*) FROM hierarchy_edges x "
+                           "JOIN partitioning_sets s ON s.id = x.set_id GROUP BY 1",
+        "orphans": "SELECT t, count(*) FROM (SELECT 'labels' AS t, set_id FROM image_classes "
+                   "UNION ALL SELECT 'nodes', set_id FROM hierarchy_nodes UNION ALL "
+                   "SELECT 'edges', set_id FROM hierarchy_edges) x WHERE NOT EXISTS "
+                   "(SELECT 1 FROM partitioning_sets s WHERE s.id = x.set_id) GROUP BY 1",
+    }
+    with engine.connect() as conn:
+        return {k: {str(r[0]): int(r[1]) for r in conn.execute(sa.text(q))}
+                for k, q in queries.items()}
+
+
+def test_labels_and_hierarchy_follow_deleted_sets_and_images(engine: Engine) -> None:
+    world = random_world(random.Random(11), 12, 150)
+    with engine.begin() as conn:
+        load_world(conn, world)
+    build_partitioning(engine, BuildParams(name="one", taus=(2, 6)))
+    build_partitioning(engine, BuildParams(name="two", taus=(3,)))
+    before = _label_counts(engine)
+    assert set(before["image_classes"]) == {"one", "two"}
+    assert set(before["hierarchy_nodes"]) == {"one", "two"}
+    with engine.connect() as conn:
+        # the image_labels view agrees with the label view, image by image and level
+        view_rows = {(r[0], r[1], r[2]) for r in conn.execute(sa.text(
+            "SELECT p.level, il.image_id, c.class_index FROM image_labels il "
+            "JOIN partitionings p ON p.id = il.partitioning_id "
+            "JOIN partitioning_sets s ON s.id = p.set_id AND s.name = 'one' "
+            "JOIN cells c ON c.id = il.cell_id"))}
+        label_view = set()
+        for image_id, c0, c1 in conn.execute(sa.text(
+                "SELECT image_id, class_0, class_1 FROM labels_one")):
+            label_view |= {(lv, image_id, c) for lv, c in ((0, c0), (1, c1)) if c is not None}
+        victims = conn.execute(sa.text(
+            "SELECT image_id FROM image_classes ic JOIN partitioning_sets s "
+            "ON s.id = ic.set_id AND s.name = 'one' ORDER BY image_id LIMIT 5")).scalars().all()
+    assert view_rows == label_view and view_rows
+    with engine.begin() as conn:  # deleting images deletes their labels in every set
+        conn.execute(sa.text("DELETE FROM images WHERE id = ANY(:ids)"), {"ids": victims})
+    after = _label_counts(engine)
+    with engine.connect() as conn:
+        left = conn.execute(sa.text(
+            "SELECT count(*) FROM image_classes WHERE image_id = ANY(:ids)"),
+            {"ids": victims}).scalar()
+    assert left == 0
+    assert after["image_classes"]["one"] == before["image_classes"]["one"] - len(victims)
+    with engine.begin() as conn:  # deleting a set deletes its labels and hierarchy only
+        conn.execute(sa.text("DROP VIEW labels_one"))
+        conn.execute(sa.text("DELETE FROM partitioning_sets WHERE name = 'one'"))
+    after = _label_counts(engine)
+    assert after["image_classes"] == {"two": before["image_classes"]["two"] - len(victims)}
+    assert after["hierarchy_nodes"] == {"two": before["hierarchy_nodes"]["two"]}
+    assert after["hierarchy_edges"] == {"two": before["hierarchy_edges"]["two"]}
+    assert after["orphans"] == {}
+    with engine.begin() as conn:  # and so does deleting the dataset
+        conn.execute(sa.text("DROP VIEW labels_two"))
+        conn.execute(sa.text("DELETE FROM datasets"))
+        assert conn.execute(sa.text(
+            "SELECT (SELECT count(*) FROM image_classes) + (SELECT count(*) FROM "
+            "hierarchy_nodes) + (SELECT count(*) FROM hierarchy_edges)")).scalar() == 0
+
+
+def test_truncating_sets_truncates_labels_and_hierarchy(engine: Engine) -> None:
+    world = random_world(random.Random(12), 10, 80)
+    with engine.begin() as conn:
+        load_world(conn, world)
+    build_partitioning(engine, BuildParams(name="semp", taus=(2,)))
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP VIEW labels_semp"))
+        clear(conn)  # TRUNCATE datasets, ..., partitioning_sets CASCADE
+    assert _label_counts(engine)["orphans"] == {}

@@ -246,6 +246,7 @@ class CellAncestor(Base):
     """A fine cell's ancestor cell in a coarser partitioning of the same set."""
 
     __tablename__ = "cell_ancestors"
+    __table_args__ = (sa.Index("ix_cell_ancestors_ancestor_cell_id", "ancestor_cell_id"),)
     cell_id: Mapped[int] = mapped_column(
         sa.ForeignKey("cells.id", ondelete="CASCADE"), primary_key=True
     )
@@ -257,18 +258,20 @@ class CellAncestor(Base):
     )
 
 
-class ImageLabel(Base):
-    """An image's class in a partitioning (absent row = unlabelled)."""
+class ImageClasses(Base):
+    """An image's cells in the partitionings of one set (migration 0005).
 
-    __tablename__ = "image_labels"
-    __table_args__ = (sa.Index("ix_image_labels_cell_id", "cell_id"),)
-    partitioning_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("partitionings.id", ondelete="CASCADE"), primary_key=True
-    )
-    image_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
-    )
-    cell_id: Mapped[int] = mapped_column(sa.ForeignKey("cells.id", ondelete="CASCADE"))
+    ``cell_ids[k]`` (1-based) is the image's cell in the partitioning of level k - 1
+    (fine → coarse), NULL where unlabelled; images without any class have no row. No
+    foreign keys (one checked row per image made the build slow): triggers delete the
+    rows of a deleted set or image. The view ``image_labels`` (partitioning_id, image_id,
+    cell_id) presents them one row per image and partitioning.
+    """
+
+    __tablename__ = "image_classes"
+    set_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)  # partitioning_sets.id
+    image_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)  # images.id
+    cell_ids: Mapped[list[int | None]] = mapped_column(ARRAY(sa.BigInteger))  # cells.id
 
 
 # --------------------------------------------------------------------------- learn
@@ -371,15 +374,14 @@ class GeocodeCache(Base):
 # its own hierarchy from the images it used; dropping the set drops it). Migration 0003
 # also creates the SQL function geotool_labels(set_name, split) and the views qgis_cells
 # and qgis_cell_centres (materialized, refreshed by builds); each build creates the
-# view labels_<set name>. Location columns here have no foreign keys (bulk-written in the
-# transaction that reads them from locations; per-row checks tripled the build time).
+# view labels_<set name>. These tables have no foreign keys (bulk-written in the
+# transaction that reads them from locations; per-row checks tripled the build time);
+# since migration 0005 a trigger on partitioning_sets deletes a deleted set's rows.
 class HierarchyEdge(Base):
     """How often ``child → parent`` occurs as consecutive entries of the address vectors."""
 
     __tablename__ = "hierarchy_edges"
-    set_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("partitioning_sets.id", ondelete="CASCADE"), primary_key=True
-    )
+    set_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)  # partitioning_sets.id
     child_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)  # locations.id
     parent_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)  # locations.id
     n: Mapped[int] = mapped_column(sa.BigInteger)
@@ -393,9 +395,7 @@ class HierarchyNode(Base):
     """
 
     __tablename__ = "hierarchy_nodes"
-    set_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("partitioning_sets.id", ondelete="CASCADE"), primary_key=True
-    )
+    set_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)  # partitioning_sets.id
     location_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)  # locations.id
     parent_id: Mapped[int | None] = mapped_column(sa.BigInteger)  # locations.id
     parent_edge_count: Mapped[int | None] = mapped_column(sa.BigInteger)

@@ -132,6 +132,11 @@ def build_partitioning(engine: Engine, params: BuildParams,
 def _build(conn: Connection, params: BuildParams, dataset_id: int, dataset_name: str,
            say: Report) -> BuildSummary:
     conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('geotool_build'))"))
+    # This transaction only: sorts and hash tables over millions of rows stay in memory,
+    # and no JIT compilation (the row estimates of the temporary tables are rough, and
+    # JIT then spent up to a second compiling statements that run for one).
+    conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
+    conn.execute(sa.text("SET LOCAL jit = off"))
     old = conn.execute(sa.text("SELECT id FROM partitioning_sets WHERE name = :n"),
                        {"n": params.name}).scalar()
     if old is not None:
@@ -162,15 +167,16 @@ def _build(conn: Connection, params: BuildParams, dataset_id: int, dataset_name:
         from geotool.partition.s2build import build_s2
 
         build_s2(conn, set_id, dataset_id, params, say)
-    say("ancestors across levels")
-    sqlfiles.run(conn, "partition_ancestors", set_id=set_id, split=params.split)
+        say("ancestors across levels")
+        sqlfiles.run(conn, "partition_ancestors", set_id=set_id, split=params.split)
     summary.label_view = str(conn.execute(
         sa.text("SELECT geotool_create_label_view(:id)"), {"id": set_id}).scalar_one())
     say("refreshing QGIS views")
     sqlfiles.run(conn, "partition_refresh_views")
     for row in conn.execute(sa.text(
         "SELECT p.level, p.name, p.tau, p.n_classes, "
-        "(SELECT count(*) FROM image_labels l WHERE l.partitioning_id = p.id) "
+        "(SELECT count(*) FROM image_classes ic WHERE ic.set_id = p.set_id "
+        " AND ic.cell_ids[p.level + 1] IS NOT NULL) "
         "FROM partitionings p WHERE p.set_id = :id ORDER BY p.level"), {"id": set_id}):
         summary.levels.append(LevelSummary(int(row[0]), str(row[1]), row[2],
                                            int(row[3] or 0), int(row[4])))

@@ -1,9 +1,10 @@
 """Build an S2 multi-partitioning: adaptive cells per ``img_max``, stored like SemP cells.
 
 The images' S2 leaf ids are computed here while streaming the coordinates from the
-server (17 bytes per image stay in memory: id, leaf id, split flag); cells, labels and
-statistics are written back with COPY and ``sql/partition_cell_stats.sql``. Images of
-other splits are labelled with the training cells that contain them.
+server (17 bytes per image stay in memory: id, leaf id, split flag, plus 8 bytes per
+image and partitioning for its cell id); cells, labels (one ``image_classes`` row per
+image) and statistics are written back with COPY and ``sql/partition_cell_stats.sql``.
+Images of other splits are labelled with the training cells that contain them.
 """
 
 from __future__ import annotations
@@ -47,7 +48,10 @@ def build_s2(conn: Connection, set_id: int, dataset_id: int, params: BuildParams
     say("S2 leaf cells of the images")
     ids, leaves, train = _stream(conn, dataset_id, params.split)
     train_sorted = np.sort(leaves[train])
-    for level, img_max in enumerate(sorted(params.img_maxes)):
+    levels = sorted(params.img_maxes)
+    labels = np.full((len(ids), len(levels)), -1, dtype=np.int64)  # cell id per level
+    pids: list[int] = []
+    for level, img_max in enumerate(levels):
         say(f"S2 cells img_min={params.img_min} img_max={img_max}")
         cells = adaptive_cells(train_sorted, params.img_min, img_max, params.s2_start_level)
         if not cells:
@@ -57,6 +61,7 @@ def build_s2(conn: Connection, set_id: int, dataset_id: int, params: BuildParams
         pid = add_partitioning(conn, set_id, level, f"s2_{params.img_min}_{img_max}", None, {
             "img_min": params.img_min, "img_max": img_max,
             "start_level": params.s2_start_level})
+        pids.append(pid)
         conn.execute(
             sa.text("INSERT INTO cells (partitioning_id, class_index, s2_token, n_images, "
                     "lat, lon, geom, geom_source) VALUES (:p, :k, :t, 0, 0, 0, "
@@ -68,17 +73,22 @@ def build_s2(conn: Connection, set_id: int, dataset_id: int, params: BuildParams
             sa.text("SELECT id FROM cells WHERE partitioning_id = :p ORDER BY class_index"),
             {"p": pid}).scalars().all(), dtype=np.int64)
         which = assign(leaves, cells)
-        copy_rows(conn, "image_labels", ("partitioning_id", "image_id", "cell_id"),
-                  _label_rows(pid, ids, which, cell_ids))
+        hit = which >= 0
+        labels[hit, level] = cell_ids[which[hit]]
         conn.execute(sa.text("UPDATE partitionings SET n_classes = :n WHERE id = :p"),
                      {"n": len(cells), "p": pid})
-        sqlfiles.run(conn, "partition_cell_stats", partitioning_id=pid, split=params.split)
+    say("S2 labels of all partitionings")
+    copy_rows(conn, "image_classes", ("set_id", "image_id", "cell_ids"),
+              _label_rows(set_id, ids, labels))
+    for level, pid in enumerate(pids):
+        sqlfiles.run(conn, "partition_cell_stats", set_id=set_id, level=level,
+                     partitioning_id=pid, split=params.split)
         conn.execute(sa.text("UPDATE cells SET label = 'S2 ' || s2_token "
                              "WHERE partitioning_id = :p"), {"p": pid})
 
 
-def _label_rows(pid: int, ids: np.ndarray, which: np.ndarray, cell_ids: np.ndarray
-                ) -> Iterator[tuple[int, int, int]]:
-    hit = np.nonzero(which >= 0)[0]
-    for i in hit:
-        yield pid, int(ids[i]), int(cell_ids[which[i]])
+def _label_rows(set_id: int, ids: np.ndarray, labels: np.ndarray
+                ) -> Iterator[tuple[int, int, list[int | None]]]:
+    """One ``image_classes`` row per image with a cell at some level (-1 = none)."""
+    for i in np.nonzero((labels >= 0).any(axis=1))[0]:
+        yield set_id, int(ids[i]), [int(c) if c >= 0 else None for c in labels[i]]

@@ -17,7 +17,8 @@ from geotool.partition.build import BuildParams, PartitionError, add_partitionin
 
 def build_semantic(conn: Connection, set_id: int, dataset_id: int, params: BuildParams,
                    say: Callable[[str], None]) -> None:
-    """Hierarchy of the set, then classes, labels, statistics and names per τ (fine first)."""
+    """Hierarchy of the set; classes, statistics and names per τ (fine first); then the
+    labels of all partitionings (one ``image_classes`` row per image) and the ancestors."""
     say("hierarchy: edges, parents, cycles, paths, counts")
     sqlfiles.run(conn, "partition_hierarchy", set_id=set_id, dataset_id=dataset_id,
                  split=params.split)
@@ -28,12 +29,17 @@ def build_semantic(conn: Connection, set_id: int, dataset_id: int, params: Build
             f"the {params.split} images of this dataset have no address vectors yet: "
             "run `geotool geocode` first (or build an S2 set with --scheme s2)"
         )
-    for level, tau in enumerate(sorted(params.taus)):
+    taus = sorted(params.taus)
+    for level, tau in enumerate(taus):
         effective = max(tau, params.min_images)
         say(f"partitioning τ={tau}")
         pid = add_partitioning(conn, set_id, level, f"tau_{tau}", tau, {
             "tau": tau, "tau_effective": effective, "areas_only": params.areas_only})
         sqlfiles.run(conn, "partition_semantic", set_id=set_id, partitioning_id=pid,
-                     tau=effective, areas_only=params.areas_only, split=params.split)
-        sqlfiles.run(conn, "partition_semantic_stats", partitioning_id=pid)
+                     level=level, tau=effective, areas_only=params.areas_only)
+        sqlfiles.run(conn, "partition_semantic_stats", partitioning_id=pid, level=level)
         sqlfiles.run(conn, "partition_labels_text", partitioning_id=pid)
+    say("labels of all partitionings")
+    sqlfiles.run(conn, "partition_semantic_labels", set_id=set_id, n_levels=len(taus))
+    say("ancestors across levels")
+    sqlfiles.run(conn, "partition_semantic_ancestors", set_id=set_id)

@@ -64,7 +64,8 @@ def show_set(engine: Engine, name: str) -> tuple[dict[str, Any], list[LevelInfo]
             )
         rows = conn.execute(sa.text(
             "SELECT p.level, p.name, p.tau, count(c.id), "
-            " (SELECT count(*) FROM image_labels l WHERE l.partitioning_id = p.id), "
+            " (SELECT count(*) FROM image_classes ic WHERE ic.set_id = p.set_id"
+            "  AND ic.cell_ids[p.level + 1] IS NOT NULL), "
             " min(c.n_images), percentile_cont(0.5) WITHIN GROUP (ORDER BY c.n_images), "
             " max(c.n_images), min(h.depth), max(h.depth) "
             "FROM partitionings p LEFT JOIN cells c ON c.partitioning_id = p.id "
