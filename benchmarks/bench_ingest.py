@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import resource
 import subprocess
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from scratch_databases import ScratchDatabases
 from sqlalchemy.engine import make_url
 
 
@@ -86,49 +85,6 @@ def child(kind: str, file: str, url: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- parent
-class Databases:
-    """Fresh migrated databases on the private server or an external admin URL."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.server = None
-        admin = os.environ.get("GEOTOOL_BENCH_DATABASE_URL")
-        if admin:
-            self.admin = admin
-        else:
-            from geotool.db.server import PrivateServer
-
-            os.chmod(tmp, 0o755)
-            self.server = PrivateServer(tmp / "server")
-            self.server.start()
-            self.admin = self.server.url("postgres")
-        self.count = 0
-
-    def _libpq(self, dbname: str | None = None) -> str:
-        u = make_url(self.admin).set(drivername="postgresql")
-        if dbname:
-            u = u.set(database=dbname)
-        return u.render_as_string(hide_password=False)
-
-    def fresh(self) -> str:
-        from geotool.db import migrate
-
-        self.count += 1
-        name = f"geotool_bench_{os.getpid()}_{self.count}"
-        with psycopg.connect(self._libpq(), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        with psycopg.connect(self._libpq(name), autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-        url = make_url(self.admin).set(drivername="postgresql+psycopg", database=name)
-        rendered = url.render_as_string(hide_password=False)
-        migrate.upgrade(rendered)
-        return rendered
-
-    def close(self) -> None:
-        if self.server is not None:
-            self.server.destroy()
-
-
 def measure(kind: str, file: Path, url: str) -> dict[str, Any]:
     out = subprocess.run([sys.executable, __file__, "--child", kind, "--file", str(file),
                           "--url", url], check=True, capture_output=True, text=True)
@@ -156,7 +112,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-ingest-", dir="/tmp") as tmp_name:
         tmp = Path(tmp_name)
-        dbs = Databases(tmp)
+        dbs = ScratchDatabases(tmp, "geotool_bench")
         try:
             big, small = tmp / "big.csv", tmp / "small.csv"
             write_csv(big, args.rows)

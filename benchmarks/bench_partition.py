@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import resource
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from psycopg import sql
+from scratch_databases import ScratchDatabases
 from sqlalchemy.engine import make_url
 
 TAUS = (50, 75, 100)
@@ -270,43 +269,6 @@ def compare(url: str) -> str:
 
 
 # --------------------------------------------------------------------------- parent
-class Databases:
-    """Fresh migrated databases on the private server or an external admin URL."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.server = None
-        admin = os.environ.get("GEOTOOL_BENCH_DATABASE_URL")
-        if admin:
-            self.admin = admin
-        else:
-            from geotool.db.server import PrivateServer
-
-            os.chmod(tmp, 0o755)
-            self.server = PrivateServer(tmp / "server")
-            self.server.start()
-            self.admin = self.server.url("postgres")
-        self.count = 0
-
-    def fresh(self) -> str:
-        from geotool.db import migrate
-
-        self.count += 1
-        name = f"geotool_bench_part_{os.getpid()}_{self.count}"
-        with psycopg.connect(libpq(self.admin), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        url = make_url(self.admin).set(drivername="postgresql+psycopg", database=name)
-        rendered = url.render_as_string(hide_password=False)
-        with psycopg.connect(libpq(rendered), autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-        migrate.upgrade(rendered)
-        return rendered
-
-    def close(self) -> None:
-        if self.server is not None:
-            self.server.destroy()
-
-
 def measure(kind: str, url: str) -> dict[str, Any]:
     out = subprocess.run([sys.executable, __file__, "--child", kind, "--url", url],
                          check=True, capture_output=True, text=True)
@@ -324,7 +286,7 @@ def main() -> None:
         print(json.dumps(child(args.child, args.url)))
         return
     with tempfile.TemporaryDirectory(prefix="bench-partition-", dir="/tmp") as tmp_name:
-        dbs = Databases(Path(tmp_name))
+        dbs = ScratchDatabases(Path(tmp_name), "geotool_bench_part")
         try:
             big, small = dbs.fresh(), dbs.fresh()
             t0 = time.perf_counter()
