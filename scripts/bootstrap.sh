@@ -3,7 +3,7 @@
 #   - system packages (PostgreSQL + PostGIS, osm2pgsql, ICU headers for Nominatim) when they are
 #     missing, with apt-get as root or through passwordless sudo;
 #   - a virtual environment in .venv with geotool and its extras (dev, nominatim).
-# Called by `make demo` and `make test`. Set GEOTOOL_NO_APT=1 to never call apt-get.
+# Called by scripts/demo.sh and scripts/test.sh. Set GEOTOOL_NO_APT=1 to never call apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
