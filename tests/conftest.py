@@ -144,6 +144,16 @@ def engine(db_url: str) -> Iterator[Engine]:
     eng.dispose()
 
 
+@pytest.fixture()
+def reference_engine(cluster: TestCluster) -> Iterator[Engine]:
+    """A second fresh database at the newest revision, for a reference run to compare with."""
+    name = f"geotool_r_{uuid.uuid4().hex[:10]}"
+    eng = sa.create_engine(cluster.create(name, template=TEMPLATE))
+    yield eng
+    eng.dispose()
+    cluster.drop(name)
+
+
 def sa_engines_dispose() -> None:
     """Close pooled connections of geotool's cached engines so databases can be dropped."""
     from geotool.db.engine import dispose_engines

@@ -75,3 +75,14 @@ def nominatim_world(pg_server: PrivateServer,
     finally:
         api.close()
         pg_server.drop_database(database)
+
+
+@pytest.fixture()
+def inprocess_geocoder(nominatim_world: NominatimWorld) -> Iterator[Any]:
+    """geotool's in-process geocoder on the imported world (4 in flight, light simplify)."""
+    from geotool.geocode.nominatim_inprocess import InProcessNominatim
+
+    local = nominatim_world.local
+    gc = InProcessNominatim(local.environ, local.project_dir, concurrency=4, simplify=0.0001)
+    yield gc
+    gc.close()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -133,16 +132,6 @@ def test_bulk_agrees_on_address_features(address_map_dsn: str) -> None:
 
 
 # ------------------------------------------------------------------ --simplify, C:<cc> stored
-@pytest.fixture()
-def reference_engine(cluster: Any) -> Iterator[Engine]:
-    """A second fresh geotool database, for the run without simplification."""
-    name = f"geotool_r_{uuid.uuid4().hex[:10]}"
-    eng = sa.create_engine(cluster.create(name, template="geotool_test_template"))
-    yield eng
-    eng.dispose()
-    cluster.drop(name)
-
-
 def _inside_points(nw: NominatimWorld, n: int) -> list[tuple[float, float]]:
     """Points inside the world's cities and countries (not in their neighbours)."""
     from shapely.geometry import Point

@@ -10,8 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -279,16 +277,6 @@ def test_country_lookup_is_asked_once_under_concurrency() -> None:
 
 
 # ------------------------------------------------- SIGKILL in the location-details phase
-@pytest.fixture()
-def reference_engine(cluster: Any) -> Iterator[Engine]:
-    """A second fresh geotool database (for an uninterrupted reference run)."""
-    name = f"geotool_r_{uuid.uuid4().hex[:10]}"
-    eng = sa.create_engine(cluster.create(name, template="geotool_test_template"))
-    yield eng
-    eng.dispose()
-    cluster.drop(name)
-
-
 def _snapshot(engine: Engine) -> tuple[list[Any], list[Any], list[Any]]:
     """Everything geocoding stores, without surrogate ids and timestamps."""
     with engine.connect() as conn:

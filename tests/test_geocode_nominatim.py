@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -51,20 +50,12 @@ def _load(engine: Engine, pts: list[tuple[float, float]]) -> None:
             [{"d": ds, "e": str(k), "lat": lat, "lon": lon} for k, (lat, lon) in enumerate(pts)])
 
 
-@pytest.fixture()
-def geocoder(nominatim_world: NominatimWorld) -> Iterator[InProcessNominatim]:  # noqa: F811
-    local = nominatim_world.local
-    gc = InProcessNominatim(local.environ, local.project_dir, concurrency=4, simplify=0.0001)
-    yield gc
-    gc.close()
-
-
 def test_vectors_match_world_hierarchy(
-    nominatim_world: NominatimWorld, geocoder: InProcessNominatim, engine: Engine,  # noqa: F811
+    nominatim_world: NominatimWorld, inprocess_geocoder: InProcessNominatim, engine: Engine,  # noqa: F811
 ) -> None:
     pts = sample_points(nominatim_world, 150)
     _load(engine, pts)
-    summary = geocode_dataset(engine, "w", geocoder, batch_size=40)
+    summary = geocode_dataset(engine, "w", inprocess_geocoder, batch_size=40)
     assert summary.images_written == len(pts)
     with engine.connect() as conn:
         rows = conn.execute(sa.text(
@@ -91,11 +82,11 @@ def test_vectors_match_world_hierarchy(
 
 
 def test_details_polygons_and_countries(
-    nominatim_world: NominatimWorld, geocoder: InProcessNominatim, engine: Engine,  # noqa: F811
+    nominatim_world: NominatimWorld, inprocess_geocoder: InProcessNominatim, engine: Engine,  # noqa: F811
 ) -> None:
     pts = sample_points(nominatim_world, 30, seed=5)
     _load(engine, pts)
-    geocode_dataset(engine, "w", geocoder, batch_size=16)
+    geocode_dataset(engine, "w", inprocess_geocoder, batch_size=16)
     world = nominatim_world.world
     with engine.connect() as conn:
         rows = conn.execute(sa.text(
@@ -126,14 +117,14 @@ def test_details_polygons_and_countries(
 
 
 def test_http_geocoder_on_real_nominatim_agrees_with_in_process(
-    nominatim_world: NominatimWorld, geocoder: InProcessNominatim,  # noqa: F811
+    nominatim_world: NominatimWorld, inprocess_geocoder: InProcessNominatim,  # noqa: F811
 ) -> None:
     from geotool.geocode.nominatim_http import HttpNominatim
     from geotool.geocode.nominatim_serve import serve
 
     pts = sample_points(nominatim_world, 45, seed=9)
     local = nominatim_world.local
-    in_process = list(geocoder.reverse_many(pts))
+    in_process = list(inprocess_geocoder.reverse_many(pts))
     with serve(local.environ, local.project_dir) as server, \
             HttpNominatim(server.url, "geotool-tests/1.0", concurrency=4, timeout=20) as http:
         assert "Nominatim" in http.check()

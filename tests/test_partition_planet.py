@@ -4,9 +4,6 @@ images — a PostGIS check of the whole chain geocode → hierarchy → cells.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 import sqlalchemy as sa
 from nominatim_fixtures import NominatimWorld
 from sqlalchemy.engine import Engine
@@ -17,20 +14,12 @@ from geotool.geocode.pipeline import geocode_dataset
 from geotool.partition.build import BuildParams, build_partitioning
 
 
-@pytest.fixture()
-def geocoder(nominatim_world: NominatimWorld) -> Iterator[InProcessNominatim]:  # noqa: F811
-    local = nominatim_world.local
-    gc = InProcessNominatim(local.environ, local.project_dir, concurrency=4, simplify=0.0001)
-    yield gc
-    gc.close()
-
-
 def test_cells_are_places_that_contain_their_images(
-    nominatim_world: NominatimWorld, geocoder: InProcessNominatim, engine: Engine,  # noqa: F811
+    nominatim_world: NominatimWorld, inprocess_geocoder: InProcessNominatim, engine: Engine,  # noqa: F811
 ) -> None:
     pts = sample_points(nominatim_world, 240, seed=21)
     _load(engine, pts)
-    geocode_dataset(engine, "w", geocoder, batch_size=60)
+    geocode_dataset(engine, "w", inprocess_geocoder, batch_size=60)
     build_partitioning(engine, BuildParams(name="semp_planet", taus=(5, 15, 40)))
     world = nominatim_world.world
     with engine.connect() as conn:
