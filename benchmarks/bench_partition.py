@@ -100,7 +100,10 @@ def load(url: str, n_images: int, seed: int = 0) -> None:
                     for pos, loc in enumerate(ids):
                         cp.write_row((start + k + 1, pos, loc))
         pg.commit()
-        cur.execute("ANALYZE")
+    # as autovacuum would leave them: visibility and hint bits set, statistics fresh, so
+    # neither implementation pays for the first full read of freshly loaded rows
+    with psycopg.connect(libpq(url), autocommit=True) as pg:
+        pg.execute("VACUUM (FREEZE, ANALYZE)")
 
 
 # --------------------------------------------------------------------------- children
@@ -117,8 +120,16 @@ def run_sql(url: str) -> dict[str, Any]:
 
 
 def run_pandas(url: str) -> dict[str, Any]:
-    """SemP written plainly with pandas (the benchmark's baseline)."""
+    """SemP written plainly with pandas (the benchmark's baseline), same output as SQL.
+
+    It writes everything ``geotool build`` writes for a semantic set: the hierarchy
+    (``hierarchy_edges``, ``hierarchy_nodes``), per τ the cells with class index, image
+    count, spherical and plain means, label text and geometry (OSM polygon or buffered
+    convex hull, via shapely), one ``image_classes`` row per labelled image, the
+    ``cell_ancestors`` across levels, the label view and the QGIS views.
+    """
     import pandas as pd
+    import shapely
     import sqlalchemy as sa
 
     engine = sa.create_engine(url)
@@ -129,26 +140,31 @@ def run_pandas(url: str) -> dict[str, Any]:
             "i.split = 'train'"), conn)
         locs = pd.read_sql(sa.text(
             "SELECT id, osm_key, coalesce(rank_address, 0) AS rank, "
-            "coalesce(admin_level, 0) AS admin FROM locations"), conn).set_index("id")
+            "coalesce(admin_level, 0) AS admin, coalesce(name_en, name, osm_key) AS text, "
+            "CASE WHEN ST_Dimension(geom) = 2 THEN ST_AsEWKB(geom) END AS polygon "
+            "FROM locations"), conn).set_index("id")
         imgs = pd.read_sql(sa.text(
             "SELECT id AS image_id, lat, lon FROM images WHERE dataset_id = 1 "
             "AND split = 'train'"), conn)
+    # hierarchy: edges, each child's preferred parent, cycles broken at the weakest edge
     addr = addr.sort_values(["image_id", "position"])
     addr["parent"] = addr.groupby("image_id")["location_id"].shift(-1)
     pairs = addr.dropna(subset=["parent"])
     pairs = pairs[pairs["parent"] != pairs["location_id"]]
     edges = pairs.groupby(["location_id", "parent"]).size().rename("n").reset_index()
     edges["parent"] = edges["parent"].astype(np.int64)
-    edges = edges.join(locs, on="parent")
-    edges["key_bytes"] = edges["osm_key"].map(str.encode)
-    edges = edges.sort_values(["location_id", "n", "rank", "admin", "key_bytes"],
-                              ascending=[True, False, False, False, True])
-    best = edges.drop_duplicates("location_id")
+    ranked = edges.join(locs[["osm_key", "rank", "admin"]], on="parent")
+    ranked["key_bytes"] = ranked["osm_key"].map(str.encode)
+    ranked = ranked.sort_values(["location_id", "n", "rank", "admin", "key_bytes"],
+                                ascending=[True, False, False, False, True])
+    best = ranked.drop_duplicates("location_id")
     nodes = pd.Index(addr["location_id"].unique())
     parent = dict(zip(best["location_id"], best["parent"], strict=True))
+    parent_n = dict(zip(best["location_id"], best["n"], strict=True))
     order = {r.location_id: (-r.n, -r.rank, -r.admin, r.key_bytes)
              for r in best.itertuples()}
     seen: set[int] = set()
+    broken: set[int] = set()
     for start in nodes:
         trail: list[int] = []
         cur: int | None = int(start)
@@ -157,7 +173,9 @@ def run_pandas(url: str) -> dict[str, Any]:
             cur = parent.get(cur)
         if cur is not None and cur in trail:
             cycle = trail[trail.index(cur):]
-            del parent[max(cycle, key=lambda m: order[m])]
+            weakest = max(cycle, key=lambda m: order[m])
+            del parent[weakest]
+            broken.add(weakest)
         seen.update(trail)
     closure = pd.DataFrame({"node": nodes, "ancestor": nodes, "dist": 0})
     frontier = closure
@@ -171,6 +189,15 @@ def run_pandas(url: str) -> dict[str, Any]:
     anchor = addr.drop_duplicates("image_id")[["image_id", "location_id"]]
     finest = anchor.groupby("location_id").size().rename("n")
     count = closure.join(finest, on="node").groupby("ancestor")["n"].sum()
+    node_table = pd.DataFrame({
+        "location_id": nodes,
+        "parent_id": nodes.map(parent),
+        "parent_edge_count": [parent_n[x] if x in parent else None for x in nodes],
+        "cycle_broken": nodes.isin(list(broken)),
+        "depth": closure.groupby("node")["dist"].max().reindex(nodes).to_numpy(),
+        "n_finest": finest.reindex(nodes, fill_value=0).to_numpy(),
+        "n_images": count.reindex(nodes, fill_value=0).astype(np.int64).to_numpy(),
+    })
     imgs = imgs.merge(anchor, on="image_id")
     rad_lat, rad_lon = np.radians(imgs["lat"]), np.radians(imgs["lon"])
     imgs["x"] = np.cos(rad_lat) * np.cos(rad_lon)
@@ -178,10 +205,29 @@ def run_pandas(url: str) -> dict[str, Any]:
     imgs["z"] = np.sin(rad_lat)
     result = []
     labels: dict[int, pd.Series] = {}  # level -> cell id by image id
+    cell_index: dict[int, pd.Series] = {}  # level -> class index by cell id
+    level_pid: dict[int, int] = {}
     with engine.begin() as conn:
         set_id = conn.execute(sa.text(
             "INSERT INTO partitioning_sets (name, scheme, dataset_id) "
             "VALUES ('pandas_bench', 'semantic', 1) RETURNING id")).scalar_one()
+        pg = conn.connection.driver_connection
+        with pg.cursor() as cur:
+            with cur.copy("COPY hierarchy_edges (set_id, child_id, parent_id, n) "
+                          "FROM STDIN") as cp:
+                for e in edges.itertuples(index=False):
+                    cp.write_row((set_id, e.location_id, e.parent, e.n))
+            with cur.copy("COPY hierarchy_nodes (set_id, location_id, parent_id, "
+                          "parent_edge_count, cycle_broken, depth, n_finest, n_images) "
+                          "FROM STDIN") as cp:
+                for r in node_table.itertuples(index=False):
+                    cp.write_row((set_id, r.location_id,
+                                  None if math.isnan(r.parent_id) else int(r.parent_id),
+                                  None if r.parent_edge_count is None
+                                  or math.isnan(r.parent_edge_count)
+                                  else int(r.parent_edge_count),
+                                  bool(r.cycle_broken), int(r.depth), int(r.n_finest),
+                                  int(r.n_images)))
         for level, tau in enumerate(TAUS):
             qual = count[count >= tau].index
             cls = (closure[closure["ancestor"].isin(qual)].sort_values(["node", "dist"])
@@ -193,27 +239,48 @@ def run_pandas(url: str) -> dict[str, Any]:
                                        lat_plain=("lat", "mean"), lon_plain=("lon", "mean"))
             g["lat"] = np.degrees(np.arctan2(g["z"], np.hypot(g["x"], g["y"])))
             g["lon"] = np.degrees(np.arctan2(g["y"], g["x"]))
-            g = g.join(locs["osm_key"])
+            g = g.join(locs[["osm_key", "polygon"]])
             g["key_bytes"] = g["osm_key"].map(str.encode)
             g = g.sort_values("key_bytes")
             g["class_index"] = np.arange(len(g))
+            # geometry: the OSM polygon, else the buffered convex hull of the images
+            lab["code"] = g["class_index"].reindex(lab["cls"]).to_numpy()
+            lab = lab.sort_values("code")
+            codes = lab["code"].to_numpy()
+            points = shapely.multipoints(shapely.points(lab["lon"], lab["lat"]),
+                                         indices=codes)
+            hulls = shapely.normalize(shapely.buffer(shapely.convex_hull(points), 0.001))
+            hull_wkb = shapely.to_wkb(shapely.set_srid(hulls, 4326), hex=True,
+                                      include_srid=True)
+            is_osm = g["polygon"].notna().to_numpy()
+            g["source"] = np.where(is_osm, "osm", "hull")
+            g["geom"] = [bytes(p).hex() if osm else h
+                         for osm, p, h in zip(is_osm, g["polygon"], hull_wkb, strict=True)]
+            # label text: the names on the class location's path, finest first
+            path = closure[closure["node"].isin(g.index)].sort_values(["node", "dist"])
+            g["label"] = path.join(locs["text"], on="ancestor").groupby("node")["text"].agg(
+                ", ".join)
             pid = conn.execute(sa.text(
                 "INSERT INTO partitionings (set_id, level, name, tau, n_classes) "
                 "VALUES (:s, :l, :n, :t, :k) RETURNING id"),
                 {"s": set_id, "l": level, "n": f"tau_{tau}", "t": tau, "k": len(g)}
             ).scalar_one()
-            pg = conn.connection.driver_connection
+            level_pid[level] = pid
             with pg.cursor() as cur:
                 with cur.copy("COPY cells (partitioning_id, class_index, location_id, "
-                              "n_images, lat, lon, lat_plain, lon_plain) FROM STDIN") as cp:
+                              "n_images, lat, lon, lat_plain, lon_plain, label, geom, "
+                              "geom_source) FROM STDIN") as cp:
                     for loc, r in g.iterrows():
                         cp.write_row((pid, int(r.class_index), int(loc), int(r.n), r.lat,
-                                      r.lon, r.lat_plain, r.lon_plain))
+                                      r.lon, r.lat_plain, r.lon_plain, r.label, r.geom,
+                                      r.source))
                 cell_ids = pd.Series(dict(cur.execute(
                     "SELECT location_id, id FROM cells WHERE partitioning_id = %s",
                     (pid,)).fetchall()))
             labels[level] = pd.Series(lab["cls"].map(cell_ids).to_numpy(),
                                       index=lab["image_id"].to_numpy())
+            cell_index[level] = pd.Series(g["class_index"].to_numpy(),
+                                          index=cell_ids.reindex(g.index).to_numpy())
             result.append(len(g))
         # one image_classes row per labelled image: its cell per level (None = no class)
         table = pd.DataFrame(labels).sort_index()
@@ -222,6 +289,26 @@ def run_pandas(url: str) -> dict[str, Any]:
             for image_id, cells in zip(table.index, table.to_numpy(), strict=True):
                 cp.write_row((set_id, int(image_id),
                               [None if math.isnan(c) else int(c) for c in cells]))
+        # ancestors: each fine cell's most frequent coarse cell among its images (ties
+        # to the lowest class index; none when its images have no coarse class)
+        with pg.cursor() as cur, cur.copy(
+                "COPY cell_ancestors (cell_id, ancestor_partitioning_id, ancestor_cell_id) "
+                "FROM STDIN") as cp:
+            for fine in range(len(TAUS)):
+                for coarse in range(fine + 1, len(TAUS)):
+                    pair = table[[fine, coarse]].dropna().astype(np.int64)
+                    votes = pair.groupby([fine, coarse]).size().rename("n").reset_index()
+                    votes["idx"] = votes[coarse].map(cell_index[coarse])
+                    votes = votes.sort_values([fine, "n", "idx"],
+                                              ascending=[True, False, True])
+                    winner = votes.drop_duplicates(fine).set_index(fine)[coarse]
+                    for cell in cell_index[fine].index:
+                        up = winner.get(cell)
+                        cp.write_row((int(cell), level_pid[coarse],
+                                      None if up is None else int(up)))
+        conn.execute(sa.text("SELECT geotool_create_label_view(:id)"), {"id": set_id})
+        conn.execute(sa.text("REFRESH MATERIALIZED VIEW qgis_cells"))
+        conn.execute(sa.text("REFRESH MATERIALIZED VIEW qgis_cell_centres"))
     engine.dispose()
     return {"classes": result}
 
@@ -234,38 +321,60 @@ def child(kind: str, url: str) -> dict[str, Any]:
     return {"kind": kind, "seconds": seconds, "peak_rss_mb": peak_kb / 1024, **info}
 
 
+SETS = "JOIN partitioning_sets {a} ON {a}.name = 'semp_bench' JOIN partitioning_sets {b} " \
+    "ON {b}.name = 'pandas_bench'"
+
+
 def compare(url: str) -> str:
-    """Same classes, counts and (to 1e-9°) coordinates in both sets?"""
+    """Do both sets hold the same output (hierarchy, cells, labels, ancestors)?"""
+    sets = SETS.format(a="sa", b="sb")
+    checks = {
+        "hierarchy_edges": "SELECT count(*) FROM (SELECT child_id, parent_id, n FROM "
+        "hierarchy_edges e JOIN partitioning_sets s ON s.id = e.set_id WHERE s.name IN "
+        "('semp_bench', 'pandas_bench') GROUP BY 1, 2, 3 HAVING count(*) <> 2) x",
+        "hierarchy_nodes": "SELECT count(*) FROM (SELECT location_id, parent_id, "
+        "parent_edge_count, cycle_broken, depth, n_finest, n_images FROM hierarchy_nodes h "
+        "JOIN partitioning_sets s ON s.id = h.set_id WHERE s.name IN ('semp_bench', "
+        "'pandas_bench') GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING count(*) <> 2) x",
+        "cells": f"SELECT count(*) FROM partitionings pa {sets} JOIN partitionings pb "
+        "ON pb.set_id = sb.id AND pb.level = pa.level "
+        "JOIN cells a ON a.partitioning_id = pa.id "
+        "LEFT JOIN cells b ON b.partitioning_id = pb.id AND b.location_id = a.location_id "
+        "WHERE pa.set_id = sa.id AND (a.id IS NULL OR b.id IS NULL "
+        "OR a.class_index <> b.class_index OR a.n_images <> b.n_images "
+        "OR abs(a.lat - b.lat) > 1e-9 OR abs(a.lon - b.lon) > 1e-9 "
+        "OR abs(a.lat_plain - b.lat_plain) > 1e-9 OR abs(a.lon_plain - b.lon_plain) > 1e-9 "
+        "OR a.label IS DISTINCT FROM b.label OR a.geom_source <> b.geom_source "
+        "OR ST_HausdorffDistance(a.geom, b.geom) > 1e-9)",
+        "cell count": "SELECT count(DISTINCT n) - 1 FROM (SELECT s.name, count(*) AS n "
+        "FROM cells c JOIN partitionings p ON p.id = c.partitioning_id JOIN "
+        "partitioning_sets s ON s.id = p.set_id WHERE s.name IN ('semp_bench', "
+        "'pandas_bench') GROUP BY s.name) x",
+        "image labels": "WITH l AS (SELECT s.name, p.level, il.image_id, c.location_id "
+        "FROM image_labels il JOIN cells c ON c.id = il.cell_id JOIN partitionings p ON "
+        "p.id = il.partitioning_id JOIN partitioning_sets s ON s.id = p.set_id), "
+        "a AS (SELECT level, image_id, location_id FROM l WHERE name = 'semp_bench'), "
+        "b AS (SELECT level, image_id, location_id FROM l WHERE name = 'pandas_bench') "
+        "SELECT (SELECT count(*) FROM (TABLE a EXCEPT TABLE b) x) "
+        "+ (SELECT count(*) FROM (TABLE b EXCEPT TABLE a) y)",
+        "cell ancestors": "SELECT count(*) FROM (SELECT fp.level, f.location_id, ap.level, "
+        "a.location_id FROM cell_ancestors x JOIN cells f ON f.id = x.cell_id "
+        "JOIN partitionings fp ON fp.id = f.partitioning_id "
+        "JOIN partitionings ap ON ap.id = x.ancestor_partitioning_id "
+        "LEFT JOIN cells a ON a.id = x.ancestor_cell_id "
+        "JOIN partitioning_sets s ON s.id = fp.set_id WHERE s.name IN ('semp_bench', "
+        "'pandas_bench') GROUP BY 1, 2, 3, 4 HAVING count(*) <> 2) x",
+    }
     with psycopg.connect(libpq(url)) as pg:
-        rows = pg.execute(
-            "SELECT s.name, p.level, l.osm_key, c.class_index, c.n_images, c.lat, c.lon "
-            "FROM cells c JOIN partitionings p ON p.id = c.partitioning_id "
-            "JOIN partitioning_sets s ON s.id = p.set_id JOIN locations l "
-            "ON l.id = c.location_id").fetchall()
-        labels = pg.execute(
-            "SELECT p.level, count(*) FILTER (WHERE a.cell_id IS DISTINCT FROM b.cell_id) "
-            "FROM image_labels a JOIN partitionings p ON p.id = a.partitioning_id "
-            "JOIN partitioning_sets s ON s.id = p.set_id AND s.name = 'semp_bench' "
-            "JOIN partitionings q ON q.level = p.level JOIN partitioning_sets t "
-            "ON t.id = q.set_id AND t.name = 'pandas_bench' "
-            "LEFT JOIN image_labels b ON b.partitioning_id = q.id AND b.image_id = a.image_id "
-            "LEFT JOIN cells ca ON ca.id = a.cell_id LEFT JOIN cells cb ON cb.id = b.cell_id "
-            "WHERE ca.location_id IS DISTINCT FROM cb.location_id GROUP BY p.level"
-        ).fetchall()
-    sets: dict[str, dict[tuple[int, str], tuple[int, int, float, float]]] = {}
-    for name, level, key, idx, n, lat, lon in rows:
-        sets.setdefault(name, {})[(level, key)] = (idx, n, lat, lon)
-    a, b = sets.get("semp_bench", {}), sets.get("pandas_bench", {})
-    if a.keys() != b.keys():
-        return f"DIFFERENT classes ({len(a)} vs {len(b)})"
-    for k, (ia, na, lata, lona) in a.items():
-        ib, nb, latb, lonb = b[k]
-        if ia != ib or na != nb or abs(lata - latb) > 1e-9 or \
-                abs(math.remainder(lona - lonb, 360.0)) > 1e-9:
-            return f"DIFFERENT cell {k}: {(ia, na, lata, lona)} vs {(ib, nb, latb, lonb)}"
-    if labels:
-        return f"DIFFERENT labels: {labels}"
-    return f"identical ({len(a):,} cells, labels and coordinates)"
+        n_cells = pg.execute("SELECT count(*) FROM cells c JOIN partitionings p ON "
+                             "p.id = c.partitioning_id JOIN partitioning_sets s ON "
+                             "s.id = p.set_id AND s.name = 'semp_bench'").fetchone()
+        bad = {name: row[0] for name, query in checks.items()
+               if (row := pg.execute(query).fetchone()) and row[0]}
+    if bad:
+        return f"DIFFERENT: {bad}"
+    return (f"identical ({n_cells[0] if n_cells else 0:,} cells: classes, counts, means, "
+            "labels texts, geometries; hierarchy; image labels; ancestors)")
 
 
 # --------------------------------------------------------------------------- parent

@@ -55,7 +55,7 @@ ORDER BY a.image_id, a.position;
 -- Per anchor node, sums of the build images' unit vectors (x = cos φ cos λ,
 -- y = cos φ sin λ, z = sin φ) and coordinates, and the convex hull of their points: cell
 -- statistics then aggregate a few nodes per cell instead of all images
--- (partition_semantic_stats.sql); n is the node's n_finest. The sums are exact integer
+-- (partition_semantic.sql); n is the node's n_finest. The sums are exact integer
 -- sums of the terms in units of 1e-15 (unit vector) and 1e-12 degrees (lat, lon), so
 -- they do not depend on row order. "hull" is the hull of the points, or for up to 3
 -- points their collection (the cell hull is the same). The points are collected in

@@ -173,13 +173,17 @@ def _build(conn: Connection, params: BuildParams, dataset_id: int, dataset_name:
         sa.text("SELECT geotool_create_label_view(:id)"), {"id": set_id}).scalar_one())
     say("refreshing QGIS views")
     sqlfiles.run(conn, "partition_refresh_views")
-    for row in conn.execute(sa.text(
-        "SELECT p.level, p.name, p.tau, p.n_classes, "
-        "(SELECT count(*) FROM image_classes ic WHERE ic.set_id = p.set_id "
-        " AND ic.cell_ids[p.level + 1] IS NOT NULL) "
-        "FROM partitionings p WHERE p.set_id = :id ORDER BY p.level"), {"id": set_id}):
+    levels = conn.execute(sa.text(
+        "SELECT level, name, tau, n_classes FROM partitionings WHERE set_id = :id "
+        "ORDER BY level"), {"id": set_id}).all()
+    # labelled images per level, all levels in one pass over the set's label rows
+    counts = ", ".join(f"count(cell_ids[{int(row[0]) + 1}])" for row in levels)
+    labelled = conn.execute(sa.text(
+        f"SELECT {counts} FROM image_classes WHERE set_id = :id"), {"id": set_id}
+    ).one() if levels else ()
+    for row, n_labelled in zip(levels, labelled, strict=True):
         summary.levels.append(LevelSummary(int(row[0]), str(row[1]), row[2],
-                                           int(row[3] or 0), int(row[4])))
+                                           int(row[3] or 0), int(n_labelled)))
     return summary
 
 

@@ -37,8 +37,6 @@ def build_semantic(conn: Connection, set_id: int, dataset_id: int, params: Build
             "tau": tau, "tau_effective": effective, "areas_only": params.areas_only})
         sqlfiles.run(conn, "partition_semantic", set_id=set_id, partitioning_id=pid,
                      level=level, tau=effective, areas_only=params.areas_only)
-        sqlfiles.run(conn, "partition_semantic_stats", partitioning_id=pid, level=level)
-        sqlfiles.run(conn, "partition_labels_text", partitioning_id=pid)
     say("labels of all partitionings")
     sqlfiles.run(conn, "partition_semantic_labels", set_id=set_id, n_levels=len(taus))
     say("ancestors across levels")
