@@ -6,15 +6,14 @@ city > district > POI; 30 % of vectors start at the district, 5 % skip the city,
 swap district and city, so parents have rivals and the data has 2-cycles):
 - ``sql``: ``build_partitioning`` (geotool build) — hierarchy, classes, labels, spherical
   and plain means, hull/OSM geometries, label texts, ancestors, label view, QGIS views;
-- ``pandas``: the same algorithm written plainly with pandas for this benchmark (read the
-  address vectors with ``read_sql``, compute hierarchy, counts, classes, labels and
-  means, write cells and the labels back with COPY, one ``image_classes`` row per
-  labelled image, the storage the SQL build writes) — it does less (no hierarchy tables,
-  geometries, texts, ancestors or views), so the ratio is conservative;
+- ``pandas``: the same algorithm written plainly with pandas for this benchmark, with the
+  same output (read with ``read_sql``; compute hierarchy, counts, classes, labels, means,
+  hulls with shapely, label texts and ancestors; write every table the SQL build writes
+  with COPY, then create the label view and refresh the QGIS views);
 - ``sql`` again on ``--small`` images (default 100,000) in its own database: the client's
   peak RSS should not grow with the data (bounded client memory).
 Each measurement runs in a fresh child process (peak RSS from ``resource.getrusage``).
-The two implementations' classes, image counts and mean coordinates are compared.
+The two implementations' outputs are compared table by table (``compare``).
 
     .venv/bin/python benchmarks/bench_partition.py --images 1000000 --small 100000
 """
