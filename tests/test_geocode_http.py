@@ -113,6 +113,28 @@ def test_persistent_failure_stops_pipeline_with_resume_hint(engine: Engine) -> N
     assert status == ["failed", "done"]
 
 
+def test_ctrl_c_keeps_stored_batches_and_marks_the_run_interrupted(engine: Engine) -> None:
+    pts = [(3.0 + k / 10, 4.0) for k in range(6)]
+    _dataset(engine, pts, "c")
+
+    def ctrl_c(batch: int) -> None:
+        if batch == 1:
+            raise KeyboardInterrupt
+
+    with fake_nominatim() as fake, _client(fake.url, concurrency=1) as gc:
+        fake.delay = 0.0
+        with pytest.raises(KeyboardInterrupt):
+            geocode_dataset(engine, "c", gc, batch_size=2, after_batch=ctrl_c)
+        assert len(_vectors(engine, "c")) == 2
+        with engine.connect() as conn:
+            status, written = conn.execute(sa.text(
+                "SELECT status, (summary->>'images_written')::int FROM runs")).one()
+        assert (status, written) == ("interrupted", 2)
+        assert geocode_dataset(engine, "c", gc, batch_size=2).images_todo == 4
+    got = _vectors(engine, "c")
+    assert {k[:2]: v for k, v in got.items()} == {p: expected_vector(*p) for p in pts}
+
+
 def test_not_nominatim_and_wrong_url_fail_at_once() -> None:
     with (fake_nominatim(not_nominatim=True) as fake, _client(fake.url) as gc,
           pytest.raises(NotNominatimError, match="Nominatim")):

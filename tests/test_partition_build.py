@@ -78,6 +78,20 @@ def test_rebuild_replaces_atomically_and_records_runs(engine: Engine) -> None:
         assert conn.execute(sa.text(
             "SELECT count(*) FROM runs WHERE status = 'failed'")).scalar() == 1
 
+    # Ctrl-C in the middle of a rebuild: the old set stays, the run says interrupted
+    def interrupt(message: str) -> None:
+        if message.startswith("partitioning"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_partitioning(engine, BuildParams(name="semp", taus=(3, 4)), report=interrupt)
+    assert snapshot(engine) == first
+    with engine.connect() as conn:
+        last = conn.execute(sa.text(
+            "SELECT status, summary->>'error', finished_at IS NOT NULL FROM runs "
+            "ORDER BY id DESC LIMIT 1")).one()
+    assert tuple(last) == ("interrupted", "KeyboardInterrupt", True)
+
 
 def test_spherical_mean_across_the_antimeridian(engine: Engine) -> None:
     pts = [(10.0, 179.0), (12.0, -179.5), (11.0, 178.5), (-5.0, -178.0)]

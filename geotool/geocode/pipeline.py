@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
-from geotool.db.runs import finish_run, start_run
+from geotool.db.runs import finish_run, record_stop, start_run
 from geotool.geocode import store
 from geotool.geocode.registry import GeocoderOptions, create
 from geotool.geocode.types import Geocoder
@@ -139,10 +139,13 @@ def _run(
                              on_points, after_batch)
         if details:
             _fetch_details(engine, gc, ds, summary, batch_size, on_details_start, on_details)
+    except KeyboardInterrupt as exc:  # Ctrl-C: stored batches stay; the run says so
+        summary.seconds = time.monotonic() - started
+        record_stop(engine, run_id, exc, summary.as_dict())
+        raise
     except Exception as exc:
         summary.seconds = time.monotonic() - started
-        with engine.begin() as conn:
-            finish_run(conn, run_id, "failed", {**summary.as_dict(), "error": str(exc)})
+        record_stop(engine, run_id, exc, summary.as_dict())
         done = summary.images_written
         raise GeocodeInterrupted(
             f"geocoding {dataset!r} stopped: {exc}\n{done:,} of {images_todo:,} images were "

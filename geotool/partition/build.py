@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import sqlfiles
-from geotool.db.runs import finish_run, start_run
+from geotool.db.runs import finish_run, record_stop, start_run
 
 SCHEMES = ("semantic", "s2")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,54}$")
@@ -120,9 +120,8 @@ def build_partitioning(engine: Engine, params: BuildParams,
     try:
         with engine.begin() as conn:
             summary = _build(conn, params, dataset_id, dataset_name, say)
-    except Exception as exc:
-        with engine.begin() as conn:
-            finish_run(conn, run_id, "failed", {"error": str(exc)})
+    except BaseException as exc:  # Ctrl-C too: the run is marked interrupted
+        record_stop(engine, run_id, exc)
         raise
     with engine.begin() as conn:
         finish_run(conn, run_id, "done", asdict(summary))
