@@ -1,9 +1,10 @@
-"""Database errors reach the user as one clear line with what to do, not a traceback."""
+"""Errors and Ctrl-C reach the user as one clear line with what to do, not a traceback."""
 
 from __future__ import annotations
 
 import socket
 
+import pytest
 from typer.testing import CliRunner
 
 from geotool.cli.app import app
@@ -27,3 +28,14 @@ def test_unmigrated_database_says_to_upgrade(empty_db_url: str) -> None:
     res = CliRunner().invoke(app, ["partitions", "list", "--database-url", empty_db_url])
     assert res.exit_code == 1
     assert "geotool db upgrade" in res.output
+
+
+def test_ctrl_c_says_how_to_continue(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("geotool.cli.build.build_partitioning", interrupted)
+    res = CliRunner().invoke(app, ["build", "--name", "x", "--database-url", db_url])
+    assert res.exit_code == 130
+    assert "Ctrl-C" in res.output and "same command again" in res.output
+    assert "Traceback" not in res.output

@@ -50,8 +50,12 @@ def friendly_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort):
             raise
+        except KeyboardInterrupt as exc:
+            console.print("[bold yellow]stopped (Ctrl-C).[/] What was already committed is "
+                          "kept; run the same command again to finish.")
+            raise typer.Exit(130) from exc
         except (UserError, ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
             console.print(f"[bold red]error:[/] {exc}")
             raise typer.Exit(1) from exc
