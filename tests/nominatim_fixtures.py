@@ -55,15 +55,20 @@ def _missing_tools() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def nominatim_world(pg_server: PrivateServer,
-                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[NominatimWorld]:
-    """A 3-country world (seed 11) imported into a fresh Nominatim database."""
+def require_nominatim_tools() -> None:
+    """Skip when Nominatim or osm2pgsql is missing — except under CI=true, where it fails."""
     missing = _missing_tools()
     if missing:
         if IN_CI:
             pytest.fail(f"CI=true and {missing}", pytrace=False)
         pytest.skip(missing)
+
+
+@pytest.fixture(scope="session")
+def nominatim_world(pg_server: PrivateServer,
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[NominatimWorld]:
+    """A 3-country world (seed 11) imported into a fresh Nominatim database."""
+    require_nominatim_tools()
     base = tmp_path_factory.mktemp("nominatim-world")
     world = generate_world(WORLD_SEED, WORLD_COUNTRIES, base / "world")
     database = f"nominatim_t_{uuid.uuid4().hex[:8]}"

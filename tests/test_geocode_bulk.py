@@ -21,8 +21,9 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from nominatim_fixtures import IN_CI, NominatimWorld, _missing_tools
+from nominatim_fixtures import NominatimWorld, require_nominatim_tools
 from osm_address_map import COUNTRY_ONLY_POINTS, sample_points, write_address_map
+from point_datasets import add_point_dataset
 from sqlalchemy.engine import Engine
 
 from geotool.db.server import PrivateServer
@@ -86,11 +87,7 @@ def address_map_dsn(pg_server: PrivateServer,
                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The hand-made address map (house numbers, interpolation, POIs, place nodes)
     imported into its own Nominatim database."""
-    missing = _missing_tools()
-    if missing:
-        if IN_CI:
-            pytest.fail(f"CI=true and {missing}", pytrace=False)
-        pytest.skip(missing)
+    require_nominatim_tools()
     from geotool.geocode.nominatim_local import LocalNominatim, import_osm
 
     base = tmp_path_factory.mktemp("address-map")
@@ -153,14 +150,7 @@ def _inside_points(nw: NominatimWorld, n: int) -> list[tuple[float, float]]:
 def _geocode(engine: Engine, geocoder: str, dsn: str, project_dir: str | None,
              points: list[tuple[float, float]], simplify: float) -> None:
     """Geocode ``points`` as dataset ``s`` with ``--geocoder geocoder --simplify simplify``."""
-    with engine.begin() as conn:
-        ds = conn.execute(sa.text(
-            "INSERT INTO datasets (name) VALUES ('s') RETURNING id")).scalar_one()
-        conn.execute(sa.text(
-            "INSERT INTO images (dataset_id, external_id, split, lat, lon) "
-            "VALUES (:d, :e, 'train', :lat, :lon)"),
-            [{"d": ds, "e": str(k), "lat": lat, "lon": lon}
-             for k, (lat, lon) in enumerate(points)])
+    add_point_dataset(engine, "s", points)
     options = registry.GeocoderOptions(nominatim_dsn=dsn, nominatim_project_dir=project_dir,
                                        concurrency=2, simplify=simplify)
     summary = geocode_dataset(engine, "s", geocoder, options, batch_size=64)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fake_nominatim import expected_vector, fake_nominatim
+from point_datasets import add_point_dataset
 from sqlalchemy.engine import Engine
 
 from geotool.geocode.nominatim_http import HttpNominatim, NominatimUnavailable, NotNominatimError
@@ -32,14 +33,7 @@ POINTS = [(1.23, 4.56), (1.23, 4.56), (2.71, 0.5), (-3.0, 7.0), (5.05, 5.05), (1
 
 
 def _dataset(engine: Engine, points: list[tuple[float, float]], name: str) -> None:
-    with engine.begin() as conn:
-        ds = conn.execute(sa.text("INSERT INTO datasets (name) VALUES (:n) RETURNING id"),
-                          {"n": name}).scalar_one()
-        conn.execute(sa.text(
-            "INSERT INTO images (dataset_id, external_id, split, lat, lon) "
-            "VALUES (:d, :e, 'train', :lat, :lon)"),
-            [{"d": ds, "e": f"{name}-{k}", "lat": lat, "lon": lon}
-             for k, (lat, lon) in enumerate(points)])
+    add_point_dataset(engine, name, points, id_prefix=f"{name}-")
 
 
 def _vectors(engine: Engine, name: str) -> dict[tuple[float, float, str], list[str]]:

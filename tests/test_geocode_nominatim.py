@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from nominatim_fixtures import IN_CI, NominatimWorld
+from point_datasets import add_point_dataset
 from sqlalchemy.engine import Engine
 
 from geotool.geocode.nominatim_inprocess import InProcessNominatim, address_vector
@@ -41,13 +42,7 @@ def sample_points(nw: NominatimWorld, n: int, seed: int = 3) -> list[tuple[float
 
 
 def _load(engine: Engine, pts: list[tuple[float, float]]) -> None:
-    with engine.begin() as conn:
-        ds = conn.execute(sa.text(
-            "INSERT INTO datasets (name) VALUES ('w') RETURNING id")).scalar_one()
-        conn.execute(sa.text(
-            "INSERT INTO images (dataset_id, external_id, split, lat, lon) "
-            "VALUES (:d, :e, 'train', :lat, :lon)"),
-            [{"d": ds, "e": str(k), "lat": lat, "lon": lon} for k, (lat, lon) in enumerate(pts)])
+    add_point_dataset(engine, "w", pts)
 
 
 def test_vectors_match_world_hierarchy(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from point_datasets import add_point_dataset
 from sqlalchemy.engine import Engine
 
 from geotool.geocode import store
@@ -10,15 +11,7 @@ from geotool.geocode.types import AddressResult, LocationRecord
 
 
 def _dataset(engine: Engine, points: list[tuple[float, float]], name: str = "d") -> int:
-    with engine.begin() as conn:
-        ds = conn.execute(sa.text("INSERT INTO datasets (name) VALUES (:n) RETURNING id"),
-                          {"n": name}).scalar_one()
-        for k, (lat, lon) in enumerate(points):
-            conn.execute(sa.text(
-                "INSERT INTO images (dataset_id, external_id, split, lat, lon) "
-                "VALUES (:d, :e, 'train', :lat, :lon)"), {"d": ds, "e": f"{name}{k}",
-                                                          "lat": lat, "lon": lon})
-    return int(ds)
+    return add_point_dataset(engine, name, points, id_prefix=name)
 
 
 def _loc(key: str, **kw: object) -> LocationRecord:

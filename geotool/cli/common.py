@@ -87,13 +87,18 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def make_progress(transient: bool = False) -> Progress:
-    """The progress bar every long command uses: counts, rate, elapsed, remaining."""
+def make_progress(transient: bool = False, show_counts: bool = True) -> Progress:
+    """The progress bar every long command uses: counts, rate, elapsed, remaining.
+
+    The ``rate`` field of each task is shown as given. ``show_counts=False`` hides the
+    done/total column, for bars whose total is not a count of items (bytes of a file).
+    """
+    counts = [MofNCompleteColumn()] if show_counts else []
     return Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        *counts,
         TaskProgressColumn(),
         TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),

@@ -7,18 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    Progress,
-    SpinnerColumn,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
-from geotool.cli.common import DatabaseUrlOption, console, friendly_errors, out
+from geotool.cli.common import DatabaseUrlOption, friendly_errors, make_progress, out
 from geotool.ingest.load import ingest_file
 from geotool.ingest.summary import IngestSummary
 
@@ -68,24 +59,15 @@ def ingest(
     Example: geotool ingest photos/train.csv --dataset demo --split train
     """
     start = time.monotonic()
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[rows]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    # the bar follows the bytes read; the text says rows and rows/s
+    with make_progress(transient=True, show_counts=False) as progress:
         size = file.stat().st_size if file.is_file() else None
-        task = progress.add_task(f"reading {file.name}", total=size, rows="")
+        task = progress.add_task(f"reading {file.name}", total=size, rate="")
 
         def advance(rows: int, bytes_read: int) -> None:
             rate = rows / max(time.monotonic() - start, 1e-9)
             progress.update(task, completed=bytes_read,
-                            rows=f"{rows:,} rows, {rate:,.0f} rows/s")
+                            rate=f"{rows:,} rows, {rate:,.0f} rows/s")
 
         def phase(name: str) -> None:
             progress.update(task, description=PHASES.get(name, name), completed=size)
