@@ -139,13 +139,11 @@ def _run(
                              on_points, after_batch)
         if details:
             _fetch_details(engine, gc, ds, summary, batch_size, on_details_start, on_details)
-    except KeyboardInterrupt as exc:  # Ctrl-C: stored batches stay; the run says so
+    except BaseException as exc:  # Ctrl-C too: stored batches stay, the run says so
         summary.seconds = time.monotonic() - started
         record_stop(engine, run_id, exc, summary.as_dict())
-        raise
-    except Exception as exc:
-        summary.seconds = time.monotonic() - started
-        record_stop(engine, run_id, exc, summary.as_dict())
+        if not isinstance(exc, Exception):
+            raise
         done = summary.images_written
         raise GeocodeInterrupted(
             f"geocoding {dataset!r} stopped: {exc}\n{done:,} of {images_todo:,} images were "
