@@ -1,13 +1,28 @@
-"""Records of pipeline runs: every stage writes its parameters and outcome to ``runs``."""
+"""Records of pipeline runs: every stage writes its parameters and outcome to ``runs``.
+
+A stage records its run with :func:`recorded_run`, a context manager that inserts the
+``runs`` row (status ``running``), and on the way out sets ``done``, ``failed`` (an
+exception) or ``interrupted`` (Ctrl-C). A process that is killed outright (SIGKILL, power
+loss) cannot write anything; so while the run is alive its own database session holds a
+session-level advisory lock keyed by the run's id, which PostgreSQL releases when that
+session ends. The ``runs_status`` view (migration 0006) shows a ``running`` row whose lock
+nobody holds as ``died``.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+
+#: First key of the two-key advisory locks that mark live runs (the second is the run id).
+#: Also used by ``runs_status`` in migration 0006; change both together.
+RUN_LOCK_CLASS = 1734700915
 
 
 def start_run(conn: Connection, stage: str, params: dict[str, Any],
@@ -40,3 +55,46 @@ def record_stop(engine: Engine, run_id: int, exc: BaseException,
     detail = {**(summary or {}), "error": str(exc) or type(exc).__name__}
     with contextlib.suppress(Exception), engine.begin() as conn:
         finish_run(conn, run_id, status, detail)
+
+
+@dataclass
+class RunRecord:
+    """The live run handed out by :func:`recorded_run`.
+
+    ``summary`` is written to the row when the run ends (whichever way it ends); the stage
+    fills it as it goes.
+    """
+
+    id: int
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def recorded_run(engine: Engine, stage: str, params: dict[str, Any],
+                 dataset_id: int | None = None) -> Iterator[RunRecord]:
+    """Record one run of ``stage``: ``running`` now, then done / failed / interrupted.
+
+    The row is committed at once (so other sessions see the run while it works) and a
+    dedicated connection holds the run's advisory lock until the block ends, which is
+    how a killed process is told apart from a running one (``runs_status.status``).
+    """
+    with engine.begin() as conn:
+        run_id = start_run(conn, stage, params, dataset_id)
+    record = RunRecord(run_id)
+    with engine.connect() as lock_conn:
+        lock_conn.execute(sa.text("SELECT pg_advisory_lock(:c, :r)"),
+                          {"c": RUN_LOCK_CLASS, "r": run_id})
+        lock_conn.commit()
+        try:
+            yield record
+        except BaseException as exc:
+            record_stop(engine, run_id, exc, record.summary)
+            raise
+        else:
+            with engine.begin() as conn:
+                finish_run(conn, run_id, "done", record.summary)
+        finally:
+            with contextlib.suppress(Exception):
+                lock_conn.execute(sa.text("SELECT pg_advisory_unlock(:c, :r)"),
+                                  {"c": RUN_LOCK_CLASS, "r": run_id})
+                lock_conn.commit()

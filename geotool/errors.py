@@ -1,0 +1,38 @@
+"""The one error type users see.
+
+Every error a user can fix (bad input, a missing file, a set that does not exist, a
+component that is not running) is a :class:`GeotoolError`, or a subclass of it, whose
+message is one or a few lines saying what went wrong, with which input, and what to do.
+The CLI prints such errors without a traceback and exits with code 1. Anything else that
+escapes a command is a bug: the CLI lets it print its traceback (``--debug`` shows the
+traceback for user errors too).
+
+This module imports nothing from geotool, so every layer may raise these errors.
+"""
+
+from __future__ import annotations
+
+
+class GeotoolError(Exception):
+    """An error the user can fix; its message is meant for them as it is."""
+
+
+class MissingExtraError(GeotoolError):
+    """A command needs an optional dependency that is not installed."""
+
+    def __init__(self, module: str, extra: str, what: str) -> None:
+        super().__init__(
+            f"{what} needs the Python package '{module}', which is not installed; "
+            f"install geotool with the '{extra}' extra: pip install 'geotool[{extra}]' "
+            "(scripts/bootstrap.sh installs every extra)."
+        )
+        self.module = module
+        self.extra = extra
+
+
+def require_module(module: str, extra: str, what: str) -> None:
+    """Raise :class:`MissingExtraError` when ``module`` cannot be imported."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise MissingExtraError(module, extra, what)
