@@ -111,7 +111,7 @@ class GeoClassifier(nn.Module):
         self.heads = nn.ModuleList(nn.Linear(width, n) for n in n_classes)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        return self.backbone(images)  # type: ignore[no-any-return]
+        return self.backbone(images)
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         feats = self.features(images)
