@@ -41,8 +41,8 @@ from geotool.geocode.boundaries import (
     locate_points,
     read_boundaries,
 )
-from geotool.geocode.nominatim_bulk import BulkNominatim
-from geotool.geocode.nominatim_inprocess import InProcessNominatim
+from geotool.geocode.nominatim.bulk import BulkNominatim
+from geotool.geocode.nominatim.inprocess import InProcessNominatim
 from geotool.geocode.types import AddressResult
 from geotool.synth.world import World, load_world
 
@@ -140,7 +140,7 @@ def inprocess_per_point(api: Any, points: Points) -> list[Any]:
 def defaults_from_demo(args: argparse.Namespace) -> None:
     """Fill unset locations from the demo's world, local Nominatim and private server."""
     from geotool.demo import demo_workdir
-    from geotool.geocode.nominatim_local import local_dsn
+    from geotool.geocode.nominatim.local import local_dsn
     from geotool.settings import load_settings
 
     if args.world is None:

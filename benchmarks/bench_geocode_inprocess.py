@@ -6,7 +6,7 @@ In one run, on the same points of a synthetic world imported into a fresh local 
 - geotool's in-process geocoder (async API, ``--concurrency`` K reverse calls in flight)
   for several K;
 - a thread pool over the sync API (one ``NominatimAPI`` per thread);
-- HTTP: the same Nominatim v1 endpoints served locally (``geotool.geocode.nominatim_serve``)
+- HTTP: the same Nominatim v1 endpoints served locally (``geotool.geocode.nominatim.serve``)
   queried by geotool's HTTP geocoder (/reverse + one /details per place), K = 1 and 4;
 - the whole ``geocode_dataset`` pipeline (cache lookup, DB writes, location details) with
   the in-process geocoder.
@@ -83,10 +83,10 @@ def main() -> None:
 
     from geotool.db import migrate
     from geotool.db.server import PrivateServer
-    from geotool.geocode.nominatim_http import HttpNominatim
-    from geotool.geocode.nominatim_inprocess import InProcessNominatim
-    from geotool.geocode.nominatim_local import LocalNominatim, import_osm
-    from geotool.geocode.nominatim_serve import serve
+    from geotool.geocode.nominatim.http import HttpNominatim
+    from geotool.geocode.nominatim.inprocess import InProcessNominatim
+    from geotool.geocode.nominatim.local import LocalNominatim, import_osm
+    from geotool.geocode.nominatim.serve import serve
     from geotool.geocode.pipeline import geocode_dataset
     from geotool.synth.world import generate_world
 

@@ -82,7 +82,7 @@ def main() -> None:
 
 def _time_import(osm_file: Path, project_dir: Path, generate: float) -> None:
     from geotool.db.server import PrivateServer
-    from geotool.geocode.nominatim_local import LocalNominatim, import_osm
+    from geotool.geocode.nominatim.local import LocalNominatim, import_osm
 
     server = PrivateServer.from_settings()
     server.start()

@@ -161,13 +161,13 @@ def run_demo(config: DemoConfig | None = None, *, workdir: Path | None = None,
 
     step("synthetic world", world)
 
-    from geotool.geocode.nominatim_local import local_nominatim
+    from geotool.geocode.nominatim.local import local_nominatim
 
     local = local_nominatim(load_settings(database_url=database_url) if database_url else None,
                             database=config.nominatim_database)
 
     def nominatim() -> tuple[str, bool]:
-        from geotool.geocode.nominatim_local import import_osm
+        from geotool.geocode.nominatim.local import import_osm
 
         record = import_osm(world_dir / "world.osm", local)
         where = f"Nominatim database {record.database}"

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from geotool.db.server import PrivateServer
-from geotool.geocode.nominatim_local import (
+from geotool.geocode.nominatim.local import (
     ImportRecord,
     LocalNominatim,
     import_osm,
@@ -85,7 +85,7 @@ def nominatim_world(pg_server: PrivateServer,
 @pytest.fixture()
 def inprocess_geocoder(nominatim_world: NominatimWorld) -> Iterator[Any]:
     """geotool's in-process geocoder on the imported world (4 in flight, light simplify)."""
-    from geotool.geocode.nominatim_inprocess import InProcessNominatim
+    from geotool.geocode.nominatim.inprocess import InProcessNominatim
 
     local = nominatim_world.local
     gc = InProcessNominatim(local.environ, local.project_dir, concurrency=4, simplify=0.0001)

@@ -28,8 +28,8 @@ from sqlalchemy.engine import Engine
 
 from geotool.db.server import PrivateServer
 from geotool.geocode import registry
-from geotool.geocode.nominatim_bulk import BulkGeocodeError, BulkNominatim
-from geotool.geocode.nominatim_inprocess import InProcessNominatim
+from geotool.geocode.nominatim.bulk import BulkGeocodeError, BulkNominatim
+from geotool.geocode.nominatim.inprocess import InProcessNominatim
 from geotool.geocode.pipeline import geocode_dataset
 
 SAMPLE = 400
@@ -88,7 +88,7 @@ def address_map_dsn(pg_server: PrivateServer,
     """The hand-made address map (house numbers, interpolation, POIs, place nodes)
     imported into its own Nominatim database."""
     require_nominatim_tools()
-    from geotool.geocode.nominatim_local import LocalNominatim, import_osm
+    from geotool.geocode.nominatim.local import LocalNominatim, import_osm
 
     base = tmp_path_factory.mktemp("address-map")
     database = f"nominatim_a_{uuid.uuid4().hex[:8]}"

@@ -18,7 +18,7 @@ from fake_nominatim import expected_vector, fake_nominatim
 from point_datasets import add_point_dataset
 from sqlalchemy.engine import Engine
 
-from geotool.geocode.nominatim_http import HttpNominatim, NominatimUnavailable, NotNominatimError
+from geotool.geocode.nominatim.http import HttpNominatim, NominatimUnavailable, NotNominatimError
 from geotool.geocode.pipeline import GeocodeInterrupted, geocode_dataset
 
 

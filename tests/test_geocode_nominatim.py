@@ -14,7 +14,7 @@ from nominatim_fixtures import IN_CI, NominatimWorld
 from point_datasets import add_point_dataset
 from sqlalchemy.engine import Engine
 
-from geotool.geocode.nominatim_inprocess import InProcessNominatim, address_vector
+from geotool.geocode.nominatim.inprocess import InProcessNominatim, address_vector
 from geotool.geocode.pipeline import geocode_dataset
 
 SEA = [(0.0, -30.0), (-40.0, -120.0)]  # mid-Atlantic, South Pacific
@@ -114,8 +114,8 @@ def test_details_polygons_and_countries(
 def test_http_geocoder_on_real_nominatim_agrees_with_in_process(
     nominatim_world: NominatimWorld, inprocess_geocoder: InProcessNominatim,  # noqa: F811
 ) -> None:
-    from geotool.geocode.nominatim_http import HttpNominatim
-    from geotool.geocode.nominatim_serve import serve
+    from geotool.geocode.nominatim.http import HttpNominatim
+    from geotool.geocode.nominatim.serve import serve
 
     pts = sample_points(nominatim_world, 45, seed=9)
     local = nominatim_world.local

@@ -20,7 +20,7 @@ import pytest
 from nominatim_fixtures import NominatimWorld
 from shapely import Point
 
-from geotool.geocode.nominatim_local import import_osm, nominatim_status
+from geotool.geocode.nominatim.local import import_osm, nominatim_status
 from geotool.synth.places import Place, World
 from geotool.synth.shapes import random_point_in
 

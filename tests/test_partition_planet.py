@@ -9,7 +9,7 @@ from nominatim_fixtures import NominatimWorld
 from sqlalchemy.engine import Engine
 from test_geocode_nominatim import _load, sample_points
 
-from geotool.geocode.nominatim_inprocess import InProcessNominatim
+from geotool.geocode.nominatim.inprocess import InProcessNominatim
 from geotool.geocode.pipeline import geocode_dataset
 from geotool.partition.build import BuildParams, build_partitioning
 

@@ -46,7 +46,7 @@ def import_(
 
     Example: geotool nominatim import world/world.osm --database nominatim
     """
-    from geotool.geocode.nominatim_local import import_osm, local_nominatim
+    from geotool.geocode.nominatim.local import import_osm, local_nominatim
 
     local = local_nominatim(database=database, project_dir=project_dir)
     with console.status("importing into Nominatim…") as status:
@@ -69,7 +69,7 @@ def status(database: DatabaseOption = "nominatim", project_dir: ProjectOption = 
 
     Example: geotool nominatim status --database nominatim
     """
-    from geotool.geocode.nominatim_local import local_nominatim, nominatim_status
+    from geotool.geocode.nominatim.local import local_nominatim, nominatim_status
 
     result = nominatim_status(local_nominatim(database=database, project_dir=project_dir))
     out.print(f"database:    {result.database}")

@@ -45,7 +45,7 @@ class GeocoderOptions:
 
 Factory = Callable[[GeocoderOptions], Geocoder]
 _FACTORIES: dict[str, Factory | str] = {}
-PLUGIN_MODULES = ("geotool.geocode.nominatim_bulk", "geotool.geocode.boundaries")
+PLUGIN_MODULES = ("geotool.geocode.nominatim.bulk", "geotool.geocode.boundaries")
 _plugins_loaded = False
 
 
@@ -91,7 +91,7 @@ def create(name: str, options: GeocoderOptions) -> Geocoder:
 
 
 def _nominatim_inprocess(options: GeocoderOptions) -> Geocoder:
-    from geotool.geocode.nominatim_inprocess import InProcessNominatim
+    from geotool.geocode.nominatim.inprocess import InProcessNominatim
 
     environ, project_dir = local_nominatim_environ(options)
     return InProcessNominatim(environ, project_dir, concurrency=options.concurrency,
@@ -105,7 +105,7 @@ def local_nominatim_environ(options: GeocoderOptions) -> tuple[dict[str, str], s
     dsn = options.nominatim_dsn or os.environ.get("NOMINATIM_DATABASE_DSN")
     if dsn:
         return {"NOMINATIM_DATABASE_DSN": dsn}, options.nominatim_project_dir
-    from geotool.geocode.nominatim_local import local_nominatim, write_project
+    from geotool.geocode.nominatim.local import local_nominatim, write_project
     from geotool.settings import load_settings
 
     overrides = {"database_url": options.database_url} if options.database_url else {}
@@ -116,7 +116,7 @@ def local_nominatim_environ(options: GeocoderOptions) -> tuple[dict[str, str], s
 
 
 def _nominatim_http(options: GeocoderOptions) -> Geocoder:
-    from geotool.geocode.nominatim_http import HttpNominatim
+    from geotool.geocode.nominatim.http import HttpNominatim
 
     if not options.nominatim_url:
         raise ValueError("--geocoder http needs --nominatim-url (e.g. http://localhost:8088)")

@@ -18,7 +18,7 @@ of joins answers 50,000 points. Rules reproduced from ``nominatim_api/reverse.py
 * the address: the result (when named), ``place_addressline`` rows of the result and of
   its parent with Nominatim's choice of one row per rank, the country, the parent.
 
-The address vector then follows :func:`geotool.geocode.nominatim_inprocess.address_vector`:
+The address vector then follows :func:`geotool.geocode.nominatim.inprocess.address_vector`:
 rows with ``isaddress``, no postcodes, house numbers or nameless rows; the country as its
 admin_level 2 relation, else ``C:<cc>``. Not reproduced: TIGER house numbers (US only),
 the rank-0 "feature" layers (railway, natural, man-made), and ties at exactly equal
@@ -37,7 +37,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import sqlfiles
 from geotool.db.copy import copy_rows
-from geotool.geocode.nominatim_inprocess import country_record, record_from_parts, simplified_sql
+from geotool.geocode.nominatim.inprocess import country_record, record_from_parts, simplified_sql
 from geotool.geocode.registry import GeocoderOptions, register
 from geotool.geocode.types import AddressResult, LocationRecord
 

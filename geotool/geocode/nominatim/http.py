@@ -10,7 +10,7 @@ Requests (current v1 API, JSON only, standard library HTTP):
 * ``/details?addressdetails=1&polygon_geojson=1`` once per place that a reverse answer names
   (remembered in memory): its address lines carry the OSM ids the reverse answer lacks, and
   its own attributes and polygon serve the details step. Address lines follow the same rules
-  as the in-process geocoder (:mod:`geotool.geocode.nominatim_inprocess`): ``isaddress``
+  as the in-process geocoder (:mod:`geotool.geocode.nominatim.inprocess`): ``isaddress``
   rows with an OSM object, postcodes and house numbers dropped; the country row without an
   OSM object resolves to the country's boundary relation that a zoom-3 ``/reverse`` at the
   same point returns (asked once per country), else ``C:<cc>``.
@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from geotool.geocode.nominatim_inprocess import UNPLACEABLE, country_record, record_from_parts
+from geotool.geocode.nominatim.inprocess import UNPLACEABLE, country_record, record_from_parts
 from geotool.geocode.types import AddressResult, LocationRecord
 
 PUBLIC_HOSTS = ("nominatim.openstreetmap.org",)
