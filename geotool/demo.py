@@ -21,6 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from geotool.errors import InvalidValueError
+from geotool.progress import NO_PROGRESS, Progress
 from geotool.settings import Settings, load_settings
 
 
@@ -41,11 +43,13 @@ class DemoConfig:
 
     def validate(self) -> None:
         if self.countries < 1:
-            raise ValueError(f"--countries must be at least 1, not {self.countries}")
+            raise InvalidValueError(f"--countries must be at least 1, not {self.countries}")
         if self.photos < 100:
-            raise ValueError(f"--photos must be at least 100 for a useful demo, not {self.photos}")
+            raise InvalidValueError(
+                f"--photos must be at least 100 for a useful demo, not {self.photos}")
         if self.geocoder not in {"bulk", "nominatim"}:
-            raise ValueError(f"--geocoder must be bulk or nominatim, not {self.geocoder!r}")
+            raise InvalidValueError(
+                f"--geocoder must be bulk or nominatim, not {self.geocoder!r}")
 
 
 @dataclass
@@ -72,7 +76,6 @@ class DemoReport:
     cells_containing: float = 0.0
 
 
-Log = Callable[[str], None]
 
 
 def demo_workdir(settings: Settings | None = None) -> Path:
@@ -108,13 +111,14 @@ def _photos_match(photo_dir: Path, world_dir: Path, config: DemoConfig) -> bool:
 
 
 def run_demo(config: DemoConfig | None = None, *, workdir: Path | None = None,
-             database_url: str | None = None, log: Log = print,
-             progress: Callable[[str, int | None], Callable[[int], None]] | None = None,
+             database_url: str | None = None, progress: Progress = NO_PROGRESS,
              ) -> DemoReport:
     """Run the pipeline on the synthetic planet and return what happened.
 
-    ``progress(description, total)`` returns an ``advance(n)`` callback for long steps.
+    ``progress`` gets one message per step (its name, then what it did) and the phases of
+    the stages the steps call.
     """
+    log = progress.message
     from geotool.db.engine import database_url as resolve_url
     from geotool.db.engine import get_engine
     from geotool.db.migrate import upgrade
@@ -131,11 +135,6 @@ def run_demo(config: DemoConfig | None = None, *, workdir: Path | None = None,
         detail, skipped = fn()
         report.steps.append(StepResult(name, detail, time.monotonic() - t0, skipped))
         log(f"    {detail}")
-
-    def advance(description: str, total: int | None) -> Callable[[int], None]:
-        if progress is None:
-            return lambda n: None
-        return progress(description, total)
 
     url_holder: dict[str, str] = {}
 
@@ -155,8 +154,7 @@ def run_demo(config: DemoConfig | None = None, *, workdir: Path | None = None,
 
         if _world_matches(world_dir, config):
             return f"world of seed {config.seed} already in {world_dir}", True
-        tick = advance("countries", config.countries)
-        w = generate_world(config.seed, config.countries, world_dir, progress=tick)
+        w = generate_world(config.seed, config.countries, world_dir, progress=progress)
         return f"{len(w.places):,} places in {config.countries} countries → {world_dir}", False
 
     step("synthetic world", world)
@@ -184,9 +182,8 @@ def run_demo(config: DemoConfig | None = None, *, workdir: Path | None = None,
             return f"{config.photos:,} photos already in {photo_dir}", True
         if photo_dir.exists():  # the demo's own folder, cut short or made with other settings
             shutil.rmtree(photo_dir)
-        tick = advance("rendering photos", config.photos)
         generate_photos(world_dir, config.photos, config.size, photo_dir, seed=config.seed,
-                        overwrite=True, progress=tick)
+                        overwrite=True, progress=progress)
         return f"{config.photos:,} photos of {config.size} px → {photo_dir}", False
 
     step("synthetic photos", photos)
@@ -194,7 +191,8 @@ def run_demo(config: DemoConfig | None = None, *, workdir: Path | None = None,
     def ingest() -> tuple[str, bool]:
         from geotool.ingest.load import ingest_file
 
-        summary = ingest_file(photo_dir / "all.csv", config.dataset, engine=engine)
+        summary = ingest_file(photo_dir / "all.csv", config.dataset, engine=engine,
+                              progress=progress)
         done = summary.loaded == 0 and summary.updated == 0
         return (f"{summary.rows_read:,} rows: {summary.loaded:,} loaded, "
                 f"{summary.already_present:,} already present"), done
@@ -209,16 +207,8 @@ def run_demo(config: DemoConfig | None = None, *, workdir: Path | None = None,
                                   nominatim_dsn=local.nominatim_dsn,
                                   nominatim_project_dir=str(local.project_dir),
                                   simplify=0.0001, warn=log)
-        holder: dict[str, Callable[[int], None]] = {}
-
-        def on_start(images: int, points: int) -> None:
-            holder["tick"] = advance("geocoding", points)
-
-        def on_points(n: int) -> None:
-            holder.get("tick", lambda _: None)(n)
-
         summary = geocode_dataset(engine, config.dataset, config.geocoder, options,
-                                  on_start=on_start, on_points=on_points)
+                                  progress=progress)
         if summary.images_todo == 0 and summary.details_written == 0:
             return "every image already has its address vector", True
         return (f"{summary.images_written:,} images with {summary.geocoder}: {summary.ok:,} ok, "
@@ -231,10 +221,10 @@ def run_demo(config: DemoConfig | None = None, *, workdir: Path | None = None,
         from geotool.partition.build import BuildParams, build_partitioning
 
         semp = build_partitioning(engine, BuildParams(
-            name="demo_semp", dataset=config.dataset, taus=config.taus))
+            name="demo_semp", dataset=config.dataset, taus=config.taus), progress)
         s2 = build_partitioning(engine, BuildParams(
             name="demo_s2", scheme="s2", dataset=config.dataset, img_min=config.s2_img_min,
-            img_maxes=config.s2_img_maxes))
+            img_maxes=config.s2_img_maxes), progress)
         parts = [f"{s.name}: " + ", ".join(f"{lv.n_classes}" for lv in s.levels) + " classes"
                  for s in (semp, s2)]
         return "; ".join(parts), False

@@ -17,6 +17,19 @@ class GeotoolError(Exception):
     """An error the user can fix; its message is meant for them as it is."""
 
 
+class InvalidValueError(GeotoolError, ValueError):
+    """A value the user gave (an option, a setting, an argument) is out of range or of the
+    wrong form; also a ``ValueError``, which callers that predate GeotoolError catch."""
+
+
+class MissingInputError(GeotoolError, FileNotFoundError):
+    """A file the user named does not exist; also a ``FileNotFoundError``."""
+
+
+class UnavailableError(GeotoolError, RuntimeError):
+    """A component geotool needs (a server, a database) cannot answer right now."""
+
+
 class MissingExtraError(GeotoolError):
     """A command needs an optional dependency that is not installed."""
 

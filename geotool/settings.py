@@ -19,6 +19,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from geotool.errors import InvalidValueError, MissingInputError
+
 ENV_PREFIX = "GEOTOOL_"
 
 
@@ -62,7 +64,7 @@ def _config_file() -> Path | None:
     if explicit:
         path = Path(explicit)
         if not path.is_file():
-            raise FileNotFoundError(
+            raise MissingInputError(
                 f"GEOTOOL_CONFIG points at {path}, which does not exist. "
                 "Create it or unset GEOTOOL_CONFIG."
             )
@@ -87,7 +89,7 @@ def load_settings(**overrides: Any) -> Settings:
             data = tomllib.load(fh)
         unknown = set(data) - names
         if unknown:
-            raise ValueError(
+            raise InvalidValueError(
                 f"Unknown setting(s) {sorted(unknown)} in {cfg}; known: {sorted(names)}"
             )
         values.update(data)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from nominatim_fixtures import _missing_tools
 
 from geotool.demo import DemoConfig, run_demo
+from geotool.progress import RecordingProgress
 from geotool.synth.places import load_world
 
 
@@ -30,8 +31,8 @@ def test_demo_end_to_end_and_resume(db_url: str, nominatim_db: str, tmp_path: Pa
     monkeypatch.setenv("GEOTOOL_DATABASE_URL", db_url)  # Nominatim lands on the same server
     config = DemoConfig(seed=3, countries=2, photos=400, size=64, taus=(5, 10, 20),
                         s2_img_min=5, s2_img_maxes=(100, 50), nominatim_database=nominatim_db)
-    lines: list[str] = []
-    first = run_demo(config, workdir=tmp_path, database_url=db_url, log=lines.append)
+    progress = RecordingProgress()
+    first = run_demo(config, workdir=tmp_path, database_url=db_url, progress=progress)
 
     assert [s.name for s in first.steps] == [
         "database", "synthetic world", "Nominatim import", "synthetic photos", "ingest",
@@ -62,7 +63,7 @@ def test_demo_end_to_end_and_resume(db_url: str, nominatim_db: str, tmp_path: Pa
     assert first.cells_containing >= 0.9
     assert first.cell_examples and all(", " in label for label in first.cell_examples)
 
-    second = run_demo(config, workdir=tmp_path, database_url=db_url, log=lines.append)
+    second = run_demo(config, workdir=tmp_path, database_url=db_url, progress=progress)
     skipped = {s.name for s in second.steps if s.skipped}
     assert skipped == {"synthetic world", "Nominatim import", "synthetic photos", "ingest",
                        "reverse geocoding"}
@@ -71,7 +72,7 @@ def test_demo_end_to_end_and_resume(db_url: str, nominatim_db: str, tmp_path: Pa
 
     # A photo set cut short (no photos.json written) is rendered again, not trusted.
     (tmp_path / "photos" / "photos.json").unlink()
-    third = run_demo(config, workdir=tmp_path, database_url=db_url, log=lines.append)
+    third = run_demo(config, workdir=tmp_path, database_url=db_url, progress=progress)
     assert not next(s for s in third.steps if s.name == "synthetic photos").skipped
     assert third.images == first.images
 

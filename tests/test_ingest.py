@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from geotool.cli.app import app
 from geotool.ingest.errors import IngestError, InvalidRowsError, SwappedColumnsError
 from geotool.ingest.load import ingest_file
+from geotool.progress import RecordingProgress
 
 TABLES = ("datasets", "images", "rejected_rows", "runs", "locations", "image_addresses",
           "image_geocodes")
@@ -31,6 +32,14 @@ def rows(url: str, query: str, **params: Any) -> list[tuple[Any, ...]]:
 
 def counts(url: str) -> dict[str, int]:
     return {t: rows(url, f"SELECT count(*) FROM {t}")[0][0] for t in TABLES}
+
+
+def assert_nothing_written(url: str, failed_runs: int) -> None:
+    """No data at all, not even the dataset; only the ``failed`` runs of the attempts."""
+    assert {t: n for t, n in counts(url).items() if t != "runs"} == {
+        t: 0 for t in TABLES if t != "runs"}
+    assert rows(url, "SELECT stage, status, dataset_id FROM runs") == [
+        ("ingest", "failed", None)] * failed_runs
 
 
 def images(url: str) -> list[tuple[Any, ...]]:
@@ -188,7 +197,7 @@ def test_each_bad_row_is_reported_with_line_and_reason(tmp_path: Path, db_url: s
     assert err.counts == {k: kinds.count(k) for k in set(kinds)}
     assert "line 3 (id 'x1'): latitude 95.5 is outside ±90" in str(err)
     assert "--skip-invalid" in str(err)
-    assert all(n == 0 for n in counts(db_url).values())  # nothing written, not even the dataset
+    assert_nothing_written(db_url, failed_runs=1)
 
 
 def test_duplicates_bad_split_and_multiline_records(tmp_path: Path, db_url: str) -> None:
@@ -293,7 +302,7 @@ def test_swapped_latlon_is_detected_and_explained(tmp_path: Path, db_url: str) -
     assert "--swap-latlon" in str(info.value) and "2 of 3" in str(info.value)
     with pytest.raises(SwappedColumnsError, match="--swap-latlon"):
         ingest_file(f, "im2gps3k", "test", database_url=db_url, skip_invalid=True)
-    assert all(n == 0 for n in counts(db_url).values())
+    assert_nothing_written(db_url, failed_runs=2)
 
 
 def test_swap_latlon_loads_the_right_coordinates(tmp_path: Path, db_url: str) -> None:
@@ -420,15 +429,20 @@ def test_gzip_csv_and_progress_reports(tmp_path: Path, db_url: str) -> None:
         fh.write("id,lat,lon\n")
         for i in range(n):
             fh.write(f"g{i},{(i % 1800) / 10 - 90},{(i % 3600) / 10 - 180}\n")
-    calls: list[tuple[int, int]] = []
-    phases: list[str] = []
-    s = ingest_file(f, "d", "train", database_url=db_url,
-                    progress=lambda r, b: calls.append((r, b)), phase=phases.append)
+    calls: list[tuple[int, int]] = []  # (rows advanced so far, bytes read) per advance
+
+    class Calls(RecordingProgress):
+        def advance(self, n: int = 1) -> None:
+            super().advance(n)
+            calls.append((self.done["reading"], int(self.fields["bytes"])))
+
+    progress = Calls()
+    s = ingest_file(f, "d", "train", database_url=db_url, progress=progress)
     assert s.loaded == n
     assert [c[0] for c in calls] == [10_000, 20_000, n]
     assert [c[1] for c in calls] == sorted(c[1] for c in calls)
     assert calls[-1][1] == f.stat().st_size
-    assert phases == ["checking", "loading"]
+    assert [name for name, _ in progress.phases] == ["reading", "checking", "loading"]
     lats = [(i % 1800) / 10 - 90 for i in range(n)]
     lons = [(i % 3600) / 10 - 180 for i in range(n)]
     assert rows(db_url, "SELECT min(lat), max(lat), min(lon), max(lon) FROM images") == [

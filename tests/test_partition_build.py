@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from geotool.partition.build import BuildParams, PartitionError, build_partitioning
 from geotool.partition.labels import label_rows
+from geotool.progress import RecordingProgress
 
 SNAPSHOT = {
     "cells": "SELECT p.level, c.class_index, l.osm_key, c.s2_token, c.n_images, c.lat, c.lon, "
@@ -79,12 +80,13 @@ def test_rebuild_replaces_atomically_and_records_runs(engine: Engine) -> None:
             "SELECT count(*) FROM runs WHERE status = 'failed'")).scalar() == 1
 
     # Ctrl-C in the middle of a rebuild: the old set stays, the run says interrupted
-    def interrupt(message: str) -> None:
-        if message.startswith("partitioning"):
-            raise KeyboardInterrupt
+    class Interrupt(RecordingProgress):
+        def phase(self, name: str, total: int | None = None) -> None:
+            if name.startswith("partitioning"):
+                raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        build_partitioning(engine, BuildParams(name="semp", taus=(3, 4)), report=interrupt)
+        build_partitioning(engine, BuildParams(name="semp", taus=(3, 4)), Interrupt())
     assert snapshot(engine) == first
     with engine.connect() as conn:
         last = conn.execute(sa.text(

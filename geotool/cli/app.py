@@ -34,6 +34,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("build", "build", "command"),
     ("partitions", "partitions", "group"),
     ("export", "export", "group"),
+    ("runs", "runs", "command"),
     ("demo", "demo", "command"),
 ]
 
@@ -58,13 +59,41 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _logging(verbosity: int) -> None:
+    """``-v``: geotool's INFO log lines on stderr; ``-vv``: DEBUG, all libraries too."""
+    import logging
+
+    from rich.logging import RichHandler
+
+    from geotool.cli.common import console
+
+    handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s",
+                        handlers=[handler], force=True)
+    level = logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.getLogger("geotool").setLevel(level)
+    if verbosity >= 2:
+        logging.getLogger().setLevel(logging.DEBUG)
+
+
 @app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
+    debug: bool = typer.Option(
+        False, "--debug", envvar="GEOTOOL_DEBUG",
+        help="Print the traceback of every error, user errors too (a bug always prints it)."),
+    verbose: int = typer.Option(
+        0, "-v", "--verbose", count=True,
+        help="Log what geotool does (-v: geotool's INFO lines; -vv: DEBUG, libraries too)."),
 ) -> None:
     """Interpretable, planet-scale photo geolocation backed by PostGIS."""
+    from geotool.cli.common import options
+
+    options.debug = debug
+    if verbose:
+        _logging(verbose)
 
 
 _register()

@@ -11,10 +11,10 @@ from typing import Annotated
 
 import typer
 
-from geotool.cli.common import DatabaseUrlOption, UserError, friendly_errors, out, progress_task
+from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
+from geotool.cli.progress import RichProgress
 from geotool.db.engine import get_engine
 from geotool.geocode.boundaries import (
-    BoundaryFileError,
     load_boundaries,
     read_boundaries,
     source_name,
@@ -57,16 +57,13 @@ def load(
 
     Example: geotool boundaries load ne_10m_admin_1.shp --name-field name --level 4
     """
-    try:
-        features = read_boundaries(
-            file, source=source, layer=layer, key_field=key_field, name_field=name_field,
-            name_en_field=name_en_field, level_field=level_field,
-            country_field=country_field, level=level)
-    except BoundaryFileError as exc:
-        raise UserError(str(exc)) from exc
+    features = read_boundaries(
+        file, source=source, layer=layer, key_field=key_field, name_field=name_field,
+        name_en_field=name_en_field, level_field=level_field,
+        country_field=country_field, level=level)
     name = source or source_name(file)
-    with progress_task(f"loading {file.name}", len(features)) as advance:
-        summary = load_boundaries(get_engine(database_url), features, name, progress=advance)
+    with RichProgress() as progress:
+        summary = load_boundaries(get_engine(database_url), features, name, progress=progress)
     levels = ", ".join(f"level {lv}: {n}" for lv, n in summary.levels.items())
     out.print(f"loaded {summary.features} boundaries from {file} as source "
               f"'{summary.source}' ({summary.parts} indexed pieces; {levels})")

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from geotool.cli.common import DatabaseUrlOption, UserError, console, friendly_errors, out
+from geotool.cli.common import DatabaseUrlOption, UserError, friendly_errors, out
+from geotool.cli.progress import RichProgress
 from geotool.db.engine import get_engine
 from geotool.partition.build import BuildParams, build_partitioning
 
@@ -72,8 +73,8 @@ def build(
         params = BuildParams(name=name, scheme=scheme, dataset=dataset, split=split,
                              taus=taus, areas_only=areas_only, min_images=min_images)
     engine = get_engine(database_url)
-    with console.status("building") as status:
-        summary = build_partitioning(engine, params, report=lambda m: status.update(m))
+    with RichProgress(transient=True) as progress:
+        summary = build_partitioning(engine, params, progress)
     out.print(f"[bold]{summary.name}[/] ({summary.scheme}) from {summary.n_train_images:,} "
               f"{split} images of {summary.dataset}; labels in view {summary.label_view}")
     for lv in summary.levels:

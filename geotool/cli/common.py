@@ -1,27 +1,27 @@
-"""Shared pieces of the CLI: the console, options every command takes, error exits,
-and the standard Rich progress bar (counts and rates)."""
+"""Shared pieces of the CLI: the consoles, options every command takes, and how errors
+end a command.
+
+Errors: a :class:`geotool.errors.GeotoolError` (an error the user can fix) and a database
+that cannot be reached or is not migrated end the command with one red line and exit code
+1. Anything else is a bug: it propagates with its traceback. ``geotool --debug`` (or
+``GEOTOOL_DEBUG=1``) prints the traceback of user errors too.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import os
+import sys
+import traceback
+from collections.abc import Callable
 from functools import wraps
 from typing import Annotated, Any, TypeVar
 
 import typer
 from psycopg import errors as psycopg_errors
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from sqlalchemy import exc as sa_exc
+
+from geotool.errors import GeotoolError
 
 console = Console(stderr=True)
 out = Console()
@@ -38,13 +38,35 @@ DatabaseUrlOption = Annotated[
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: The CLI's name for :class:`GeotoolError` (kept for the commands that raise it).
+UserError = GeotoolError
 
-class UserError(Exception):
-    """An error whose message is meant for the user as it is (no traceback)."""
+
+class _Options:
+    """Root options (``--debug``) that every command's error handling reads."""
+
+    debug: bool = False
+
+
+options = _Options()
+
+
+def debug_enabled() -> bool:
+    """True under ``geotool --debug`` or ``GEOTOOL_DEBUG=1``."""
+    return options.debug or os.environ.get("GEOTOOL_DEBUG", "") not in ("", "0")
+
+
+def _user_error(message: str, exc: BaseException) -> typer.Exit:
+    if debug_enabled():
+        traceback.print_exception(exc, file=sys.stderr)
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    return typer.Exit(1)
 
 
 def friendly_errors(func: F) -> F:
-    """Turn library errors into a red message and exit code 1 instead of a traceback."""
+    """User errors (GeotoolError, an unreachable or unmigrated database) become one red
+    line and exit code 1; Ctrl-C says how to continue (exit 130); anything else keeps its
+    traceback."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -53,21 +75,26 @@ def friendly_errors(func: F) -> F:
         except (typer.Exit, typer.Abort):
             raise
         except KeyboardInterrupt as exc:
+            if debug_enabled():
+                traceback.print_exception(exc, file=sys.stderr)
             console.print("[bold yellow]stopped (Ctrl-C).[/] What was already committed is "
                           "kept; run the same command again to finish.")
             raise typer.Exit(130) from exc
-        except (UserError, ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
-            console.print(f"[bold red]error:[/] {exc}")
-            raise typer.Exit(1) from exc
+        except GeotoolError as exc:
+            raise _user_error(str(exc), exc) from exc
         except sa_exc.DBAPIError as exc:
-            console.print(f"[bold red]error:[/] {database_error_message(exc)}")
-            raise typer.Exit(1) from exc
+            message = database_error_message(exc)
+            if message is None:
+                raise
+            raise _user_error(message, exc) from exc
 
     return wrapper  # type: ignore[return-value]
 
 
-def database_error_message(exc: sa_exc.DBAPIError) -> str:
-    """What a database error means for the user, without SQLAlchemy's traceback dump."""
+def database_error_message(exc: sa_exc.DBAPIError) -> str | None:
+    """What a database error the user can fix means for them (a server that cannot be
+    reached, a schema that is missing or old); None for any other database error, which
+    is a bug and keeps its traceback."""
     reason = (str(exc.orig) if exc.orig is not None else str(exc)).strip()
     first = reason.splitlines()[0] if reason else type(exc).__name__
     if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError) and not isinstance(
@@ -79,49 +106,9 @@ def database_error_message(exc: sa_exc.DBAPIError) -> str:
     if isinstance(exc.orig, psycopg_errors.UndefinedTable | psycopg_errors.UndefinedColumn):
         return (f"the database schema is missing or out of date ({first}); run "
                 "`geotool db upgrade`.")
-    return f"the database refused the operation: {first}"
+    return None
 
 
 def fail(message: str, code: int = 1) -> None:
     console.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
-
-
-def make_progress(transient: bool = False, show_counts: bool = True) -> Progress:
-    """The progress bar every long command uses: counts, rate, elapsed, remaining.
-
-    The ``rate`` field of each task is shown as given. ``show_counts=False`` hides the
-    done/total column, for bars whose total is not a count of items (bytes of a file).
-    """
-    counts = [MofNCompleteColumn()] if show_counts else []
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        *counts,
-        TaskProgressColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=transient,
-    )
-
-
-@contextmanager
-def progress_task(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """Context manager yielding ``advance(n)``; shows items/s as the rate."""
-    import time
-
-    with make_progress() as progress:
-        task = progress.add_task(description, total=total, rate="")
-        start = time.monotonic()
-        done = 0
-
-        def advance(n: int) -> None:
-            nonlocal done
-            done += n
-            elapsed = max(time.monotonic() - start, 1e-9)
-            progress.update(task, advance=n, rate=f"{done / elapsed:,.0f}/s")
-
-        yield advance

@@ -4,16 +4,14 @@ first command). Parses options, shows progress and prints the report of
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress
 from rich.table import Table
 
-from geotool.cli.common import DatabaseUrlOption, console, friendly_errors, make_progress, out
+from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
+from geotool.cli.progress import RichProgress
 
 
 @friendly_errors
@@ -39,9 +37,9 @@ def demo(
 
     config = DemoConfig(seed=seed, countries=countries, photos=photos, size=size,
                         geocoder=geocoder)
-    with make_progress() as progress:
+    with RichProgress() as progress:
         report = run_demo(config, workdir=workdir, database_url=database_url,
-                          log=console.print, progress=_progress_factory(progress))
+                          progress=progress)
 
     steps = Table("step", "result", "seconds", title="geotool demo")
     for st in report.steps:
@@ -63,17 +61,3 @@ def demo(
     out.print("Next: geotool partitions show demo_semp · "
               "geotool export cells demo_semp --format gpkg --out demo_cells.gpkg")
 
-
-def _progress_factory(progress: Progress) -> Callable[[str, int | None], Callable[[int], None]]:
-    def factory(description: str, total: int | None) -> Callable[[int], None]:
-        task = progress.add_task(description, total=total, rate="")
-        t0, done = time.monotonic(), [0]
-
-        def advance(n: int) -> None:
-            done[0] += n
-            rate = done[0] / max(time.monotonic() - t0, 1e-9)
-            progress.update(task, advance=n, rate=f"{rate:,.0f}/s")
-
-        return advance
-
-    return factory

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 import typer
-from rich.progress import TaskID
 
-from geotool.cli.common import DatabaseUrlOption, console, friendly_errors, make_progress, out
+from geotool.cli.common import DatabaseUrlOption, console, friendly_errors, out
+from geotool.cli.progress import RichProgress
 
 
 @friendly_errors
@@ -81,38 +80,10 @@ def geocode(
     if geocoder != "http":
         options.nominatim_url = nominatim_url
     engine = get_engine(database_url)
-    with make_progress() as progress:
-        tasks: dict[str, tuple[TaskID, float]] = {}
-        done: dict[str, int] = {"points": 0, "details": 0}
-
-        def start(name: str, description: str, total: int) -> None:
-            tasks[name] = (progress.add_task(description, total=total, rate=""),
-                           time.monotonic())
-
-        def advance(name: str, unit: str, n: int) -> None:
-            task, t0 = tasks[name]
-            done[name] += n
-            rate = done[name] / max(time.monotonic() - t0, 1e-9)
-            progress.update(task, advance=n, rate=f"{rate:,.0f} {unit}/s")
-
-        def on_start(images: int, points: int) -> None:
-            console.print(f"{dataset}: {images:,} images to geocode at {points:,} distinct "
-                          "coordinates")
-            start("points", "geocoding points", points)
-
-        def on_points(n: int) -> None:
-            advance("points", "points", n)
-
-        def on_details_start(n: int) -> None:
-            start("details", "location details", n)
-
-        def on_details(n: int) -> None:
-            advance("details", "locations", n)
-
+    with RichProgress() as progress:
         summary = geocode_dataset(
             engine, dataset, geocoder, options, precision=precision, batch_size=batch_size,
-            details=not no_details, retry_failed=retry_failed, on_start=on_start,
-            on_points=on_points, on_details_start=on_details_start, on_details=on_details)
+            details=not no_details, retry_failed=retry_failed, progress=progress)
     if summary.images_todo == 0 and summary.details_written == 0:
         out.print(f"{dataset}: 0 images to geocode; nothing to do.")
         return

@@ -9,16 +9,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from geotool.cli.common import DatabaseUrlOption, friendly_errors, make_progress, out
+from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
+from geotool.cli.progress import RichProgress
 from geotool.ingest.load import ingest_file
 from geotool.ingest.summary import IngestSummary
-
-PHASES = {
-    "checking": "checking ids in SQL",
-    "loading": "writing images",
-    "addresses": "writing address vectors",
-    "locations": "writing the location table",
-}
 
 
 @friendly_errors
@@ -59,22 +53,10 @@ def ingest(
     Example: geotool ingest photos/train.csv --dataset demo --split train
     """
     start = time.monotonic()
-    # the bar follows the bytes read; the text says rows and rows/s
-    with make_progress(transient=True, show_counts=False) as progress:
-        size = file.stat().st_size if file.is_file() else None
-        task = progress.add_task(f"reading {file.name}", total=size, rate="")
-
-        def advance(rows: int, bytes_read: int) -> None:
-            rate = rows / max(time.monotonic() - start, 1e-9)
-            progress.update(task, completed=bytes_read,
-                            rate=f"{rows:,} rows, {rate:,.0f} rows/s")
-
-        def phase(name: str) -> None:
-            progress.update(task, description=PHASES.get(name, name), completed=size)
-
+    with RichProgress(unit=" rows/s", transient=True) as progress:
         summary = ingest_file(file, dataset, split, fmt, skip_invalid=skip_invalid,
                               swap_latlon=swap_latlon, database_url=database_url,
-                              progress=advance, phase=phase, locations=locations)
+                              progress=progress, locations=locations)
     out.print(summary_table(summary, time.monotonic() - start))
 
 

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
+from geotool.cli.progress import RichProgress
 from geotool.db.engine import get_engine
 from geotool.partition.reference_import import import_reference
 from geotool.partition.summary import list_sets, show_set
@@ -70,5 +71,6 @@ def import_(
 
     Example: geotool partitions import semp_ref m_5212.csv m_11252.csv --h-dict h_dict.json
     """
-    set_id = import_reference(get_engine(database_url), name, files, h_dict)
+    with RichProgress(transient=True) as progress:
+        set_id = import_reference(get_engine(database_url), name, files, h_dict, progress)
     out.print(f"imported {len(files)} partitionings as {name} (set {set_id})")

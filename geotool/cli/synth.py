@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from geotool.cli.common import friendly_errors, out, progress_task
+from geotool.cli.common import friendly_errors, out
+from geotool.cli.progress import RichProgress
 
 app = typer.Typer(
     help=(
@@ -43,13 +44,12 @@ def world(
 
     Example: geotool synth world --seed 1 --countries 40 --out world/
     """
-    from geotool.synth.world import generate_world, select_countries
+    from geotool.synth.world import generate_world
 
     codes = [c for c in (country_codes or "").split(",") if c.strip()] or None
-    total = len(select_countries(seed, 0 if codes else countries, codes))
-    with progress_task("generating countries", total) as advance:
+    with RichProgress() as progress:
         result = generate_world(seed, 0 if codes else countries, out_dir,
-                                country_codes=codes, scale=scale, progress=advance)
+                                country_codes=codes, scale=scale, progress=progress)
     kinds: dict[str, int] = {}
     for place in result.places:
         kinds[place.kind] = kinds.get(place.kind, 0) + 1
@@ -86,11 +86,11 @@ def photos(
     """
     from geotool.synth.photos import generate_photos
 
-    with progress_task("rendering photos", n) as advance:
+    with RichProgress() as progress:
         photo_set = generate_photos(
             world, n, size, out_dir, seed,
             val_fraction=val_fraction, test_fraction=test_fraction,
-            without=without or (), overwrite=overwrite, progress=advance,
+            without=without or (), overwrite=overwrite, progress=progress,
         )
     counts = {s: len(photo_set.split(s)) for s in ("train", "val", "test")}
     out.print(

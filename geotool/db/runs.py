@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,8 @@ from sqlalchemy.engine import Connection, Engine
 #: First key of the two-key advisory locks that mark live runs (the second is the run id).
 #: Also used by ``runs_status`` in migration 0006; change both together.
 RUN_LOCK_CLASS = 1734700915
+
+log = logging.getLogger(__name__)
 
 
 def start_run(conn: Connection, stage: str, params: dict[str, Any],
@@ -81,6 +84,7 @@ def recorded_run(engine: Engine, stage: str, params: dict[str, Any],
     with engine.begin() as conn:
         run_id = start_run(conn, stage, params, dataset_id)
     record = RunRecord(run_id)
+    log.info("run %d (%s) started", run_id, stage)
     with engine.connect() as lock_conn:
         lock_conn.execute(sa.text("SELECT pg_advisory_lock(:c, :r)"),
                           {"c": RUN_LOCK_CLASS, "r": run_id})
@@ -89,12 +93,41 @@ def recorded_run(engine: Engine, stage: str, params: dict[str, Any],
             yield record
         except BaseException as exc:
             record_stop(engine, run_id, exc, record.summary)
+            log.info("run %d (%s) ended: %s", run_id, stage, type(exc).__name__)
             raise
         else:
             with engine.begin() as conn:
                 finish_run(conn, run_id, "done", record.summary)
+            log.info("run %d (%s) done", run_id, stage)
         finally:
             with contextlib.suppress(Exception):
                 lock_conn.execute(sa.text("SELECT pg_advisory_unlock(:c, :r)"),
                                   {"c": RUN_LOCK_CLASS, "r": run_id})
                 lock_conn.commit()
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """One row of ``runs_status``: a run with its status as seen now (``died`` included)."""
+
+    id: int
+    stage: str
+    dataset: str | None
+    status: str
+    started_at: Any
+    finished_at: Any
+    params: dict[str, Any]
+    summary: dict[str, Any]
+
+
+def recent_runs(engine: Engine, limit: int = 20, stage: str | None = None) -> list[RunStatus]:
+    """The ``limit`` most recent runs (newest first), optionally of one ``stage``."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT r.id, r.stage, d.name, r.status, r.started_at, r.finished_at, r.params, "
+            "       r.summary "
+            "FROM runs_status r LEFT JOIN datasets d ON d.id = r.dataset_id "
+            "WHERE CAST(:stage AS text) IS NULL OR r.stage = :stage "
+            "ORDER BY r.id DESC LIMIT :limit"), {"stage": stage, "limit": limit}).all()
+    return [RunStatus(int(r[0]), str(r[1]), r[2], str(r[3]), r[4], r[5], dict(r[6] or {}),
+                      dict(r[7] or {})) for r in rows]

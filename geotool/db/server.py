@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import psycopg
 
+from geotool.errors import GeotoolError
 from geotool.settings import Settings, load_settings
 
 SUPERUSER = "geotool"
@@ -37,7 +38,7 @@ PG_BIN_CANDIDATES = [
 ]
 
 
-class ServerError(RuntimeError):
+class ServerError(GeotoolError, RuntimeError):
     """The private server could not be created, started or reached."""
 
 

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from shapely.geometry import mapping
 from sqlalchemy.engine import Engine
 
-from geotool.partition.build import PartitionError
+from geotool.partition.params import PartitionError
 
 FORMATS = ("gpkg", "geojson")
 FIELDS: tuple[tuple[str, str], ...] = (

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -34,8 +34,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import sqlfiles
 from geotool.db.copy import copy_rows
+from geotool.errors import GeotoolError
 from geotool.geocode.registry import GeocoderOptions, register
 from geotool.geocode.types import AddressResult, LocationRecord, parse_osm_key
+from geotool.progress import NO_PROGRESS, Progress
 
 GEOJSON_SUFFIXES = (".geojson", ".json")
 OGR_SUFFIXES = (".gpkg", ".shp", ".zip", ".fgb")
@@ -53,7 +55,7 @@ SUBDIVIDE_VERTICES = 64
 _OSM_KEY = re.compile(r"^(?:[NWRnwr]:?\d+|(?:node|way|relation)/\d+)$")
 
 
-class BoundaryFileError(ValueError):
+class BoundaryFileError(GeotoolError, ValueError):
     """A boundary file cannot be read or lacks what the geocoder needs."""
 
 
@@ -295,11 +297,13 @@ def _area(geometry: Any, path: Path, index: int) -> BaseGeometry | None:
 
 # --------------------------------------------------------------------------- loading
 def load_boundaries(engine: Engine, features: Sequence[BoundaryFeature], source: str, *,
-                    replace: bool = True, progress: Callable[[int], None] | None = None
+                    replace: bool = True, progress: Progress = NO_PROGRESS
                     ) -> LoadSummary:
     """Write features into ``locations``, ``boundaries`` and ``boundary_parts`` in one
     transaction (a crash leaves the previous state). With ``replace``, the source's
-    boundaries from an earlier load are dropped first."""
+    boundaries from an earlier load are dropped first. ``progress``: the phase "loading
+    boundaries", advanced by features, then "indexing boundaries"."""
+    progress.phase("loading boundaries", len(features))
     with engine.begin() as conn:
         conn.execute(sa.text(
             "CREATE TEMP TABLE boundary_stage (osm_key text, source_key text, name text, "
@@ -310,6 +314,7 @@ def load_boundaries(engine: Engine, features: Sequence[BoundaryFeature], source:
         n = copy_rows(conn, "boundary_stage",
                       ["osm_key", "source_key", "name", "name_en", "admin_level",
                        "country_code", "parent_key", "wkb"], _counted(rows, progress))
+        progress.phase("indexing boundaries")
         result = sqlfiles.run(conn, "boundaries_load", source=source, replace=replace,
                               max_vertices=SUBDIVIDE_VERTICES)
         parts = int(result.scalar_one()) if result is not None else 0
@@ -320,11 +325,10 @@ def load_boundaries(engine: Engine, features: Sequence[BoundaryFeature], source:
 
 
 def _counted(rows: Iterator[tuple[Any, ...]],
-             progress: Callable[[int], None] | None) -> Iterator[tuple[Any, ...]]:
+             progress: Progress) -> Iterator[tuple[Any, ...]]:
     for row in rows:
         yield row
-        if progress is not None:
-            progress(1)
+        progress.advance(1)
 
 
 # --------------------------------------------------------------------------- geocoding

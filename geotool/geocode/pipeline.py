@@ -21,18 +21,20 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
-from geotool.db.runs import finish_run, record_stop, start_run
+from geotool.db.runs import recorded_run
+from geotool.errors import GeotoolError, InvalidValueError
 from geotool.geocode import store
 from geotool.geocode.registry import GeocoderOptions, create
 from geotool.geocode.types import Geocoder
+from geotool.progress import NO_PROGRESS, Progress
 
 T = TypeVar("T")
-Progress = Callable[[int], None]
 
 
-class GeocodeInterrupted(RuntimeError):
+class GeocodeInterrupted(GeotoolError, RuntimeError):
     """The geocoder failed for good part-way; what was written is kept."""
 
 
@@ -74,30 +76,30 @@ def geocode_dataset(
     batch_size: int = 500,
     details: bool = True,
     retry_failed: bool = False,
-    on_start: Callable[[int, int], None] | None = None,
-    on_points: Progress | None = None,
-    on_details_start: Callable[[int], None] | None = None,
-    on_details: Progress | None = None,
+    progress: Progress = NO_PROGRESS,
     after_batch: Callable[[int], None] | None = None,
 ) -> GeocodeSummary:
     """Geocode every image of ``dataset`` that has no address vector yet.
 
     ``geocoder`` is a ready object or a registered name (created from ``options``).
     ``precision`` rounds coordinates to that many decimals before querying (None: exact).
-    ``on_start(images, points)`` and ``on_points(n)`` report progress; ``after_batch(k)``
+    ``progress`` gets a message with the work to do, then the phases "geocoding points"
+    (advanced by coordinates) and "location details" (by locations); ``after_batch(k)``
     is called after the k-th batch committed (tests use it). Raises
-    :class:`GeocodeInterrupted` when the geocoder gives up, after recording the run.
+    :class:`GeocodeInterrupted` when the geocoder or the database gives up, after
+    recording the run as failed; any other exception (a bug) propagates as it is.
     """
     if batch_size < 1:
-        raise ValueError(f"--batch-size must be at least 1, not {batch_size}")
+        raise InvalidValueError(f"--batch-size must be at least 1, not {batch_size}")
     if precision is not None and not 0 <= precision <= 12:
-        raise ValueError(f"--precision must be between 0 and 12 decimal places, not {precision}")
+        raise InvalidValueError(
+            f"--precision must be between 0 and 12 decimal places, not {precision}")
     options = options or GeocoderOptions()
     own = isinstance(geocoder, str)
     gc: Geocoder = create(geocoder, options) if isinstance(geocoder, str) else geocoder
     try:
         return _run(engine, dataset, gc, precision, batch_size, details, retry_failed,
-                    on_start, on_points, on_details_start, on_details, after_batch)
+                    progress, after_batch)
     finally:
         if own and hasattr(gc, "close"):
             gc.close()
@@ -105,9 +107,8 @@ def geocode_dataset(
 
 def _run(
     engine: Engine, dataset: str, gc: Geocoder, precision: int | None, batch_size: int,
-    details: bool, retry_failed: bool, on_start: Callable[[int, int], None] | None,
-    on_points: Progress | None, on_details_start: Callable[[int], None] | None,
-    on_details: Progress | None, after_batch: Callable[[int], None] | None,
+    details: bool, retry_failed: bool, progress: Progress,
+    after_batch: Callable[[int], None] | None,
 ) -> GeocodeSummary:
     started = time.monotonic()
     source = str(getattr(gc, "source", gc.name))
@@ -119,8 +120,8 @@ def _run(
     with engine.connect() as conn:
         images_todo, points_todo = store.count_pending(conn, ds, precision)
     summary = GeocodeSummary(dataset, gc.name, images_todo, points_todo)
-    if on_start:
-        on_start(images_todo, points_todo)
+    progress.message(f"{dataset}: {images_todo:,} images to geocode at {points_todo:,} "
+                     "distinct coordinates")
     if images_todo == 0 and not _details_pending(engine, ds, details, gc):
         summary.seconds = time.monotonic() - started
         return summary
@@ -128,38 +129,35 @@ def _run(
         summary.extra["server"] = gc.check()
     params = {"geocoder": gc.name, "namespace": namespace, "precision": precision,
               "batch_size": batch_size, "concurrency": getattr(gc, "concurrency", None)}
-    with engine.begin() as conn:
-        run_id = start_run(conn, "geocode", params, ds)
     try:
-        # closing(): a batch that fails must end the streaming query's connection now,
-        # not whenever the generator is garbage-collected.
-        with contextlib.closing(store.iter_pending_points(engine, ds, precision, namespace)) \
-                as pending:
-            _geocode_batches(engine, gc, source, namespace, pending, batch_size, summary,
-                             on_points, after_batch)
-        if details:
-            _fetch_details(engine, gc, ds, summary, batch_size, on_details_start, on_details)
-    except BaseException as exc:  # Ctrl-C too: stored batches stay, the run says so
-        summary.seconds = time.monotonic() - started
-        record_stop(engine, run_id, exc, summary.as_dict())
-        if not isinstance(exc, Exception):
-            raise
+        with recorded_run(engine, "geocode", params, ds) as run:
+            try:
+                # closing(): a batch that fails must end the streaming query's connection
+                # now, not whenever the generator is garbage-collected.
+                with contextlib.closing(
+                        store.iter_pending_points(engine, ds, precision, namespace)) as pending:
+                    _geocode_batches(engine, gc, source, namespace, pending, batch_size,
+                                     summary, progress, after_batch)
+                if details:
+                    _fetch_details(engine, gc, ds, summary, batch_size, progress)
+            finally:  # Ctrl-C and failures too: stored batches stay, the run says so
+                summary.seconds = time.monotonic() - started
+                run.summary.update(summary.as_dict())
+    except (GeotoolError, OSError, sa_exc.DBAPIError) as exc:
         done = summary.images_written
         raise GeocodeInterrupted(
             f"geocoding {dataset!r} stopped: {exc}\n{done:,} of {images_todo:,} images were "
             f"stored before it stopped (kept). Run the same `geotool geocode --dataset "
             f"{dataset}` command again to continue where it stopped.") from exc
-    summary.seconds = time.monotonic() - started
-    with engine.begin() as conn:
-        finish_run(conn, run_id, "done", summary.as_dict())
     return summary
 
 
 def _geocode_batches(
     engine: Engine, gc: Geocoder, source: str, namespace: str | None,
     pending: Iterable[store.PendingPoint], batch_size: int, summary: GeocodeSummary,
-    on_points: Progress | None, after_batch: Callable[[int], None] | None,
+    progress: Progress, after_batch: Callable[[int], None] | None,
 ) -> None:
+    progress.phase("geocoding points", summary.points_todo)
     for batches, batch in enumerate(_chunks(pending, batch_size), start=1):
         cached = [p for p in batch if p.cached_status is not None]
         fresh = [p for p in batch if p.cached_status is None]
@@ -173,8 +171,7 @@ def _geocode_batches(
         summary.ok += counts.ok
         summary.unplaceable += counts.unplaceable
         summary.failed += counts.failed
-        if on_points:
-            on_points(len(batch))
+        progress.advance(len(batch))
         if after_batch:
             after_batch(batches)
 
@@ -188,7 +185,7 @@ def _details_pending(engine: Engine, dataset: int, details: bool, gc: Geocoder) 
 
 def _fetch_details(
     engine: Engine, gc: Geocoder, dataset: int, summary: GeocodeSummary, batch_size: int,
-    on_start: Callable[[int], None] | None, on_progress: Progress | None,
+    progress: Progress,
 ) -> None:
     """Details (attributes + geometry) for the dataset's locations still lacking them
     (OSM objects and ``C:<cc>`` countries; other sources' keys are left alone)."""
@@ -198,8 +195,7 @@ def _fetch_details(
     source = str(getattr(gc, "source", gc.name))
     with engine.connect() as conn:
         todo = store.locations_missing_details(conn, dataset)
-    if on_start:
-        on_start(len(todo))
+    progress.phase("location details", len(todo))
     for chunk in _chunks(todo, batch_size):
         keys = [k for _, k in chunk]
         records = details_many(keys)
@@ -208,5 +204,4 @@ def _fetch_details(
         summary.details_written += store.write_location_details(engine, found, source)
         store.mark_details_missing(engine, missing, source)
         summary.details_missing += len(missing)
-        if on_progress:
-            on_progress(len(chunk))
+        progress.advance(len(chunk))

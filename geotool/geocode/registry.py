@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from geotool.errors import InvalidValueError
 from geotool.geocode.types import Geocoder
 
 
@@ -78,13 +79,13 @@ def create(name: str, options: GeocoderOptions) -> Geocoder:
     _load_plugins()
     factory = _FACTORIES.get(name)
     if factory is None:
-        raise ValueError(f"unknown geocoder {name!r}; choose one of: {', '.join(names())}")
+        raise InvalidValueError(f"unknown geocoder {name!r}; choose one of: {', '.join(names())}")
     if isinstance(factory, str):
         module_name, _, attr = factory.partition(":")
         try:
             factory = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as exc:
-            raise ValueError(f"geocoder {name!r} is not available in this installation "
+            raise InvalidValueError(f"geocoder {name!r} is not available in this installation "
                              f"({exc})") from exc
     assert callable(factory)
     return factory(options)
@@ -119,7 +120,7 @@ def _nominatim_http(options: GeocoderOptions) -> Geocoder:
     from geotool.geocode.nominatim.http import HttpNominatim
 
     if not options.nominatim_url:
-        raise ValueError("--geocoder http needs --nominatim-url (e.g. http://localhost:8088)")
+        raise InvalidValueError("--geocoder http needs --nominatim-url (e.g. http://localhost:8088)")
     return HttpNominatim(options.nominatim_url, options.user_agent,
                          concurrency=options.concurrency, timeout=options.timeout,
                          retries=options.retries, simplify=options.simplify, warn=options.warn)

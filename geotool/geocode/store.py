@@ -31,10 +31,11 @@ from dataclasses import dataclass, field, fields
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from geotool.errors import GeotoolError
 from geotool.geocode.types import AddressResult, LocationRecord
 
 
-class DatasetNotFound(ValueError):
+class DatasetNotFound(GeotoolError, ValueError):
     """The dataset named on the command line is not in the database."""
 
 

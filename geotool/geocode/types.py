@@ -12,6 +12,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from geotool.errors import InvalidValueError
+
 Status = Literal["ok", "unplaceable", "failed"]
 
 
@@ -60,7 +62,7 @@ def parse_osm_key(text: str) -> tuple[str, int]:
             return letter, int(raw[len(word):].lstrip("/: "))
     letter, rest = raw[0].upper(), raw[1:].lstrip(":/")
     if letter not in "NWR" or not rest.lstrip("-").isdigit():
-        raise ValueError(f"{text!r} is not an OSM id such as R62422, W123 or N42")
+        raise InvalidValueError(f"{text!r} is not an OSM id such as R62422, W123 or N42")
     return letter, int(rest)
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from geotool.errors import GeotoolError
 
-class IngestError(ValueError):
+
+class IngestError(GeotoolError, ValueError):
     """Ingest cannot go on (unreadable file, unknown format, missing column or split)."""
 
 

@@ -21,7 +21,7 @@ Re-running the same file gives exactly the same rows: existing images are matche
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,16 +31,17 @@ from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import sqlfiles
 from geotool.db.copy import psycopg_connection
-from geotool.db.runs import finish_run, start_run
+from geotool.db.runs import RunRecord, recorded_run
 from geotool.db.tables import SPLITS
 from geotool.ingest.errors import IngestError, InvalidRowsError, RowProblem, SwappedColumnsError
 from geotool.ingest.locations import load_location_table
 from geotool.ingest.readers import Reader, open_reader
 from geotool.ingest.summary import IngestSummary
 from geotool.ingest.validate import STAGING_COLUMNS, RowChecker
+from geotool.progress import NO_PROGRESS, Progress
 
-ProgressCallback = Callable[[int, int], None]  # (rows read, bytes of the file read)
-PhaseCallback = Callable[[str], None]  # "checking", "loading", "addresses", "locations"
+#: Phases reported to ``progress``: "reading" (rows, with ``bytes`` read so far), then the
+#: SQL steps "checking", "loading", "addresses" (EMP-16) and "locations" (``--locations``).
 PROGRESS_EVERY = 10_000
 STAGING_TYPES = ("int8", "text", "float8", "float8", "text", "text", "text", "text",
                  "text[]", "text", "text", "text")
@@ -56,8 +57,7 @@ def ingest_file(
     swap_latlon: bool = False,
     engine: Engine | None = None,
     database_url: str | None = None,
-    progress: ProgressCallback | None = None,
-    phase: PhaseCallback | None = None,
+    progress: Progress = NO_PROGRESS,
     locations: Path | str | None = None,
     max_listed: int = 20,
 ) -> IngestSummary:
@@ -67,8 +67,9 @@ def ingest_file(
     Raises :class:`InvalidRowsError` (listing the first ``max_listed`` rows) when rows are
     invalid and ``skip_invalid`` is false, :class:`SwappedColumnsError` when latitude and
     longitude look swapped, :class:`IngestError` for unreadable files; in every such case
-    the database is left untouched. ``progress(rows, bytes)`` is called while the file is
-    read, ``phase(name)`` when the SQL steps that follow begin. ``locations`` names an
+    the database is left untouched (the run is recorded as ``failed``). ``progress`` gets
+    the phase "reading" (advanced by rows; ``bytes`` read so far as a field), then one phase
+    per SQL step that follows. ``locations`` names an
     EMP-16 GeoFeather location table whose attributes fill ``locations`` in the same
     transaction (see :mod:`geotool.ingest.locations`).
     """
@@ -90,32 +91,33 @@ def ingest_file(
         params = {"path": source, "format": reader.format_name, "split": split,
                   "skip_invalid": skip_invalid, "swap_latlon": swap_latlon,
                   "locations": str(Path(locations).resolve()) if locations else None}
-        report = phase or _quiet
-        with engine.begin() as conn:
-            summary = _ingest(conn, reader, dataset.strip(), split, source, params,
-                              skip_invalid, swap_latlon, progress, report, max_listed)
+        with recorded_run(engine, "ingest", params) as run, engine.begin() as conn:
+            summary = _ingest(conn, reader, dataset.strip(), split, source, run,
+                              skip_invalid, swap_latlon, progress, max_listed)
             if locations is not None:
-                report("locations")
+                progress.phase("locations")
                 described = load_location_table(conn, locations)
                 summary = replace(summary, locations_described=described)
-            assert summary.run_id is not None
-            finish_run(conn, summary.run_id, "done", summary.as_dict())
+            run.summary.update(summary.as_dict())
             return summary
 
 
 def _ingest(conn: Connection, reader: Reader, dataset: str, split: str | None, source: str,
-            params: dict[str, Any], skip_invalid: bool, swap_latlon: bool,
-            progress: ProgressCallback | None, phase: PhaseCallback,
+            run: RunRecord, skip_invalid: bool, swap_latlon: bool, progress: Progress,
             max_listed: int) -> IngestSummary:
     result = sqlfiles.run(conn, "ingest_dataset", dataset_name=dataset)
     assert result is not None
     dataset_id = int(result.scalar_one())
-    run_id = start_run(conn, "ingest", params, dataset_id)
+    # the run row was committed before the dataset existed; it is linked to the dataset in
+    # this transaction, so a failed ingest leaves a failed run without a dataset
+    conn.execute(sa.text("UPDATE runs SET dataset_id = :d WHERE id = :r"),
+                 {"d": dataset_id, "r": run.id})
+    run_id = run.id
 
     sqlfiles.run(conn, "ingest_stage")
     checker = RowChecker(split, swap_latlon)
     rows_read = _stage(conn, reader, checker, progress)
-    phase("checking")
+    progress.phase("checking")
     sqlfiles.run(conn, "ingest_check", dataset_id=dataset_id)
 
     reasons = {str(k): int(n) for k, n in conn.execute(sa.text(
@@ -132,12 +134,12 @@ def _ingest(conn: Connection, reader: Reader, dataset: str, split: str | None, s
                       "WHERE kind IS NOT NULL ORDER BY line_no LIMIT :n"), {"n": max_listed})]
         raise InvalidRowsError(source, listed, rejected, reasons, hint)
 
-    phase("loading")
+    progress.phase("loading")
     updated, loaded = _rowcounts(conn, "ingest_load", dataset_id=dataset_id)
     sqlfiles.run(conn, "ingest_rejected", dataset_id=dataset_id, source=source)
     geocoded = locations_added = 0
     if reader.format_name == "emp16":
-        phase("addresses")
+        progress.phase("addresses")
         counts = _rowcounts(conn, "ingest_addresses", dataset_id=dataset_id)
         locations_added, geocoded = counts[0], counts[-1]
 
@@ -150,12 +152,8 @@ def _ingest(conn: Connection, reader: Reader, dataset: str, split: str | None, s
     return summary
 
 
-def _quiet(name: str) -> None:
-    """The default phase callback: says nothing."""
-
-
 def _stage(conn: Connection, reader: Reader, checker: RowChecker,
-           progress: ProgressCallback | None) -> int:
+           progress: Progress) -> int:
     """COPY every row of the file into the staging table; returns the number of rows."""
     pg = psycopg_connection(conn)
     n = 0
@@ -166,19 +164,18 @@ def _stage(conn: Connection, reader: Reader, checker: RowChecker,
         for row in _rows(reader, progress):
             write(check(row))
             n += 1
-    if progress:
-        progress(n, reader.total_bytes)
+    progress.update(bytes=reader.total_bytes)
+    progress.advance(n % PROGRESS_EVERY)
     return n
 
 
-def _rows(reader: Reader, progress: ProgressCallback | None) -> Iterator[Any]:
-    if progress is None:
-        yield from reader.rows()
-        return
+def _rows(reader: Reader, progress: Progress) -> Iterator[Any]:
+    progress.phase("reading")
     for n, row in enumerate(reader.rows(), 1):
         yield row
         if n % PROGRESS_EVERY == 0:
-            progress(n, reader.bytes_read())
+            progress.update(bytes=reader.bytes_read())
+            progress.advance(PROGRESS_EVERY)
 
 
 def _rowcounts(conn: Connection, name: str, **params: Any) -> list[int]:

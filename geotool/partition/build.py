@@ -10,69 +10,27 @@ semantic sets, ascending ``img_max`` for S2 sets.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import sqlfiles
-from geotool.db.runs import finish_run, record_stop, start_run
+from geotool.db.runs import recorded_run
+from geotool.partition.params import (
+    NAME_PATTERN,
+    SCHEMES,
+    BuildParams,
+    PartitionError,
+    add_partitioning,
+    to_json,
+)
+from geotool.partition.s2build import build_s2
+from geotool.partition.semantic import build_semantic
+from geotool.progress import NO_PROGRESS, Progress
 
-SCHEMES = ("semantic", "s2")
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,54}$")
-Report = Callable[[str], None]
-
-
-class PartitionError(ValueError):
-    """A build that cannot run with the given input (message says what to change)."""
-
-
-@dataclass(frozen=True)
-class BuildParams:
-    """Everything a build depends on (stored in ``partitioning_sets.params``).
-
-    ``min_images`` is the paper's initial pruning ("delete all locations with less than
-    50 images"): a location needs count(l) >= max(τ, min_images) to be a class.
-    """
-
-    name: str
-    scheme: str = "semantic"
-    dataset: str | None = None
-    split: str = "train"
-    taus: tuple[int, ...] = (50, 75, 100)
-    areas_only: bool = False
-    min_images: int = 1
-    img_min: int = 50
-    img_maxes: tuple[int, ...] = (5000, 2000, 1000)
-    s2_start_level: int = 2
-
-    def validate(self) -> None:
-        if not NAME_PATTERN.match(self.name):
-            raise PartitionError(
-                f"partitioning name {self.name!r} must be lower-case letters, digits and "
-                "underscores, start with a letter and be at most 55 characters "
-                "(it names the view labels_<name>), e.g. semp_50_75_100"
-            )
-        if self.scheme not in SCHEMES:
-            raise PartitionError(f"unknown scheme {self.scheme!r}; choose one of {SCHEMES}")
-        if self.split not in ("train", "val", "test"):
-            raise PartitionError(f"split must be train, val or test (got {self.split!r})")
-        values = self.taus if self.scheme == "semantic" else self.img_maxes
-        what = "--tau" if self.scheme == "semantic" else "--img-max"
-        if not values:
-            raise PartitionError(f"give at least one {what} value")
-        if len(set(values)) != len(values) or min(values) < 1:
-            raise PartitionError(f"{what} values must be distinct positive integers: {values}")
-        if self.scheme == "s2" and self.img_min > min(self.img_maxes):
-            raise PartitionError(
-                f"--img-min {self.img_min} exceeds --img-max {min(self.img_maxes)}"
-            )
-        if self.min_images < 1:
-            raise PartitionError(f"--min-images must be >= 1 (got {self.min_images})")
-
+__all__ = ["NAME_PATTERN", "SCHEMES", "BuildParams", "BuildSummary", "LevelSummary",
+           "PartitionError", "add_partitioning", "build_partitioning", "resolve_dataset"]
 
 @dataclass
 class LevelSummary:
@@ -110,26 +68,24 @@ def resolve_dataset(conn: Connection, dataset: str | None) -> tuple[int, str]:
 
 
 def build_partitioning(engine: Engine, params: BuildParams,
-                       report: Report | None = None) -> BuildSummary:
-    """Build (or atomically replace) the multi-partitioning ``params.name``."""
+                       progress: Progress = NO_PROGRESS) -> BuildSummary:
+    """Build (or atomically replace) the multi-partitioning ``params.name``.
+
+    Each step is a ``progress`` phase (no counts: every step is one SQL statement). The
+    run is recorded with :func:`geotool.db.runs.recorded_run` (Ctrl-C: interrupted).
+    """
     params.validate()
-    say = report or (lambda _msg: None)
     with engine.begin() as conn:
         dataset_id, dataset_name = resolve_dataset(conn, params.dataset)
-        run_id = start_run(conn, "build", asdict(params), dataset_id)
-    try:
+    with recorded_run(engine, "build", asdict(params), dataset_id) as run:
         with engine.begin() as conn:
-            summary = _build(conn, params, dataset_id, dataset_name, say)
-    except BaseException as exc:  # Ctrl-C too: the run is marked interrupted
-        record_stop(engine, run_id, exc)
-        raise
-    with engine.begin() as conn:
-        finish_run(conn, run_id, "done", asdict(summary))
+            summary = _build(conn, params, dataset_id, dataset_name, progress)
+        run.summary.update(asdict(summary))
     return summary
 
 
 def _build(conn: Connection, params: BuildParams, dataset_id: int, dataset_name: str,
-           say: Report) -> BuildSummary:
+           progress: Progress) -> BuildSummary:
     conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('geotool_build'))"))
     # This transaction only: sorts and hash tables over millions of rows stay in memory,
     # and no JIT compilation (the row estimates of the temporary tables are rough, and
@@ -139,7 +95,7 @@ def _build(conn: Connection, params: BuildParams, dataset_id: int, dataset_name:
     old = conn.execute(sa.text("SELECT id FROM partitioning_sets WHERE name = :n"),
                        {"n": params.name}).scalar()
     if old is not None:
-        say(f"replacing partitioning set {params.name}")
+        progress.phase(f"replacing partitioning set {params.name}")
         view = conn.dialect.identifier_preparer.quote(f"labels_{params.name}")
         conn.execute(sa.text(f"DROP VIEW IF EXISTS {view}"))
         conn.execute(sa.text("DELETE FROM partitioning_sets WHERE id = :id"), {"id": old})
@@ -155,22 +111,18 @@ def _build(conn: Connection, params: BuildParams, dataset_id: int, dataset_name:
         sa.text("INSERT INTO partitioning_sets (name, scheme, dataset_id, params) "
                 "VALUES (:n, :s, :d, CAST(:p AS jsonb)) RETURNING id"),
         {"n": params.name, "s": params.scheme, "d": dataset_id,
-         "p": _json(asdict(params))},
+         "p": to_json(asdict(params))},
     ).scalar_one())
     summary = BuildSummary(set_id, params.name, params.scheme, dataset_name, n_train)
     if params.scheme == "semantic":
-        from geotool.partition.semantic import build_semantic
-
-        build_semantic(conn, set_id, dataset_id, params, say)
+        build_semantic(conn, set_id, dataset_id, params, progress)
     else:
-        from geotool.partition.s2build import build_s2
-
-        build_s2(conn, set_id, dataset_id, params, say)
-        say("ancestors across levels")
+        build_s2(conn, set_id, dataset_id, params, progress)
+        progress.phase("ancestors across levels")
         sqlfiles.run(conn, "partition_ancestors", set_id=set_id, split=params.split)
     summary.label_view = str(conn.execute(
         sa.text("SELECT geotool_create_label_view(:id)"), {"id": set_id}).scalar_one())
-    say("refreshing QGIS views")
+    progress.phase("refreshing QGIS views")
     sqlfiles.run(conn, "partition_refresh_views")
     levels = conn.execute(sa.text(
         "SELECT level, name, tau, n_classes FROM partitionings WHERE set_id = :id "
@@ -184,19 +136,3 @@ def _build(conn: Connection, params: BuildParams, dataset_id: int, dataset_name:
         summary.levels.append(LevelSummary(int(row[0]), str(row[1]), row[2],
                                            int(row[3] or 0), int(n_labelled)))
     return summary
-
-
-def add_partitioning(conn: Connection, set_id: int, level: int, name: str, tau: int | None,
-                     params: dict[str, Any]) -> int:
-    """Insert one partitioning of a set; returns its id."""
-    return int(conn.execute(
-        sa.text("INSERT INTO partitionings (set_id, level, name, tau, params) "
-                "VALUES (:s, :l, :n, :t, CAST(:p AS jsonb)) RETURNING id"),
-        {"s": set_id, "l": level, "n": name, "t": tau, "p": _json(params)},
-    ).scalar_one())
-
-
-def _json(value: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(value, default=str, sort_keys=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from geotool.partition.build import PartitionError
+from geotool.partition.params import PartitionError
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,9 +25,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import sqlfiles
-from geotool.db.runs import finish_run, start_run
-from geotool.partition.build import NAME_PATTERN, PartitionError, add_partitioning
+from geotool.db.runs import recorded_run
+from geotool.errors import MissingInputError
+from geotool.partition.params import NAME_PATTERN, PartitionError, add_partitioning
 from geotool.partition.s2cells import cell_polygon_wkt
+from geotool.progress import NO_PROGRESS, Progress
 
 
 @dataclass
@@ -67,26 +68,39 @@ def read_s2_csv(path: Path) -> list[RefCell]:
 
 def import_reference(engine: Engine, name: str, files: list[Path],
                      h_dict: Path | None = None,
-                     report: Callable[[str], None] | None = None) -> int:
-    """Import release files as the set ``name`` (replacing it); returns the set id."""
+                     progress: Progress = NO_PROGRESS) -> int:
+    """Import release files as the set ``name`` (replacing it, with its ``labels_<name>``
+    view); returns the set id. One transaction: a failure leaves the previous set as it
+    was, and the run (stage ``build``) ends ``failed``; each file is a ``progress`` phase.
+    """
     if not NAME_PATTERN.match(name):
         raise PartitionError(f"partitioning name {name!r} must match {NAME_PATTERN.pattern}")
     if not files:
         raise PartitionError("give the release's m_<n>.csv or cells_*.csv files")
     for f in files:
         if not f.exists():
-            raise FileNotFoundError(f"reference file {f} does not exist")
+            raise MissingInputError(f"reference file {f} does not exist")
+    params = {"name": name, "scheme": "imported", "files": [str(f) for f in files],
+              "h_dict": str(h_dict) if h_dict else None}
+    with recorded_run(engine, "build", params) as run:
+        set_id = _import(engine, name, files, h_dict, progress)
+        run.summary["set_id"] = set_id
+    return set_id
+
+
+def _import(engine: Engine, name: str, files: list[Path], h_dict: Path | None,
+            progress: Progress) -> int:
     is_s2 = all(f.name.startswith("cells") for f in files)
     parts = [(f, read_s2_csv(f) if is_s2 else read_semp_csv(f)) for f in files]
     parts.sort(key=lambda p: -len(p[1]))
-    parents = json.loads(h_dict.read_text()) if h_dict else {}
-    say = report or (lambda _m: None)
-    with engine.begin() as conn:
-        run_id = start_run(conn, "build", {"name": name, "scheme": "imported",
-                                           "files": [str(f) for f in files],
-                                           "h_dict": str(h_dict) if h_dict else None})
+    try:
+        parents = json.loads(h_dict.read_text()) if h_dict else {}
+    except (OSError, ValueError) as exc:
+        raise PartitionError(f"cannot read the h_dict file {h_dict}: {exc}") from exc
     with engine.begin() as conn:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('geotool_build'))"))
+        view = conn.dialect.identifier_preparer.quote(f"labels_{name}")
+        conn.execute(sa.text(f"DROP VIEW IF EXISTS {view}"))
         conn.execute(sa.text("DELETE FROM partitioning_sets WHERE name = :n"), {"n": name})
         set_id = int(conn.execute(sa.text(
             "INSERT INTO partitioning_sets (name, scheme, params) VALUES (:n, 'imported', "
@@ -95,15 +109,13 @@ def import_reference(engine: Engine, name: str, files: list[Path],
                                          "s2": is_s2})}).scalar_one())
         pids = []
         for level, (path, cells) in enumerate(parts):
-            say(f"{path.name}: {len(cells):,} cells")
+            progress.phase(f"{path.name}: {len(cells):,} cells")
             pid = add_partitioning(conn, set_id, level, path.stem, None,
                                    {"source": str(path)})
             _insert_cells(conn, pid, cells)
             pids.append(pid)
         _ancestors(conn, parts, pids, parents, is_s2)
         sqlfiles.run(conn, "partition_refresh_views")
-    with engine.begin() as conn:
-        finish_run(conn, run_id, "done", {"set_id": set_id})
     return set_id
 
 

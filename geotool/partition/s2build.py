@@ -9,7 +9,7 @@ Images of other splits are labelled with the training cells that contain them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import sqlalchemy as sa
@@ -17,8 +17,9 @@ from sqlalchemy.engine import Connection
 
 from geotool.db import sqlfiles
 from geotool.db.copy import copy_rows
-from geotool.partition.build import BuildParams, PartitionError, add_partitioning
+from geotool.partition.params import BuildParams, PartitionError, add_partitioning
 from geotool.partition.s2cells import adaptive_cells, assign, cell_polygon_wkt, leaf_id
+from geotool.progress import Progress
 
 BATCH = 50_000
 
@@ -43,16 +44,16 @@ def _stream(conn: Connection, dataset_id: int, split: str
 
 
 def build_s2(conn: Connection, set_id: int, dataset_id: int, params: BuildParams,
-             say: Callable[[str], None]) -> None:
+             progress: Progress) -> None:
     """One partitioning per ``img_max`` (ascending = fine → coarse)."""
-    say("S2 leaf cells of the images")
+    progress.phase("S2 leaf cells of the images")
     ids, leaves, train = _stream(conn, dataset_id, params.split)
     train_sorted = np.sort(leaves[train])
     levels = sorted(params.img_maxes)
     labels = np.full((len(ids), len(levels)), -1, dtype=np.int64)  # cell id per level
     pids: list[int] = []
     for level, img_max in enumerate(levels):
-        say(f"S2 cells img_min={params.img_min} img_max={img_max}")
+        progress.phase(f"S2 cells img_min={params.img_min} img_max={img_max}")
         cells = adaptive_cells(train_sorted, params.img_min, img_max, params.s2_start_level)
         if not cells:
             raise PartitionError(
@@ -77,7 +78,7 @@ def build_s2(conn: Connection, set_id: int, dataset_id: int, params: BuildParams
         labels[hit, level] = cell_ids[which[hit]]
         conn.execute(sa.text("UPDATE partitionings SET n_classes = :n WHERE id = :p"),
                      {"n": len(cells), "p": pid})
-    say("S2 labels of all partitionings")
+    progress.phase("S2 labels of all partitionings")
     copy_rows(conn, "image_classes", ("set_id", "image_id", "cell_ids"),
               _label_rows(set_id, ids, labels))
     for level, pid in enumerate(pids):

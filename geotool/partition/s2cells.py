@@ -21,6 +21,8 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 from shapely.validation import make_valid
 
+from geotool.errors import InvalidValueError
+
 MAX_LEVEL = 30
 U64 = npt.NDArray[np.uint64]
 
@@ -80,11 +82,11 @@ def adaptive_cells(sorted_leaves: U64, img_min: int, img_max: int,
                    start_level: int = 2) -> list[S2Cell]:
     """The adaptive cells of sorted leaf ids, ordered by id (= along the Hilbert curve)."""
     if img_min < 1 or img_max < img_min:
-        raise ValueError(
+        raise InvalidValueError(
             f"S2 cells need 1 <= img_min <= img_max (got img_min={img_min}, img_max={img_max})"
         )
     if not 0 <= start_level <= MAX_LEVEL:
-        raise ValueError(f"S2 start level must lie in 0..30 (got {start_level})")
+        raise InvalidValueError(f"S2 start level must lie in 0..30 (got {start_level})")
 
     def count(cell: int, level: int) -> int:
         lo, hi = cell_range(cell, level)

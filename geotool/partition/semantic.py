@@ -6,20 +6,19 @@ statements, so its memory does not grow with the number of images.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from geotool.db import sqlfiles
-from geotool.partition.build import BuildParams, PartitionError, add_partitioning
+from geotool.partition.params import BuildParams, PartitionError, add_partitioning
+from geotool.progress import Progress
 
 
 def build_semantic(conn: Connection, set_id: int, dataset_id: int, params: BuildParams,
-                   say: Callable[[str], None]) -> None:
+                   progress: Progress) -> None:
     """Hierarchy of the set; classes, statistics and names per τ (fine first); then the
     labels of all partitionings (one ``image_classes`` row per image) and the ancestors."""
-    say("hierarchy: edges, parents, cycles, paths, counts")
+    progress.phase("hierarchy: edges, parents, cycles, paths, counts")
     sqlfiles.run(conn, "partition_hierarchy", set_id=set_id, dataset_id=dataset_id,
                  split=params.split)
     n_nodes = conn.execute(sa.text("SELECT count(*) FROM hierarchy_nodes WHERE set_id = :s"),
@@ -32,12 +31,12 @@ def build_semantic(conn: Connection, set_id: int, dataset_id: int, params: Build
     taus = sorted(params.taus)
     for level, tau in enumerate(taus):
         effective = max(tau, params.min_images)
-        say(f"partitioning τ={tau}")
+        progress.phase(f"partitioning τ={tau}")
         pid = add_partitioning(conn, set_id, level, f"tau_{tau}", tau, {
             "tau": tau, "tau_effective": effective, "areas_only": params.areas_only})
         sqlfiles.run(conn, "partition_semantic", set_id=set_id, partitioning_id=pid,
                      level=level, tau=effective, areas_only=params.areas_only)
-    say("labels of all partitionings")
+    progress.phase("labels of all partitionings")
     sqlfiles.run(conn, "partition_semantic_labels", set_id=set_id, n_levels=len(taus))
-    say("ancestors across levels")
+    progress.phase("ancestors across levels")
     sqlfiles.run(conn, "partition_semantic_ancestors", set_id=set_id)

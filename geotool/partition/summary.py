@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from geotool.partition.build import PartitionError
+from geotool.partition.params import PartitionError
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from a bug, and show the message to the user as it is.
 
 from __future__ import annotations
 
+from geotool.errors import GeotoolError
 
-class SynthError(ValueError):
+
+class SynthError(GeotoolError, ValueError):
     """A synthetic-world request that cannot be fulfilled; the message says why and what to do."""

@@ -16,7 +16,7 @@ import csv
 import hashlib
 import json
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from geotool.progress import NO_PROGRESS, Progress
 from geotool.synth import styles
 from geotool.synth.concepts import ADE20K_IDS, ADE20K_NAMES, DESIGN, check_rendered
 from geotool.synth.errors import SynthError
@@ -247,12 +248,13 @@ def generate_photos(
     without: Iterable[str] = (),
     jpeg_quality: int = 90,
     overwrite: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> PhotoSet:
     """Render ``n`` photos of ``size`` px from the world in ``world_dir`` into ``out_dir``.
 
-    ``without`` names rendered concepts to leave out (ablations); ``progress(k)`` is called
-    after every k written photos. Raises :class:`SynthError` on invalid arguments.
+    ``without`` names rendered concepts to leave out (ablations); ``progress`` gets
+    the phase "rendering photos", advanced by written photos. Raises
+    :class:`SynthError` on invalid arguments.
     """
     _check_arguments(n, size, jpeg_quality)
     skip = check_rendered(without)
@@ -274,6 +276,7 @@ def generate_photos(
     width = max(6, len(str(n - 1)))
     records: list[PhotoRecord] = []
     made_dirs: set[Path] = set()
+    progress.phase("rendering photos", n)
     for index, (site, split) in enumerate(zip(sites, splits, strict=True)):
         rng = np.random.default_rng([seed, 3, index])
         if site.cluster not in gains:  # the photographer's camera white balance
@@ -306,8 +309,7 @@ def generate_photos(
             image=image_rel, mask=mask_rel,
             concepts=tuple(ADE20K_NAMES[i] for i in present if i > 0),
         ))
-        if progress is not None:
-            progress(1)
+        progress.advance(1)
 
     world_hash = hashlib.sha256((Path(world_dir) / WORLD_JSON).read_bytes()).hexdigest()
     parameters: dict[str, Any] = {

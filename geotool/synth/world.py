@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from shapely import LineString, MultiPolygon, Point, Polygon, STRtree
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
+from geotool.progress import NO_PROGRESS, Progress
 from geotool.synth import country_grid
 from geotool.synth.errors import SynthError
 from geotool.synth.names import Language, NameMaker
@@ -336,19 +336,20 @@ class _Generator:
 def generate_world(seed: int, countries: int, out_dir: Path | str, *,
                    country_codes: list[str] | None = None, scale: float = 1.0,
                    size: WorldSize | None = None,
-                   progress: Callable[[int], None] | None = None) -> World:
+                   progress: Progress = NO_PROGRESS) -> World:
     """Generate a synthetic world and write it to ``out_dir``; the same seed gives the same bytes.
 
     ``countries`` ISO countries are drawn with the seed (or ``country_codes`` are used);
     ``scale`` multiplies the number of children per level (or pass an explicit ``size``).
-    ``progress(1)`` is called after each country. Invalid requests raise :class:`SynthError`.
+    ``progress`` gets the phase "generating countries", advanced by countries.
+    Invalid requests raise :class:`SynthError`.
     """
     codes = select_countries(seed, countries, country_codes)
     generator = _Generator(seed, size or WorldSize.scaled(scale))
+    progress.phase("generating countries", len(codes))
     for code in codes:
         generator.country(code)
-        if progress is not None:
-            progress(1)
+        progress.advance(1)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     generator.osm.write(out / WORLD_OSM)

@@ -37,6 +37,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import sqlfiles
 from geotool.db.copy import copy_rows
+from geotool.errors import GeotoolError, InvalidValueError
 from geotool.geocode.nominatim.inprocess import country_record, record_from_parts, simplified_sql
 from geotool.geocode.registry import GeocoderOptions, register
 from geotool.geocode.types import AddressResult, LocationRecord
@@ -46,7 +47,7 @@ NEEDED_TABLES = ("placex", "place_addressline", "location_property_osmline",
                  "country_osm_grid", "country_name")
 
 
-class BulkGeocodeError(RuntimeError):
+class BulkGeocodeError(GeotoolError, RuntimeError):
     """The database is not a usable Nominatim database for bulk geocoding."""
 
 
@@ -133,7 +134,7 @@ class BulkNominatim:
 
     def __init__(self, dsn: str, batch_size: int = DEFAULT_BATCH, simplify: float = 0.0) -> None:
         if batch_size < 1:
-            raise ValueError(f"batch size must be at least 1, not {batch_size}")
+            raise InvalidValueError(f"batch size must be at least 1, not {batch_size}")
         self.dsn = dsn
         self.batch_size = batch_size
         self.simplify = simplify

@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from geotool.errors import GeotoolError, InvalidValueError
 from geotool.geocode.nominatim.inprocess import UNPLACEABLE, country_record, record_from_parts
 from geotool.geocode.types import AddressResult, LocationRecord
 
@@ -49,7 +50,7 @@ PUBLIC_WARNING = (
 _OSM_TYPES = {"N": "N", "W": "W", "R": "R", "node": "N", "way": "W", "relation": "R"}
 
 
-class NominatimHttpError(RuntimeError):
+class NominatimHttpError(GeotoolError, RuntimeError):
     """A Nominatim HTTP endpoint could not give an answer."""
 
 
@@ -93,7 +94,7 @@ class HttpNominatim:
         seed: int | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"--nominatim-url {base_url!r} must start with http:// or https://")
+            raise InvalidValueError(f"--nominatim-url {base_url!r} must start with http:// or https://")
         self.base_url = base_url.rstrip("/")
         host = urllib.parse.urlsplit(self.base_url).hostname or ""
         self.public = host in PUBLIC_HOSTS

@@ -28,6 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from geotool.errors import InvalidValueError, UnavailableError
 from geotool.geocode.types import AddressResult, LocationRecord
 
 UNPLACEABLE = "Unable to geocode"
@@ -146,7 +147,7 @@ class InProcessNominatim:
         from nominatim_api import NominatimAPIAsync
 
         if concurrency < 1:
-            raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+            raise InvalidValueError(f"concurrency must be at least 1, not {concurrency}")
         env = dict(environ or {})
         env.setdefault("NOMINATIM_API_POOL_SIZE", str(max(concurrency, 1)))
         self.concurrency = concurrency
@@ -170,10 +171,11 @@ class InProcessNominatim:
             self._loop.close()
 
     def check(self) -> str:
-        """Raise ``RuntimeError`` when the Nominatim database cannot answer; else its status."""
+        """Raise :class:`UnavailableError` when the Nominatim database cannot answer; else its
+        status."""
         status = self._loop.run_until_complete(self._api.status())
         if status.status != 0:
-            raise RuntimeError(
+            raise UnavailableError(
                 f"the local Nominatim database does not answer ({status.message}). "
                 "Import one with `geotool nominatim import FILE.osm.pbf`."
             )

@@ -56,6 +56,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from geotool.errors import GeotoolError
 from geotool.settings import Settings, load_settings
 
 DEFAULT_DATABASE = "nominatim"
@@ -64,7 +65,7 @@ IMPORT_LOG = "import.log"
 MAX_THREADS = 2
 
 
-class NominatimLocalError(RuntimeError):
+class NominatimLocalError(GeotoolError, RuntimeError):
     """The local Nominatim database could not be imported, found or opened."""
 
 
