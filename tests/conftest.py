@@ -23,26 +23,35 @@ import pytest
 import sqlalchemy as sa
 from psycopg import sql
 from sqlalchemy.engine import Engine, make_url
+from support.requires import skip_or_fail
 
 from geotool.db import migrate
 from geotool.db.server import PrivateServer, ServerError
 
 # Session fixtures shared by many modules live in plugins, so that each runs once per session
 # (a fixture imported into several test modules would run once per module).
-pytest_plugins = ["nominatim_fixtures"]
+pytest_plugins = ["support.nominatim_fixtures"]
 
 TEMPLATE = "geotool_test_template"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--database-url", default=None, help="admin URL of a PostGIS server")
 
 
+#: Fixtures that need a Nominatim import (support/nominatim_fixtures.py): a test using one
+#: is marked ``nominatim`` automatically, so ``-m "not nominatim"`` leaves them out.
+NOMINATIM_FIXTURES = {"nominatim_world", "nominatim_db", "inprocess_geocoder", "address_map_dsn"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if NOMINATIM_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.nominatim)
+
+
 def _unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"CI=true and PostGIS is unavailable: {reason}", pytrace=False)
-    pytest.skip(reason)
+    skip_or_fail(f"PostGIS is unavailable: {reason}")
 
 
 def _libpq(url: str, dbname: str | None = None) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from nominatim_fixtures import _missing_tools
+from support.nominatim_fixtures import _missing_tools
 
 from geotool.demo import DemoConfig, run_demo
 from geotool.progress import RecordingProgress

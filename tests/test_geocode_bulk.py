@@ -4,7 +4,7 @@ The reference is nominatim-api itself (through geotool's in-process geocoder), o
 Nominatim database imported from a synthetic world; the SQL under test shares no code
 with it. Points: half inside cities (streets, landmarks, districts), half anywhere in a
 country's bounding box (countryside, sea, neighbouring countries). A hand-made map
-(``osm_address_map.py``) adds what the synthetic planet lacks: house numbers, an
+(``support/osm_address_map.py``) adds what the synthetic planet lacks: house numbers, an
 interpolation line, POI nodes, place nodes that are not linked to a boundary, and a country
 (Germany, by Nominatim's country grid) without an admin_level 2 boundary relation, whose
 location must be the documented synthetic id ``C:de`` in both geocoders.
@@ -21,10 +21,10 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from nominatim_fixtures import NominatimWorld, require_nominatim_tools
-from osm_address_map import COUNTRY_ONLY_POINTS, sample_points, write_address_map
-from point_datasets import add_point_dataset
 from sqlalchemy.engine import Engine
+from support.nominatim_fixtures import NominatimWorld, require_nominatim_tools
+from support.osm_address_map import COUNTRY_ONLY_POINTS, sample_points, write_address_map
+from support.point_datasets import add_point_dataset
 
 from geotool.db.server import PrivateServer
 from geotool.geocode import registry

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from fake_nominatim import expected_vector, fake_nominatim
-from point_datasets import add_point_dataset
 from sqlalchemy.engine import Engine
+from support.fake_nominatim import expected_vector, fake_nominatim
+from support.point_datasets import add_point_dataset
 
 from geotool.geocode.nominatim.http import HttpNominatim, NominatimUnavailable, NotNominatimError
 from geotool.geocode.pipeline import GeocodeInterrupted, geocode_dataset
@@ -211,6 +211,16 @@ def test_sigkill_mid_run_then_resume(engine: Engine, db_url: str) -> None:
         with engine.connect() as conn:
             partial = conn.execute(sa.text("SELECT count(*) FROM image_geocodes")).scalar_one()
         assert 12 <= partial < len(pts)
+        # the killed run does not stay "running": its session's run lock is gone
+        died_by = time.monotonic() + 30
+        while True:
+            with engine.connect() as conn:
+                killed = conn.execute(sa.text(
+                    "SELECT stage, status FROM runs_status ORDER BY id")).all()
+            if [tuple(r) for r in killed] == [("geocode", "died")]:
+                break
+            assert time.monotonic() < died_by, killed
+            time.sleep(0.2)
         rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
         assert rerun.returncode == 0, rerun.stderr
         final = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)

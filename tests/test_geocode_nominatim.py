@@ -4,41 +4,16 @@ majority of points, and every location gets its details (polygons for areas)."""
 
 from __future__ import annotations
 
-import importlib.util
-import random
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
-from nominatim_fixtures import IN_CI, NominatimWorld
-from point_datasets import add_point_dataset
 from sqlalchemy.engine import Engine
+from support.nominatim_fixtures import SEA, NominatimWorld, sample_points
+from support.point_datasets import add_point_dataset
+from support.requires import import_or_skip
 
 from geotool.geocode.nominatim.inprocess import InProcessNominatim, address_vector
 from geotool.geocode.pipeline import geocode_dataset
-
-SEA = [(0.0, -30.0), (-40.0, -120.0)]  # mid-Atlantic, South Pacific
-
-
-def sample_points(nw: NominatimWorld, n: int, seed: int = 3) -> list[tuple[float, float]]:
-    """Points near features, inside cities/districts and anywhere in countries, plus sea."""
-    rng = random.Random(seed)
-    places = sorted(nw.world.places, key=lambda p: p.key)
-    features = [p for p in places if p.kind in ("street", "landmark")]
-    towns = [p for p in places if p.kind in ("city", "district")]
-    countries = [p for p in places if p.kind == "country"]
-    pts: list[tuple[float, float]] = []
-    for k in range(n):
-        if k % 3 == 0 and features:
-            p = rng.choice(features)
-            pts.append((p.lat + rng.uniform(-0.004, 0.004), p.lon + rng.uniform(-0.004, 0.004)))
-        elif k % 3 == 1 and towns:
-            p = rng.choice(towns)
-            pts.append((p.lat + rng.uniform(-0.02, 0.02), p.lon + rng.uniform(-0.02, 0.02)))
-        else:
-            p = rng.choice(countries)
-            pts.append((p.lat + rng.uniform(-1.0, 1.0), p.lon + rng.uniform(-1.0, 1.0)))
-    return [(round(a, 6), round(b, 6)) for a, b in pts] + SEA
 
 
 def _load(engine: Engine, pts: list[tuple[float, float]]) -> None:
@@ -141,10 +116,7 @@ def _germany_answer(with_country_row: bool = True) -> Any:
     """A reverse answer as nominatim-api 5.x builds it for a street in Germany: its own row,
     a house number, a city relation, a postcode, an unlisted place, and (from the
     ``country_name`` table, no OSM object) the country and country-code rows."""
-    if importlib.util.find_spec("nominatim_api") is None:
-        if IN_CI:
-            pytest.fail("CI=true and nominatim-api is not installed", pytrace=False)
-        pytest.skip("nominatim-api is not installed")
+    import_or_skip("nominatim_api", "pip install 'geotool[nominatim]'")
     from nominatim_api.results import AddressLine, AddressLines, ReverseResult, SourceTable
     from nominatim_api.types import Point
 

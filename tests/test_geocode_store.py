@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from point_datasets import add_point_dataset
 from sqlalchemy.engine import Engine
+from support.point_datasets import add_point_dataset
 
 from geotool.geocode import store
 from geotool.geocode.types import AddressResult, LocationRecord

@@ -15,10 +15,10 @@ import random
 from collections import Counter
 from typing import Any
 
-import nominatim_fixtures
 import pytest
-from nominatim_fixtures import NominatimWorld
+import support.nominatim_fixtures as nominatim_fixtures
 from shapely import Point
+from support.nominatim_fixtures import NominatimWorld
 
 from geotool.geocode.nominatim.local import import_osm, nominatim_status
 from geotool.synth.places import Place, World

@@ -5,44 +5,25 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from partition_data import Img, Loc, World, clear, load_world, random_world
-from partition_reference import spherical_mean
 from sqlalchemy.engine import Engine
+from support.partition_data import (
+    Img,
+    Loc,
+    World,
+    clear,
+    load_world,
+    polygon_world,
+    random_world,
+    snapshot,
+)
+from support.partition_reference import spherical_mean
 
 from geotool.partition.build import BuildParams, PartitionError, build_partitioning
 from geotool.partition.labels import label_rows
 from geotool.progress import RecordingProgress
-
-SNAPSHOT = {
-    "cells": "SELECT p.level, c.class_index, l.osm_key, c.s2_token, c.n_images, c.lat, c.lon, "
-             "c.lat_plain, c.lon_plain, c.label, ST_AsEWKB(c.geom), c.geom_source "
-             "FROM cells c JOIN partitionings p ON p.id = c.partitioning_id "
-             "LEFT JOIN locations l ON l.id = c.location_id ORDER BY 1, 2",
-    "labels": "SELECT p.level, i.external_id, c.class_index FROM image_labels il "
-              "JOIN partitionings p ON p.id = il.partitioning_id "
-              "JOIN images i ON i.id = il.image_id JOIN cells c ON c.id = il.cell_id "
-              "ORDER BY 1, 2",
-    "ancestors": "SELECT p.level, c.class_index, ap.level, ac.class_index "
-                 "FROM cell_ancestors a JOIN cells c ON c.id = a.cell_id "
-                 "JOIN partitionings p ON p.id = c.partitioning_id "
-                 "JOIN partitionings ap ON ap.id = a.ancestor_partitioning_id "
-                 "LEFT JOIN cells ac ON ac.id = a.ancestor_cell_id ORDER BY 1, 2, 3",
-    "nodes": "SELECT l.osm_key, pl.osm_key, h.parent_edge_count, h.cycle_broken, h.depth, "
-             "h.n_finest, h.n_images FROM hierarchy_nodes h "
-             "JOIN locations l ON l.id = h.location_id "
-             "LEFT JOIN locations pl ON pl.id = h.parent_id ORDER BY 1",
-    "partitionings": "SELECT level, name, tau, params, n_classes FROM partitionings "
-                     "ORDER BY level",
-}
-
-
-def snapshot(engine: Engine) -> dict[str, list[Any]]:
-    with engine.connect() as conn:
-        return {k: [tuple(r) for r in conn.execute(sa.text(q))] for k, q in SNAPSHOT.items()}
 
 
 def test_insertion_order_never_changes_a_build(engine: Engine) -> None:
@@ -112,32 +93,6 @@ def test_spherical_mean_across_the_antimeridian(engine: Engine) -> None:
     assert abs(lon) > 179.0  # near the antimeridian, not near 0 like the plain mean
     assert lat_p == pytest.approx(sum(p[0] for p in pts) / 4)
     assert lon_p == pytest.approx(sum(p[1] for p in pts) / 4)
-
-
-def square(x: float, y: float, size: float, height: float | None = None) -> str:
-    h = size if height is None else height
-    return f"POLYGON(({x} {y}, {x + size} {y}, {x + size} {y + h}, {x} {y + h}, {x} {y}))"
-
-
-def polygon_world() -> World:
-    """Two districts with polygons in a city with a polygon; a point-only POI."""
-    locs = {
-        "R1": Loc("R1", 16, 8, "Town", polygon_wkt=square(0, 0, 10)),
-        "R2": Loc("R2", 20, 10, "West", polygon_wkt=square(0, 0, 5, 10)),
-        "R3": Loc("R3", 20, 10, "East", polygon_wkt=square(5, 0, 5, 10)),
-        "N4": Loc("N4", 30, None, "Fountain"),
-    }
-    rng = random.Random(5)
-    imgs = []
-    for k in range(40):
-        x = rng.uniform(0.1, 4.9) + (5 if k % 2 else 0)
-        y = rng.uniform(0.1, 9.9)
-        addr = ("R3" if k % 2 else "R2", "R1")
-        if k % 5 == 0 and k % 2 == 0:
-            addr = ("N4", *addr)
-            x, y = 2.0 + rng.uniform(-0.01, 0.01), 2.0 + rng.uniform(-0.01, 0.01)
-        imgs.append(Img(f"i{k}", "train" if k < 34 else "test", y, x, addr))
-    return World(locs, imgs)
 
 
 def test_cell_geometries_contain_their_images(engine: Engine) -> None:

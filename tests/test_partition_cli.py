@@ -9,9 +9,8 @@ from pathlib import Path
 
 import shapely.wkb
 import sqlalchemy as sa
-from partition_data import load_world
 from sqlalchemy.engine import Engine
-from test_partition_build import polygon_world
+from support.partition_data import load_world, polygon_world
 from typer.testing import CliRunner
 
 from geotool.cli.app import app

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import s2sphere
 import sqlalchemy as sa
-from partition_data import Loc, World, load_world
 from sqlalchemy.engine import Engine
+from support.partition_data import Loc, World, load_world
 from typer.testing import CliRunner
 
 from geotool.cli.app import app

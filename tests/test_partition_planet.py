@@ -5,9 +5,9 @@ images — a PostGIS check of the whole chain geocode → hierarchy → cells.""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from nominatim_fixtures import NominatimWorld
 from sqlalchemy.engine import Engine
-from test_geocode_nominatim import _load, sample_points
+from support.nominatim_fixtures import NominatimWorld, sample_points
+from support.point_datasets import add_point_dataset
 
 from geotool.geocode.nominatim.inprocess import InProcessNominatim
 from geotool.geocode.pipeline import geocode_dataset
@@ -18,7 +18,7 @@ def test_cells_are_places_that_contain_their_images(
     nominatim_world: NominatimWorld, inprocess_geocoder: InProcessNominatim, engine: Engine,  # noqa: F811
 ) -> None:
     pts = sample_points(nominatim_world, 240, seed=21)
-    _load(engine, pts)
+    add_point_dataset(engine, "w", pts)
     geocode_dataset(engine, "w", inprocess_geocoder, batch_size=60)
     build_partitioning(engine, BuildParams(name="semp_planet", taus=(5, 15, 40)))
     world = nominatim_world.world

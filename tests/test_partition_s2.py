@@ -10,23 +10,12 @@ import numpy as np
 import pytest
 import s2sphere
 import sqlalchemy as sa
-from partition_data import Img, World, load_world
-from partition_reference import spherical_mean
 from sqlalchemy.engine import Engine
+from support.partition_data import Img, World, clustered_points, load_world
+from support.partition_reference import spherical_mean
 
 from geotool.partition.build import BuildParams, build_partitioning
 from geotool.partition.s2cells import adaptive_cells, assign, leaf_ids
-
-
-def clustered_points(rng: random.Random, n: int) -> list[tuple[float, float]]:
-    centres = [(48.1, 11.6), (40.7, -74.0), (-33.9, 151.2), (35.7, 139.7)]
-    pts = []
-    for _ in range(n):
-        lat, lon = rng.choice(centres)
-        spread = rng.choice([0.01, 0.3, 5.0])
-        pts.append((max(-89.0, min(89.0, rng.gauss(lat, spread))),
-                    (rng.gauss(lon, spread) + 180) % 360 - 180))
-    return pts
 
 
 def test_adaptive_cells_obey_limits() -> None:

@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from partition_data import Img, Loc, World, clear, load_world, random_world
-from partition_reference import Reference, reference
 from sqlalchemy.engine import Engine
+from support.partition_data import Img, Loc, World, clear, load_world, random_world
+from support.partition_reference import Reference, reference
 
 from geotool.partition.build import BuildParams, PartitionError, build_partitioning
 

@@ -7,11 +7,17 @@ import random
 import statistics
 
 import sqlalchemy as sa
-from partition_data import Img, World, clear, load_world, random_world
-from partition_reference import reference
 from sqlalchemy.engine import Engine
-from test_partition_build import snapshot
-from test_partition_s2 import clustered_points
+from support.partition_data import (
+    Img,
+    World,
+    clear,
+    clustered_points,
+    load_world,
+    random_world,
+    snapshot,
+)
+from support.partition_reference import reference
 
 from geotool.partition.build import BuildParams, build_partitioning
 from geotool.partition.labels import label_rows

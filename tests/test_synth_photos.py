@@ -1,6 +1,6 @@
 """Tests of the synthetic photos: determinism, mask/pixel agreement, the designed signal, splits.
 
-The world is the hand-made four-country world of ``synth_tiny_world`` so these tests do not
+The world is the hand-made four-country world of ``support.synth_tiny_world`` so these tests do not
 depend on the world generator.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synth_tiny_world import write_tiny_world
+from support.synth_tiny_world import write_tiny_world
 
 from geotool.synth import concepts, styles
 from geotool.synth.errors import SynthError

@@ -60,7 +60,8 @@ def _version(value: bool) -> None:
 
 
 def _logging(verbosity: int) -> None:
-    """``-v``: geotool's INFO log lines on stderr; ``-vv``: DEBUG, all libraries too."""
+    """``-v``: geotool's INFO log lines on stderr; ``-vv``: DEBUG, libraries too, and the
+    SQL statements SQLAlchemy sends."""
     import logging
 
     from rich.logging import RichHandler
@@ -74,6 +75,7 @@ def _logging(verbosity: int) -> None:
     logging.getLogger("geotool").setLevel(level)
     if verbosity >= 2:
         logging.getLogger().setLevel(logging.DEBUG)
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
 
 
 @app.callback()
@@ -86,7 +88,7 @@ def _root(
         help="Print the traceback of every error, user errors too (a bug always prints it)."),
     verbose: int = typer.Option(
         0, "-v", "--verbose", count=True,
-        help="Log what geotool does (-v: geotool's INFO lines; -vv: DEBUG, libraries too)."),
+        help="Log what geotool does (-v: geotool's INFO lines; -vv: DEBUG, libraries and SQL too)."),
 ) -> None:
     """Interpretable, planet-scale photo geolocation backed by PostGIS."""
     from geotool.cli.common import options

@@ -16,7 +16,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
-from partition_data import World
+from support.partition_data import World
 
 
 @dataclass

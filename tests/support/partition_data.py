@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from geotool.db.copy import copy_rows
 
@@ -109,3 +110,70 @@ def random_world(rng: random.Random, n_locations: int, n_images: int,
         world.images.append(Img(f"x{i}", split, rng.uniform(-60, 60),
                                 rng.uniform(-179, 179), address))
     return world
+
+
+# ------------------------------------------------ shared by several partition tests
+SNAPSHOT = {
+    "cells": "SELECT p.level, c.class_index, l.osm_key, c.s2_token, c.n_images, c.lat, c.lon, "
+             "c.lat_plain, c.lon_plain, c.label, ST_AsEWKB(c.geom), c.geom_source "
+             "FROM cells c JOIN partitionings p ON p.id = c.partitioning_id "
+             "LEFT JOIN locations l ON l.id = c.location_id ORDER BY 1, 2",
+    "labels": "SELECT p.level, i.external_id, c.class_index FROM image_labels il "
+              "JOIN partitionings p ON p.id = il.partitioning_id "
+              "JOIN images i ON i.id = il.image_id JOIN cells c ON c.id = il.cell_id "
+              "ORDER BY 1, 2",
+    "ancestors": "SELECT p.level, c.class_index, ap.level, ac.class_index "
+                 "FROM cell_ancestors a JOIN cells c ON c.id = a.cell_id "
+                 "JOIN partitionings p ON p.id = c.partitioning_id "
+                 "JOIN partitionings ap ON ap.id = a.ancestor_partitioning_id "
+                 "LEFT JOIN cells ac ON ac.id = a.ancestor_cell_id ORDER BY 1, 2, 3",
+    "nodes": "SELECT l.osm_key, pl.osm_key, h.parent_edge_count, h.cycle_broken, h.depth, "
+             "h.n_finest, h.n_images FROM hierarchy_nodes h "
+             "JOIN locations l ON l.id = h.location_id "
+             "LEFT JOIN locations pl ON pl.id = h.parent_id ORDER BY 1",
+    "partitionings": "SELECT level, name, tau, params, n_classes FROM partitionings "
+                     "ORDER BY level",
+}
+
+
+def snapshot(engine: Engine) -> dict[str, list[Any]]:
+    """Every row a build writes, in a stable order (to compare two builds)."""
+    with engine.connect() as conn:
+        return {k: [tuple(r) for r in conn.execute(sa.text(q))] for k, q in SNAPSHOT.items()}
+
+
+def square(x: float, y: float, size: float, height: float | None = None) -> str:
+    h = size if height is None else height
+    return f"POLYGON(({x} {y}, {x + size} {y}, {x + size} {y + h}, {x} {y + h}, {x} {y}))"
+
+
+def polygon_world() -> World:
+    """Two districts with polygons in a city with a polygon; a point-only POI."""
+    locs = {
+        "R1": Loc("R1", 16, 8, "Town", polygon_wkt=square(0, 0, 10)),
+        "R2": Loc("R2", 20, 10, "West", polygon_wkt=square(0, 0, 5, 10)),
+        "R3": Loc("R3", 20, 10, "East", polygon_wkt=square(5, 0, 5, 10)),
+        "N4": Loc("N4", 30, None, "Fountain"),
+    }
+    rng = random.Random(5)
+    imgs = []
+    for k in range(40):
+        x = rng.uniform(0.1, 4.9) + (5 if k % 2 else 0)
+        y = rng.uniform(0.1, 9.9)
+        addr = ("R3" if k % 2 else "R2", "R1")
+        if k % 5 == 0 and k % 2 == 0:
+            addr = ("N4", *addr)
+            x, y = 2.0 + rng.uniform(-0.01, 0.01), 2.0 + rng.uniform(-0.01, 0.01)
+        imgs.append(Img(f"i{k}", "train" if k < 34 else "test", y, x, addr))
+    return World(locs, imgs)
+
+
+def clustered_points(rng: random.Random, n: int) -> list[tuple[float, float]]:
+    centres = [(48.1, 11.6), (40.7, -74.0), (-33.9, 151.2), (35.7, 139.7)]
+    pts = []
+    for _ in range(n):
+        lat, lon = rng.choice(centres)
+        spread = rng.choice([0.01, 0.3, 5.0])
+        pts.append((max(-89.0, min(89.0, rng.gauss(lat, spread))),
+                    (rng.gauss(lon, spread) + 180) % 360 - 180))
+    return pts

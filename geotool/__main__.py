@@ -1,0 +1,5 @@
+"""``python -m geotool``: the same as the ``geotool`` command."""
+
+from geotool.cli.app import main
+
+main()

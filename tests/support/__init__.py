@@ -1,0 +1,6 @@
+"""Helpers shared by several test modules: data builders, reference implementations, fakes
+for faults, and the Nominatim session fixtures (a pytest plugin, see conftest.py).
+
+Test modules import from here (``from support.partition_data import ...``), never from
+each other; nothing here is collected as a test.
+"""
