@@ -2,7 +2,7 @@
 # Install what geotool needs on a fresh Debian/Ubuntu machine, then nothing more on later runs:
 #   - system packages (PostgreSQL + PostGIS, osm2pgsql, ICU headers for Nominatim) when they are
 #     missing, with apt-get as root or through passwordless sudo;
-#   - a virtual environment in .venv with geotool and its extras (dev, nominatim).
+#   - a virtual environment in .venv with geotool and its extras (dev, nominatim, ml).
 # Called by scripts/demo.sh and scripts/test.sh. Set GEOTOOL_NO_APT=1 to never call apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,7 +62,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   # torchvision cannot load beside. So pip runs here without configuration files and without
   # PIP_FIND_LINKS, keeping the configured index URLs and constraints; on an ordinary machine
   # this is a plain install.
-  torch_reqs=$("$VENV/bin/python" -c 'import tomllib; print(" ".join(d for d in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"] if d.startswith("torch")))')
+  # (the torch requirements are read from the ml extra, where they live)
+  torch_reqs=$("$VENV/bin/python" -c 'import tomllib; print(" ".join(d for d in tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["ml"] if d.startswith("torch")))')
+  if [ -z "$torch_reqs" ]; then echo "geotool: no torch requirement in the ml extra of pyproject.toml" >&2; exit 1; fi
   pip_args=()
   while IFS= read -r line; do
     key=${line%%=*}; value=${line#*=}; value=${value#\'}; value=${value%\'}
@@ -76,7 +78,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   done < <("$VENV/bin/python" -m pip config list 2>/dev/null || true)
   # shellcheck disable=SC2086  # torch_reqs holds several requirements
   env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null "$VENV/bin/python" -m pip install -q ${pip_args[@]+"${pip_args[@]}"} $torch_reqs
-  "$VENV/bin/python" -m pip install -q -e ".[dev,nominatim]"
+  "$VENV/bin/python" -m pip install -q -e ".[dev,nominatim,ml]"
   "$VENV/bin/python" - <<'PYCHECK'
 import torch, torchvision  # noqa: F401  (fails loudly if the pair does not match)
 from torchvision.ops import nms  # the operator that a mismatched pair lacks

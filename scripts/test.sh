@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 ./scripts/bootstrap.sh
 .venv/bin/ruff check geotool tests benchmarks
 .venv/bin/mypy
+.venv/bin/lint-imports  # the layer contracts of pyproject.toml [tool.importlinter]
 exec .venv/bin/pytest -q "$@"

@@ -9,8 +9,11 @@ from __future__ import annotations
 import importlib
 
 import typer
+from rich.markup import escape
 
 from geotool import __version__
+from geotool.cli.common import friendly_errors
+from geotool.errors import MissingExtraError, require_module
 
 app = typer.Typer(
     name="geotool",
@@ -43,14 +46,47 @@ COMMANDS: list[tuple[str, str, str]] = [
 TAKES_EXTRA_ARGS = {"build"}
 
 
+# Optional packages and the extra that installs each. A command module that cannot be
+# imported because one is missing still gets its name: running it says what to install.
+EXTRA_OF_PACKAGE = {"torch": "ml", "torchvision": "ml", "captum": "ml", "matplotlib": "ml",
+                    "nominatim_api": "nominatim", "nominatim_db": "nominatim"}
+
+
+def add_command(target: typer.Typer, module_path: str, name: str, kind: str) -> None:
+    """Mount one command (or group) of ``module_path`` on ``target``; see ``COMMANDS``."""
+    try:
+        module = importlib.import_module(module_path)
+    except ModuleNotFoundError as exc:
+        package = (exc.name or "").split(".")[0]
+        if package not in EXTRA_OF_PACKAGE:
+            raise
+        _add_unavailable(target, name, package)
+        return
+    if kind == "group":
+        target.add_typer(module.app, name=name)
+    else:
+        settings = {"allow_extra_args": True} if name in TAKES_EXTRA_ARGS else None
+        target.command(name, context_settings=settings)(getattr(module, name.replace("-", "_")))
+
+
+def _add_unavailable(target: typer.Typer, name: str, package: str) -> None:
+    """A stand-in for a command whose optional dependency is missing."""
+    extra = EXTRA_OF_PACKAGE[package]
+
+    @friendly_errors
+    def unavailable(ctx: typer.Context) -> None:
+        require_module(package, extra, f"geotool {name}")
+        raise MissingExtraError(package, extra, f"geotool {name}")  # found, yet not importable
+
+    unavailable.__doc__ = (f"(not installed: needs the '{extra}' extra)\n\n"
+                           + escape(f"Example: pip install 'geotool[{extra}]'"))
+    target.command(name, context_settings={"allow_extra_args": True,
+                                           "ignore_unknown_options": True})(unavailable)
+
+
 def _register() -> None:
     for module_name, name, kind in COMMANDS:
-        module = importlib.import_module(f"geotool.cli.{module_name}")
-        if kind == "group":
-            app.add_typer(module.app, name=name)
-        else:
-            settings = {"allow_extra_args": True} if name in TAKES_EXTRA_ARGS else None
-            app.command(name, context_settings=settings)(getattr(module, name.replace("-", "_")))
+        add_command(app, f"geotool.cli.{module_name}", name, kind)
 
 
 def _version(value: bool) -> None:
@@ -88,7 +124,8 @@ def _root(
         help="Print the traceback of every error, user errors too (a bug always prints it)."),
     verbose: int = typer.Option(
         0, "-v", "--verbose", count=True,
-        help="Log what geotool does (-v: geotool's INFO lines; -vv: DEBUG, libraries and SQL too)."),
+        help="Log what geotool does (-v: geotool's INFO lines; -vv: DEBUG, libraries and "
+             "SQL too)."),
 ) -> None:
     """Interpretable, planet-scale photo geolocation backed by PostGIS."""
     from geotool.cli.common import options

@@ -19,6 +19,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from psycopg import errors as psycopg_errors
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import exc as sa_exc
 
 from geotool.errors import GeotoolError
@@ -59,7 +60,8 @@ def debug_enabled() -> bool:
 def _user_error(message: str, exc: BaseException) -> typer.Exit:
     if debug_enabled():
         traceback.print_exception(exc, file=sys.stderr)
-    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    # escape(): messages hold brackets (pip install 'geotool[ml]') that are not markup
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -110,5 +112,5 @@ def database_error_message(exc: sa_exc.DBAPIError) -> str | None:
 
 
 def fail(message: str, code: int = 1) -> None:
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)

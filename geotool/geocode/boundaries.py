@@ -35,7 +35,7 @@ from sqlalchemy.engine import Connection, Engine
 from geotool.db import sqlfiles
 from geotool.db.copy import copy_rows
 from geotool.errors import GeotoolError
-from geotool.geocode.registry import GeocoderOptions, register
+from geotool.geocode.registry import GeocoderOptions
 from geotool.geocode.types import AddressResult, LocationRecord, parse_osm_key
 from geotool.progress import NO_PROGRESS, Progress
 
@@ -405,5 +405,3 @@ def make_geocoder(options: GeocoderOptions) -> BoundaryGeocoder:
 
     return BoundaryGeocoder(get_engine(options.database_url))
 
-
-register("boundaries", make_geocoder)

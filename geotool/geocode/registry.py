@@ -9,10 +9,10 @@ A factory takes :class:`GeocoderOptions` and returns an object that follows
 * ``details_many(osm_keys) -> list[LocationRecord | None]``: location details step;
 * ``close()``: release connections and threads.
 
-Other modules register themselves with :func:`register` when imported; the modules in
-``PLUGIN_MODULES`` (the bulk SQL and boundaries geocoders) are imported the first time a
-name is looked up, so each only needs a module-level ``register("bulk", make_geocoder)``.
-A factory may also be given as ``"module:function"`` to defer a heavy import.
+The geocoders are listed in :data:`GEOCODERS`, an explicit mapping from name to
+``"module:function"``; a factory's module is imported only when that geocoder is created,
+so neither this module nor ``names()`` imports any geocoder (and no geocoder module
+registers itself). :func:`register` adds one at run time (tests, plugins).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from geotool.errors import InvalidValueError
+from geotool.errors import InvalidValueError, require_module
 from geotool.geocode.types import Geocoder
 
 
@@ -45,22 +45,15 @@ class GeocoderOptions:
 
 
 Factory = Callable[[GeocoderOptions], Geocoder]
-_FACTORIES: dict[str, Factory | str] = {}
-PLUGIN_MODULES = ("geotool.geocode.nominatim.bulk", "geotool.geocode.boundaries")
-_plugins_loaded = False
 
-
-def _load_plugins() -> None:
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True
-    for module in PLUGIN_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+#: Every built-in geocoder: name -> "module:function" returning the geocoder.
+GEOCODERS: dict[str, str] = {
+    "nominatim": "geotool.geocode.registry:_nominatim_inprocess",
+    "http": "geotool.geocode.registry:_nominatim_http",
+    "bulk": "geotool.geocode.nominatim.bulk:make_geocoder",
+    "boundaries": "geotool.geocode.boundaries:make_geocoder",
+}
+_FACTORIES: dict[str, Factory | str] = dict(GEOCODERS)
 
 
 def register(name: str, factory: Factory | str) -> None:
@@ -70,13 +63,11 @@ def register(name: str, factory: Factory | str) -> None:
 
 def names() -> list[str]:
     """The registered geocoder names."""
-    _load_plugins()
     return sorted(_FACTORIES)
 
 
 def create(name: str, options: GeocoderOptions) -> Geocoder:
     """A new geocoder called ``name``; ``ValueError`` listing the choices when unknown."""
-    _load_plugins()
     factory = _FACTORIES.get(name)
     if factory is None:
         raise InvalidValueError(f"unknown geocoder {name!r}; choose one of: {', '.join(names())}")
@@ -92,6 +83,7 @@ def create(name: str, options: GeocoderOptions) -> Geocoder:
 
 
 def _nominatim_inprocess(options: GeocoderOptions) -> Geocoder:
+    require_module("nominatim_api", "nominatim", "the in-process Nominatim geocoder")
     from geotool.geocode.nominatim.inprocess import InProcessNominatim
 
     environ, project_dir = local_nominatim_environ(options)
@@ -125,6 +117,3 @@ def _nominatim_http(options: GeocoderOptions) -> Geocoder:
                          concurrency=options.concurrency, timeout=options.timeout,
                          retries=options.retries, simplify=options.simplify, warn=options.warn)
 
-
-register("nominatim", _nominatim_inprocess)
-register("http", _nominatim_http)

@@ -17,6 +17,7 @@ from pathlib import Path
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from geotool.errors import require_module
 from geotool.synth.errors import SynthError
 
 GRID_FILE_NAME = "country_osm_grid.sql.gz"
@@ -38,13 +39,9 @@ class GridCountry:
 
 def find_grid_file() -> Path:
     """Locate ``country_osm_grid.sql.gz`` inside the installed ``nominatim_db`` package."""
-    try:
-        import nominatim_db
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise SynthError(
-            "the synthetic world needs Nominatim's country grid, which ships with the "
-            "'nominatim-db' package; install it with: pip install 'geotool[nominatim]'"
-        ) from exc
+    require_module("nominatim_db", "nominatim",
+                   "the synthetic world (Nominatim's country grid ships with nominatim-db)")
+    import nominatim_db
     path = Path(nominatim_db.__file__).parent / "resources" / GRID_FILE_NAME
     if not path.is_file():  # pragma: no cover - depends on the environment
         raise SynthError(f"Nominatim's country grid is missing: expected it at {path}")

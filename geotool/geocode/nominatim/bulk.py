@@ -39,7 +39,7 @@ from geotool.db import sqlfiles
 from geotool.db.copy import copy_rows
 from geotool.errors import GeotoolError, InvalidValueError
 from geotool.geocode.nominatim.inprocess import country_record, record_from_parts, simplified_sql
-from geotool.geocode.registry import GeocoderOptions, register
+from geotool.geocode.registry import GeocoderOptions
 from geotool.geocode.types import AddressResult, LocationRecord
 
 DEFAULT_BATCH = 50_000
@@ -259,5 +259,3 @@ def make_geocoder(options: GeocoderOptions) -> BulkNominatim:
     return BulkNominatim(environ["NOMINATIM_DATABASE_DSN"], batch_size=batch,
                          simplify=options.simplify)
 
-
-register("bulk", make_geocoder)
