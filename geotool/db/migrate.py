@@ -1,12 +1,10 @@
 """Run Alembic migrations from Python (``geotool db upgrade|downgrade``).
 
-The schema changes only through the revisions in ``migrations/versions``; this module
-finds them whether geotool runs from a checkout or an installed copy.
+The schema changes only through the revisions in ``migrations/versions``;
+:mod:`geotool.db.resources` finds them in a checkout and in an installed wheel.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
@@ -15,14 +13,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, pool
 
 from geotool.db.engine import database_url
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from geotool.db.resources import alembic_ini, migrations_dir
 
 
 def alembic_config(url: str) -> Config:
-    ini = REPO_ROOT / "alembic.ini"
+    ini = alembic_ini()
     cfg = Config(str(ini)) if ini.exists() else Config()
-    cfg.set_main_option("script_location", str(REPO_ROOT / "migrations"))
+    cfg.set_main_option("script_location", str(migrations_dir()))
     cfg.attributes["url"] = url
     return cfg
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, CursorResult
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+from geotool.db.resources import sql_dir
+
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
 
@@ -80,7 +80,7 @@ def _has_code(stmt: str) -> bool:
 @cache
 def load(name: str) -> list[str]:
     """The statements of ``sql/<name>.sql``."""
-    path = SQL_DIR / (name if name.endswith(".sql") else f"{name}.sql")
+    path = sql_dir() / (name if name.endswith(".sql") else f"{name}.sql")
     if not path.exists():
         raise FileNotFoundError(f"SQL file {path} is missing from this geotool installation.")
     return split_statements(path.read_text())
