@@ -32,7 +32,8 @@ from typing import Any
 
 import psycopg
 from scratch_databases import ScratchDatabases
-from sqlalchemy.engine import make_url
+
+from geotool.db.urls import libpq_url
 
 
 def write_csv(path: Path, n: int, seed: int = 0) -> None:
@@ -69,7 +70,7 @@ def child(kind: str, file: str, url: str) -> dict[str, Any]:
             rows = len(df)
         engine.dispose()
     elif kind == "copy":
-        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        dsn = libpq_url(url)
         with psycopg.connect(dsn) as pg, pg.cursor() as cur:
             cur.execute("CREATE UNLOGGED TABLE raw_copy (id text, lat float8, lon float8, "
                         "path text)")

@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 import psycopg
 from scratch_databases import ScratchDatabases
-from sqlalchemy.engine import make_url
+
+from geotool.db.urls import libpq_url
 
 TAUS = (50, 75, 100)
 FAN = (30, 8, 15, 8, 5)  # countries, states/country, cities/state, districts/city, POIs
@@ -44,7 +45,7 @@ TYPE = "RRRWN"
 
 
 def libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return libpq_url(url)
 
 
 # --------------------------------------------------------------------------- data

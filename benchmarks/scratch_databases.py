@@ -12,9 +12,9 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
-from sqlalchemy.engine import make_url
 
 from geotool.db.server import PrivateServer
+from geotool.db.urls import libpq_url, with_database
 
 
 class ScratchDatabases:
@@ -34,10 +34,7 @@ class ScratchDatabases:
         self.count = 0
 
     def _libpq(self, dbname: str | None = None) -> str:
-        url = make_url(self.admin).set(drivername="postgresql")
-        if dbname:
-            url = url.set(database=dbname)
-        return url.render_as_string(hide_password=False)
+        return libpq_url(self.admin, dbname or None)
 
     def fresh(self) -> str:
         """A new migrated database; returns its SQLAlchemy URL."""
@@ -50,8 +47,7 @@ class ScratchDatabases:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         with psycopg.connect(self._libpq(name), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-        url = make_url(self.admin).set(drivername="postgresql+psycopg", database=name)
-        rendered = url.render_as_string(hide_password=False)
+        rendered = with_database(self.admin, name)
         migrate.upgrade(rendered)
         return rendered
 

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from geotool.db.urls import shown_url
 from geotool.errors import InvalidValueError
 from geotool.progress import NO_PROGRESS, Progress
 from geotool.settings import Settings, load_settings
@@ -142,7 +143,7 @@ def run_demo(config: DemoConfig | None = None, *, workdir: Path | None = None,
         url = resolve_url(database_url)
         revision = upgrade(url)
         url_holder["url"] = url
-        shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+        shown = shown_url(url)
         return f"PostGIS at {shown}, schema at revision {revision}", False
 
     step("database", database)

@@ -22,11 +22,12 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 from psycopg import sql
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from support.requires import skip_or_fail
 
 from geotool.db import migrate
 from geotool.db.server import PrivateServer, ServerError
+from geotool.db.urls import libpq_url, with_database
 
 # Session fixtures shared by many modules live in plugins, so that each runs once per session
 # (a fixture imported into several test modules would run once per module).
@@ -55,10 +56,7 @@ def _unavailable(reason: str) -> None:
 
 
 def _libpq(url: str, dbname: str | None = None) -> str:
-    u = make_url(url)
-    if dbname:
-        u = u.set(database=dbname)
-    return u.set(drivername="postgresql").render_as_string(hide_password=False)
+    return libpq_url(url, dbname or None)
 
 
 class TestCluster:
@@ -69,9 +67,7 @@ class TestCluster:
         self.server = server
 
     def url(self, dbname: str) -> str:
-        return make_url(self.admin_url).set(
-            drivername="postgresql+psycopg", database=dbname
-        ).render_as_string(hide_password=False)
+        return with_database(self.admin_url, dbname)
 
     def create(self, dbname: str, template: str | None = None) -> str:
         with psycopg.connect(_libpq(self.admin_url), autocommit=True) as conn:

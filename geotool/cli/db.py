@@ -10,6 +10,7 @@ from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
 from geotool.db import migrate
 from geotool.db.engine import database_url
 from geotool.db.server import PrivateServer
+from geotool.db.urls import libpq_url, shown_url
 from geotool.settings import load_settings
 
 app = typer.Typer(
@@ -82,8 +83,7 @@ def url(
     Example: psql "$(geotool db url --libpq)"
     """
     resolved = database_url()
-    out.print(resolved.replace("postgresql+psycopg://", "postgresql://") if libpq else resolved,
-              soft_wrap=True)
+    out.print(libpq_url(resolved) if libpq else resolved, soft_wrap=True)
 
 
 @app.command("upgrade")
@@ -115,6 +115,4 @@ def downgrade(
 
 
 def _hide(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    return shown_url(url)

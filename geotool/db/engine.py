@@ -8,18 +8,13 @@ server (started on demand, database created with PostGIS).
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from geotool.db.server import PrivateServer
+from geotool.db.urls import normalise_url, url_to_conninfo
 from geotool.settings import Settings, load_settings
 
-
-def normalise_url(url: str) -> str:
-    """Use the psycopg 3 driver for plain ``postgresql://`` URLs."""
-    parsed = make_url(url)
-    if parsed.drivername in {"postgresql", "postgres"}:
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed.render_as_string(hide_password=False)
+__all__ = ["database_url", "dispose_engines", "get_engine", "libpq_dsn", "normalise_url"]
 
 
 def database_url(url: str | None = None, settings: Settings | None = None) -> str:
@@ -60,12 +55,4 @@ def get_engine(url: str | None = None, settings: Settings | None = None) -> Engi
 
 def libpq_dsn(engine: Engine) -> str:
     """The engine's URL as a libpq connection string for psycopg/osm2pgsql."""
-    u = engine.url
-    parts = {
-        "host": u.host or "127.0.0.1",
-        "port": str(u.port or 5432),
-        "user": u.username or "",
-        "password": u.password or "",
-        "dbname": u.database or "",
-    }
-    return " ".join(f"{k}={v}" for k, v in parts.items() if v)
+    return url_to_conninfo(engine.url)

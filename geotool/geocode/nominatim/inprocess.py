@@ -28,6 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from geotool.db.urls import dsn_database
 from geotool.errors import InvalidValueError, UnavailableError
 from geotool.geocode.types import AddressResult, LocationRecord
 
@@ -156,7 +157,7 @@ class InProcessNominatim:
         self._api = NominatimAPIAsync(project_dir, env)
         self._country_keys: dict[str, str | None] = {}
         dsn = env.get("NOMINATIM_DATABASE_DSN", "")
-        self.namespace = namespace or f"nominatim:{_dsn_dbname(dsn)}"
+        self.namespace = namespace or f"nominatim:{dsn_database(dsn)}"
 
     def __enter__(self) -> InProcessNominatim:
         return self
@@ -293,9 +294,3 @@ def _area_wkt(geojson: str | None, simplify: float = 0.0) -> tuple[str | None, b
         return geom.wkt, True
     return None, False
 
-
-def _dsn_dbname(dsn: str) -> str:
-    for part in dsn.removeprefix("pgsql:").split(";"):
-        if part.strip().startswith("dbname="):
-            return part.split("=", 1)[1].strip()
-    return dsn or "default"
