@@ -1,4 +1,4 @@
--- partition_hierarchy.sql: the location hierarchy of one build (ARCHITECTURE §1).
+-- partition_hierarchy.sql: the location hierarchy of one build (docs/method.md §2).
 --
 -- Input: the address vectors (image_addresses, position 0 = finest) of the images of
 -- dataset <dataset_id> and split <split>. Output, keyed by partitioning set <set_id>:

@@ -1,4 +1,4 @@
--- partition_semantic.sql: one semantic partitioning at threshold <tau> (ARCHITECTURE §1),
+-- partition_semantic.sql: one semantic partitioning at threshold <tau> (docs/method.md §3),
 -- its cells written once with their statistics, label text and geometry.
 --
 -- Needs the temporary tables of partition_hierarchy.sql (same transaction).

@@ -29,6 +29,7 @@ def bench() -> ModuleType:
         sys.path.remove(str(BENCHMARKS))
 
 
+@pytest.mark.slow
 def test_sql_build_equals_pandas_baseline(bench: ModuleType, db_url: str) -> None:
     bench.load(db_url, 4000, seed=3)
     sql = bench.run_sql(db_url)

@@ -26,6 +26,7 @@ def nominatim_db(cluster: Any) -> Iterator[str]:
     cluster.drop(name)
 
 
+@pytest.mark.slow
 def test_demo_end_to_end_and_resume(db_url: str, nominatim_db: str, tmp_path: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GEOTOOL_DATABASE_URL", db_url)  # Nominatim lands on the same server
@@ -38,6 +39,8 @@ def test_demo_end_to_end_and_resume(db_url: str, nominatim_db: str, tmp_path: Pa
         "database", "synthetic world", "Nominatim import", "synthetic photos", "ingest",
         "reverse geocoding", "partitionings"]
     assert not any(s.skipped for s in first.steps)
+    assert progress.messages[0] == "[1] database …"  # each step reported as it starts
+    assert "generating countries" in dict(progress.phases)  # and the stages' own phases
     assert sum(first.images.values()) == 400 and set(first.images) == {"train", "val", "test"}
 
     # Independent check of the geocoding against the generator's own hierarchy.

@@ -1,4 +1,4 @@
-"""The SQL semantic partitioning against the plain-Python reference of ARCHITECTURE §1,
+"""The SQL semantic partitioning against the plain-Python reference of docs/method.md §2–§3,
 on hand-made cases (ties, cycles, validation images) and on random address data."""
 
 from __future__ import annotations

@@ -328,7 +328,7 @@ class Concept(Base):
 
 
 class ConceptInfluence(Base):
-    """ci of a concept in one image for one model: tki / size (ARCHITECTURE §1)."""
+    """ci of a concept in one image for one model: tki / size (docs/method.md §9)."""
 
     __tablename__ = "concept_influence"
     __table_args__ = (sa.Index("ix_concept_influence_concept_id", "concept_id"),)

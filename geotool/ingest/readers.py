@@ -6,7 +6,7 @@ with missing columns fails before anything else happens) and then streams
 them, with their 1-based line number and raw text. Converting and checking values is
 ``geotool.ingest.validate``'s job; readers never hold a whole file in memory.
 
-Formats (see docs/ARCHITECTURE §4):
+Formats (see docs/ingest.md):
 
 ``csv``           ``id,lat,lon[,path][,mask_path][,author][,split]``
 ``geoestimation`` GeoEstimation meta CSVs ``IMG_ID,AUTHOR,LAT,LON,...``

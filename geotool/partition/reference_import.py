@@ -1,6 +1,6 @@
 """Import the reference release's partitionings into geotool's tables.
 
-Two formats (ARCHITECTURE §4):
+Two formats (docs/partitioning.md, "Reading the results"):
 - SemP: ``m_<n>.csv`` files with ``class_index,class_label,latitude_mean,longitude_mean``
   (``class_label`` an OSM key such as ``N1236316``) and ``h_dict.json``
   ``{"m_<n>": {label: parent label in the next coarser partitioning}, ...}``;

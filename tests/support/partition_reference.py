@@ -1,4 +1,4 @@
-"""A plain-Python reference of ARCHITECTURE §1 (hierarchy and partitioning at τ),
+"""A plain-Python reference of docs/method.md §2–§3 (hierarchy and partitioning at τ),
 written from the specification to check the SQL build against. It works on osm keys
 only, so it cannot share a mistake with the SQL's handling of surrogate ids.
 
