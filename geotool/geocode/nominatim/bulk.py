@@ -38,7 +38,7 @@ from sqlalchemy.engine import Connection, Engine
 from geotool.db import sqlfiles
 from geotool.db.copy import copy_rows
 from geotool.errors import GeotoolError, InvalidValueError
-from geotool.geocode.nominatim.inprocess import country_record, record_from_parts, simplified_sql
+from geotool.geocode.nominatim.records import country_record, record_from_parts, simplified_sql
 from geotool.geocode.registry import GeocoderOptions
 from geotool.geocode.types import AddressResult, LocationRecord
 

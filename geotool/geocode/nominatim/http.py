@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from geotool.errors import GeotoolError, InvalidValueError
-from geotool.geocode.nominatim.inprocess import UNPLACEABLE, country_record, record_from_parts
+from geotool.geocode.nominatim.records import UNPLACEABLE, country_record, record_from_parts
 from geotool.geocode.types import AddressResult, LocationRecord
 
 PUBLIC_HOSTS = ("nominatim.openstreetmap.org",)

@@ -30,69 +30,16 @@ import sqlalchemy as sa
 
 from geotool.db.urls import dsn_database
 from geotool.errors import InvalidValueError, UnavailableError
+from geotool.geocode.nominatim.records import (
+    UNPLACEABLE,
+    country_record,
+    record_from_parts,
+    simplified_sql,
+)
 from geotool.geocode.types import AddressResult, LocationRecord
 
-UNPLACEABLE = "Unable to geocode"
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value).replace(",", "").replace(" ", "").split(".")[0])
-    except (TypeError, ValueError):
-        return None
-
-
-def _place_of(category: tuple[str, str], extratags: Mapping[str, str] | None) -> str | None:
-    if category[0] == "place":
-        return category[1]
-    tags = extratags or {}
-    return tags.get("place") or tags.get("linked_place")
-
-
-def record_from_parts(
-    osm_type: str,
-    osm_id: int,
-    names: Mapping[str, str] | None,
-    category: tuple[str, str],
-    extratags: Mapping[str, str] | None,
-    admin_level: int | None,
-    rank_address: int | None,
-    country_code: str | None = None,
-    **extra: Any,
-) -> LocationRecord:
-    """A ``LocationRecord`` from the parts every Nominatim answer carries."""
-    names = names or {}
-    tags = extratags or {}
-    level = admin_level if admin_level is not None and admin_level < 15 else None
-    return LocationRecord(
-        osm_key=f"{osm_type}{osm_id}",
-        osm_type=osm_type,
-        osm_id=osm_id,
-        name=names.get("name") or names.get("ref") or next(iter(names.values()), None),
-        name_en=names.get("name:en"),
-        category=category[0],
-        type=category[1],
-        admin_level=level,
-        rank_address=rank_address,
-        country_code=country_code,
-        wikidata=tags.get("wikidata"),
-        wikipedia=extra.pop("wikipedia", None) or tags.get("wikipedia"),
-        population=_int(tags.get("population")),
-        place=_place_of(category, tags),
-        **extra,
-    )
-
-
-def country_record(cc: str, names: Mapping[str, str] | None) -> LocationRecord:
-    """The synthetic ``C:<cc>`` location of a country known only from ``country_name``."""
-    names = names or {}
-    return LocationRecord(
-        osm_key=f"C:{cc.lower()}", osm_type="C", osm_id=None,
-        name=names.get("name") or cc.upper(), name_en=names.get("name:en"),
-        category="place", type="country", admin_level=2, rank_address=4,
-        country_code=cc.lower(), place="country",
-    )
-
+__all__ = ["UNPLACEABLE", "InProcessNominatim", "address_vector", "country_record",
+           "record_from_parts", "simplified_sql"]
 
 def address_vector(result: Any, country_keys: Mapping[str, str | None]) -> list[LocationRecord]:
     """The address vector of a ``nominatim_api`` result, finest first (rules: module doc).
@@ -269,15 +216,6 @@ class InProcessNominatim:
         wkt, clat, clon = rows[0]
         return LocationRecord(**{**base.__dict__, "geometry_wkt": wkt, "is_area": True,
                                  "centroid": (float(clat), float(clon))})
-
-
-def simplified_sql(geom: str) -> str:
-    """SQL for the polygon ``geom`` simplified by ``:tol`` degrees (topology preserved) part
-    by part, then unioned: ``ST_SimplifyPreserveTopology`` on a whole multipolygon can leave
-    one part inside another, an invalid "nested shells" result (seen with Germany's
-    ``country_osm_grid`` outline on GEOS 3.11)."""
-    return (f"CASE WHEN :tol > 0 THEN (SELECT ST_Union(ST_SimplifyPreserveTopology(d.geom, "
-            f":tol)) FROM ST_Dump({geom}) AS d) ELSE {geom} END")
 
 
 def _area_wkt(geojson: str | None, simplify: float = 0.0) -> tuple[str | None, bool]:
