@@ -1,5 +1,5 @@
 """``python -m geotool``: the same as the ``geotool`` command."""
 
-from geotool.cli.app import main
+from geotool.cli.app import app
 
-main()
+app(prog_name="geotool")
