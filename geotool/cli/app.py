@@ -34,6 +34,9 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("build", "build", "command"),
     ("partitions", "partitions", "group"),
     ("export", "export", "group"),
+    ("train", "train", "command"),
+    ("models", "models", "group"),
+    ("ingest_shards", "ingest-shards", "command"),
     ("demo", "demo", "command"),
 ]
 

@@ -1,0 +1,184 @@
+"""Training on a tiny synthetic planet: loss falls, records are written, resume is exact.
+
+The planet (tests/learn_planet.py) is built once per module into its own database; each
+test trains ``small_cnn`` on 32 px photos for a few steps on the CPU.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+import torch
+from learn_planet import build_tiny_planet
+from sqlalchemy.engine import Engine
+
+from geotool.errors import GeotoolError
+from geotool.learn.checkpoint import read_checkpoint
+from geotool.learn.config import TrainConfig, load_train_config
+from geotool.learn.registry import load_model_by_name
+from geotool.learn.train import haversine_km, train
+
+TESTS = Path(__file__).parent
+
+
+@pytest.fixture(scope="module")
+def planet(cluster: Any, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[tuple[str, Engine, Path]]:
+    name = f"geotool_l_{uuid.uuid4().hex[:10]}"
+    url = cluster.create(name, template="geotool_test_template")
+    engine = sa.create_engine(url)
+    photos = build_tiny_planet(engine, url, tmp_path_factory.mktemp("planet"))
+    yield url, engine, photos
+    engine.dispose()
+    cluster.drop(name)
+
+
+def small(tmp: Path, **overrides: Any) -> TrainConfig:
+    values: dict[str, Any] = dict(
+        partitions="tiny", name="m", backbone="small_cnn", image_size=32, epochs=3,
+        batch_size=16, lr=0.01, lr_milestones=[2], validate_every_images=10**9,
+        validate_each_epoch=True, checkpoint_every_steps=3, log_every_steps=2, workers=0,
+        checkpoint_dir=str(tmp / "ck"), seed=3)
+    values.update(overrides)
+    return load_train_config(None, **values)
+
+
+def test_validation_loss_falls_and_records_are_written(planet: tuple[str, Engine, Path],
+                                                       tmp_path: Path) -> None:
+    _, engine, _ = planet
+    result = train(engine, small(tmp_path, name="falls"))
+    with engine.connect() as conn:
+        losses = [r[0] for r in conn.execute(sa.text(
+            "SELECT value FROM training_metrics t JOIN models m ON m.id = t.model_id "
+            "WHERE m.name = 'falls' AND split = 'val' AND metric = 'loss' ORDER BY step"))]
+        row = conn.execute(sa.text(
+            "SELECT status, checkpoint_path, last_checkpoint_path, set_name, "
+            "class_fingerprint, metrics, best_step FROM models WHERE name = 'falls'")).one()
+        train_rows = conn.execute(sa.text(
+            "SELECT count(*) FROM training_metrics t JOIN models m ON m.id = t.model_id "
+            "WHERE m.name = 'falls' AND split = 'train' AND metric = 'loss'")).scalar_one()
+        run = conn.execute(sa.text("SELECT stage, status FROM runs_status WHERE id = :i"),
+                           {"i": result.run_id}).one()
+    assert len(losses) == 3
+    assert losses[0] > losses[1] > losses[2], losses  # measured 5.39, 5.05, 4.70
+    assert losses[-1] < losses[0] * 0.95, losses
+    assert row.status == "done" and run == ("train", "done")
+    assert row.checkpoint_path == str(tmp_path / "ck" / "best.pt")
+    assert row.last_checkpoint_path == str(tmp_path / "ck" / "last.pt")
+    assert row.metrics["loss"] == pytest.approx(min(losses))
+    assert train_rows >= 3
+    loaded = load_model_by_name(engine, "falls")
+    assert loaded.classes.fingerprint == row.class_fingerprint
+    assert loaded.image_size == 32
+    assert "state" not in read_checkpoint(Path(row.checkpoint_path))
+
+
+def test_km_ladder_matches_an_independent_computation() -> None:
+    # against pyproj's geodesic on the sphere R = 6371 km (Paris-London 343.6 km, the
+    # antimeridian, two hemispheres)
+    pyproj = pytest.importorskip("pyproj")
+    geod = pyproj.Geod(a=6371000.0, b=6371000.0)
+    lat = np.array([48.8566, 0.0, -33.9])
+    lon = np.array([2.3522, 179.9, 151.2])
+    lat2 = np.array([51.5074, 0.0, 40.7])
+    lon2 = np.array([-0.1278, -179.9, -74.0])
+    ours = haversine_km(lat, lon, lat2, lon2)
+    for i in range(3):
+        _, _, dist = geod.inv(lon[i], lat[i], lon2[i], lat2[i])
+        assert ours[i] == pytest.approx(dist / 1000, rel=1e-9)
+
+
+def test_bad_input_is_refused(planet: tuple[str, Engine, Path], tmp_path: Path) -> None:
+    _, engine, _ = planet
+    with pytest.raises(GeotoolError, match="unknown backbone 'resnet5'.*resnet50"):
+        train(engine, small(tmp_path, name="x", backbone="resnet5"))
+    with pytest.raises(GeotoolError, match="--partitions 'nope'"):
+        train(engine, small(tmp_path, name="x", partitions="nope"))
+    with pytest.raises(GeotoolError, match="exceeds"):
+        train(engine, small(tmp_path, name="x", batch_size=100000))
+    train(engine, small(tmp_path, name="dup", epochs=1, max_steps=1))
+    with pytest.raises(GeotoolError, match="exists.*--resume.*--force"):
+        train(engine, small(tmp_path, name="dup", epochs=1, max_steps=1))
+    train(engine, small(tmp_path, name="dup", epochs=1, max_steps=1), force=True)
+    with pytest.raises(GeotoolError, match="nothing to resume"):
+        train(engine, small(tmp_path, name="fresh"), resume=True)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
+        planet: tuple[str, Engine, Path], tmp_path: Path) -> None:
+    _, engine, _ = planet
+    with pytest.raises(GeotoolError, match=r"loss became (nan|inf) at step \d+"):
+        train(engine, small(tmp_path, name="nan", lr=1e12, momentum=0.0))
+    with engine.connect() as conn:
+        status = conn.execute(sa.text("SELECT status FROM models WHERE name = 'nan'")
+                              ).scalar_one()
+    assert status == "failed"
+
+
+KILL_SCRIPT = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+import sqlalchemy as sa
+from geotool.progress import NullProgress
+from geotool.learn.train import train
+from test_learn_train import small
+from pathlib import Path
+
+class KillAt(NullProgress):
+    def update(self, **fields):
+        if fields.get("step") == {kill_at}:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+engine = sa.create_engine({url!r})
+train(engine, small(Path({tmp!r}), name="killed", workers={workers}), KillAt())
+"""
+
+
+@pytest.mark.parametrize("workers", [0, pytest.param(2, marks=pytest.mark.slow)])
+def test_sigkill_mid_epoch_then_resume_is_bit_exact(planet: tuple[str, Engine, Path],
+                                                    tmp_path: Path, workers: int) -> None:
+    url, engine, _ = planet
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM models WHERE name IN ('killed', 'whole')"))
+    whole = train(engine, small(tmp_path / "w", name="whole", workers=workers))
+    # steps per epoch: 10 with 167 labelled train images and batch 16; checkpoints every 3 steps:
+    # killed at step 17 (mid second epoch), the last checkpoint is step 15
+    script = KILL_SCRIPT.format(tests=str(TESTS), url=url, tmp=str(tmp_path / "k"),
+                                kill_at=17, workers=workers)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == -9, proc.stderr
+    with engine.connect() as conn:
+        status = conn.execute(sa.text(
+            "SELECT r.status FROM runs_status r JOIN models m ON m.run_id = r.id "
+            "WHERE m.name = 'killed'")).scalar_one()
+    assert status == "died"
+    kept = read_checkpoint(tmp_path / "k" / "ck" / "last.pt")
+    assert 0 < kept["state"]["step"] < 17
+    resumed = train(engine, small(tmp_path / "k", name="killed", workers=workers), resume=True)
+    assert resumed.resumed_from_step == kept["state"]["step"]
+    assert resumed.steps == whole.steps
+    a = read_checkpoint(whole.last_checkpoint)["model"]
+    b = read_checkpoint(resumed.last_checkpoint)["model"]
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert resumed.best_metrics == pytest.approx(whole.best_metrics)
+    with engine.connect() as conn:
+        curves = [conn.execute(sa.text(
+            "SELECT step, metric, value FROM training_metrics t JOIN models m "
+            "ON m.id = t.model_id WHERE m.name = :n AND split = 'val' ORDER BY step, metric"),
+            {"n": n}).all() for n in ("whole", "killed")]
+    assert curves[0] == curves[1]
+    assert math.isfinite(curves[0][0][2])
