@@ -9,8 +9,13 @@ test can start training at once.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from synth_tiny_world import write_tiny_world
 
@@ -18,6 +23,7 @@ from geotool.geocode.boundaries import load_boundaries, read_boundaries
 from geotool.geocode.pipeline import geocode_dataset
 from geotool.geocode.registry import GeocoderOptions
 from geotool.ingest.load import ingest_file
+from geotool.learn.config import TrainConfig, load_train_config
 from geotool.partition.build import BuildParams, build_partitioning
 from geotool.synth.photos import generate_photos
 
@@ -36,3 +42,29 @@ def build_tiny_planet(engine: Engine, url: str, directory: Path, photos: int = 2
                     details=False)
     build_partitioning(engine, BuildParams(name=set_name, dataset="tiny", taus=taus))
     return photo_dir
+
+
+def planet_database(cluster: Any, tmp_path_factory: pytest.TempPathFactory
+                    ) -> Iterator[tuple[str, Engine, Path]]:
+    """(url, engine, photo folder) of a database holding the tiny planet.
+
+    A test module makes it its fixture: ``planet = pytest.fixture(scope="module")(
+    planet_database)``."""
+    name = f"geotool_l_{uuid.uuid4().hex[:10]}"
+    url = cluster.create(name, template="geotool_test_template")
+    engine = sa.create_engine(url)
+    photos = build_tiny_planet(engine, url, tmp_path_factory.mktemp("planet"))
+    yield url, engine, photos
+    engine.dispose()
+    cluster.drop(name)
+
+
+def small(tmp: Path, **overrides: Any) -> TrainConfig:
+    """small_cnn at 32 px, 3 epochs of 10 steps, validation after each epoch."""
+    values: dict[str, Any] = dict(
+        partitions="tiny", name="m", backbone="small_cnn", image_size=32, epochs=3,
+        batch_size=16, lr=0.01, lr_milestones=[2], validate_every_images=10**9,
+        validate_each_epoch=True, checkpoint_every_steps=3, log_every_steps=2, workers=0,
+        checkpoint_dir=str(tmp / "ck"), seed=3)
+    values.update(overrides)
+    return load_train_config(None, **values)

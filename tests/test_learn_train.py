@@ -10,47 +10,22 @@ import math
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 import sqlalchemy as sa
 import torch
-from learn_planet import build_tiny_planet
+from learn_planet import planet_database, small
 from sqlalchemy.engine import Engine
 
 from geotool.errors import GeotoolError
 from geotool.learn.checkpoint import read_checkpoint
-from geotool.learn.config import TrainConfig, load_train_config
 from geotool.learn.registry import load_model_by_name
 from geotool.learn.train import haversine_km, train
 
 TESTS = Path(__file__).parent
-
-
-@pytest.fixture(scope="module")
-def planet(cluster: Any, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[tuple[str, Engine, Path]]:
-    name = f"geotool_l_{uuid.uuid4().hex[:10]}"
-    url = cluster.create(name, template="geotool_test_template")
-    engine = sa.create_engine(url)
-    photos = build_tiny_planet(engine, url, tmp_path_factory.mktemp("planet"))
-    yield url, engine, photos
-    engine.dispose()
-    cluster.drop(name)
-
-
-def small(tmp: Path, **overrides: Any) -> TrainConfig:
-    values: dict[str, Any] = dict(
-        partitions="tiny", name="m", backbone="small_cnn", image_size=32, epochs=3,
-        batch_size=16, lr=0.01, lr_milestones=[2], validate_every_images=10**9,
-        validate_each_epoch=True, checkpoint_every_steps=3, log_every_steps=2, workers=0,
-        checkpoint_dir=str(tmp / "ck"), seed=3)
-    values.update(overrides)
-    return load_train_config(None, **values)
+planet = pytest.fixture(scope="module")(planet_database)
 
 
 def test_validation_loss_falls_and_records_are_written(planet: tuple[str, Engine, Path],
@@ -131,7 +106,7 @@ sys.path.insert(0, {tests!r})
 import sqlalchemy as sa
 from geotool.progress import NullProgress
 from geotool.learn.train import train
-from test_learn_train import small
+from learn_planet import small
 from pathlib import Path
 
 class KillAt(NullProgress):

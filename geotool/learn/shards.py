@@ -101,7 +101,7 @@ def ingest_shards(engine: Engine, directory: Path | str, dataset: str,
             raise GeotoolError(f"no dataset named {dataset!r}; ingest its metadata CSV first "
                                "(`geotool ingest FILE --dataset NAME`)")
         ids: dict[str, int] = dict(conn.execute(sa.text(
-            "SELECT external_id, id FROM images WHERE dataset_id = :d"), {"d": ds}).tuples())
+            "SELECT external_id, id FROM images WHERE dataset_id = :d"), {"d": ds}).all())
     summary = ShardIngestSummary(shards=len(shards))
     with recorded_run(engine, "ingest-shards", {"directory": str(directory),
                                                 "dataset": dataset}, ds) as run:
