@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from geotool.db import sqlfiles
 from geotool.db.runs import finish_run, record_stop, start_run
 
-SCHEMES = ("semantic", "s2")
+SCHEMES = ("semantic", "s2", "countries")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,54}$")
 Report = Callable[[str], None]
 
@@ -60,8 +60,8 @@ class BuildParams:
             raise PartitionError(f"unknown scheme {self.scheme!r}; choose one of {SCHEMES}")
         if self.split not in ("train", "val", "test"):
             raise PartitionError(f"split must be train, val or test (got {self.split!r})")
-        values = self.taus if self.scheme == "semantic" else self.img_maxes
-        what = "--tau" if self.scheme == "semantic" else "--img-max"
+        values = self.img_maxes if self.scheme == "s2" else self.taus
+        what = "--img-max" if self.scheme == "s2" else "--tau"
         if not values:
             raise PartitionError(f"give at least one {what} value")
         if len(set(values)) != len(values) or min(values) < 1:
@@ -162,6 +162,10 @@ def _build(conn: Connection, params: BuildParams, dataset_id: int, dataset_name:
         from geotool.partition.semantic import build_semantic
 
         build_semantic(conn, set_id, dataset_id, params, say)
+    elif params.scheme == "countries":
+        from geotool.partition.countries import build_countries
+
+        build_countries(conn, set_id, dataset_id, params, say)
     else:
         from geotool.partition.s2build import build_s2
 
