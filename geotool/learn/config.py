@@ -63,6 +63,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: str = "auto"  # auto (bf16 on CUDA when supported, else fp16) | off | bf16 | fp16
     channels_last: bool = True  # CUDA only
+    sync_batchnorm: bool = True  # several processes: batch-norm statistics of the global batch
     compile: bool = False  # torch.compile the model (CUDA; untested here)
     # initialisation
     weights: str = ""  # local torchvision state dict or geotool checkpoint

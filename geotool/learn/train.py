@@ -143,16 +143,22 @@ def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
-def multi_head_loss(logits: list[torch.Tensor], targets: torch.Tensor
+def multi_head_loss(logits: list[torch.Tensor], targets: torch.Tensor,
+                    denominators: torch.Tensor | None = None
                     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Sum over heads of the mean cross-entropy of the labelled targets of that head."""
+    """Sum over heads of the mean cross-entropy of the labelled targets of that head.
+
+    ``denominators[k]`` replaces the count of labelled targets of head ``k``: under DDP
+    each rank divides by (global count / world size), so the averaged gradients are those
+    of the global batch's mean even when the ranks hold different numbers of labels.
+    """
     per_head = []
     for k, out in enumerate(logits):
         target = targets[:, k]
-        n = (target >= 0).sum()
+        n = (target >= 0).sum() if denominators is None else denominators[k]
         total = nn.functional.cross_entropy(out.float(), target, ignore_index=-1,
                                             reduction="sum")
-        per_head.append(total / n.clamp(min=1))
+        per_head.append(total / n.clamp(min=1e-12 if denominators is not None else 1))
     return torch.stack(per_head).sum(), per_head
 
 
@@ -300,6 +306,13 @@ class _Trainer:
         if self.ranks.world > 1:
             from torch.nn.parallel import DistributedDataParallel
 
+            # batch statistics of the global batch, as one process would compute them
+            # (PyTorch's SyncBatchNorm works on GPUs only: on CPU each rank normalises
+            # with its own slice's statistics)
+            if cfg.sync_batchnorm and self.device.type == "cuda":
+                model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+                self.model = model
+
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.train_module = DistributedDataParallel(model, device_ids=ids)
         if cfg.compile:
@@ -369,7 +382,12 @@ class _Trainer:
         y = batch.targets.to(self.device, non_blocking=True)
         with self.autocast():
             logits = self.train_module(x)
-        loss, _ = multi_head_loss(logits, y)
+        denominators = None
+        if self.ranks.world > 1:
+            counts = (y >= 0).sum(0).to(torch.float64)
+            dist.all_reduce(counts)
+            denominators = (counts / self.ranks.world).clamp(min=1.0 / self.ranks.world)
+        loss, _ = multi_head_loss(logits, y, denominators)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
