@@ -7,12 +7,14 @@ weight decay 1e-4, 15 epochs, lr × 0.5 after epochs 3, 6, 9, 12, 13 and 14, bat
 validation every 512,000 images, the checkpoint of lowest validation loss kept as best.
 
 A TOML file holds the fields at top level or in any tables (``[model]``, ``[optim]`` …):
-tables only group them for the reader, the field names are unique.
+tables only group them for the reader, the field names are unique. A ``[build]`` table
+(the ``geotool build`` parameters of the set) is documentation and is skipped.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -37,8 +39,12 @@ class TrainConfig:
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 1e-4
+    lr_schedule: str = "multistep"  # multistep | sgdr (cosine with warm restarts)
     lr_milestones: list[int] = field(default_factory=lambda: [3, 6, 9, 12, 13, 14])
     lr_gamma: float = 0.5
+    sgdr_period: int = 1  # sgdr: epochs of the first cycle
+    sgdr_mult: int = 2  # sgdr: each cycle this many times longer than the last
+    lr_min: float = 0.0  # sgdr: the learning rate at the end of a cycle
     # validation and checkpoints
     validate_every_images: int = 512_000
     validate_each_epoch: bool = False  # also validate at the end of every epoch
@@ -87,6 +93,10 @@ class TrainConfig:
                 raise GeotoolError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.lr <= 0:
             raise GeotoolError(f"lr must be positive, not {self.lr}")
+        if self.lr_schedule not in ("multistep", "sgdr"):
+            raise GeotoolError(f"lr_schedule must be multistep or sgdr, not {self.lr_schedule!r}")
+        if self.sgdr_period < 1 or self.sgdr_mult < 1:
+            raise GeotoolError("sgdr_period and sgdr_mult must be at least 1")
         if self.amp not in AMP_MODES:
             raise GeotoolError(f"amp must be one of {', '.join(AMP_MODES)}, not {self.amp!r}")
         if not 0 <= self.max_bad_share <= 1:
@@ -113,8 +123,19 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         return _coerce(cls(), {k: v for k, v in data.items() if k in known}, "checkpoint")
 
-    def lr_at_epoch(self, epoch: int) -> float:
-        """Learning rate of (0-based) ``epoch``: × gamma for every milestone ≤ epoch."""
+    def lr_at(self, epoch: int, fraction: float = 0.0) -> float:
+        """Learning rate at (0-based) ``epoch`` + ``fraction`` of it: a pure function.
+
+        multistep: × gamma for every milestone ≤ epoch (constant within an epoch).
+        sgdr: cosine from lr to lr_min over cycles of sgdr_period, × sgdr_mult, … epochs.
+        """
+        if self.lr_schedule == "sgdr":
+            t, period = epoch + fraction, float(self.sgdr_period)
+            while t >= period:
+                t -= period
+                period *= self.sgdr_mult
+            return float(self.lr_min + (self.lr - self.lr_min)
+                         * (1 + math.cos(math.pi * t / period)) / 2)
         return float(self.lr * self.lr_gamma ** sum(1 for m in self.lr_milestones
                                                      if m <= epoch))
 
@@ -123,6 +144,8 @@ def _flatten(table: dict[str, Any], source: str) -> dict[str, Any]:
     known = {f.name for f in fields(TrainConfig)}
     flat: dict[str, Any] = {}
     for key, value in table.items():
+        if key == "build" and isinstance(value, dict):
+            continue  # what `geotool build` makes the set with: for the reader
         if isinstance(value, dict):
             flat.update(_flatten(value, source))
         elif key not in known:

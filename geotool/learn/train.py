@@ -467,9 +467,11 @@ class _Trainer:
         if with_state:
             state: dict[str, Any] = {
                 "optimizer": self.optimizer.state_dict(),
-                "scheduler": {"kind": "multistep-by-epoch",
-                              "milestones": list(self.config.lr_milestones),
-                              "gamma": self.config.lr_gamma, "epoch": epoch},
+                # the schedule is a pure function of the position (TrainConfig.lr_at)
+                "scheduler": {"kind": self.config.lr_schedule, "epoch": epoch,
+                              "fraction": step_in_epoch / max(1, steps_per_epoch(
+                                  len(self.train_labels), self.config.batch_size)),
+                              "lr": self.optimizer.param_groups[0]["lr"]},
                 "epoch": epoch, "step_in_epoch": step_in_epoch, "step": step,
                 "best_loss": self.best_loss, "best_metrics": dict(self.best_metrics),
                 "best_step": self.best_step if self.best_step is not None else -1,
@@ -557,10 +559,10 @@ class _Trainer:
             self.progress.advance(step)
         validated_at = -1
         while step < total_steps and epoch < cfg.epochs:
-            lr = cfg.lr_at_epoch(epoch)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
             for batch in self.batches(epoch, start):
+                lr = cfg.lr_at(epoch, start / spe)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
                 bad = self._gather_bad(batch.bad, self.train_labels)
                 self.bad_total += len(bad)
                 self.items_total += cfg.batch_size
