@@ -157,3 +157,35 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(planet: tuple[str, Engine, P
             {"n": n}).all() for n in ("whole", "killed")]
     assert curves[0] == curves[1]
     assert math.isfinite(curves[0][0][2])
+
+
+def test_cli_train_and_models(planet: tuple[str, Engine, Path], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from geotool.cli.app import app
+
+    url, engine, _ = planet
+    config = tmp_path / "c.toml"
+    config.write_text('backbone = "small_cnn"\nimage_size = 32\n[optim]\nepochs = 1\n'
+                      'batch_size = 16\nlr_milestones = []\n[data]\nworkers = 0\n'
+                      'validate_each_epoch = true\n')
+    runner = CliRunner()
+    args = ["train", "--config", str(config), "--partitions", "tiny", "--name", "cli_m",
+            "--checkpoint-dir", str(tmp_path / "ck"), "--max-steps", "3",
+            "--database-url", url]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "cli_m" in result.output and "3 steps" in result.output
+    assert "best validation loss" in result.output
+    again = runner.invoke(app, args)
+    assert again.exit_code == 1 and "exists" in again.output and "Traceback" not in again.output
+    listed = runner.invoke(app, ["models", "list", "--database-url", url])
+    assert listed.exit_code == 0 and "cli_m" in listed.output and "done" in listed.output
+    shown = runner.invoke(app, ["models", "show", "cli_m", "--database-url", url])
+    assert shown.exit_code == 0, shown.output
+    assert "small_cnn" in shown.output and str(tmp_path / "ck" / "best.pt") in shown.output
+    missing = runner.invoke(app, ["models", "show", "nobody", "--database-url", url])
+    assert missing.exit_code == 1 and "no model named 'nobody'" in missing.output
+    bad = runner.invoke(app, ["train", "--partitions", "tiny", "--name", "x", "--backbone",
+                              "vgg", "--database-url", url])
+    assert bad.exit_code == 1 and "unknown backbone 'vgg'" in bad.output
