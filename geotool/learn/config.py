@@ -67,6 +67,7 @@ class TrainConfig:
     seed: int = 0
     # hardware
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int = 0  # CPU threads of the training process (0: PyTorch's default)
     amp: str = "auto"  # auto (bf16 on CUDA when supported, else fp16) | off | bf16 | fp16
     channels_last: bool = True  # CUDA only
     sync_batchnorm: bool = True  # several processes: batch-norm statistics of the global batch

@@ -202,6 +202,8 @@ class _Trainer:
         self.progress = progress
         self.resume = resume
         self.force = force
+        if config.threads > 0:
+            torch.set_num_threads(config.threads)
         self.ranks = _setup_distributed(config.device)
         self.device = _device(config, self.ranks)
         self.amp_dtype, use_scaler = _amp(config, self.device)
