@@ -1,9 +1,10 @@
 """Training throughput on this machine: the data loader against the model, and JPEG
 decoding at reduced scale against decode-then-resize.
 
-- ``decode``: on ``--images`` 640×480 JPEGs, the validation path to 256 px on the short
-  side: Pillow's draft mode (decode at 1/2 scale, then resize) against a full decode
-  then resize — the same output size, both alternated, ``--repeats`` runs, min/median.
+- ``decode``: on ``--images`` 640×480 JPEGs, decoding to a short side of 256, 138 and
+  92 px (what the crops of 224, 96 and 64 px models are taken from): Pillow's draft mode
+  (decode at the smallest 1/2^k scale still large enough, then resize) against a full
+  decode then resize — the same output size, alternated, ``--repeats`` runs, min/median.
 - ``loader``: images/s of geotool's training loader (files → decode → random resized
   crop + flip → uint8 batch) with the default worker count (2), against ``model``: images/s
   of one training step (forward, backward, SGD) of the backbone on ready tensors of the
@@ -58,15 +59,15 @@ def decode_resize(data: bytes, short: int, draft: bool) -> Image.Image:
                       Image.Resampling.BILINEAR)
 
 
-def bench_decode(blobs: list[bytes], repeats: int) -> dict[str, object]:
+def bench_decode(blobs: list[bytes], repeats: int, short: int) -> dict[str, object]:
     times: dict[str, list[float]] = {"draft": [], "full": []}
     for r in range(repeats):
         for mode in (("draft", "full") if r % 2 == 0 else ("full", "draft")):
             t0 = time.perf_counter()
             for b in blobs:
-                decode_resize(b, 256, mode == "draft")
+                decode_resize(b, short, mode == "draft")
             times[mode].append(len(blobs) / (time.perf_counter() - t0))
-    return {"images": len(blobs),
+    return {"images": len(blobs), "short_side": short,
             "draft_images_per_s": {"min": min(times["draft"]),
                                    "median": statistics.median(times["draft"])},
             "full_images_per_s": {"min": min(times["full"]),
@@ -116,6 +117,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads of the model process (0: PyTorch's default)")
+    parser.add_argument("--decode-only", action="store_true")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -123,7 +125,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_jpegs(Path(tmp), args.images)
         blobs = [p.read_bytes() for p in paths]
-        out["decode_640_to_256"] = bench_decode(blobs, args.repeats)
+        # short sides the crops are taken from: 256 (224 px val), 138 (96 px train),
+        # 92 (64 px train); a 640x480 JPEG decodes at 1/2 scale only for 240 and less
+        for short in (256, 138, 92):
+            out[f"decode_640_to_{short}"] = bench_decode(blobs, args.repeats, short)
+            print(json.dumps(out[f"decode_640_to_{short}"]), flush=True)
+        if args.decode_only:
+            return
         n = len(paths)
         labels = LabelArrays(np.arange(n, dtype=np.int64), np.zeros(n), np.zeros(n),
                              np.zeros((n, 3), dtype=np.int64),
