@@ -216,3 +216,41 @@ def test_a_rebuilt_set_keeps_the_models_classes_and_is_refused(
         train(engine, small(tmp_path, name="rb", partitions="tiny_rb"), resume=True)
     with pytest.raises(GeotoolError, match="no model named 'nobody'"):
         load_model_by_name(engine, "nobody")
+
+
+def test_decoding_on_the_device_matches_pillow(planet: tuple[str, Engine, Path],
+                                               tmp_path: Path) -> None:
+    """torchvision.io.decode_jpeg on the training device (here the CPU; nvJPEG on CUDA)
+    gives the validation crops Pillow gives, up to the two resamplers' differences."""
+    from geotool.learn.data import EpochBatches, ValBatches, batch_pixels, collate
+
+    _, engine, _ = planet
+    with engine.connect() as conn:
+        n_levels = len(read_set_classes(conn, "tiny").levels)
+        labels = read_label_arrays(conn, "tiny", "val", n_levels)
+    spec = TransformSpec(24, False, 28, draft=False)
+    keys = next(iter(ValBatches(len(labels), 16)))
+    on_cpu = collate([LabelledImages(labels, spec)[k] for k in keys])
+    on_device = batch_pixels(collate([LabelledImages(labels, spec, encoded=True)[k]
+                                      for k in keys]), 24, torch.device("cpu"))
+    assert torch.equal(on_cpu.rows, on_device.rows)
+    diff = (on_cpu.images.float() - on_device.images.float()).abs()
+    assert diff.mean() < 4.0, float(diff.mean())  # of 255
+    # train crops: the same plan (box and flip) from the same per-item seed
+    train_spec = TransformSpec(24, True, 28, draft=False)
+    keys = next(iter(EpochBatches(len(labels), 8, 0, 0)))
+    a = collate([LabelledImages(labels, train_spec)[k] for k in keys])
+    b = batch_pixels(collate([LabelledImages(labels, train_spec, encoded=True)[k]
+                              for k in keys]), 24, torch.device("cpu"))
+    assert (a.images.float() - b.images.float()).abs().mean() < 4.0
+    # a damaged JPEG whose header parses fails on the device and is recorded as bad
+    row = int(keys[0][0])
+    good = Path(labels.sources[row].path or "").read_bytes()
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(good[:len(good) // 3])
+    labels.sources[row] = type(labels.sources[row])(str(broken))
+    c = batch_pixels(collate([LabelledImages(labels, train_spec, encoded=True)[k]
+                              for k in keys]), 24, torch.device("cpu"))
+    assert len(c) + len(c.bad) == len(keys)
+    result = train(engine, small(tmp_path, name="dev_decode", epochs=1, device_decode=True))
+    assert result.steps == 10 and result.best_metrics["acc_l0"] > 0

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from geotool.errors import GeotoolError
 from geotool.learn.checkpoint import read_checkpoint
+from geotool.learn.config import load_train_config
 from geotool.learn.registry import load_model_by_name
 from geotool.learn.train import haversine_km, train
 
@@ -141,7 +142,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(planet: tuple[str, Engine, P
     assert status == "died"
     kept = read_checkpoint(tmp_path / "k" / "ck" / "last.pt")
     assert 0 < kept["state"]["step"] < 17
-    resumed = train(engine, small(tmp_path / "k", name="killed", workers=workers), resume=True)
+    resumed = train(engine, load_train_config(None, name="killed"), resume=True)
     assert resumed.resumed_from_step == kept["state"]["step"]
     assert resumed.steps == whole.steps
     a = read_checkpoint(whole.last_checkpoint)["model"]

@@ -62,7 +62,7 @@ def train(
 
     Example: geotool train --partitions semp_50_75_100 --name r50 --backbone resnet50
 
-    Example: geotool train --name r50 --partitions semp_50_75_100 --resume
+    Example: geotool train --name r50 --resume
     """
     from geotool.cli.progress import RichProgress
     from geotool.learn.config import load_train_config

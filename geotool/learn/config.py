@@ -62,6 +62,7 @@ class TrainConfig:
     train_resize: int = 0  # shortest edge before the random crop; 0: 320/224 × size
     val_resize: int = 0  # shortest edge before the centre crop; 0: 256/224 × size
     draft_decode: bool = True  # decode JPEGs at reduced scale when much larger than needed
+    device_decode: bool = False  # decode JPEGs on the training device (nvJPEG on CUDA)
     max_bad_share: float = 0.01  # stop when more than this share of images is bad
     # reproducibility
     seed: int = 0
@@ -77,11 +78,13 @@ class TrainConfig:
     init_from: str = ""  # name of a geotool model whose backbone starts this one
     tensorboard: str = ""  # folder for TensorBoard event files ("" = none)
 
-    def validate(self) -> None:
-        """Raise :class:`GeotoolError` naming the first value that cannot work."""
+    def validate(self, resume: bool = False) -> None:
+        """Raise :class:`GeotoolError` naming the first value that cannot work.
+
+        With ``resume`` the set may be left out (the model's stored one is used)."""
         from geotool.learn.model import backbone_spec
 
-        if not self.partitions:
+        if not self.partitions and not resume:
             raise GeotoolError("say which partitioning set to learn: --partitions SET "
                                "(`geotool partitions list` shows them)")
         if not self.name:

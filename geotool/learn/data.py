@@ -139,7 +139,20 @@ def transform_image(img: Image.Image, spec: TransformSpec,
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
 
 
-Item = tuple[torch.Tensor | None, torch.Tensor, int, str | None]
+# (pixels uint8 [3,S,S] — or the encoded JPEG bytes [n] when decoding on the device —,
+#  targets, row, bad reason, crop plan (left, top, w, h, flip) when encoded)
+Item = tuple[torch.Tensor | None, torch.Tensor, int, str | None,
+             tuple[int, int, int, int, int] | None]
+
+
+def crop_plan(width: int, height: int, spec: TransformSpec,
+              rng: np.random.Generator | None) -> tuple[int, int, int, int, int]:
+    """The crop box and flip of one item, in the image's full-resolution coordinates."""
+    if spec.train:
+        assert rng is not None
+        left, top, w, h = random_resized_box(width, height, rng, spec.scale, spec.ratio)
+        return left, top, w, h, int(spec.flip and bool(rng.random() < 0.5))
+    return (*centre_box(width, height, spec.size, spec.resize), 0)
 
 
 class LabelledImages(Dataset[Item]):
@@ -149,9 +162,10 @@ class LabelledImages(Dataset[Item]):
     seeds the item's augmentation.
     """
 
-    def __init__(self, labels: LabelArrays, spec: TransformSpec) -> None:
+    def __init__(self, labels: LabelArrays, spec: TransformSpec, encoded: bool = False) -> None:
         self.labels = labels
         self.spec = spec
+        self.encoded = encoded  # return JPEG bytes + crop plan (decoded on the device)
         self.targets = torch.from_numpy(labels.classes)
 
     def __len__(self) -> int:
@@ -162,37 +176,94 @@ class LabelledImages(Dataset[Item]):
         rng = np.random.default_rng(sample_seed) if self.spec.train else None
         try:
             data = read_image_bytes(self.labels.sources[row])
+            if self.encoded:
+                try:
+                    header = Image.open(io.BytesIO(data))
+                except (UnidentifiedImageError, OSError, ValueError) as exc:
+                    raise BadImage(f"cannot decode: {exc}") from None
+                if header.format != "JPEG":
+                    raise BadImage(f"not a JPEG ({header.format}): decode on the CPU")
+                plan = crop_plan(header.width, header.height, self.spec, rng)
+                raw = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+                return raw, self.targets[row], row, None, plan
             img = decode_image(data, self.spec.resize, self.spec.draft)
             tensor = transform_image(img, self.spec, rng)
         except BadImage as exc:
-            return None, self.targets[row], row, str(exc)
-        return tensor, self.targets[row], row, None
+            return None, self.targets[row], row, str(exc), None
+        return tensor, self.targets[row], row, None, None
 
 
 @dataclass
 class Batch:
     """The good items of a batch and the bad ones left out."""
 
-    images: torch.Tensor  # uint8 [b, 3, S, S]
+    images: torch.Tensor  # uint8 [b, 3, S, S] (empty when encoded)
     targets: torch.Tensor  # int64 [b, levels]
     rows: torch.Tensor  # int64 [b]
     bad: list[tuple[int, str]]  # (row, reason)
+    encoded: list[torch.Tensor] | None = None  # JPEG bytes, decoded on the device
+    plans: torch.Tensor | None = None  # int64 [b, 5]: left, top, w, h, flip
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
     def pin_memory(self) -> Batch:
-        return Batch(self.images.pin_memory(), self.targets.pin_memory(), self.rows, self.bad)
+        return Batch(self.images.pin_memory(), self.targets.pin_memory(), self.rows, self.bad,
+                     self.encoded, self.plans)
 
 
 def collate(items: Sequence[Item]) -> Batch:
     good = [it for it in items if it[0] is not None]
     bad = [(it[2], str(it[3])) for it in items if it[0] is None]
-    if good:
-        images = torch.stack([it[0] for it in good])  # type: ignore[misc]
-        targets = torch.stack([it[1] for it in good])
-    else:
-        images = torch.empty(0, dtype=torch.uint8)
-        targets = torch.empty(0, dtype=torch.int64)
+    targets = (torch.stack([it[1] for it in good]) if good
+               else torch.empty(0, dtype=torch.int64))
     rows = torch.tensor([it[2] for it in good], dtype=torch.int64)
+    if good and good[0][4] is not None:
+        return Batch(torch.empty(0, dtype=torch.uint8), targets, rows, bad,
+                     [it[0] for it in good],  # type: ignore[misc]
+                     torch.tensor([it[4] for it in good], dtype=torch.int64))
+    images = (torch.stack([it[0] for it in good])  # type: ignore[misc]
+              if good else torch.empty(0, dtype=torch.uint8))
     return Batch(images, targets, rows, bad)
+
+
+def batch_pixels(batch: Batch, size: int, device: torch.device) -> Batch:
+    """The batch with its pixels, uint8 [b,3,S,S], on ``device``; images that failed to
+    decode there move to ``bad``.
+
+    Encoded batches are decoded with ``torchvision.io.decode_jpeg`` on ``device`` (nvJPEG
+    on CUDA), cropped, resized (bilinear, antialiased) and flipped there.
+    """
+    if batch.encoded is None:
+        return Batch(batch.images.to(device, non_blocking=True), batch.targets, batch.rows,
+                     batch.bad)
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    assert batch.plans is not None
+    try:
+        decoded = decode_jpeg(batch.encoded, mode=ImageReadMode.RGB, device=device)
+        failed: list[int] = []
+    except RuntimeError:  # one damaged file fails the whole call: decode one by one
+        decoded, failed = [], []
+        for i, raw in enumerate(batch.encoded):
+            try:
+                decoded.append(decode_jpeg(raw, mode=ImageReadMode.RGB, device=device))
+            except RuntimeError:
+                failed.append(i)
+    keep = [i for i in range(len(batch.encoded)) if i not in failed]
+    out = []
+    for img, i in zip(decoded, keep, strict=True):
+        left, top, w, h, flip = (int(v) for v in batch.plans[i])
+        crop = img[:, top:top + h, left:left + w].unsqueeze(0).float()
+        resized = torch.nn.functional.interpolate(crop, size=(size, size), mode="bilinear",
+                                                  align_corners=False, antialias=True)
+        if flip:
+            resized = resized.flip(-1)
+        out.append(resized.round_().clamp_(0, 255).to(torch.uint8))
+    pixels = (torch.cat(out) if out
+              else torch.empty(0, 3, size, size, dtype=torch.uint8, device=device))
+    bad = batch.bad + [(int(batch.rows[i]), "cannot decode on the device") for i in failed]
+    return Batch(pixels, batch.targets[keep], batch.rows[keep], bad)
 
 
 def steps_per_epoch(n: int, global_batch: int) -> int:

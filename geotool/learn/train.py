@@ -57,6 +57,7 @@ from geotool.learn.data import (
     LabelledImages,
     TransformSpec,
     ValBatches,
+    batch_pixels,
     collate,
     normalise,
     steps_per_epoch,
@@ -246,6 +247,10 @@ class _Trainer:
                 if "state" not in ckpt:
                     raise GeotoolError(f"{existing.last_checkpoint_path} has no training state")
                 stored = TrainConfig.from_dict(ckpt["config"])
+                if cfg.partitions and cfg.partitions != stored.partitions:
+                    raise GeotoolError(f"model {cfg.name!r} was trained on set "
+                                       f"{stored.partitions!r}, not {cfg.partitions!r}; "
+                                       "resume it without --partitions")
                 stored.name, stored.device = cfg.name, cfg.device
                 self.config = cfg = stored
                 state = ckpt
@@ -380,7 +385,7 @@ class _Trainer:
 
     def train_step(self, batch: Batch) -> float:
         self.train_module.train()
-        x = normalise(batch.images, self.device, self.channels_last)
+        x = normalise(batch.images, self.device, self.channels_last)  # already on device
         y = batch.targets.to(self.device, non_blocking=True)
         with self.autocast():
             logits = self.train_module(x)
@@ -407,7 +412,7 @@ class _Trainer:
         if len(labels) == 0:
             return {}
         _, spec = _specs(cfg)
-        dataset = LabelledImages(labels, spec)
+        dataset = LabelledImages(labels, spec, encoded=cfg.device_decode)
         per_rank = max(1, cfg.batch_size // self.ranks.world)
         loader = _loader(dataset, ValBatches(len(labels), per_rank, self.ranks.rank,
                                              self.ranks.world), cfg, self.device)
@@ -417,9 +422,10 @@ class _Trainer:
         fine = self.classes.levels[0]
         self.model.eval()
         bad: list[tuple[int, str]] = []
-        for batch in loader:
+        for encoded_batch in loader:
+            batch = batch_pixels(encoded_batch, spec.size, self.device)
             bad += batch.bad
-            if batch.images.numel() == 0:
+            if len(batch) == 0:
                 continue
             x = normalise(batch.images, self.device, self.channels_last)
             y = batch.targets.to(self.device)
@@ -523,7 +529,8 @@ class _Trainer:
     # ----------------------------------------------------------------- loop
     def batches(self, epoch: int, start: int) -> Iterator[Batch]:
         train_spec, _ = _specs(self.config)
-        dataset = LabelledImages(self.train_labels, train_spec)
+        dataset = LabelledImages(self.train_labels, train_spec,
+                                 encoded=self.config.device_decode)
         sampler = EpochBatches(len(self.train_labels), self.config.batch_size, self.config.seed,
                                epoch, self.ranks.rank, self.ranks.world, start)
         yield from _loader(dataset, sampler, self.config, self.device)
@@ -561,7 +568,8 @@ class _Trainer:
             self.progress.advance(step)
         validated_at = -1
         while step < total_steps and epoch < cfg.epochs:
-            for batch in self.batches(epoch, start):
+            for encoded_batch in self.batches(epoch, start):
+                batch = batch_pixels(encoded_batch, cfg.input_size(), self.device)
                 lr = cfg.lr_at(epoch, start / spe)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
@@ -623,7 +631,7 @@ class _Trainer:
                 "or raise --max-bad-share")
 
     def _guarded_step(self, batch: Batch, step: int) -> float:
-        if batch.images.numel() == 0:
+        if len(batch) == 0:
             if self.ranks.world > 1:
                 raise GeotoolError(f"step {step + 1}: every image of a batch slice is bad")
             return 0.0
@@ -649,7 +657,7 @@ def train(engine: Engine, config: TrainConfig, progress: Progress = NO_PROGRESS,
     everything the user can fix (unknown backbone, a set without labels, a rebuilt set,
     a name in use, a NaN loss, too many bad images, GPU out of memory).
     """
-    config.validate()
+    config.validate(resume=resume)
     trainer = _Trainer(engine, config, progress, resume, force)
     if not trainer.ranks.main:
         progress = NO_PROGRESS
