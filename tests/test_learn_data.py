@@ -120,7 +120,7 @@ def test_shards_in_geoestimation_format_are_indexed_and_read(
         spec = TransformSpec(32, False, 37)
         from_shards = LabelledImages(labels, spec)
         for row in range(5):
-            img, _, _, reason = from_shards[(row, 0)]
+            img, _, _, reason, _ = from_shards[(row, 0)]
             assert reason is None and img is not None
             file_img = decode_image(Path(labels.sources[row].path or "").read_bytes(), 37)
             from geotool.learn.data import transform_image

@@ -140,6 +140,10 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(planet: tuple[str, Engine, P
             "SELECT r.status FROM runs_status r JOIN models m ON m.run_id = r.id "
             "WHERE m.name = 'killed'")).scalar_one()
     assert status == "died"
+    with engine.connect() as conn:
+        from geotool.learn.registry import get_model
+
+        assert get_model(conn, "killed").status == "died"
     kept = read_checkpoint(tmp_path / "k" / "ck" / "last.pt")
     assert 0 < kept["state"]["step"] < 17
     resumed = train(engine, load_train_config(None, name="killed"), resume=True)

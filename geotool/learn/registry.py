@@ -44,8 +44,13 @@ class ModelRecord:
     n_classes: list[int]
 
 
-_COLUMNS = ("id, name, set_name, set_id, arch, status, checkpoint_path, last_checkpoint_path, "
-            "class_fingerprint, metrics, best_step, params, created_at, updated_at, classes")
+# status: a model left 'training' by a process that was killed shows its run's 'died'
+_COLUMNS = ("m.id, m.name, m.set_name, m.set_id, m.arch, "
+            "CASE WHEN m.status = 'training' AND r.status = 'died' THEN 'died' "
+            "ELSE m.status END AS status, m.checkpoint_path, m.last_checkpoint_path, "
+            "m.class_fingerprint, m.metrics, m.best_step, m.params, m.created_at, "
+            "m.updated_at, m.classes")
+_FROM = "models m LEFT JOIN runs_status r ON r.id = m.run_id"
 
 
 def _record(row: Any) -> ModelRecord:
@@ -58,7 +63,7 @@ def _record(row: Any) -> ModelRecord:
 
 
 def find_model(conn: Connection, name: str) -> ModelRecord | None:
-    row = conn.execute(sa.text(f"SELECT {_COLUMNS} FROM models WHERE name = :n"),
+    row = conn.execute(sa.text(f"SELECT {_COLUMNS} FROM {_FROM} WHERE m.name = :n"),
                        {"n": name}).one_or_none()
     return None if row is None else _record(row)
 
@@ -76,7 +81,7 @@ def get_model(conn: Connection, name: str) -> ModelRecord:
 def list_models(engine: Engine) -> list[ModelRecord]:
     with engine.connect() as conn:
         return [_record(r) for r in conn.execute(
-            sa.text(f"SELECT {_COLUMNS} FROM models ORDER BY name"))]
+            sa.text(f"SELECT {_COLUMNS} FROM {_FROM} ORDER BY m.name"))]
 
 
 def create_model(conn: Connection, name: str, set_id: int, classes: SetClasses,
