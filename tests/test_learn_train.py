@@ -6,6 +6,7 @@ test trains ``small_cnn`` on 32 px photos for a few steps on the CPU.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import subprocess
@@ -86,6 +87,9 @@ def test_bad_input_is_refused(planet: tuple[str, Engine, Path], tmp_path: Path) 
     with pytest.raises(GeotoolError, match="exists.*--resume.*--force"):
         train(engine, small(tmp_path, name="dup", epochs=1, max_steps=1))
     train(engine, small(tmp_path, name="dup", epochs=1, max_steps=1), force=True)
+    if importlib.util.find_spec("tensorboard") is None:
+        with pytest.raises(GeotoolError, match="tensorboard"):
+            train(engine, small(tmp_path, name="tb", tensorboard=str(tmp_path / "tb")))
     with pytest.raises(GeotoolError, match="nothing to resume"):
         train(engine, small(tmp_path, name="fresh"), resume=True)
 
@@ -120,7 +124,8 @@ train(engine, small(Path({tmp!r}), name="killed", workers={workers}), KillAt())
 """
 
 
-@pytest.mark.parametrize("workers", [0, pytest.param(2, marks=pytest.mark.slow)])
+@pytest.mark.slow  # two trainings and a subprocess: ~45 s on the shared 2-core machine
+@pytest.mark.parametrize("workers", [0, 2])
 def test_sigkill_mid_epoch_then_resume_is_bit_exact(planet: tuple[str, Engine, Path],
                                                     tmp_path: Path, workers: int) -> None:
     url, engine, _ = planet

@@ -555,9 +555,6 @@ class _Trainer:
             if start >= spe:
                 epoch, start = epoch + 1, 0
         if cfg.tensorboard and self.ranks.main:
-            from geotool.errors import require_module
-
-            require_module("tensorboard", "train", "--tensorboard")
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(cfg.tensorboard)
@@ -658,6 +655,10 @@ def train(engine: Engine, config: TrainConfig, progress: Progress = NO_PROGRESS,
     a name in use, a NaN loss, too many bad images, GPU out of memory).
     """
     config.validate(resume=resume)
+    if config.tensorboard:
+        from geotool.errors import require_module
+
+        require_module("tensorboard", "tensorboard", "--tensorboard")
     trainer = _Trainer(engine, config, progress, resume, force)
     if not trainer.ranks.main:
         progress = NO_PROGRESS
