@@ -38,6 +38,9 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("partitions", "partitions", "group"),
     ("export", "export", "group"),
     ("runs", "runs", "command"),
+    ("train", "train", "command"),
+    ("models", "models", "group"),
+    ("ingest_shards", "ingest-shards", "command"),
     ("demo", "demo", "command"),
 ]
 

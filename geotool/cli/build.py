@@ -31,7 +31,9 @@ def build(
     name: Annotated[str, typer.Option("--name", help="Name of the multi-partitioning.")],
     tau: Annotated[list[str] | None, typer.Option(
         "--tau", help="Thresholds τ (semantic), e.g. --tau 50 75 100.")] = None,
-    scheme: Annotated[str, typer.Option(help="semantic (SemP) or s2.")] = "semantic",
+    scheme: Annotated[str, typer.Option(
+        help="semantic (SemP), s2, or countries (pre-training classes; --tau N: at "
+        "least N images per class, default 1000).")] = "semantic",
     dataset: Annotated[str | None, typer.Option(
         help="Dataset to partition (default: the only one).")] = None,
     split: Annotated[str, typer.Option(help="Split the partitioning is built from.")] = "train",
@@ -54,10 +56,12 @@ def build(
     Example: geotool build --tau 50 75 100 --name semp_50_75_100 --dataset mp16
 
     Example: geotool build --scheme s2 --img-min 50 --img-max 5000 2000 1000 --name s2_m
+
+    Example: geotool build --scheme countries --tau 1000 --name countries_1000
     """
     extra = list(ctx.args)
-    if scheme not in {"semantic", "s2"}:
-        raise UserError(f"--scheme must be semantic or s2, not {scheme!r}")
+    if scheme not in {"semantic", "s2", "countries"}:
+        raise UserError(f"--scheme must be semantic, s2 or countries, not {scheme!r}")
     wrong = ("--tau", tau) if scheme == "s2" else ("--img-max", img_max)
     if wrong[1]:
         raise UserError(f"{wrong[0]} does not apply to --scheme {scheme}")
@@ -69,7 +73,8 @@ def build(
         params = BuildParams(name=name, scheme="s2", dataset=dataset, split=split,
                              img_min=img_min, img_maxes=maxes, s2_start_level=s2_start_level)
     else:
-        taus = _numbers(tau, extra, "--tau") or (50, 75, 100)
+        taus = _numbers(tau, extra, "--tau") or ((1000,) if scheme == "countries"
+                                                 else (50, 75, 100))
         params = BuildParams(name=name, scheme=scheme, dataset=dataset, split=split,
                              taus=taus, areas_only=areas_only, min_images=min_images)
     engine = get_engine(database_url)

@@ -276,7 +276,15 @@ class ImageClasses(Base):
 
 # --------------------------------------------------------------------------- learn
 class Model(Base):
-    """A trained model: its partitioning set, architecture, parameters and checkpoint."""
+    """A trained model: its partitioning set, architecture, parameters and checkpoints.
+
+    ``set_id`` goes NULL when the set is rebuilt or dropped; ``set_name``,
+    ``class_fingerprint`` and ``classes`` (migration 0007) keep what the model predicts,
+    so it stays usable and a rebuilt set with other classes is refused by name.
+    ``checkpoint_path`` is the best checkpoint (lowest validation loss; what prediction
+    reads), ``last_checkpoint_path`` the one ``--resume`` continues from. ``status``:
+    created | training | done | failed | stopped; ``metrics`` the best validation metrics.
+    """
 
     __tablename__ = "models"
     id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(), primary_key=True)
@@ -289,6 +297,56 @@ class Model(Base):
     checkpoint_path: Mapped[str | None] = mapped_column(sa.Text)
     metrics: Mapped[dict[str, Any] | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+    # migration 0007
+    set_name: Mapped[str | None] = mapped_column(sa.Text)
+    class_fingerprint: Mapped[str | None] = mapped_column(sa.Text)
+    classes: Mapped[dict[str, Any] | None] = mapped_column()
+    status: Mapped[str] = mapped_column(sa.Text, server_default="created")
+    last_checkpoint_path: Mapped[str | None] = mapped_column(sa.Text)
+    best_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    run_id: Mapped[int | None] = mapped_column(
+        sa.BigInteger, sa.ForeignKey("runs.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+class TrainingMetric(Base):
+    """One value of a training curve (migration 0007): loss, accuracy, km ladder …"""
+
+    __tablename__ = "training_metrics"
+    model_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("models.id", ondelete="CASCADE"), primary_key=True)
+    step: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    split: Mapped[str] = mapped_column(sa.Text, primary_key=True)  # train | val
+    metric: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    epoch: Mapped[int] = mapped_column(sa.Integer)
+    images_seen: Mapped[int] = mapped_column(sa.BigInteger)
+    value: Mapped[float] = mapped_column(sa.Float(53))
+    recorded_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=_now())
+
+
+class BadImage(Base):
+    """An image a training run skipped: missing, corrupt or undecodable (migration 0007)."""
+
+    __tablename__ = "bad_images"
+    image_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        sa.BigInteger, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    reason: Mapped[str] = mapped_column(sa.Text)
+    recorded_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=_now())
+
+
+class ShardIndex(Base):
+    """Where an image's record is in a msgpack shard: file, byte offset, length (0007)."""
+
+    __tablename__ = "shard_index"
+    image_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    shard_path: Mapped[str] = mapped_column(sa.Text)
+    byte_offset: Mapped[int] = mapped_column(sa.BigInteger)
+    length: Mapped[int] = mapped_column(sa.BigInteger)
 
 
 class Prediction(Base):

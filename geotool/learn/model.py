@@ -52,15 +52,22 @@ def _torchvision(name: str) -> Callable[[], tuple[nn.Module, int]]:
 
 
 class SmallCNN(nn.Module):
-    """Four conv-BN-ReLU blocks and global average pooling: seconds per epoch on a CPU."""
+    """Four conv-BN-ReLU blocks and global average pooling: seconds per epoch on a CPU.
 
-    def __init__(self, width: int = 64) -> None:
+    ``group_norm=True`` (backbone ``small_cnn_gn``) normalises each image on its own
+    (GroupNorm): results do not depend on how a batch is split over processes, which
+    is what the torchrun test compares (PyTorch's SyncBatchNorm is GPU-only).
+    """
+
+    def __init__(self, width: int = 64, group_norm: bool = False) -> None:
         super().__init__()
         chans = [3, width // 4, width // 2, width, width]
         layers: list[nn.Module] = []
         for c_in, c_out in zip(chans[:-1], chans[1:], strict=True):
+            norm: nn.Module = (nn.GroupNorm(min(8, c_out), c_out) if group_norm
+                               else nn.BatchNorm2d(c_out))
             layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1, bias=False),
-                       nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+                       norm, nn.ReLU(inplace=True)]
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.width = width
@@ -74,8 +81,14 @@ def _small_cnn() -> tuple[nn.Module, int]:
     return net, net.width
 
 
+def _small_cnn_gn() -> tuple[nn.Module, int]:
+    net = SmallCNN(group_norm=True)
+    return net, net.width
+
+
 BACKBONES: dict[str, BackboneSpec] = {
     "small_cnn": BackboneSpec("small_cnn", 96, _small_cnn),
+    "small_cnn_gn": BackboneSpec("small_cnn_gn", 96, _small_cnn_gn),
     **{n: BackboneSpec(n, 224, _torchvision(n))
        for n in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
                  "convnext_tiny", "convnext_small", "mobilenet_v3_large")},

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import sqlfiles
 from geotool.db.runs import recorded_run
+from geotool.partition.countries import build_countries
 from geotool.partition.params import (
     NAME_PATTERN,
     SCHEMES,
@@ -116,6 +117,8 @@ def _build(conn: Connection, params: BuildParams, dataset_id: int, dataset_name:
     summary = BuildSummary(set_id, params.name, params.scheme, dataset_name, n_train)
     if params.scheme == "semantic":
         build_semantic(conn, set_id, dataset_id, params, progress)
+    elif params.scheme == "countries":
+        build_countries(conn, set_id, dataset_id, params, progress)
     else:
         build_s2(conn, set_id, dataset_id, params, progress)
         progress.phase("ancestors across levels")

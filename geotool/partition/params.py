@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from geotool.errors import GeotoolError
 
-SCHEMES = ("semantic", "s2")
+SCHEMES = ("semantic", "s2", "countries")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,54}$")
 
 
@@ -56,8 +56,8 @@ class BuildParams:
             raise PartitionError(f"unknown scheme {self.scheme!r}; choose one of {SCHEMES}")
         if self.split not in ("train", "val", "test"):
             raise PartitionError(f"split must be train, val or test (got {self.split!r})")
-        values = self.taus if self.scheme == "semantic" else self.img_maxes
-        what = "--tau" if self.scheme == "semantic" else "--img-max"
+        values = self.img_maxes if self.scheme == "s2" else self.taus
+        what = "--img-max" if self.scheme == "s2" else "--tau"
         if not values:
             raise PartitionError(f"give at least one {what} value")
         if len(set(values)) != len(values) or min(values) < 1:

@@ -1,0 +1,78 @@
+"""``geotool models``: the trained models in the database."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from geotool.cli.common import DatabaseUrlOption, UserError, friendly_errors, out
+from geotool.db.engine import get_engine
+from geotool.errors import GeotoolError
+
+app = typer.Typer(help="List and inspect trained models.\n\nExample: geotool models list",
+                  no_args_is_help=True)
+
+
+@app.command("list")
+@friendly_errors
+def list_(database_url: DatabaseUrlOption = None) -> None:
+    """The models with their set, backbone, status and best validation loss.
+
+    Example: geotool models list
+    """
+    from geotool.learn.registry import list_models
+
+    table = Table("name", "set", "backbone", "classes", "status", "best val loss",
+                  "coarsest acc", "updated")
+    for m in list_models(get_engine(database_url)):
+        metrics = m.metrics or {}
+        coarse = f"acc_l{len(m.n_classes) - 1}"
+        table.add_row(m.name, (m.set_name or "-") + ("" if m.set_id else " (rebuilt/gone)"),
+                      m.backbone, "/".join(map(str, m.n_classes)), m.status,
+                      f"{metrics['loss']:.4f}" if "loss" in metrics else "-",
+                      f"{metrics[coarse]:.3f}" if coarse in metrics else "-",
+                      str(m.updated_at)[:19])
+    out.print(table)
+
+
+@app.command("show")
+@friendly_errors
+def show(
+    name: Annotated[str, typer.Argument(help="Name of the model.")],
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """A model's set, classes, checkpoints, best metrics and configuration.
+
+    Example: geotool models show m1
+    """
+    import sqlalchemy as sa
+
+    from geotool.learn.registry import get_model
+
+    engine = get_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            m = get_model(conn, name)
+            curve = conn.execute(sa.text(
+                "SELECT step, epoch, images_seen, value FROM training_metrics WHERE "
+                "model_id = :m AND split = 'val' AND metric = 'loss' ORDER BY step"),
+                {"m": m.id}).all()
+    except GeotoolError as exc:
+        raise UserError(str(exc)) from exc
+    out.print(f"[bold]{m.name}[/] ({m.backbone}) on set {m.set_name}"
+              f"{'' if m.set_id else ' — the set was rebuilt or dropped since'}; "
+              f"classes per level {m.n_classes}, fingerprint {(m.class_fingerprint or '')[:12]}")
+    out.print(f"status {m.status}; best step {m.best_step}; best checkpoint "
+              f"{m.checkpoint_path}; last checkpoint {m.last_checkpoint_path}")
+    if m.metrics:
+        out.print("best validation: " + ", ".join(
+            f"{k} {v:.4g}" for k, v in sorted(m.metrics.items())))
+    if curve:
+        table = Table("step", "epoch", "images", "val loss")
+        for step, epoch, images, value in curve:
+            table.add_row(str(step), str(epoch), f"{images:,}", f"{value:.4f}")
+        out.print(table)
+    out.print("configuration: " + json.dumps(m.params, sort_keys=True))

@@ -1,0 +1,156 @@
+"""The ``models`` table: what a trained model is in the database, and loading it by name.
+
+A model row keeps its partitioning set's name, the fingerprint and list of the classes
+it predicts (``set_id`` goes NULL when the set is rebuilt; the model still knows its
+classes), its status, best and last checkpoints, and best validation metrics.
+:func:`load_model_by_name` is what prediction and concept influence call: it loads the
+best checkpoint and refuses a set whose classes changed since training.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from geotool.errors import GeotoolError
+from geotool.learn.checkpoint import LoadedModel, load_model
+from geotool.learn.classes import SetClasses, check_same_classes, read_set_classes
+
+
+@dataclass
+class ModelRecord:
+    """One row of ``models``."""
+
+    id: int
+    name: str
+    set_name: str | None
+    set_id: int | None
+    backbone: str
+    status: str
+    checkpoint_path: str | None
+    last_checkpoint_path: str | None
+    class_fingerprint: str | None
+    metrics: dict[str, Any] | None
+    best_step: int | None
+    params: dict[str, Any]
+    created_at: Any
+    updated_at: Any
+    n_classes: list[int]
+
+
+# status: a model left 'training' by a process that was killed shows its run's 'died'
+_COLUMNS = ("m.id, m.name, m.set_name, m.set_id, m.arch, "
+            "CASE WHEN m.status = 'training' AND r.status = 'died' THEN 'died' "
+            "ELSE m.status END AS status, m.checkpoint_path, m.last_checkpoint_path, "
+            "m.class_fingerprint, m.metrics, m.best_step, m.params, m.created_at, "
+            "m.updated_at, m.classes")
+_FROM = "models m LEFT JOIN runs_status r ON r.id = m.run_id"
+
+
+def _record(row: Any) -> ModelRecord:
+    classes = row.classes or {}
+    n_classes = [len(lv.get("keys", [])) for lv in classes.get("levels", [])]
+    return ModelRecord(int(row.id), row.name, row.set_name, row.set_id, row.arch, row.status,
+                       row.checkpoint_path, row.last_checkpoint_path, row.class_fingerprint,
+                       row.metrics, row.best_step, dict(row.params or {}), row.created_at,
+                       row.updated_at, n_classes)
+
+
+def find_model(conn: Connection, name: str) -> ModelRecord | None:
+    row = conn.execute(sa.text(f"SELECT {_COLUMNS} FROM {_FROM} WHERE m.name = :n"),
+                       {"n": name}).one_or_none()
+    return None if row is None else _record(row)
+
+
+def get_model(conn: Connection, name: str) -> ModelRecord:
+    """The model called ``name``, or an error that lists the known ones."""
+    record = find_model(conn, name)
+    if record is None:
+        names = [r[0] for r in conn.execute(sa.text("SELECT name FROM models ORDER BY name"))]
+        known = ", ".join(names) if names else "none yet; `geotool train` makes one"
+        raise GeotoolError(f"no model named {name!r} (known: {known})")
+    return record
+
+
+def list_models(engine: Engine) -> list[ModelRecord]:
+    with engine.connect() as conn:
+        return [_record(r) for r in conn.execute(
+            sa.text(f"SELECT {_COLUMNS} FROM {_FROM} ORDER BY m.name"))]
+
+
+def create_model(conn: Connection, name: str, set_id: int, classes: SetClasses,
+                 backbone: str, config: dict[str, Any], run_id: int) -> int:
+    return int(conn.execute(sa.text(
+        "INSERT INTO models (name, set_id, set_name, class_fingerprint, classes, arch, "
+        "params, status, run_id) VALUES (:name, :set_id, :set_name, :fp, "
+        "CAST(:classes AS jsonb), :arch, CAST(:params AS jsonb), 'training', :run) "
+        "RETURNING id"),
+        {"name": name, "set_id": set_id, "set_name": classes.set_name,
+         "fp": classes.fingerprint, "classes": json.dumps(classes.to_dict()),
+         "arch": backbone, "params": json.dumps(config), "run": run_id}).scalar_one())
+
+
+def update_model(conn: Connection, model_id: int | None, **values: Any) -> None:
+    """Set columns of a model row (``metrics`` as a dict); bumps ``updated_at``.
+
+    ``model_id`` None (a rank other than 0, which writes nothing) does nothing."""
+    if model_id is None:
+        return
+    sets = []
+    params: dict[str, Any] = {"id": model_id}
+    for key, value in values.items():
+        if key == "metrics":
+            sets.append("metrics = CAST(:metrics AS jsonb)")
+            params["metrics"] = json.dumps(value)
+        else:
+            sets.append(f"{key} = :{key}")
+            params[key] = value
+    conn.execute(sa.text(f"UPDATE models SET {', '.join(sets)}, updated_at = now() "
+                         "WHERE id = :id"), params)
+
+
+def write_metrics(conn: Connection, model_id: int | None, step: int, epoch: int,
+                  images_seen: int, split: str, metrics: dict[str, float]) -> None:
+    """One row per metric (finite values only; a NaN is reported, not stored)."""
+    if model_id is None:
+        return
+    rows = [{"m": model_id, "s": step, "sp": split, "k": key, "e": epoch, "n": images_seen,
+             "v": float(value)} for key, value in metrics.items() if math.isfinite(value)]
+    if rows:
+        conn.execute(sa.text(
+            "INSERT INTO training_metrics (model_id, step, split, metric, epoch, images_seen, "
+            "value) VALUES (:m, :s, :sp, :k, :e, :n, :v) ON CONFLICT (model_id, step, split, "
+            "metric) DO UPDATE SET value = EXCLUDED.value, epoch = EXCLUDED.epoch, "
+            "images_seen = EXCLUDED.images_seen, recorded_at = now()"), rows)
+
+
+def load_model_by_name(engine: Engine, name: str,
+                       device: str = "cpu") -> LoadedModel:
+    """The best checkpoint of model ``name``, checked against its set's current classes.
+
+    Raises :class:`GeotoolError` when the model has no checkpoint yet, its file is gone,
+    or the set was rebuilt with other classes (or dropped) since training.
+    """
+    with engine.connect() as conn:
+        record = get_model(conn, name)
+        if not record.checkpoint_path:
+            raise GeotoolError(f"model {name!r} has no checkpoint yet (status "
+                               f"{record.status}); finish its training with `geotool train "
+                               f"--name {name} --resume`")
+        set_name = record.set_name or ""
+        try:
+            current = read_set_classes(conn, set_name)
+        except GeotoolError:
+            raise GeotoolError(
+                f"model {name!r} was trained on partitioning set {set_name!r}, which no longer "
+                "exists; rebuild it with the parameters the model was trained on "
+                f"(`geotool models show {name}` lists them)") from None
+    loaded = load_model(Path(record.checkpoint_path), device)
+    check_same_classes(name, loaded.classes, current)
+    return loaded

@@ -1,0 +1,201 @@
+"""Training on a tiny synthetic planet: loss falls, records are written, resume is exact.
+
+The planet (tests/learn_planet.py) is built once per module into its own database; each
+test trains ``small_cnn`` on 32 px photos for a few steps on the CPU.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+import torch
+from learn_planet import planet_database, small
+from sqlalchemy.engine import Engine
+
+from geotool.errors import GeotoolError
+from geotool.learn.checkpoint import read_checkpoint
+from geotool.learn.config import load_train_config
+from geotool.learn.registry import load_model_by_name
+from geotool.learn.train import haversine_km, train
+
+TESTS = Path(__file__).parent
+planet = pytest.fixture(scope="module")(planet_database)
+
+
+def test_validation_loss_falls_and_records_are_written(planet: tuple[str, Engine, Path],
+                                                       tmp_path: Path) -> None:
+    _, engine, _ = planet
+    result = train(engine, small(tmp_path, name="falls"))
+    with engine.connect() as conn:
+        losses = [r[0] for r in conn.execute(sa.text(
+            "SELECT value FROM training_metrics t JOIN models m ON m.id = t.model_id "
+            "WHERE m.name = 'falls' AND split = 'val' AND metric = 'loss' ORDER BY step"))]
+        row = conn.execute(sa.text(
+            "SELECT status, checkpoint_path, last_checkpoint_path, set_name, "
+            "class_fingerprint, metrics, best_step FROM models WHERE name = 'falls'")).one()
+        train_rows = conn.execute(sa.text(
+            "SELECT count(*) FROM training_metrics t JOIN models m ON m.id = t.model_id "
+            "WHERE m.name = 'falls' AND split = 'train' AND metric = 'loss'")).scalar_one()
+        run = conn.execute(sa.text("SELECT stage, status FROM runs_status WHERE id = :i"),
+                           {"i": result.run_id}).one()
+    assert len(losses) == 3
+    assert losses[0] > losses[1] > losses[2], losses  # measured 5.39, 5.05, 4.70
+    assert losses[-1] < losses[0] * 0.95, losses
+    assert row.status == "done" and run == ("train", "done")
+    assert row.checkpoint_path == str(tmp_path / "ck" / "best.pt")
+    assert row.last_checkpoint_path == str(tmp_path / "ck" / "last.pt")
+    assert row.metrics["loss"] == pytest.approx(min(losses))
+    assert train_rows >= 3
+    loaded = load_model_by_name(engine, "falls")
+    assert loaded.classes.fingerprint == row.class_fingerprint
+    assert loaded.image_size == 32
+    assert "state" not in read_checkpoint(Path(row.checkpoint_path))
+
+
+def test_km_ladder_matches_an_independent_computation() -> None:
+    # against pyproj's geodesic on the sphere R = 6371 km (Paris-London 343.6 km, the
+    # antimeridian, two hemispheres)
+    pyproj = pytest.importorskip("pyproj")
+    geod = pyproj.Geod(a=6371000.0, b=6371000.0)
+    lat = np.array([48.8566, 0.0, -33.9])
+    lon = np.array([2.3522, 179.9, 151.2])
+    lat2 = np.array([51.5074, 0.0, 40.7])
+    lon2 = np.array([-0.1278, -179.9, -74.0])
+    ours = haversine_km(lat, lon, lat2, lon2)
+    for i in range(3):
+        _, _, dist = geod.inv(lon[i], lat[i], lon2[i], lat2[i])
+        assert ours[i] == pytest.approx(dist / 1000, rel=1e-9)
+
+
+def test_bad_input_is_refused(planet: tuple[str, Engine, Path], tmp_path: Path) -> None:
+    _, engine, _ = planet
+    with pytest.raises(GeotoolError, match="unknown backbone 'resnet5'.*resnet50"):
+        train(engine, small(tmp_path, name="x", backbone="resnet5"))
+    with pytest.raises(GeotoolError, match="--partitions 'nope'"):
+        train(engine, small(tmp_path, name="x", partitions="nope"))
+    with pytest.raises(GeotoolError, match="exceeds"):
+        train(engine, small(tmp_path, name="x", batch_size=100000))
+    train(engine, small(tmp_path, name="dup", epochs=1, max_steps=1))
+    with pytest.raises(GeotoolError, match="exists.*--resume.*--force"):
+        train(engine, small(tmp_path, name="dup", epochs=1, max_steps=1))
+    train(engine, small(tmp_path, name="dup", epochs=1, max_steps=1), force=True)
+    if importlib.util.find_spec("tensorboard") is None:
+        with pytest.raises(GeotoolError, match="tensorboard"):
+            train(engine, small(tmp_path, name="tb", tensorboard=str(tmp_path / "tb")))
+    with pytest.raises(GeotoolError, match="nothing to resume"):
+        train(engine, small(tmp_path, name="fresh"), resume=True)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
+        planet: tuple[str, Engine, Path], tmp_path: Path) -> None:
+    _, engine, _ = planet
+    with pytest.raises(GeotoolError, match=r"loss became (nan|inf) at step \d+"):
+        train(engine, small(tmp_path, name="nan", lr=1e12, momentum=0.0))
+    with engine.connect() as conn:
+        status = conn.execute(sa.text("SELECT status FROM models WHERE name = 'nan'")
+                              ).scalar_one()
+    assert status == "failed"
+
+
+KILL_SCRIPT = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+import sqlalchemy as sa
+from geotool.progress import NullProgress
+from geotool.learn.train import train
+from learn_planet import small
+from pathlib import Path
+
+class KillAt(NullProgress):
+    def update(self, **fields):
+        if fields.get("step") == {kill_at}:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+engine = sa.create_engine({url!r})
+train(engine, small(Path({tmp!r}), name="killed", workers={workers}), KillAt())
+"""
+
+
+@pytest.mark.slow  # two trainings and a subprocess: ~45 s on the shared 2-core machine
+@pytest.mark.parametrize("workers", [0, 2])
+def test_sigkill_mid_epoch_then_resume_is_bit_exact(planet: tuple[str, Engine, Path],
+                                                    tmp_path: Path, workers: int) -> None:
+    url, engine, _ = planet
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM models WHERE name IN ('killed', 'whole')"))
+    whole = train(engine, small(tmp_path / "w", name="whole", workers=workers))
+    # steps per epoch: 10 with 167 labelled train images and batch 16; checkpoints every 3 steps:
+    # killed at step 17 (mid second epoch), the last checkpoint is step 15
+    script = KILL_SCRIPT.format(tests=str(TESTS), url=url, tmp=str(tmp_path / "k"),
+                                kill_at=17, workers=workers)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == -9, proc.stderr
+    with engine.connect() as conn:
+        status = conn.execute(sa.text(
+            "SELECT r.status FROM runs_status r JOIN models m ON m.run_id = r.id "
+            "WHERE m.name = 'killed'")).scalar_one()
+    assert status == "died"
+    with engine.connect() as conn:
+        from geotool.learn.registry import get_model
+
+        assert get_model(conn, "killed").status == "died"
+    kept = read_checkpoint(tmp_path / "k" / "ck" / "last.pt")
+    assert 0 < kept["state"]["step"] < 17
+    resumed = train(engine, load_train_config(None, name="killed"), resume=True)
+    assert resumed.resumed_from_step == kept["state"]["step"]
+    assert resumed.steps == whole.steps
+    a = read_checkpoint(whole.last_checkpoint)["model"]
+    b = read_checkpoint(resumed.last_checkpoint)["model"]
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert resumed.best_metrics == pytest.approx(whole.best_metrics)
+    with engine.connect() as conn:
+        curves = [conn.execute(sa.text(
+            "SELECT step, metric, value FROM training_metrics t JOIN models m "
+            "ON m.id = t.model_id WHERE m.name = :n AND split = 'val' ORDER BY step, metric"),
+            {"n": n}).all() for n in ("whole", "killed")]
+    assert curves[0] == curves[1]
+    assert math.isfinite(curves[0][0][2])
+
+
+def test_cli_train_and_models(planet: tuple[str, Engine, Path], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from geotool.cli.app import app
+
+    url, engine, _ = planet
+    config = tmp_path / "c.toml"
+    config.write_text('backbone = "small_cnn"\nimage_size = 32\n[optim]\nepochs = 1\n'
+                      'batch_size = 16\nlr_milestones = []\n[data]\nworkers = 0\n'
+                      'validate_each_epoch = true\n')
+    runner = CliRunner()
+    args = ["train", "--config", str(config), "--partitions", "tiny", "--name", "cli_m",
+            "--checkpoint-dir", str(tmp_path / "ck"), "--max-steps", "3",
+            "--database-url", url]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "cli_m" in result.output and "3 steps" in result.output
+    assert "best validation loss" in result.output
+    again = runner.invoke(app, args)
+    assert again.exit_code == 1 and "exists" in again.output and "Traceback" not in again.output
+    listed = runner.invoke(app, ["models", "list", "--database-url", url])
+    assert listed.exit_code == 0 and "cli_m" in listed.output and "done" in listed.output
+    shown = runner.invoke(app, ["models", "show", "cli_m", "--database-url", url])
+    assert shown.exit_code == 0, shown.output
+    assert "small_cnn" in shown.output and str(tmp_path / "ck" / "best.pt") in shown.output
+    missing = runner.invoke(app, ["models", "show", "nobody", "--database-url", url])
+    assert missing.exit_code == 1 and "no model named 'nobody'" in missing.output
+    bad = runner.invoke(app, ["train", "--partitions", "tiny", "--name", "x", "--backbone",
+                              "vgg", "--database-url", url])
+    assert bad.exit_code == 1 and "unknown backbone 'vgg'" in bad.output
