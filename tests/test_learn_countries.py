@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import torch
-from learn_planet import planet_database, small
 from sqlalchemy.engine import Engine
+from support.learn_planet import planet_database, small
 
 from geotool.learn.checkpoint import read_checkpoint
 from geotool.learn.classes import read_set_classes

@@ -14,9 +14,9 @@ import pytest
 import sqlalchemy as sa
 import torch
 import torchvision
-from learn_planet import planet_database, small
 from PIL import Image
 from sqlalchemy.engine import Engine
+from support.learn_planet import planet_database, small
 
 from geotool.errors import GeotoolError
 from geotool.learn.checkpoint import read_checkpoint

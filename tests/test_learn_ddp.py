@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import torch
-from learn_planet import planet_database, small
 from sqlalchemy.engine import Engine
+from support.learn_planet import planet_database, small
 
 from geotool.learn.checkpoint import read_checkpoint
 from geotool.learn.train import train
@@ -41,7 +41,7 @@ def test_torchrun_two_processes_match_one(planet: tuple[str, Engine, Path],
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "torch.distributed.run", "--standalone",
-             "--nproc_per_node", "2", str(TESTS / "ddp_train_script.py"), url,
+             "--nproc_per_node", "2", str(TESTS / "support" / "ddp_train_script.py"), url,
              str(tmp_path / "two"), "two"],
             env=env, capture_output=True, text=True, timeout=180)
     except subprocess.TimeoutExpired as exc:

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 import torch
-from learn_planet import planet_database, small
 from sqlalchemy.engine import Engine
+from support.learn_planet import planet_database, small
 
 from geotool.errors import GeotoolError
 from geotool.learn.checkpoint import read_checkpoint
@@ -111,7 +111,7 @@ sys.path.insert(0, {tests!r})
 import sqlalchemy as sa
 from geotool.progress import NullProgress
 from geotool.learn.train import train
-from learn_planet import small
+from support.learn_planet import small
 from pathlib import Path
 
 class KillAt(NullProgress):

@@ -14,11 +14,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from learn_planet import small  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support.*
 
 import geotool.learn.train as train_module  # noqa: E402
+from support.learn_planet import small  # noqa: E402
 
 
 def main() -> None:

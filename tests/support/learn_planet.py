@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from synth_tiny_world import write_tiny_world
 
 from geotool.geocode.boundaries import load_boundaries, read_boundaries
 from geotool.geocode.pipeline import geocode_dataset
@@ -26,6 +25,7 @@ from geotool.ingest.load import ingest_file
 from geotool.learn.config import TrainConfig, load_train_config
 from geotool.partition.build import BuildParams, build_partitioning
 from geotool.synth.photos import generate_photos
+from support.synth_tiny_world import write_tiny_world
 
 
 def build_tiny_planet(engine: Engine, url: str, directory: Path, photos: int = 240,
