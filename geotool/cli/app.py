@@ -33,6 +33,9 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("boundaries", "boundaries", "group"),
     ("build", "build", "command"),
     ("partitions", "partitions", "group"),
+    ("predict", "predict", "command"),
+    ("predict", "predict-image", "command"),
+    ("evaluate", "evaluate", "command"),
     ("export", "export", "group"),
     ("demo", "demo", "command"),
 ]

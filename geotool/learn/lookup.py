@@ -63,9 +63,10 @@ def read_ancestor_matrix(conn: Connection, set_name: str, n_classes: list[int]) 
     out[0] = np.arange(n_classes[0])
     rows = sqlfiles.run(conn, "predict_ancestors.sql", set_name=set_name)
     assert rows is not None
-    for level, fine, coarse in rows:
+    for row in rows:
+        level, fine, coarse = int(row.level), int(row.fine_class), row.ancestor_class
         if coarse is not None and 0 < level < len(n_classes):
-            out[level, fine] = coarse
+            out[level, fine] = int(coarse)
     return out
 
 

@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 import torch
 from sqlalchemy.engine import Connection, Engine
@@ -245,7 +244,7 @@ def predict(engine: Engine, model_name: str, dataset: str, split: str | None = "
     transform = crop_transform(ready, options)
     model = ready.loaded.model
     if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        model = model.to(memory_format=torch.channels_last)
     with engine.begin() as conn:
         dataset_id = _dataset_id(conn, dataset)
         run_id = _prediction_run(conn, ready, options, transform)
