@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sqlalchemy as sa
@@ -17,8 +18,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import sqlfiles
 from geotool.errors import GeotoolError
-from geotool.learn.checkpoint import LoadedModel, load_model
 from geotool.learn.classes import SetClasses, check_same_classes, read_set_classes
+
+if TYPE_CHECKING:  # torch is imported only by what loads a model, not by evaluate/export
+    from geotool.learn.checkpoint import LoadedModel
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ def read_ancestor_matrix(conn: Connection, set_name: str, n_classes: list[int]) 
 
 def ready_model(engine: Engine, name: str, device: str = "cpu") -> ReadyModel:
     """Resolve ``name``, load its checkpoint, and check its set's classes are unchanged."""
+    from geotool.learn.checkpoint import load_model
+
     with engine.connect() as conn:
         row = find_model(conn, name)
         if row.checkpoint_path is None:
