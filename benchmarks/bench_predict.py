@@ -210,13 +210,14 @@ def _truncate(url: str) -> None:
 
 def write_copy(url: str, rows: list[tuple[Any, ...]]) -> float:
     from geotool.db.copy import copy_rows
-    from geotool.learn.predict import PREDICTION_COLUMNS
+    from geotool.learn.predict import PREDICTION_COLUMNS, PREDICTION_TYPES
 
     eng = sa.create_engine(url)
     start = time.perf_counter()
     with eng.begin() as conn:
-        for s in range(0, len(rows), 50_000):  # the batches a prediction run commits
-            copy_rows(conn, "predictions", PREDICTION_COLUMNS, rows[s:s + 50_000])
+        for s in range(0, len(rows), 50_000):
+            copy_rows(conn, "predictions", PREDICTION_COLUMNS, rows[s:s + 50_000],
+                      PREDICTION_TYPES)
     seconds = time.perf_counter() - start
     eng.dispose()
     return seconds

@@ -224,6 +224,26 @@ def test_resume_skips_done_images(planet_engine: Engine) -> None:
     assert other.predicted == total and other.prediction_run_id != again.prediction_run_id
 
 
+def test_deleting_images_or_cells_deletes_their_predictions(planet_engine: Engine) -> None:
+    predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(crops=1))
+    predict(planet_engine, "s2_small", "tiny", "test", PredictOptions(crops=1))
+    with planet_engine.begin() as conn:
+        image_id = conn.execute(sa.text("SELECT min(image_id) FROM predictions")).scalar_one()
+        conn.execute(sa.text("DELETE FROM images WHERE id = :i"), {"i": image_id})
+        assert conn.execute(sa.text("SELECT count(*) FROM predictions WHERE image_id = :i"),
+                            {"i": image_id}).scalar_one() == 0
+        s2_rows = conn.execute(sa.text(
+            "SELECT count(*) FROM predictions p JOIN prediction_runs r "
+            "ON r.id = p.prediction_run_id JOIN models m ON m.id = r.model_id "
+            "WHERE m.name = 's2_small'")).scalar_one()
+        conn.execute(sa.text("DELETE FROM partitioning_sets WHERE name = 'tiny_semp'"))
+        left = conn.execute(sa.text("SELECT count(*) FROM predictions")).scalar_one()
+        dangling = conn.execute(sa.text(
+            "SELECT count(*) FROM predictions p LEFT JOIN cells c ON c.id = p.cell_id "
+            "WHERE c.id IS NULL")).scalar_one()
+    assert left == s2_rows > 0 and dangling == 0
+
+
 def test_corrupt_and_missing_photos_are_recorded(planet_engine: Engine,
                                                  tmp_path: Path) -> None:
     broken = tmp_path / "broken.jpg"
@@ -288,6 +308,10 @@ def test_cli_predict_evaluate_export(planet_db: PlanetDb, planet_url: str,
     assert res.exit_code == 0, res.output
     assert "| semp_small | model | hierarchical |" in res.output
     assert "oracle" in res.output
+    res = runner.invoke(app, ["evaluate", "--model", "semp_small", "--strict"], env=env)
+    assert res.exit_code == 0, res.output
+    print(res.output)
+    assert "distance < r" in res.output and "oracle" in res.output
     res = runner.invoke(app, ["evaluate", "--model", "semp_small", "--format", "latex",
                               "--no-baselines"], env=env)
     assert res.exit_code == 0 and "\\begin{tabular}" in res.output

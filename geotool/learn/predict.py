@@ -46,6 +46,8 @@ from geotool.progress import NO_PROGRESS, Progress
 PREDICTION_COLUMNS = ("prediction_run_id", "image_id", "mode", "level", "cell_id",
                       "class_index", "probability", "lat", "lon", "true_lat", "true_lon",
                       "topk_class_index", "topk_probability")
+PREDICTION_TYPES = ("int4", "int8", "text", "int2", "int8", "int4", "float8", "float8",
+                    "float8", "float8", "float8", "int4[]", "float4[]")
 SCHEMA = "geotool.predict-image/1"
 
 
@@ -281,7 +283,7 @@ def predict(engine: Engine, model_name: str, dataset: str, split: str | None = "
                     run_id, [batch[i][0] for i in ok],
                     [(batch[i][2], batch[i][3]) for i in ok], answer, ready.classes))
             with engine.begin() as conn:
-                copy_rows(conn, "predictions", PREDICTION_COLUMNS, rows)
+                copy_rows(conn, "predictions", PREDICTION_COLUMNS, rows, PREDICTION_TYPES)
                 if failed:
                     copy_rows(conn, "prediction_failures",
                               ("prediction_run_id", "image_id", "reason"),
