@@ -1,6 +1,6 @@
 -- evaluate_baselines.sql: the baselines of the accuracy ladder for partitioning set
 -- <set_id> on the photos of dataset <dataset_id>, split <split>, per level, with the same
--- measures as geotool_evaluation_ladder (distance <= r, or < r when <strict>):
+-- measures as geotool_run_ladder (distance <= r, or < r when <strict>):
 --   'most frequent class'      every photo gets the level's class with the most training
 --                              images (ties: lowest class index);
 --   'random class (expected)'  the expected value of a uniformly random class: per photo

@@ -25,14 +25,14 @@ $$;
 -- geotool_semantic_tier: which tier of the semantic accuracy a location stands for, from
 -- its Nominatim address rank (boundary files get rank 2 * admin_level): 'country' (rank
 -- 2-4), 'state' (6-9), 'city' (13-16, Nominatim's city / town / municipality ranks), NULL
--- otherwise (counties, suburbs, streets, landmarks).
+-- otherwise (counties, suburbs, streets, landmarks). One expression, so the planner
+-- inlines it.
 CREATE FUNCTION geotool_semantic_tier(rank_address smallint, admin_level smallint)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE
-        WHEN r BETWEEN 2 AND 4 THEN 'country'
-        WHEN r BETWEEN 6 AND 9 THEN 'state'
-        WHEN r BETWEEN 13 AND 16 THEN 'city'
+        WHEN coalesce(rank_address::int, 2 * admin_level::int) BETWEEN 2 AND 4 THEN 'country'
+        WHEN coalesce(rank_address::int, 2 * admin_level::int) BETWEEN 6 AND 9 THEN 'state'
+        WHEN coalesce(rank_address::int, 2 * admin_level::int) BETWEEN 13 AND 16 THEN 'city'
     END
-    FROM (SELECT coalesce(rank_address::int, 2 * admin_level::int) AS r) x
 $$

@@ -1,7 +1,7 @@
 """Evaluation: the accuracy ladder of one or more models with baselines, computed in SQL.
 
-Every number comes from the database: ``geotool_evaluation_ladder(strict)`` (the view
-``evaluation_ladder`` is its ``<=`` form) over ``predictions``, and
+Every number comes from the database: ``geotool_run_ladder(run, strict)`` (the view
+``evaluation_ladder`` is its ``<=`` form for every run) over ``predictions``, and
 ``sql/evaluate_baselines.sql`` for the most-frequent-class, random-class and oracle
 baselines of each model's partitioning set. Python only picks the prediction runs,
 gathers the rows into one table (:class:`EvaluationTable`, shaped like the paper's
@@ -141,9 +141,8 @@ def evaluate(engine: Engine, model_names: Sequence[str], dataset: str | None = N
             run_id = pick_prediction_run(conn, model, dataset_id, split, crops, combine)
             levels = _level_names(conn, model.set_id)
             ladder = conn.execute(sa.text(
-                "SELECT * FROM geotool_evaluation_ladder(:strict) "
-                "WHERE prediction_run_id = :run AND dataset_id = :ds AND split = :split "
-                "ORDER BY mode DESC, level"),
+                "SELECT * FROM geotool_run_ladder(:run, :strict) "
+                "WHERE dataset_id = :ds AND split = :split ORDER BY mode DESC, level"),
                 {"strict": strict, "run": run_id, "ds": dataset_id, "split": split}
             ).mappings().all()
             for r in ladder:
@@ -185,23 +184,42 @@ def _baselines(conn: Connection, model: ModelRow, levels: dict[int, str], datase
     return out
 
 
+SHORT = {"hierarchical": "hier", "most frequent class": "most frequent",
+         "random class (expected)": "random (exp.)"}
+
+
 def rich_table(table: EvaluationTable) -> Any:
-    """A Rich table of the evaluation (percentages, km), models first then baselines."""
+    """Two Rich tables (a renderable group): the ladder shaped like the paper's Table 2,
+    then the other measures; models first, baselines dimmed below them."""
+    from rich.console import Group
     from rich.table import Table
 
     cmp = "<" if table.strict else "≤"
-    out = Table(title=f"Accuracy on {table.dataset} / {table.split} (distance {cmp} r)")
-    heads = ["model", "prediction", "level", "n", *(f"{r} km" for r in RADII_KM),
-             "mean km", "median km", "GeoScore", "top-1", "top-5", "country", "state", "city"]
-    for h in heads:
-        out.add_column(h, justify="left" if h in ("model", "prediction", "level") else "right")
     shown = table.display_frame()
+    ladder = Table(title=f"Accuracy on {table.dataset} / {table.split} (%, distance {cmp} r)")
+    more = Table(title="Error, GeoScore, class and semantic accuracy (%)")
+    for t in (ladder, more):
+        for h in ("model", "prediction", "level"):
+            t.add_column(h)
+    ladder.add_column("n", justify="right")
+    for r in RADII_KM:
+        ladder.add_column(f"{r} km", justify="right")
+    for h in ("mean km", "median km", "GeoScore", "top-1", "top-5", "country", "state",
+              "city"):
+        more.add_column(h, justify="right")
+    rest = [m for m in MEASURES if m not in LADDER]
     for row in shown.itertuples(index=False):
-        values = row._asdict()
-        cells = [values["model"], values["prediction"],
-                 f"{values['level']} {values['partitioning']}", str(values["n_images"])]
-        for m in MEASURES:
-            v = values[m]
-            cells.append("–" if _missing(v) else (f"{v:.1f}" if m in PERCENT else f"{v:,.0f}"))
-        out.add_row(*cells, style="dim" if values["kind"] == "baseline" else None)
-    return out
+        v = row._asdict()
+        head = [str(v["model"]), SHORT.get(str(v["prediction"]), str(v["prediction"])),
+                str(v["level"])]
+        style = "dim" if v["kind"] == "baseline" else None
+        ladder.add_row(*head, str(v["n_images"]), *(_cell(v[m], m) for m in LADDER),
+                       style=style)
+        more.add_row(*head, *(_cell(v[m], m) for m in rest), style=style)
+    return Group(ladder, more)
+
+
+def _cell(value: Any, measure: str) -> str:
+    if _missing(value):
+        return "–"
+    return f"{value:.1f}" if measure in PERCENT else f"{value:,.0f}"

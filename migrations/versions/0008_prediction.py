@@ -117,9 +117,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP VIEW IF EXISTS evaluation_ladder")
-    op.execute("DROP FUNCTION IF EXISTS geotool_evaluation_ladder(boolean)")
-    for view in ("prediction_semantic", "image_semantic_places", "cell_semantic_places",
-                 "prediction_errors"):
+    op.execute("DROP FUNCTION IF EXISTS geotool_run_ladder(integer, boolean)")
+    op.execute("DROP VIEW IF EXISTS prediction_semantic")
+    op.execute("DROP FUNCTION IF EXISTS geotool_prediction_semantic(integer)")
+    for view in ("image_semantic_places", "cell_semantic_places", "prediction_errors"):
         op.execute(f"DROP VIEW IF EXISTS {view}")
     op.drop_table("prediction_failures")
     for trigger, table in (("predictions_images_deleted", "images"),
