@@ -2,7 +2,9 @@
 -- predictions.cell_id, which have no foreign keys (per-row checks and the indexes they
 -- need halved the speed of COPY). One statement-level trigger per DELETE on images or
 -- cells deletes the predictions of the deleted rows with one join (migration 0008);
--- TRUNCATE of images or cells empties predictions.
+-- TRUNCATE of images or cells empties predictions (with DELETE: a TRUNCATE ... CASCADE
+-- that reaches predictions through prediction_runs has already emptied it, and
+-- truncating it again inside that statement is refused).
 CREATE FUNCTION geotool_predictions_images_deleted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -30,7 +32,7 @@ FOR EACH STATEMENT EXECUTE FUNCTION geotool_predictions_cells_deleted();
 CREATE FUNCTION geotool_predictions_truncated() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    TRUNCATE predictions;
+    DELETE FROM predictions;
     RETURN NULL;
 END
 $$;
