@@ -31,3 +31,27 @@ def cells(
     """
     n = export_cells(get_engine(database_url), name, out_path, fmt)
     out.print(f"wrote {n:,} cells to {out_path}")
+
+
+@app.command("predictions")
+@friendly_errors
+def predictions(
+    model: Annotated[str, typer.Option("--model", help="Name of the trained model.")],
+    out_path: Annotated[Path, typer.Option("--out", help="File to write.")],
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="csv (GeoEstimation img_id,p_key,pred_class,pred_lat,pred_lng) or "
+        "gpkg (points and error lines for QGIS); default: from the file suffix.")] = None,
+    dataset: Annotated[str | None, typer.Option(
+        "--dataset", help="Dataset (default: the one the model's set was built from).",
+        show_default=False)] = None,
+    split: Annotated[str, typer.Option("--split", help="train, val or test.")] = "test",
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Write a model's newest predictions of a split as CSV or GeoPackage.
+
+    Example: geotool export predictions --model semp_r50 --format gpkg --out pred.gpkg
+    """
+    from geotool.export.predictions import export_predictions
+
+    done = export_predictions(get_engine(database_url), model, out_path, fmt, dataset, split)
+    out.print(f"wrote {done.rows:,} predictions (run {done.prediction_run_id}) to {out_path}")

@@ -1,0 +1,199 @@
+"""Export a model's predictions for people and programs without database access.
+
+``csv``: the GeoEstimation inference format ``img_id,p_key,pred_class,pred_lat,pred_lng``,
+one row per photo and partitioning (``p_key`` = the partitioning's name, ``pred_class`` =
+the class index of the flat answer) plus one row with ``p_key = hierarchy`` (the
+hierarchical answer's fine class), as GeoEstimation's inference script writes it.
+
+``gpkg``: a GeoPackage for QGIS with two layers in EPSG:4326: ``predictions`` (a point at
+every predicted coordinate) and ``errors`` (a line from the photo's true position to the
+prediction, with its great-circle error). A line whose longitudes differ by more than
+180° has its predicted end shifted by ±360°, so it takes the short way across the
+antimeridian instead of crossing the whole map.
+"""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import shapely
+import sqlalchemy as sa
+from shapely.geometry import LineString, Point
+from sqlalchemy.engine import Engine
+
+from geotool.errors import GeotoolError
+from geotool.export.cells import WGS84, gpkg_blob
+from geotool.learn.evaluate import pick_prediction_run
+from geotool.learn.lookup import find_model
+
+FORMATS = ("csv", "gpkg")
+CSV_HEADER = ("img_id", "p_key", "pred_class", "pred_lat", "pred_lng")
+HIERARCHY_KEY = "hierarchy"
+FIELDS: tuple[tuple[str, str], ...] = (
+    ("img_id", "TEXT"), ("p_key", "TEXT"), ("mode", "TEXT"), ("level", "INTEGER"),
+    ("pred_class", "INTEGER"), ("label", "TEXT"), ("probability", "REAL"),
+    ("pred_lat", "REAL"), ("pred_lng", "REAL"), ("true_lat", "REAL"), ("true_lng", "REAL"),
+    ("error_km", "REAL"), ("split", "TEXT"),
+)
+
+ROWS_SQL = """
+SELECT i.external_id AS img_id,
+       CASE WHEN p.mode = 'hier' THEN :hier ELSE pt.name END AS p_key,
+       p.mode, p.level, p.class_index AS pred_class, c.label, p.probability,
+       p.lat AS pred_lat, p.lon AS pred_lng, p.true_lat, p.true_lon AS true_lng,
+       p.error_km, i.split
+FROM predictions p
+JOIN images i ON i.id = p.image_id
+JOIN cells c ON c.id = p.cell_id
+JOIN partitionings pt ON pt.id = c.partitioning_id
+WHERE p.prediction_run_id = :run AND i.dataset_id = :ds AND i.split = :split
+  AND (p.mode = 'flat' OR p.level = 0)
+ORDER BY i.id, p.mode, p.level
+"""
+
+
+@dataclass(frozen=True)
+class PredictionExport:
+    """What was written: rows (CSV) or points and lines (GeoPackage)."""
+
+    path: Path
+    rows: int
+    prediction_run_id: int
+
+
+def prediction_rows(engine: Engine, model_name: str, dataset: str | None = None,
+                    split: str = "test", crops: int | None = None,
+                    combine: str | None = None) -> tuple[int, Iterator[dict[str, Any]]]:
+    """(prediction run id, rows in ``FIELDS`` order): flat rows per level, then the
+    hierarchical row (``p_key = hierarchy``), per photo in id order, streamed."""
+    with engine.connect() as conn:
+        model = find_model(conn, model_name)
+        if dataset is None:
+            ds = conn.execute(sa.text("SELECT dataset_id FROM partitioning_sets WHERE id = :s"),
+                              {"s": model.set_id}).scalar()
+        else:
+            ds = conn.execute(sa.text("SELECT id FROM datasets WHERE name = :n"),
+                              {"n": dataset}).scalar()
+        if ds is None:
+            raise GeotoolError(f"no dataset {dataset!r} for model {model_name!r}; "
+                               "pass --dataset NAME")
+        run = pick_prediction_run(conn, model, int(ds), split, crops, combine)
+
+    def rows() -> Iterator[dict[str, Any]]:
+        with engine.connect() as conn:
+            result = conn.execute(sa.text(ROWS_SQL),
+                                  {"run": run, "ds": ds, "split": split,
+                                   "hier": HIERARCHY_KEY},
+                                  execution_options={"stream_results": True,
+                                                     "yield_per": 5000})
+            for r in result.mappings():
+                yield dict(r)
+
+    return run, rows()
+
+
+def write_csv(rows: Iterator[dict[str, Any]], path: Path) -> int:
+    """The GeoEstimation CSV; returns the number of rows."""
+    n = 0
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(CSV_HEADER)
+        for r in rows:
+            writer.writerow((r["img_id"], r["p_key"], r["pred_class"],
+                             repr(float(r["pred_lat"])), repr(float(r["pred_lng"]))))
+            n += 1
+    return n
+
+
+def error_line(true_lat: float, true_lng: float, pred_lat: float, pred_lng: float
+               ) -> LineString:
+    """True position → prediction; the predicted end shifted by ±360° when that is shorter."""
+    if pred_lng - true_lng > 180:
+        pred_lng -= 360
+    elif true_lng - pred_lng > 180:
+        pred_lng += 360
+    return LineString([(true_lng, true_lat), (pred_lng, pred_lat)])
+
+
+def _create_layer(db: sqlite3.Connection, table: str, geometry_type: str) -> None:
+    columns = ", ".join(f'"{name}" {kind}' for name, kind in FIELDS)
+    db.execute(f'CREATE TABLE "{table}" (fid INTEGER PRIMARY KEY AUTOINCREMENT, '
+               f"geom {geometry_type}, {columns})")
+
+
+def write_gpkg(rows: Iterator[dict[str, Any]], path: Path) -> int:
+    """Points and error lines; returns the number of predictions written."""
+    if path.exists():
+        path.unlink()
+    db = sqlite3.connect(path)
+    try:
+        db.execute("PRAGMA application_id = 1196444487")  # 'GPKG'
+        db.execute("PRAGMA user_version = 10300")
+        db.execute(
+            "CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER "
+            "PRIMARY KEY, organization TEXT NOT NULL, organization_coordsys_id INTEGER NOT "
+            "NULL, definition TEXT NOT NULL, description TEXT)")
+        db.executemany("INSERT INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)", [
+            ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", None),
+            ("Undefined geographic SRS", 0, "NONE", 0, "undefined", None),
+            ("WGS 84 geodetic", 4326, "EPSG", 4326, WGS84, "longitude/latitude"),
+        ])
+        db.execute(
+            "CREATE TABLE gpkg_contents (table_name TEXT NOT NULL PRIMARY KEY, data_type "
+            "TEXT NOT NULL, identifier TEXT UNIQUE, description TEXT DEFAULT '', "
+            "last_change DATETIME NOT NULL, min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, "
+            "max_y DOUBLE, srs_id INTEGER REFERENCES gpkg_spatial_ref_sys(srs_id))")
+        db.execute(
+            "CREATE TABLE gpkg_geometry_columns (table_name TEXT NOT NULL, column_name TEXT "
+            "NOT NULL, geometry_type_name TEXT NOT NULL, srs_id INTEGER NOT NULL, z TINYINT "
+            "NOT NULL, m TINYINT NOT NULL, CONSTRAINT pk_geom_cols PRIMARY KEY "
+            "(table_name, column_name))")
+        _create_layer(db, "predictions", "POINT")
+        _create_layer(db, "errors", "LINESTRING")
+        names = ", ".join(f'"{name}"' for name, _ in FIELDS)
+        marks = ", ".join("?" for _ in range(len(FIELDS) + 1))
+        bounds = {"predictions": [180.0, 90.0, -180.0, -90.0],
+                  "errors": [540.0, 90.0, -540.0, -90.0]}
+        n = 0
+        for r in rows:
+            values = [r[name] for name, _ in FIELDS]
+            point = Point(r["pred_lng"], r["pred_lat"])
+            line = error_line(r["true_lat"], r["true_lng"], r["pred_lat"], r["pred_lng"])
+            for table, geom in (("predictions", point), ("errors", line)):
+                b = geom.bounds
+                bb = bounds[table]
+                bounds[table] = [min(bb[0], b[0]), min(bb[1], b[1]),
+                                 max(bb[2], b[2]), max(bb[3], b[3])]
+                db.execute(f'INSERT INTO "{table}" (geom, {names}) VALUES ({marks})',
+                           [gpkg_blob(shapely.to_wkb(geom)), *values])
+            n += 1
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        for table, kind in (("predictions", "POINT"), ("errors", "LINESTRING")):
+            db.execute("INSERT INTO gpkg_contents VALUES (?, 'features', ?, '', ?, ?, ?, ?, "
+                       "?, 4326)", (table, table, stamp, *bounds[table]))
+            db.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, 4326, 0, 0)",
+                       (table, kind))
+        db.commit()
+    finally:
+        db.close()
+    return n
+
+
+def export_predictions(engine: Engine, model_name: str, path: Path, fmt: str | None = None,
+                       dataset: str | None = None, split: str = "test",
+                       crops: int | None = None, combine: str | None = None
+                       ) -> PredictionExport:
+    """Write the model's newest matching predictions of ``split`` to ``path``."""
+    fmt = (fmt or path.suffix.lstrip(".")).lower()
+    if fmt not in FORMATS:
+        raise GeotoolError(f"unknown export format {fmt!r} for {path}; use --format csv "
+                           "or gpkg")
+    run, rows = prediction_rows(engine, model_name, dataset, split, crops, combine)
+    n = write_csv(rows, path) if fmt == "csv" else write_gpkg(rows, path)
+    return PredictionExport(path, n, run)

@@ -1,0 +1,203 @@
+"""Inference on tensors: crops, combining crops, the hierarchical prediction, top-k.
+
+Pure functions shared by ``geotool predict`` (many photos into the database) and
+``geotool predict-image`` (a few photos, answered on the terminal), so both give the same
+answer for the same photo.
+
+**Crops.** A photo is resized so that its shortest edge is ``resize`` pixels (default
+``round(size * 256 / 224)``: 256 for a 224 px model, the reference code's evaluation
+resize; it resized to 320 for its validation five crops), then cut into ``FiveCrop(size)``
+(four corners and the centre) or, with ``crops=1``, the centre crop alone. Pixels are
+scaled to [0, 1] and normalised with the model's mean/std (``config["normalize"]`` of
+the checkpoint, else ImageNet's).
+
+**Combining crops.** Softmax per crop and level, then the mean over crops (the paper's
+text, the default) or the element-wise maximum (what the reference code did; the result
+no longer sums to one, which is fine for argmax and ranking).
+
+**Hierarchical prediction.** For fine class f, score(f) = Π_k p_k(a_k(f)), where a_k(f) is
+f's ancestor class at level k (``a_0(f) = f``); the prediction is argmax_f score(f). A fine
+class without an ancestor at some level (its images have no class there) contributes the
+factor 1 for that level. The ancestor matrix is indexed by *fine* class for every level (the
+reference code indexed the coarse column of its three-level matrix by middle classes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from geotool.errors import GeotoolError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+COMBINES = ("mean", "max")
+CROPS = (1, 5)
+
+
+def default_resize(size: int) -> int:
+    """The shortest edge before cropping: ``size * 256 / 224`` rounded (256 at 224 px)."""
+    return int(round(size * 256 / 224))
+
+
+def normalisation(config: dict[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) a checkpoint's training used: ``config["normalize"]`` or ImageNet's."""
+    norm = config.get("normalize") or {}
+    mean = tuple(float(v) for v in norm.get("mean", IMAGENET_MEAN))
+    std = tuple(float(v) for v in norm.get("std", IMAGENET_STD))
+    return mean, std
+
+
+def check_options(crops: int, combine: str, top_k: int) -> None:
+    """Refuse options the prediction cannot honour, naming the option."""
+    if crops not in CROPS:
+        raise GeotoolError(f"--crops {crops}: choose 5 (five crops) or 1 (centre crop)")
+    if combine not in COMBINES:
+        raise GeotoolError(f"--combine {combine!r}: choose mean or max")
+    if top_k < 1:
+        raise GeotoolError(f"--top-k {top_k}: must be at least 1")
+
+
+@dataclass(frozen=True)
+class CropTransform:
+    """Photo → tensor ``[crops, 3, size, size]`` (resize shortest edge, crop, normalise)."""
+
+    size: int
+    resize: int
+    crops: int = 5
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        from torchvision.transforms import functional as F
+
+        image = F.resize(image.convert("RGB"), self.resize)
+        pieces = (F.five_crop(image, [self.size, self.size]) if self.crops == 5
+                  else (F.center_crop(image, [self.size, self.size]),))
+        tensors = [F.normalize(F.to_tensor(p), list(self.mean), list(self.std))
+                   for p in pieces]
+        return torch.stack(tensors)
+
+
+def read_image(path: str | Path | None) -> Image.Image:
+    """Open and decode a photo fully, or raise :class:`GeotoolError` saying why not."""
+    if path is None:
+        raise GeotoolError("the image has no file path")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return img.convert("RGB")
+    except FileNotFoundError:
+        raise GeotoolError(f"{path}: file not found") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise GeotoolError(f"{path}: cannot decode the image ({exc})") from None
+
+
+def combine_crops(probs: torch.Tensor, how: str = "mean") -> torch.Tensor:
+    """``[B, crops, n]`` per-crop probabilities → ``[B, n]`` by mean or max."""
+    if how == "mean":
+        return probs.mean(dim=1)
+    if how == "max":
+        return probs.amax(dim=1)
+    raise GeotoolError(f"unknown crop combination {how!r}; choose mean or max")
+
+
+def hierarchical_scores(level_probs: Sequence[np.ndarray], ancestors: np.ndarray) -> np.ndarray:
+    """score[b, f] = Π_k p_k[b, ancestors[k, f]] (factor 1 where ancestors[k, f] < 0).
+
+    ``level_probs[k]``: ``[B, n_k]``; ``ancestors``: ``[L, n_0]`` class indices, row 0 the
+    identity. Returns ``[B, n_0]`` float64.
+    """
+    n_fine = level_probs[0].shape[1]
+    if ancestors.shape != (len(level_probs), n_fine):
+        raise ValueError(f"ancestor matrix has shape {ancestors.shape}, expected "
+                         f"{(len(level_probs), n_fine)}")
+    score = np.asarray(level_probs[0], dtype=np.float64).copy()
+    for k in range(1, len(level_probs)):
+        anc = ancestors[k]
+        known = anc >= 0
+        factor = np.ones_like(score)
+        factor[:, known] = np.asarray(level_probs[k], dtype=np.float64)[:, anc[known]]
+        score *= factor
+    return score
+
+
+@dataclass
+class BatchAnswer:
+    """The answers for a batch of B photos of a model with L levels.
+
+    ``probs[k]``: ``[B, n_k]`` combined probabilities; ``flat_index/flat_prob``: ``[L, B]``;
+    ``hier_index/hier_prob``: ``[L, B]`` (the hierarchical fine class and its ancestor at
+    every level, -1 where it has none; the probability is that level's); ``topk_index``/
+    ``topk_prob``: per level ``[B, k]``, most probable first.
+    """
+
+    probs: list[np.ndarray]
+    flat_index: np.ndarray
+    flat_prob: np.ndarray
+    hier_index: np.ndarray
+    hier_prob: np.ndarray
+    topk_index: list[np.ndarray]
+    topk_prob: list[np.ndarray]
+
+
+def answer_from_probs(probs: Sequence[np.ndarray], ancestors: np.ndarray,
+                      top_k: int) -> BatchAnswer:
+    """Flat, hierarchical and top-k answers from combined per-level probabilities."""
+    probs = [np.asarray(p) for p in probs]
+    batch = probs[0].shape[0]
+    levels = len(probs)
+    flat_index = np.stack([p.argmax(axis=1) for p in probs])
+    rows = np.arange(batch)
+    flat_prob = np.stack([p[rows, i] for p, i in zip(probs, flat_index, strict=True)])
+    fine = hierarchical_scores(probs, ancestors).argmax(axis=1)
+    hier_index = np.stack([ancestors[k, fine] for k in range(levels)])
+    hier_prob = np.zeros((levels, batch))
+    for k in range(levels):
+        has = hier_index[k] >= 0
+        hier_prob[k, has] = probs[k][rows[has], hier_index[k, has]]
+    topk_index, topk_prob = [], []
+    for p in probs:
+        k = min(top_k, p.shape[1])
+        part = np.argpartition(-p, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(p, part, axis=1), axis=1, kind="stable")
+        idx = np.take_along_axis(part, order, axis=1)
+        topk_index.append(idx)
+        topk_prob.append(np.take_along_axis(p, idx, axis=1))
+    return BatchAnswer(probs, flat_index, flat_prob, hier_index, hier_prob,
+                       topk_index, topk_prob)
+
+
+def identity_ancestors(n_classes: Sequence[int]) -> np.ndarray:
+    """An ancestor matrix with only the fine level known (for a one-level model)."""
+    out = np.full((len(n_classes), n_classes[0]), -1, dtype=np.int64)
+    out[0] = np.arange(n_classes[0])
+    return out
+
+
+@torch.no_grad()
+def level_probabilities(model: torch.nn.Module, crops: torch.Tensor, combine: str,
+                        amp: bool = False) -> list[np.ndarray]:
+    """``crops`` ``[B, C, 3, S, S]`` → per level ``[B, n_k]`` combined probabilities.
+
+    Softmax runs in float32 even under autocast (fp16 logits, fp32 probabilities).
+    """
+    batch, n_crops = crops.shape[:2]
+    flat = crops.flatten(0, 1)
+    device = flat.device
+    if device.type == "cuda":
+        flat = flat.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(device_type=device.type, dtype=torch.float16,
+                        enabled=amp and device.type == "cuda"):
+        logits = model(flat)
+    out = []
+    for lg in logits:
+        p = torch.softmax(lg.float(), dim=1).view(batch, n_crops, -1)
+        out.append(combine_crops(p, combine).cpu().numpy().astype(np.float64))
+    return out

@@ -1,0 +1,402 @@
+"""Prediction: a trained model's answers for a dataset's photos, written into PostGIS, and
+answers for single photos (``geotool predict``, ``geotool predict-image``).
+
+:func:`predict` reads the photos of one dataset split in id order, predicts them in
+batches (five crops or one, combined by mean or max; GPU with AMP when there is one) and
+writes, per photo and level, the flat answer with its top-k and the hierarchical answer
+with COPY into ``predictions``, one transaction per batch. The parameters live once in
+``prediction_runs``; running again with the same parameters skips the photos already
+answered (or recorded as failed), so a killed run resumes where it stopped. A photo whose
+file is missing or cannot be decoded is written to ``prediction_failures`` with the
+reason and the run goes on.
+
+:func:`predict_image` answers a few photo files with a model already loaded
+(:func:`geotool.learn.lookup.ready_model`), nothing written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import torch
+from sqlalchemy.engine import Connection, Engine
+
+from geotool.db.copy import copy_rows
+from geotool.db.runs import recorded_run
+from geotool.errors import GeotoolError
+from geotool.learn.classes import SetClasses
+from geotool.learn.inference import (
+    BatchAnswer,
+    CropTransform,
+    answer_from_probs,
+    check_options,
+    default_resize,
+    level_probabilities,
+    normalisation,
+    read_image,
+)
+from geotool.learn.lookup import ReadyModel, ready_model
+from geotool.progress import NO_PROGRESS, Progress
+
+PREDICTION_COLUMNS = ("prediction_run_id", "image_id", "mode", "level", "cell_id",
+                      "class_index", "probability", "lat", "lon", "true_lat", "true_lon",
+                      "topk_class_index", "topk_probability")
+PREDICTION_TYPES = ("int4", "int8", "text", "int2", "int8", "int4", "float8", "float8",
+                    "float8", "float8", "float8", "int4[]", "float4[]")
+SCHEMA = "geotool.predict-image/1"
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """How to predict. ``resize`` None: ``default_resize(model image size)``;
+    ``device`` ``auto``: CUDA when available, else CPU."""
+
+    crops: int = 5
+    combine: str = "mean"
+    top_k: int = 10
+    batch_size: int = 64
+    resize: int | None = None
+    device: str = "auto"
+    amp: bool = True
+    workers: int = 0
+    retry_failed: bool = False
+
+    def check(self) -> None:
+        check_options(self.crops, self.combine, self.top_k)
+        if self.batch_size < 1:
+            raise GeotoolError(f"--batch-size {self.batch_size}: must be at least 1")
+        if self.resize is not None and self.resize < 1:
+            raise GeotoolError(f"--resize {self.resize}: must be a positive pixel count")
+
+
+@dataclass
+class PredictSummary:
+    """What one call of :func:`predict` did."""
+
+    model: str
+    prediction_run_id: int
+    predicted: int = 0
+    failed: int = 0
+    already_done: int = 0
+    seconds: float = 0.0
+
+    @property
+    def images_per_s(self) -> float:
+        return self.predicted / self.seconds if self.seconds > 0 else 0.0
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; otherwise the named device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise GeotoolError(f"--device {name}: CUDA is not available on this machine")
+    return torch.device(name)
+
+
+def crop_transform(ready: ReadyModel, options: PredictOptions) -> CropTransform:
+    size = ready.loaded.image_size
+    mean, std = normalisation(ready.loaded.config)
+    return CropTransform(size, options.resize or default_resize(size), options.crops,
+                         mean, std)
+
+
+def _prediction_run(conn: Connection, ready: ReadyModel, options: PredictOptions,
+                    transform: CropTransform) -> int:
+    params = {"crops": options.crops, "combine": options.combine, "top_k": options.top_k,
+              "resize": transform.resize, "image_size": transform.size,
+              "normalize": {"mean": list(transform.mean), "std": list(transform.std)},
+              "checkpoint": str(ready.loaded.path), "fingerprint": ready.classes.fingerprint}
+    import json
+
+    conn.execute(sa.text(
+        "INSERT INTO prediction_runs (model_id, crops, combine, top_k, resize, image_size, "
+        "params) VALUES (:m, :c, :comb, :k, :r, :s, CAST(:p AS jsonb)) "
+        "ON CONFLICT (model_id, crops, combine, top_k, resize) DO NOTHING"),
+        {"m": ready.row.id, "c": options.crops, "comb": options.combine, "k": options.top_k,
+         "r": transform.resize, "s": transform.size, "p": json.dumps(params)})
+    return int(conn.execute(sa.text(
+        "SELECT id FROM prediction_runs WHERE model_id = :m AND crops = :c AND combine = :comb "
+        "AND top_k = :k AND resize = :r"),
+        {"m": ready.row.id, "c": options.crops, "comb": options.combine, "k": options.top_k,
+         "r": transform.resize}).scalar_one())
+
+
+def _dataset_id(conn: Connection, dataset: str) -> int:
+    found = conn.execute(sa.text("SELECT id FROM datasets WHERE name = :n"),
+                         {"n": dataset}).scalar()
+    if found is None:
+        raise GeotoolError(f"no dataset named {dataset!r}; `geotool ingest` loads one")
+    return int(found)
+
+
+TODO_SQL = (
+    "SELECT i.id, i.path, i.lat, i.lon FROM images i "
+    "WHERE i.dataset_id = :ds AND (CAST(:split AS text) IS NULL OR i.split = :split) "
+    "AND i.id > :after "
+    "AND NOT EXISTS (SELECT 1 FROM predictions p WHERE p.prediction_run_id = :run "
+    "                AND p.image_id = i.id AND p.mode = 'flat' AND p.level = 0) "
+    "AND NOT EXISTS (SELECT 1 FROM prediction_failures f WHERE f.prediction_run_id = :run "
+    "                AND f.image_id = i.id) "
+    "ORDER BY i.id LIMIT :limit")
+
+
+def _todo(engine: Engine, dataset_id: int, split: str | None, run_id: int,
+          chunk: int = 10_000) -> Iterator[tuple[int, str | None, float, float]]:
+    """Photos of the split not yet answered by the run, in id order, read in chunks."""
+    after = -1
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(TODO_SQL), {"ds": dataset_id, "split": split,
+                                                    "after": after, "run": run_id,
+                                                    "limit": chunk}).all()
+        if not rows:
+            return
+        for r in rows:
+            yield int(r.id), r.path, float(r.lat), float(r.lon)
+        after = int(rows[-1].id)
+
+
+class _PhotoFiles(torch.utils.data.Dataset[tuple[int, torch.Tensor | None, str | None]]):
+    """Photo paths → crops tensors; a photo that cannot be read yields its reason."""
+
+    def __init__(self, paths: Sequence[str | None], transform: CropTransform) -> None:
+        self.paths = list(paths)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None]:
+        try:
+            return index, self.transform(read_image(self.paths[index])), None
+        except GeotoolError as exc:
+            return index, None, str(exc)
+
+
+def _collate(items: list[tuple[int, torch.Tensor | None, str | None]]
+             ) -> list[tuple[int, torch.Tensor | None, str | None]]:
+    return items
+
+
+def load_crops(paths: Sequence[str | None], transform: CropTransform, workers: int = 0
+               ) -> tuple[torch.Tensor | None, list[int], dict[int, str]]:
+    """Crops of the readable photos ``[n_ok, C, 3, S, S]``, their positions, and the
+    reason per position of each unreadable one."""
+    data = _PhotoFiles(paths, transform)
+    if workers > 0:
+        loader = torch.utils.data.DataLoader(data, batch_size=max(1, len(data)),
+                                             num_workers=workers, collate_fn=_collate)
+        items = [item for batch in loader for item in batch]
+    else:
+        items = [data[i] for i in range(len(data))]
+    ok = [(i, t) for i, t, _ in items if t is not None]
+    failed = {i: reason for i, t, reason in items if t is None and reason is not None}
+    if not ok:
+        return None, [], failed
+    return torch.stack([t for _, t in ok]), [i for i, _ in ok], failed
+
+
+def prediction_rows(run_id: int, image_ids: Sequence[int], true_coords: Sequence[tuple[float,
+                    float]], answer: BatchAnswer, classes: SetClasses) -> Iterator[tuple[Any, ...]]:
+    """COPY rows (``PREDICTION_COLUMNS``) for a batch's answers."""
+    levels = classes.levels
+    for b, image_id in enumerate(image_ids):
+        true_lat, true_lon = true_coords[b]
+        for k, lv in enumerate(levels):
+            assert lv.cell_ids is not None
+            c = int(answer.flat_index[k, b])
+            yield (run_id, image_id, "flat", k, int(lv.cell_ids[c]), c,
+                   float(answer.flat_prob[k, b]), float(lv.lat[c]), float(lv.lon[c]),
+                   true_lat, true_lon, answer.topk_index[k][b].tolist(),
+                   [round(float(p), 6) for p in answer.topk_prob[k][b]])
+            h = int(answer.hier_index[k, b])
+            if h >= 0:
+                yield (run_id, image_id, "hier", k, int(lv.cell_ids[h]), h,
+                       float(answer.hier_prob[k, b]), float(lv.lat[h]), float(lv.lon[h]),
+                       true_lat, true_lon, None, None)
+
+
+def _batches(items: Iterator[tuple[int, str | None, float, float]], size: int
+             ) -> Iterator[list[tuple[int, str | None, float, float]]]:
+    batch: list[tuple[int, str | None, float, float]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def predict(engine: Engine, model_name: str, dataset: str, split: str | None = "test",
+            options: PredictOptions | None = None,
+            progress: Progress = NO_PROGRESS) -> PredictSummary:
+    """Predict every photo of ``dataset`` (one ``split``, or all with None) with model
+    ``model_name`` into ``predictions``; resumable (see the module docstring)."""
+    options = options or PredictOptions()
+    options.check()
+    device = pick_device(options.device)
+    ready = ready_model(engine, model_name, device=str(device))
+    transform = crop_transform(ready, options)
+    model = ready.loaded.model
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    with engine.begin() as conn:
+        dataset_id = _dataset_id(conn, dataset)
+        run_id = _prediction_run(conn, ready, options, transform)
+        if options.retry_failed:
+            conn.execute(sa.text("DELETE FROM prediction_failures WHERE prediction_run_id = :r"),
+                         {"r": run_id})
+        total, done = conn.execute(sa.text(
+            "SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM predictions p "
+            "WHERE p.prediction_run_id = :run AND p.image_id = i.id AND p.mode = 'flat' "
+            "AND p.level = 0) OR EXISTS (SELECT 1 FROM prediction_failures f "
+            "WHERE f.prediction_run_id = :run AND f.image_id = i.id)) "
+            "FROM images i WHERE i.dataset_id = :ds "
+            "AND (CAST(:split AS text) IS NULL OR i.split = :split)"),
+            {"run": run_id, "ds": dataset_id, "split": split}).one()
+    if total == 0:
+        raise GeotoolError(f"dataset {dataset!r} has no images"
+                           + (f" in split {split!r}" if split else ""))
+    summary = PredictSummary(model_name, run_id, already_done=int(done))
+    params = {"model": model_name, "dataset": dataset, "split": split,
+              "prediction_run_id": run_id, **asdict(options),
+              "resize": transform.resize, "device": str(device)}
+    with recorded_run(engine, "predict", params, dataset_id) as run:
+        progress.phase("predict", int(total) - int(done))
+        start = time.perf_counter()
+        for batch in _batches(_todo(engine, dataset_id, split, run_id), options.batch_size):
+            crops, ok, failed = load_crops([p for _, p, _, _ in batch], transform,
+                                           options.workers)
+            rows: list[tuple[Any, ...]] = []
+            if crops is not None:
+                probs = level_probabilities(model, crops.to(device), options.combine,
+                                            amp=options.amp)
+                answer = answer_from_probs(probs, ready.ancestors, options.top_k)
+                rows = list(prediction_rows(
+                    run_id, [batch[i][0] for i in ok],
+                    [(batch[i][2], batch[i][3]) for i in ok], answer, ready.classes))
+            with engine.begin() as conn:
+                copy_rows(conn, "predictions", PREDICTION_COLUMNS, rows, PREDICTION_TYPES)
+                if failed:
+                    copy_rows(conn, "prediction_failures",
+                              ("prediction_run_id", "image_id", "reason"),
+                              [(run_id, batch[i][0], reason) for i, reason in failed.items()])
+            summary.predicted += len(ok)
+            summary.failed += len(failed)
+            summary.seconds = time.perf_counter() - start
+            progress.advance(len(batch))
+            progress.update(images_per_s=round(summary.images_per_s, 1),
+                            failed=summary.failed)
+            run.summary.update(predicted=summary.predicted, failed=summary.failed,
+                               already_done=summary.already_done)
+        run.summary.update(seconds=round(summary.seconds, 3),
+                           images_per_s=round(summary.images_per_s, 2))
+    return summary
+
+
+# --------------------------------------------------------------------------- one photo
+@dataclass
+class CellAnswer:
+    """One class of one level with its probability."""
+
+    level: int
+    partitioning: str
+    class_index: int
+    key: str
+    label: str
+    probability: float
+    lat: float
+    lon: float
+
+    @property
+    def name(self) -> str:
+        """The class's own name: the first entry of its label path."""
+        return self.label.split(",")[0].strip() or self.key
+
+
+@dataclass
+class ImageAnswer:
+    """A model's answer for one photo file (``error`` set when it could not be read)."""
+
+    path: str
+    error: str | None = None
+    hierarchical: list[CellAnswer] = field(default_factory=list)  # fine → coarse
+    flat: list[CellAnswer] = field(default_factory=list)  # argmax per level
+    top_k: list[list[CellAnswer]] = field(default_factory=list)  # per level
+
+    @property
+    def lat(self) -> float | None:
+        return self.hierarchical[0].lat if self.hierarchical else None
+
+    @property
+    def lon(self) -> float | None:
+        return self.hierarchical[0].lon if self.hierarchical else None
+
+    def summary_line(self) -> str:
+        """"Spain 92 % › Catalonia 71 % › Barcelona 40 %": coarse → fine."""
+        return " › ".join(f"{c.name} {c.probability:.0%}".replace("%", " %")
+                          for c in reversed(self.hierarchical))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON shape of ``geotool predict-image --json`` (``schema``)."""
+        return {"schema": SCHEMA, "path": self.path, "error": self.error,
+                "lat": self.lat, "lon": self.lon,
+                "label": self.hierarchical[0].label if self.hierarchical else None,
+                "hierarchical": [asdict(c) for c in self.hierarchical],
+                "flat": [asdict(c) for c in self.flat],
+                "top_k": [[asdict(c) for c in level] for level in self.top_k]}
+
+
+def _cell(classes: SetClasses, level: int, index: int, prob: float) -> CellAnswer:
+    lv = classes.levels[level]
+    return CellAnswer(level, lv.partitioning, index, lv.keys[index], lv.labels[index],
+                      float(prob), float(lv.lat[index]), float(lv.lon[index]))
+
+
+def predict_image(ready: ReadyModel, paths: Sequence[str | Path], crops: int = 5,
+                  combine: str = "mean", top_k: int = 5, resize: int | None = None,
+                  device: str = "cpu") -> list[ImageAnswer]:
+    """Answer photo files with a model from :func:`geotool.learn.lookup.ready_model`;
+    an unreadable file gets an answer with ``error`` set, not an exception."""
+    options = PredictOptions(crops=crops, combine=combine, top_k=top_k, resize=resize,
+                             device=device)
+    options.check()
+    transform = crop_transform(ready, options)
+    tensor, ok, failed = load_crops([str(p) for p in paths], transform)
+    answers = [ImageAnswer(str(p)) for p in paths]
+    for i, reason in failed.items():
+        answers[i].error = reason
+    if tensor is None:
+        return answers
+    dev = pick_device(device)
+    ready.loaded.model.to(dev)
+    probs = level_probabilities(ready.loaded.model, tensor.to(dev), combine)
+    answer = answer_from_probs(probs, ready.ancestors, top_k)
+    classes = ready.loaded.classes
+    for b, i in enumerate(ok):
+        out = answers[i]
+        for k in range(len(probs)):
+            h = int(answer.hier_index[k, b])
+            if h >= 0:
+                out.hierarchical.append(_cell(classes, k, h, answer.hier_prob[k, b]))
+            out.flat.append(_cell(classes, k, int(answer.flat_index[k, b]),
+                                  answer.flat_prob[k, b]))
+            out.top_k.append([_cell(classes, k, int(c), p) for c, p in
+                              zip(answer.topk_index[k][b], answer.topk_prob[k][b],
+                                  strict=True)])
+    return answers
+
+
+def record_failure_count(engine: Engine, prediction_run_id: int) -> int:
+    """How many photos of a prediction run could not be read."""
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text(
+            "SELECT count(*) FROM prediction_failures WHERE prediction_run_id = :r"),
+            {"r": prediction_run_id}).scalar_one())

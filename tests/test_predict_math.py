@@ -1,0 +1,175 @@
+"""The numbers under prediction and evaluation, checked by hand and against independent
+implementations: great-circle distance (SQL) against hand-computed cases and pyproj's
+ellipsoidal geodesic, crop combination on hand-made probabilities, the hierarchical
+prediction on a toy three-level set (in memory and read from PostGIS), crops and top-k."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+import torch
+from PIL import Image
+from pyproj import Geod
+from sqlalchemy.engine import Engine
+
+from geotool.learn.inference import (
+    CropTransform,
+    answer_from_probs,
+    combine_crops,
+    default_resize,
+    hierarchical_scores,
+)
+from geotool.learn.lookup import read_ancestor_matrix
+
+R = 6371.0
+HALF = math.pi * R  # antipodal distance on the sphere
+
+
+def _sql_distances(engine: Engine, pairs: list[tuple[float, float, float, float]]) -> list[float]:
+    with engine.connect() as conn:
+        return [conn.execute(sa.text("SELECT geotool_haversine(:a, :b, :c, :d)"),
+                             {"a": a, "b": b, "c": c, "d": d}).scalar_one()
+                for a, b, c, d in pairs]
+
+
+HAND_CASES = [
+    ((48.8566, 2.3522, 48.8566, 2.3522), 0.0),  # identical points
+    ((0.0, 0.0, 0.0, 180.0), HALF),  # antipodes on the equator
+    ((30.5, 10.3, -30.5, -169.7), HALF),  # antipodes off the equator: rounding pushes a > 1
+    ((90.0, 0.0, -90.0, 0.0), HALF),  # pole to pole
+    ((90.0, 0.0, 90.0, 123.0), 0.0),  # the north pole, any longitude
+    ((0.0, 0.0, 90.0, 0.0), HALF / 2),  # equator to pole
+    ((0.0, 179.0, 0.0, -179.0), 2 * math.pi * R / 180),  # 2 degrees across the dateline
+    ((-10.0, -179.5, -10.0, 179.5), math.pi * R / 180 * math.cos(math.radians(10))),
+]
+
+
+def test_haversine_hand_cases(engine: Engine) -> None:
+    got = _sql_distances(engine, [pair for pair, _ in HAND_CASES])
+    for (pair, want), d in zip(HAND_CASES, got, strict=True):
+        assert not math.isnan(d), pair
+        # the last case is a small circle arc, not a great circle: the great circle is
+        # shorter, by less than 0.01 km over 1 degree at 10 degrees south
+        tol = 0.01 if pair[0] == -10.0 else 1e-6
+        assert d == pytest.approx(want, abs=tol), (pair, d, want)
+
+
+def test_haversine_is_clamped_where_rounding_exceeds_one(engine: Engine) -> None:
+    rng = np.random.default_rng(3)
+    lat = rng.uniform(-89, 89, 200)
+    lon = rng.uniform(-180, 0, 200)
+    pairs = [(float(a), float(b), float(-a), float(b + 180)) for a, b in zip(lat, lon,
+                                                                          strict=True)]
+    got = np.array(_sql_distances(engine, pairs))
+    assert not np.isnan(got).any()
+    assert np.allclose(got, HALF, atol=1e-6)
+
+
+def test_haversine_within_sphere_ellipsoid_tolerance_of_pyproj(engine: Engine) -> None:
+    rng = np.random.default_rng(11)
+    n = 300
+    lat1, lat2 = rng.uniform(-85, 85, n), rng.uniform(-85, 85, n)
+    lon1, lon2 = rng.uniform(-180, 180, n), rng.uniform(-180, 180, n)
+    got = np.array(_sql_distances(engine, list(zip(lat1, lon1, lat2, lon2, strict=True))))
+    _, _, metres = Geod(ellps="WGS84").inv(lon1, lat1, lon2, lat2)
+    ellipsoid = np.asarray(metres) / 1000
+    far = ellipsoid > 1
+    rel = np.abs(got[far] - ellipsoid[far]) / ellipsoid[far]
+    # a sphere of the mean radius differs from WGS84 geodesics by at most ~0.56 %
+    assert rel.max() < 0.0056, rel.max()
+    assert np.median(rel) < 0.003
+
+
+def test_combine_mean_and_max_by_hand() -> None:
+    # one photo, three crops, three classes
+    probs = torch.tensor([[[0.6, 0.3, 0.1], [0.1, 0.5, 0.4], [0.2, 0.4, 0.4]]])
+    mean = combine_crops(probs, "mean")
+    mx = combine_crops(probs, "max")
+    assert torch.allclose(mean, torch.tensor([[0.3, 0.4, 0.3]]))
+    assert torch.allclose(mx, torch.tensor([[0.6, 0.5, 0.4]]))
+    # the two rules disagree here: mean picks class 1, max picks class 0
+    assert int(mean.argmax()) == 1 and int(mx.argmax()) == 0
+
+
+# Toy three-level set: 4 fine, 3 middle, 2 coarse classes.
+MIDDLE_OF_FINE = [0, 0, 1, 2]
+COARSE_OF_MIDDLE = [1, 0, 0]
+CORRECT = np.array([[0, 1, 2, 3], [0, 0, 1, 2], [1, 1, 0, 0]])
+# What the SemP reference built: the coarse column filled at *middle* class rows.
+REFERENCE_BUG = np.array([[0, 1, 2, 3], [0, 0, 1, 2], [1, 0, 0, 0]])
+P_FINE = np.array([[0.2, 0.3, 0.3, 0.2]])
+P_MIDDLE = np.array([[0.5, 0.3, 0.2]])
+P_COARSE = np.array([[0.1, 0.9]])
+
+
+def test_hierarchical_prediction_on_toy_set() -> None:
+    probs = [P_FINE, P_MIDDLE, P_COARSE]
+    scores = hierarchical_scores(probs, CORRECT)
+    # by hand: f0 .2*.5*.9, f1 .3*.5*.9, f2 .3*.3*.1, f3 .2*.2*.1
+    assert np.allclose(scores, [[0.09, 0.135, 0.009, 0.004]])
+    answer = answer_from_probs(probs, CORRECT, top_k=2)
+    assert answer.hier_index[:, 0].tolist() == [1, 0, 1]
+    assert np.allclose(answer.hier_prob[:, 0], [0.3, 0.5, 0.9])
+    # the reference code's matrix gives another answer (f0) on the same probabilities
+    assert int(hierarchical_scores(probs, REFERENCE_BUG).argmax()) == 0
+    # flat answers are per level's own argmax (fine tie 1/2 goes to the first)
+    assert answer.flat_index[:, 0].tolist() == [1, 0, 1]
+    assert answer.topk_index[0][0].tolist() == [1, 2]
+    assert answer.topk_index[1][0].tolist() == [0, 1]
+
+
+def test_missing_ancestor_is_a_neutral_factor() -> None:
+    anc = CORRECT.copy()
+    anc[2, 3] = -1  # f3 has no coarse class
+    scores = hierarchical_scores([P_FINE, P_MIDDLE, P_COARSE], anc)
+    assert scores[0, 3] == pytest.approx(0.2 * 0.2)
+
+
+def test_ancestor_matrix_read_from_postgis(engine: Engine) -> None:
+    with engine.begin() as conn:
+        set_id = conn.execute(sa.text(
+            "INSERT INTO partitioning_sets (name, scheme) VALUES ('toy3', 'imported') "
+            "RETURNING id")).scalar_one()
+        pids = [conn.execute(sa.text(
+            "INSERT INTO partitionings (set_id, level, name) VALUES (:s, :l, :n) RETURNING id"),
+            {"s": set_id, "l": level, "n": f"toy_l{level}"}).scalar_one() for level in range(3)]
+        cells: list[list[int]] = []
+        for level, n in enumerate((4, 3, 2)):
+            cells.append([conn.execute(sa.text(
+                "INSERT INTO cells (partitioning_id, class_index, n_images, lat, lon, label) "
+                "VALUES (:p, :i, 10, 0, 0, :label) RETURNING id"),
+                {"p": pids[level], "i": i, "label": f"c{level}_{i}"}).scalar_one()
+                for i in range(n)])
+        for f in range(4):
+            m = MIDDLE_OF_FINE[f]
+            c = COARSE_OF_MIDDLE[m]
+            conn.execute(sa.text("INSERT INTO cell_ancestors VALUES (:a, :p, :b)"),
+                         {"a": cells[0][f], "p": pids[1], "b": cells[1][m]})
+            conn.execute(sa.text("INSERT INTO cell_ancestors VALUES (:a, :p, :b)"),
+                         {"a": cells[0][f], "p": pids[2], "b": cells[2][c]})
+        for m in range(3):  # middle rows must not leak into the fine matrix
+            conn.execute(sa.text("INSERT INTO cell_ancestors VALUES (:a, :p, :b)"),
+                         {"a": cells[1][m], "p": pids[2], "b": cells[2][COARSE_OF_MIDDLE[m]]})
+        matrix = read_ancestor_matrix(conn, "toy3", [4, 3, 2])
+    assert matrix.tolist() == CORRECT.tolist()
+    answer = answer_from_probs([P_FINE, P_MIDDLE, P_COARSE], matrix, top_k=1)
+    assert answer.hier_index[:, 0].tolist() == [1, 0, 1]
+
+
+def test_five_crops_and_centre_crop() -> None:
+    assert default_resize(224) == 256 and default_resize(96) == 110
+    rng = np.random.default_rng(0)
+    photo = Image.fromarray(rng.integers(0, 255, (150, 200, 3), dtype=np.uint8))
+    five = CropTransform(96, 110, crops=5, mean=(0, 0, 0), std=(1, 1, 1))(photo)
+    one = CropTransform(96, 110, crops=1, mean=(0, 0, 0), std=(1, 1, 1))(photo)
+    assert five.shape == (5, 3, 96, 96) and one.shape == (1, 3, 96, 96)
+    assert torch.equal(five[4], one[0])  # FiveCrop's last crop is the centre crop
+    # corners: resized to 110 x 146 (torchvision truncates 146.7), top-left at the origin
+    from torchvision.transforms import functional as F
+    resized = F.to_tensor(F.resize(photo, 110))
+    assert resized.shape[1:] == (110, 146)
+    assert torch.equal(five[0], resized[:, :96, :96])
+    assert torch.equal(five[3], resized[:, -96:, -96:])

@@ -1,0 +1,336 @@
+"""Prediction and evaluation on the tiny synthetic planet, end to end on real PostGIS:
+photos → addresses → SemP and S2 → two small trained models → predict → evaluate.
+
+The planet and its models are built once per module into a template database; each test
+works on its own copy (CREATE DATABASE … TEMPLATE), so tests that write do not interfere.
+Evaluation numbers are checked against NumPy over the exported CSV and the photo set's own
+coordinates, never against the same SQL.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from support.tiny_planet import TinyPlanet, build_tiny_planet
+from support.tiny_training import fit_tiny_model
+from typer.testing import CliRunner
+
+from geotool.cli.app import app
+from geotool.export.predictions import export_predictions
+from geotool.learn.evaluate import evaluate
+from geotool.learn.lookup import ready_model
+from geotool.learn.predict import PredictOptions, predict, predict_image
+from geotool.progress import RecordingProgress
+from geotool.synth.places import load_world
+
+pytestmark = pytest.mark.slow  # the module builds a planet and trains two models (~1 min)
+
+
+@dataclass(frozen=True)
+class PlanetDb:
+    template: str
+    planet: TinyPlanet
+    directory: Path
+    cluster: Any
+
+
+@pytest.fixture(scope="module")
+def planet_db(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlanetDb]:
+    name = f"geotool_planet_{uuid.uuid4().hex[:8]}"
+    url = cluster.create(name, template="geotool_test_template")
+    eng = sa.create_engine(url)
+    directory = tmp_path_factory.mktemp("planet")
+    planet = build_tiny_planet(eng, directory)
+    fit_tiny_model(eng, planet.semp, "semp_small", directory, epochs=10, seed=1)
+    fit_tiny_model(eng, planet.s2, "s2_small", directory, epochs=10, seed=1)
+    eng.dispose()
+    yield PlanetDb(name, planet, directory, cluster)
+    cluster.drop(name)
+
+
+@pytest.fixture()
+def planet_url(planet_db: PlanetDb) -> Iterator[str]:
+    name = f"geotool_pc_{uuid.uuid4().hex[:8]}"
+    yield planet_db.cluster.create(name, template=planet_db.template)
+    from geotool.db.engine import dispose_engines
+
+    dispose_engines()
+    planet_db.cluster.drop(name)
+
+
+@pytest.fixture()
+def planet_engine(planet_url: str) -> Iterator[Engine]:
+    eng = sa.create_engine(planet_url)
+    yield eng
+    eng.dispose()
+
+
+def _truth(planet: TinyPlanet) -> dict[str, tuple[float, float, str]]:
+    with (planet.photo_dir / "all.csv").open(encoding="utf-8") as fh:
+        return {r["id"]: (float(r["lat"]), float(r["lon"]), r["split"])
+                for r in csv.DictReader(fh)}
+
+
+def _haversine(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+               ) -> np.ndarray:
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    a = (np.sin((p2 - p1) / 2) ** 2
+         + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2)
+    return 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+def test_ladder_matches_numpy_over_exported_predictions(
+        planet_db: PlanetDb, planet_engine: Engine, tmp_path: Path) -> None:
+    summary = predict(planet_engine, "semp_small", "tiny", "test",
+                      PredictOptions(batch_size=32))
+    truth = _truth(planet_db.planet)
+    n_test = sum(1 for v in truth.values() if v[2] == "test")
+    assert summary.predicted == n_test and summary.failed == 0
+    exported = export_predictions(planet_engine, "semp_small", tmp_path / "p.csv")
+    with exported.path.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["img_id", "p_key", "pred_class", "pred_lat", "pred_lng"]
+    table = evaluate(planet_engine, ["semp_small"], "tiny", "test", baselines=False)
+    frame = table.frame
+    with planet_engine.connect() as conn:
+        labels = {r.external_id: r.classes for r in conn.execute(sa.text(
+            "SELECT external_id, classes FROM geotool_labels('tiny_semp', 'test')"))}
+        names = dict(conn.execute(sa.text(
+            "SELECT p.name, p.level FROM partitionings p JOIN partitioning_sets s "
+            "ON s.id = p.set_id WHERE s.name = 'tiny_semp'")).all())
+    p_keys = {r["p_key"] for r in rows}
+    assert p_keys == {*names, "hierarchy"}
+    for p_key in sorted(p_keys):
+        mine = [r for r in rows if r["p_key"] == p_key]
+        assert len(mine) == n_test
+        lat = np.array([float(r["pred_lat"]) for r in mine])
+        lon = np.array([float(r["pred_lng"]) for r in mine])
+        tlat = np.array([truth[r["img_id"]][0] for r in mine])
+        tlon = np.array([truth[r["img_id"]][1] for r in mine])
+        d = _haversine(lat, lon, tlat, tlon)
+        level = 0 if p_key == "hierarchy" else names[p_key]
+        prediction = "hierarchical" if p_key == "hierarchy" else "flat"
+        got = frame[(frame.prediction == prediction) & (frame.level == level)].iloc[0]
+        assert got.n_images == n_test
+        for r_km in (1, 25, 200, 750, 2500):
+            assert got[f"acc_{r_km}km"] == pytest.approx(np.mean(d <= r_km), abs=1e-12)
+        assert got.mean_km == pytest.approx(d.mean(), rel=1e-9)
+        assert got.median_km == pytest.approx(np.median(d), rel=1e-9)
+        assert got.geoscore == pytest.approx(np.mean(5000 * np.exp(-d / 1492.7)), rel=1e-9)
+        true_class = [labels[r["img_id"]][level] for r in mine]
+        top1 = np.mean([int(r["pred_class"]) == t for r, t in zip(mine, true_class,
+                                                                   strict=True)])
+        assert got.top1 == pytest.approx(top1, abs=1e-12)
+    ladder = frame[[f"acc_{r}km" for r in (1, 25, 200, 750, 2500)]].to_numpy()
+    assert (np.diff(ladder, axis=1) >= 0).all()  # the ladder is monotone
+    # strict "<" can only lower the shares
+    strict = evaluate(planet_engine, ["semp_small"], "tiny", "test", strict=True,
+                      baselines=False).frame
+    assert (strict["acc_25km"].to_numpy() <= frame["acc_25km"].to_numpy()).all()
+
+
+def test_semantic_country_accuracy_against_the_world(
+        planet_db: PlanetDb, planet_engine: Engine) -> None:
+    predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(crops=1))
+    world = load_world(planet_db.directory / "world")
+    truth = _truth(planet_db.planet)
+    with planet_engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT i.external_id, l.osm_key FROM predictions p "
+            "JOIN images i ON i.id = p.image_id JOIN cells c ON c.id = p.cell_id "
+            "JOIN locations l ON l.id = c.location_id "
+            "WHERE p.mode = 'flat' AND p.level = 0")).all()
+
+    def country(key: str) -> str:
+        return world.path(key)[-1].key
+
+    hits = []
+    for ext, key in rows:
+        lat, lon, _ = truth[ext]
+        area = world.containing_area(lat, lon)
+        assert area is not None
+        hits.append(country(key) == country(area.key))
+    got = evaluate(planet_engine, ["semp_small"], "tiny", "test", baselines=False).frame
+    flat0 = got[(got.prediction == "flat") & (got.level == 0)].iloc[0]
+    assert flat0.country == pytest.approx(np.mean(hits), abs=1e-12)
+
+
+def test_model_beats_frequent_class_and_oracle_bounds_it(planet_engine: Engine) -> None:
+    for model in ("semp_small", "s2_small"):
+        predict(planet_engine, model, "tiny", "test")
+    frame = evaluate(planet_engine, ["semp_small", "s2_small"], "tiny", "test").frame
+    assert set(frame.model) >= {"semp_small", "s2_small", "tiny_semp", "tiny_s2"}
+    for set_name, model in (("tiny_semp", "semp_small"), ("tiny_s2", "s2_small")):
+        base = frame[frame.model == set_name]
+        mine = frame[frame.model == model]
+        frequent = base[(base.prediction == "most frequent class") & (base.level == 0)].iloc[0]
+        oracle = base[(base.prediction == "oracle") & (base.level == 0)].iloc[0]
+        random = base[(base.prediction == "random class (expected)") & (base.level == 0)]
+        hier = mine[mine.prediction == "hierarchical"].iloc[0]
+        print(model, hier.acc_750km, frequent.acc_750km, float(random.acc_750km.iloc[0]))
+        assert (mine.acc_1km <= oracle.acc_1km + 1e-12).all()
+        if model == "semp_small":
+            assert hier.acc_750km >= frequent.acc_750km + 0.4  # measured 0.63 vs 0.05
+        assert hier.acc_750km > float(random.acc_750km.iloc[0])
+    ladder = frame[[f"acc_{r}km" for r in (1, 25, 200, 750, 2500)]].to_numpy()
+    assert (np.diff(ladder, axis=1) >= 0).all()
+
+
+class _StopAfter(RecordingProgress):
+    def __init__(self, batches: int) -> None:
+        super().__init__()
+        self.left = batches
+
+    def advance(self, n: int = 1) -> None:
+        super().advance(n)
+        self.left -= 1
+        if self.left == 0:
+            raise KeyboardInterrupt
+
+
+def test_resume_skips_done_images(planet_engine: Engine) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(batch_size=16),
+                progress=_StopAfter(2))
+    with planet_engine.connect() as conn:
+        done = conn.execute(sa.text("SELECT count(DISTINCT image_id) FROM predictions"))
+        first = done.scalar_one()
+        status = conn.execute(sa.text(
+            "SELECT status FROM runs_status WHERE stage = 'predict'")).scalar_one()
+    assert first == 32 and status == "interrupted"
+    again = predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(batch_size=16))
+    assert again.already_done == 32 and again.predicted > 0
+    with planet_engine.connect() as conn:
+        total, runs = conn.execute(sa.text(
+            "SELECT count(DISTINCT image_id), count(DISTINCT prediction_run_id) "
+            "FROM predictions")).one()
+    assert total == 32 + again.predicted and runs == 1
+    third = predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(batch_size=16))
+    assert third.predicted == 0 and third.already_done == total
+    # other parameters are another prediction run
+    other = predict(planet_engine, "semp_small", "tiny", "test",
+                    PredictOptions(combine="max", crops=1))
+    assert other.predicted == total and other.prediction_run_id != again.prediction_run_id
+
+
+def test_deleting_images_or_cells_deletes_their_predictions(planet_engine: Engine) -> None:
+    predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(crops=1))
+    predict(planet_engine, "s2_small", "tiny", "test", PredictOptions(crops=1))
+    with planet_engine.begin() as conn:
+        image_id = conn.execute(sa.text("SELECT min(image_id) FROM predictions")).scalar_one()
+        conn.execute(sa.text("DELETE FROM images WHERE id = :i"), {"i": image_id})
+        assert conn.execute(sa.text("SELECT count(*) FROM predictions WHERE image_id = :i"),
+                            {"i": image_id}).scalar_one() == 0
+        s2_rows = conn.execute(sa.text(
+            "SELECT count(*) FROM predictions p JOIN prediction_runs r "
+            "ON r.id = p.prediction_run_id JOIN models m ON m.id = r.model_id "
+            "WHERE m.name = 's2_small'")).scalar_one()
+        conn.execute(sa.text("DELETE FROM partitioning_sets WHERE name = 'tiny_semp'"))
+        left = conn.execute(sa.text("SELECT count(*) FROM predictions")).scalar_one()
+        dangling = conn.execute(sa.text(
+            "SELECT count(*) FROM predictions p LEFT JOIN cells c ON c.id = p.cell_id "
+            "WHERE c.id IS NULL")).scalar_one()
+    assert left == s2_rows > 0 and dangling == 0
+
+
+def test_corrupt_and_missing_photos_are_recorded(planet_engine: Engine,
+                                                 tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
+    with planet_engine.begin() as conn:
+        ids = conn.execute(sa.text(
+            "SELECT id FROM images WHERE split = 'test' ORDER BY id LIMIT 2")).scalars().all()
+        conn.execute(sa.text("UPDATE images SET path = :p WHERE id = :i"),
+                     {"p": str(broken), "i": ids[0]})
+        conn.execute(sa.text("UPDATE images SET path = :p WHERE id = :i"),
+                     {"p": str(tmp_path / "gone.jpg"), "i": ids[1]})
+    summary = predict(planet_engine, "semp_small", "tiny", "test")
+    assert summary.failed == 2 and summary.predicted > 0
+    with planet_engine.connect() as conn:
+        reasons = dict(conn.execute(sa.text(
+            "SELECT image_id, reason FROM prediction_failures")).all())
+        predicted = conn.execute(sa.text(
+            "SELECT count(*) FROM predictions WHERE image_id = ANY(:ids)"),
+            {"ids": list(ids)}).scalar_one()
+    assert "cannot decode" in reasons[ids[0]] and "not found" in reasons[ids[1]]
+    assert predicted == 0
+    again = predict(planet_engine, "semp_small", "tiny", "test")
+    assert again.predicted == 0 and again.failed == 0
+    retry = predict(planet_engine, "semp_small", "tiny", "test",
+                    PredictOptions(retry_failed=True))
+    assert retry.failed == 2
+
+
+def test_predict_image_agrees_with_the_database(planet_db: PlanetDb,
+                                                planet_engine: Engine) -> None:
+    predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(top_k=3))
+    with planet_engine.connect() as conn:
+        path, cell, prob, topk = conn.execute(sa.text(
+            "SELECT i.path, p.class_index, p.probability, p.topk_class_index "
+            "FROM predictions p JOIN images i ON i.id = p.image_id "
+            "WHERE p.mode = 'hier' AND p.level = 0 ORDER BY i.id LIMIT 1")).one()
+    ready = ready_model(planet_engine, "semp_small")
+    [answer] = predict_image(ready, [path], top_k=3)
+    assert answer.error is None
+    assert answer.hierarchical[0].class_index == cell
+    assert answer.hierarchical[0].probability == pytest.approx(prob, rel=1e-5)
+    line = answer.summary_line()
+    assert " › " in line and "%" in line
+    doc = answer.to_dict()
+    assert doc["schema"] == "geotool.predict-image/1"
+    assert json.loads(json.dumps(doc)) == doc
+    [bad] = predict_image(ready, [planet_db.directory / "nothing.png"])
+    assert bad.error is not None and bad.hierarchical == []
+
+
+def test_cli_predict_evaluate_export(planet_db: PlanetDb, planet_url: str,
+                                     tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = {"GEOTOOL_DATABASE_URL": planet_url}
+    res = runner.invoke(app, ["predict", "--model", "semp_small", "--dataset", "tiny",
+                              "--crops", "1"], env=env)
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["predict", "--model", "s2_small", "--dataset", "tiny"], env=env)
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["evaluate", "--model", "semp_small", "--model", "s2_small",
+                              "--format", "md"], env=env)
+    assert res.exit_code == 0, res.output
+    assert "| semp_small | model | hierarchical |" in res.output
+    assert "oracle" in res.output
+    res = runner.invoke(app, ["evaluate", "--model", "semp_small", "--strict"], env=env)
+    assert res.exit_code == 0, res.output
+    print(res.output)
+    assert "distance < r" in res.output and "oracle" in res.output
+    res = runner.invoke(app, ["evaluate", "--model", "semp_small", "--format", "latex",
+                              "--no-baselines"], env=env)
+    assert res.exit_code == 0 and "\\begin{tabular}" in res.output
+    res = runner.invoke(app, ["evaluate", "--model", "nope"], env=env)
+    assert res.exit_code == 1 and "no model named 'nope'" in res.output
+    gpkg = tmp_path / "pred.gpkg"
+    res = runner.invoke(app, ["export", "predictions", "--model", "semp_small", "--out",
+                              str(gpkg)], env=env)
+    assert res.exit_code == 0, res.output
+    db = sqlite3.connect(gpkg)
+    points = db.execute("SELECT count(*) FROM predictions").fetchone()[0]
+    lines = db.execute("SELECT count(*) FROM errors").fetchone()[0]
+    kinds = dict(db.execute("SELECT table_name, geometry_type_name "
+                            "FROM gpkg_geometry_columns").fetchall())
+    db.close()
+    assert points == lines > 0 and kinds == {"predictions": "POINT", "errors": "LINESTRING"}
+    photo = next((planet_db.planet.photo_dir / "images").rglob("*.jpg"))
+    res = runner.invoke(app, ["predict-image", str(photo), "--model", "semp_small", "--json"],
+                        env=env)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc[0]["schema"] == "geotool.predict-image/1" and doc[0]["lat"] is not None
