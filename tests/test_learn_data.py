@@ -23,8 +23,8 @@ from geotool.learn.checkpoint import read_checkpoint
 from geotool.learn.classes import read_set_classes
 from geotool.learn.data import LabelledImages, TransformSpec, decode_image
 from geotool.learn.labels import read_label_arrays
+from geotool.learn.lookup import load_model_by_name
 from geotool.learn.model import GeoClassifier
-from geotool.learn.registry import load_model_by_name
 from geotool.learn.shards import ingest_shards, write_shard
 from geotool.learn.train import train
 from geotool.learn.weights import load_weights_file

@@ -23,7 +23,7 @@ from support.learn_planet import planet_database, small
 from geotool.errors import GeotoolError
 from geotool.learn.checkpoint import read_checkpoint
 from geotool.learn.config import load_train_config
-from geotool.learn.registry import load_model_by_name
+from geotool.learn.lookup import load_model_by_name
 from geotool.learn.train import haversine_km, train
 
 TESTS = Path(__file__).parent

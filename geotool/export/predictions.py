@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 from geotool.errors import GeotoolError
 from geotool.export.cells import WGS84, gpkg_blob
 from geotool.learn.evaluate import pick_prediction_run
-from geotool.learn.lookup import find_model
+from geotool.learn.registry import find_model_row
 
 FORMATS = ("csv", "gpkg")
 CSV_HEADER = ("img_id", "p_key", "pred_class", "pred_lat", "pred_lng")
@@ -73,7 +73,7 @@ def prediction_rows(engine: Engine, model_name: str, dataset: str | None = None,
     """(prediction run id, rows in ``FIELDS`` order): flat rows per level, then the
     hierarchical row (``p_key = hierarchy``), per photo in id order, streamed."""
     with engine.connect() as conn:
-        model = find_model(conn, model_name)
+        model = find_model_row(conn, model_name)
         if dataset is None:
             ds = conn.execute(sa.text("SELECT dataset_id FROM partitioning_sets WHERE id = :s"),
                               {"s": model.set_id}).scalar()

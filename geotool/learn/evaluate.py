@@ -23,7 +23,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import sqlfiles
 from geotool.errors import GeotoolError
-from geotool.learn.lookup import ModelRow, find_model
+from geotool.learn.registry import ModelRow
+from geotool.learn.registry import find_model_row as find_model
 
 RADII_KM = (1, 25, 200, 750, 2500)
 LADDER = tuple(f"acc_{r}km" for r in RADII_KM)

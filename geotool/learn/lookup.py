@@ -13,40 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import sqlfiles
 from geotool.errors import GeotoolError
 from geotool.learn.classes import SetClasses, check_same_classes, read_set_classes
+from geotool.learn.registry import ModelRow, find_model_row, get_model
+
+find_model = find_model_row  # the name prediction code uses
 
 if TYPE_CHECKING:  # torch is imported only by what loads a model, not by evaluate/export
     from geotool.learn.checkpoint import LoadedModel
-
-
-@dataclass(frozen=True)
-class ModelRow:
-    """A ``models`` row with its partitioning set's name."""
-
-    id: int
-    name: str
-    set_id: int | None
-    set_name: str | None
-    checkpoint_path: Path | None
-
-
-def find_model(conn: Connection, name: str) -> ModelRow:
-    """The ``models`` row called ``name``, or an error listing the known models."""
-    row = conn.execute(sa.text(
-        "SELECT m.id, m.name, m.set_id, s.name AS set_name, m.checkpoint_path "
-        "FROM models m LEFT JOIN partitioning_sets s ON s.id = m.set_id "
-        "WHERE m.name = :name"), {"name": name}).first()
-    if row is None:
-        known = conn.execute(sa.text("SELECT name FROM models ORDER BY name")).scalars().all()
-        hint = f"known models: {', '.join(known)}" if known else "no model is trained yet"
-        raise GeotoolError(f"no model named {name!r} ({hint}); `geotool train` makes one")
-    path = Path(row.checkpoint_path) if row.checkpoint_path else None
-    return ModelRow(int(row.id), row.name, row.set_id, row.set_name, path)
 
 
 @dataclass
@@ -90,3 +67,31 @@ def ready_model(engine: Engine, name: str, device: str = "cpu") -> ReadyModel:
         check_same_classes(name, loaded.classes, current)
         ancestors = read_ancestor_matrix(conn, row.set_name, current.n_classes)
     return ReadyModel(row, loaded, current, ancestors)
+
+
+def load_model_by_name(engine: Engine, name: str,
+                       device: str = "cpu") -> LoadedModel:
+    """The best checkpoint of model ``name``, checked against its set's current classes.
+
+    Raises :class:`GeotoolError` when the model has no checkpoint yet, its file is gone,
+    or the set was rebuilt with other classes (or dropped) since training.
+    """
+    with engine.connect() as conn:
+        record = get_model(conn, name)
+        if not record.checkpoint_path:
+            raise GeotoolError(f"model {name!r} has no checkpoint yet (status "
+                               f"{record.status}); finish its training with `geotool train "
+                               f"--name {name} --resume`")
+        set_name = record.set_name or ""
+        try:
+            current = read_set_classes(conn, set_name)
+        except GeotoolError:
+            raise GeotoolError(
+                f"model {name!r} was trained on partitioning set {set_name!r}, which no longer "
+                "exists; rebuild it with the parameters the model was trained on "
+                f"(`geotool models show {name}` lists them)") from None
+    from geotool.learn.checkpoint import load_model
+
+    loaded = load_model(Path(record.checkpoint_path), device)
+    check_same_classes(name, loaded.classes, current)
+    return loaded

@@ -3,8 +3,8 @@
 A model row keeps its partitioning set's name, the fingerprint and list of the classes
 it predicts (``set_id`` goes NULL when the set is rebuilt; the model still knows its
 classes), its status, best and last checkpoints, and best validation metrics.
-:func:`load_model_by_name` is what prediction and concept influence call: it loads the
-best checkpoint and refuses a set whose classes changed since training.
+This module only reads and writes rows (no PyTorch): loading a model by name is
+:mod:`geotool.learn.lookup`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from geotool.errors import GeotoolError
-from geotool.learn.checkpoint import LoadedModel, load_model
-from geotool.learn.classes import SetClasses, check_same_classes, read_set_classes
+from geotool.learn.classes import SetClasses
 
 
 @dataclass
@@ -130,27 +129,23 @@ def write_metrics(conn: Connection, model_id: int | None, step: int, epoch: int,
             "images_seen = EXCLUDED.images_seen, recorded_at = now()"), rows)
 
 
-def load_model_by_name(engine: Engine, name: str,
-                       device: str = "cpu") -> LoadedModel:
-    """The best checkpoint of model ``name``, checked against its set's current classes.
+@dataclass(frozen=True)
+class ModelRow:
+    """A ``models`` row as prediction needs it (see :mod:`geotool.learn.registry`).
 
-    Raises :class:`GeotoolError` when the model has no checkpoint yet, its file is gone,
-    or the set was rebuilt with other classes (or dropped) since training.
+    ``set_name`` is the name of the set the model was trained on, kept by the model even
+    when the set is rebuilt or dropped (``set_id`` then goes NULL).
     """
-    with engine.connect() as conn:
-        record = get_model(conn, name)
-        if not record.checkpoint_path:
-            raise GeotoolError(f"model {name!r} has no checkpoint yet (status "
-                               f"{record.status}); finish its training with `geotool train "
-                               f"--name {name} --resume`")
-        set_name = record.set_name or ""
-        try:
-            current = read_set_classes(conn, set_name)
-        except GeotoolError:
-            raise GeotoolError(
-                f"model {name!r} was trained on partitioning set {set_name!r}, which no longer "
-                "exists; rebuild it with the parameters the model was trained on "
-                f"(`geotool models show {name}` lists them)") from None
-    loaded = load_model(Path(record.checkpoint_path), device)
-    check_same_classes(name, loaded.classes, current)
-    return loaded
+
+    id: int
+    name: str
+    set_id: int | None
+    set_name: str | None
+    checkpoint_path: Path | None
+
+
+def find_model_row(conn: Connection, name: str) -> ModelRow:
+    """The ``models`` row called ``name``, or an error listing the known models."""
+    record = get_model(conn, name)
+    path = Path(record.checkpoint_path) if record.checkpoint_path else None
+    return ModelRow(record.id, record.name, record.set_id, record.set_name, path)
