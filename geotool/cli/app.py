@@ -34,6 +34,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("build", "build", "command"),
     ("partitions", "partitions", "group"),
     ("export", "export", "group"),
+    ("concepts", "concepts", "group"),
     ("demo", "demo", "command"),
 ]
 

@@ -23,6 +23,8 @@ from rich.progress import (
 )
 from sqlalchemy import exc as sa_exc
 
+from geotool.errors import GeotoolError
+
 console = Console(stderr=True)
 out = Console()
 
@@ -56,7 +58,8 @@ def friendly_errors(func: F) -> F:
             console.print("[bold yellow]stopped (Ctrl-C).[/] What was already committed is "
                           "kept; run the same command again to finish.")
             raise typer.Exit(130) from exc
-        except (UserError, ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
+        except (UserError, GeotoolError, ValueError, FileNotFoundError, RuntimeError,
+                OSError) as exc:
             console.print(f"[bold red]error:[/] {exc}")
             raise typer.Exit(1) from exc
         except sa_exc.DBAPIError as exc:

@@ -43,8 +43,8 @@ def input_geometry(image_size: int, config: dict[str, Any]) -> InputGeometry:
     """The explained input's geometry for a model trained at ``image_size``."""
     resize = int(config.get("resize") or round(image_size * 320 / 224))
     norm_cfg = config.get("normalize") or {}
-    norm = Normalisation(tuple(norm_cfg.get("mean", Normalisation.mean)),  # type: ignore[arg-type]
-                         tuple(norm_cfg.get("std", Normalisation.std)))  # type: ignore[arg-type]
+    norm = Normalisation(tuple(norm_cfg.get("mean", Normalisation.mean)),
+                         tuple(norm_cfg.get("std", Normalisation.std)))
     if resize < image_size:
         raise GeotoolError(f"model config: resize {resize} is smaller than the crop "
                            f"{image_size}; fix the checkpoint's config")
