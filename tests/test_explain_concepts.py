@@ -179,7 +179,8 @@ def test_resume_after_interrupt_and_problem_masks(
                              batch_size=8)
     with engine.begin() as conn:
         ids = conn.execute(sa.text(
-            "SELECT id FROM images WHERE split = 'val' ORDER BY id LIMIT 2")).scalars().all()
+            "SELECT id FROM images WHERE split = 'val' ORDER BY id DESC LIMIT 2")
+        ).scalars().all()  # the last two: reached after the resume
         small = tmp_path / "small.png"
         Image.fromarray(np.zeros((10, 12), dtype=np.uint8)).save(small)
         conn.execute(sa.text("UPDATE images SET mask_path = :p WHERE id = :i"),
@@ -201,8 +202,9 @@ def test_resume_after_interrupt_and_problem_masks(
     assert len(status) == summary.images_total
     assert status[ids[0]] == "missing_mask"
     assert status[ids[1]] == "size_mismatch"
-    assert summary.problems in ({"missing_mask": 1, "size_mismatch": 1},
-                                {"missing_mask": 1, "size_mismatch": 1})
+    assert summary.problems == {"missing_mask": 1, "size_mismatch": 1}
+    assert progress.done["explain"] == summary.images_total - 16
+    assert "images_per_s" in progress.fields
     assert "interrupted" in runs and runs[-1] == "done"
     # nothing left: a third run explains nothing
     again = compute_concepts(engine, model.name, model.dataset, "val", options)
