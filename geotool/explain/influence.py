@@ -53,16 +53,18 @@ def scaled_k(height: int, width: int, k: int | None = None,
 def top_k_mask(explanations: torch.Tensor, k: int) -> torch.Tensor:
     """Boolean ``[B, H, W]``: the ``k`` highest pixels of each map (ties: lower index first).
 
-    ``k`` is capped at ``H·W``. A stable descending sort ranks equal values by their
-    row-major index, so among pixels tied at the k-th value the first ones in reading
-    order are taken.
+    ``k`` is capped at ``H·W``. Every pixel above the k-th highest value is taken; of the
+    pixels equal to it, the first ones in row-major order fill the remaining places
+    (what a stable descending sort would choose, without sorting the whole map).
     """
     b, h, w = explanations.shape
     k = max(1, min(int(k), h * w))
     flat = explanations.reshape(b, h * w)
-    order = torch.sort(flat, dim=1, descending=True, stable=True).indices[:, :k]
-    chosen = torch.zeros(b, h * w, dtype=torch.bool, device=flat.device)
-    chosen.scatter_(1, order, True)
+    kth = torch.topk(flat, k, dim=1, sorted=False).values.amin(dim=1, keepdim=True)
+    above = flat > kth
+    tied = flat == kth
+    room = k - above.sum(dim=1, keepdim=True)
+    chosen = above | (tied & (torch.cumsum(tied, dim=1) <= room))
     return chosen.reshape(b, h, w)
 
 
@@ -70,14 +72,20 @@ def dilate(masks: torch.Tensor, beta: int) -> torch.Tensor:
     """Dilate boolean masks ``[..., H, W]`` β times with the full 3×3 neighbourhood."""
     if beta < 0:
         raise ValueError(f"dilation beta must be >= 0, got {beta}")
+    out = masks.bool()
     if beta == 0:
-        return masks.bool()
-    shape = masks.shape
-    x = masks.reshape(-1, 1, shape[-2], shape[-1]).float()
-    # max-pool of a square (2β+1) kernel == β iterations of the 3×3 dilation; padding with
-    # -inf (max_pool's own) means outside pixels never count.
-    y = F.max_pool2d(x, kernel_size=2 * beta + 1, stride=1, padding=beta)
-    return (y > 0).reshape(shape)
+        return out
+    # β iterations of the 3×3 dilation == one (2β+1)² square, which is separable: OR of
+    # the mask shifted by up to β columns, then of that shifted by up to β rows. Shifts
+    # never wrap, so pixels outside the image never count.
+    out = out.clone()
+    for axis in (-1, -2):
+        src = out.clone()
+        n = out.shape[axis]
+        for d in range(1, min(beta, n - 1) + 1):
+            out.narrow(axis, d, n - d).logical_or_(src.narrow(axis, 0, n - d))
+            out.narrow(axis, 0, n - d).logical_or_(src.narrow(axis, d, n - d))
+    return out
 
 
 @dataclass
@@ -116,33 +124,57 @@ def concept_influence(explanations: torch.Tensor, label_maps: torch.Tensor,
     k = scaled_k(h, w, k)
     device = explanations.device
     top = top_k_mask(explanations, k)  # [B, H, W]
-    labels = label_maps.long()
-    present = torch.unique(labels)
-    keep = torch.ones_like(present, dtype=torch.bool)
-    for ignored in ignore:
-        keep &= present != ignored
-    concepts = present[keep]  # [C]
+    labels = label_maps.to(torch.int64)
     empty_i = torch.zeros(0, dtype=torch.long, device=device)
     empty_f = torch.zeros(0, dtype=torch.float64, device=device)
-    if concepts.numel() == 0:
-        return InfluenceRows(empty_i, empty_i, empty_i, empty_f, empty_f, empty_f,
-                             empty_i, empty_i, k)
-    masks = labels.unsqueeze(1) == concepts.view(1, -1, 1, 1)  # [B, C, H, W]
-    in_image = masks.flatten(2).any(dim=2)  # [B, C]
+    nothing = InfluenceRows(empty_i, empty_i, empty_i, empty_f, empty_f, empty_f, empty_i,
+                            empty_i, k)
+    if labels.numel() == 0:
+        return nothing
+    # pixels per (image, label value) and top-k pixels per (image, label value), counted
+    # with one bincount each over keys image * span + (value - lowest value)
+    lowest = int(labels.min())
+    span = int(labels.max()) - lowest + 1
+    if span > 1 << 20:
+        raise ValueError(f"label values span {lowest}..{lowest + span - 1}: too wide for a "
+                         "concept vocabulary (at most 2^20 values)")
+    keys = (labels - lowest) + torch.arange(b, device=device).view(b, 1, 1) * span
+    counts = torch.bincount(keys.flatten(), minlength=b * span).view(b, span)
+    hits0 = torch.bincount(keys[top], minlength=b * span).view(b, span)
+    for ignored in ignore:
+        if 0 <= ignored - lowest < span:
+            counts[:, ignored - lowest] = 0
+    img_idx, col_idx = torch.nonzero(counts > 0, as_tuple=True)  # occurring pairs [P]
+    if img_idx.numel() == 0:
+        return nothing
+    values = col_idx + lowest
+    base: torch.Tensor | None = None  # [P, H, W] undilated masks, built when a β > 0 needs them
+    top_p: torch.Tensor | None = None
+    grown_beta = 0  # base is dilated by this much; β ascending so each step adds the rest
     out = []
-    for beta in betas:
-        grown = dilate(masks, int(beta))
-        mask_px = grown.flatten(2).sum(dim=2)  # [B, C]
-        hits = (grown & top.unsqueeze(1)).flatten(2).sum(dim=2)
+    for beta in sorted({int(b) for b in betas}):
+        if int(beta) == 0:
+            mask_px = counts[img_idx, col_idx]
+            hits = hits0[img_idx, col_idx]
+        else:
+            # one mask per occurring pair only (not per image x vocabulary)
+            if base is None or top_p is None:
+                small = torch.int16 if span <= 1 << 15 else torch.int32
+                if span <= 256:
+                    small = torch.uint8
+                codes = (labels - lowest).to(small)
+                base = codes[img_idx] == col_idx.to(small).view(-1, 1, 1)
+                top_p = top[img_idx]
+            base = dilate(base, int(beta) - grown_beta)
+            grown_beta = int(beta)
+            mask_px = torch.count_nonzero(base.flatten(1), dim=1)
+            hits = torch.count_nonzero((base & top_p).flatten(1), dim=1)
         size = mask_px.double() / pixels
         tki = hits.double() / k
-        valid = in_image & (mask_px > 0) & (size >= min_size)
-        img_idx, con_idx = torch.nonzero(valid, as_tuple=True)
-        s = size[img_idx, con_idx]
-        t = tki[img_idx, con_idx]
-        out.append((img_idx, concepts[con_idx],
-                    torch.full_like(img_idx, int(beta)), t, s, t / s,
-                    mask_px[img_idx, con_idx], hits[img_idx, con_idx]))
+        valid = (mask_px > 0) & (size >= min_size)
+        out.append((img_idx[valid], values[valid],
+                    torch.full_like(img_idx[valid], int(beta)), tki[valid], size[valid],
+                    tki[valid] / size[valid], mask_px[valid], hits[valid]))
     cols = [torch.cat([o[i] for o in out]) for i in range(8)]
     return InfluenceRows(cols[0], cols[1], cols[2], cols[3], cols[4], cols[5],
                          cols[6].long(), cols[7].long(), k)
