@@ -31,7 +31,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 #: ``k`` of the paper at 224×224 pixels.
 DEFAULT_K = 1000

@@ -21,6 +21,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -241,7 +242,7 @@ def compute_concepts(engine: Engine, model_name: str, dataset: str, split: str =
         dataset_id = _dataset_id(conn, dataset)
         concept_ids = ensure_concepts(conn, segmenter)
         ensure_views(conn)
-    loaded = load_model(checkpoint)  # type: ignore[arg-type]
+    loaded = load_model(Path(checkpoint))
     session = ExplainSession(loaded, options)
     params = {"model": model_name, "checkpoint": checkpoint, "dataset": dataset,
               "split": split, **options.recorded(), "geometry": session.geometry.to_dict(),
