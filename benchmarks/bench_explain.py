@@ -98,6 +98,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--ci-images", type=int, default=64)
     parser.add_argument("--ci-size", type=int, default=224)
+    parser.add_argument("--betas", default="0,1,2", help="dilations of the ci comparison")
     parser.add_argument("--skip-explain", action="store_true")
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -132,7 +133,7 @@ def main() -> None:
     expl = rng.random((n, s, s)).astype(np.float32)
     coarse = rng.integers(0, 16, size=(n, s // 16, s // 16))
     labels = np.kron(coarse, np.ones((16, 16), dtype=np.int64))
-    betas = [0, 1, 2]
+    betas = [int(b) for b in args.betas.split(",")]
     k = scaled_k(s, s)
     rows = concept_influence(torch.from_numpy(expl), torch.from_numpy(labels), k=k,
                              betas=betas)
@@ -142,7 +143,7 @@ def main() -> None:
     assert got.keys() == ref.keys()
     assert max(abs(got[key] - ref[key]) for key in ref) < 1e-9
     print(f"ci: {len(ref)} (image, concept, beta) values equal")
-    compare(f"ci {n} images {s}px, 15 concepts, beta 0,1,2",
+    compare(f"ci {n} images {s}px, 15 concepts, beta {args.betas}",
             lambda: concept_influence(torch.from_numpy(expl), torch.from_numpy(labels), k=k,
                                       betas=betas),
             lambda: numpy_ci(expl, labels, k, betas), args.runs, n)
