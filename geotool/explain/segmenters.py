@@ -13,8 +13,9 @@ Three kinds:
   ``i`` = value ``i``).
 - the synthetic planet's ground-truth masks: label-map files in ADE20k ids, written by
   ``geotool synth photos`` and ingested as ``mask_path`` (:func:`synthetic_masks`).
-- :class:`NetworkSegmenter` — a segmentation network from a local file: TorchScript, or
-  a torchvision segmentation model's state dict (built with ``weights=None``), with a
+- :class:`NetworkSegmenter` — a segmentation network from a local file: TorchScript (or a
+  ``torch.export`` ``.pt2`` archive), or a torchvision segmentation model's state dict
+  (built with ``weights=None``), with a
   user-given list of class names. Nothing is downloaded.
 
 A problem with one image's mask is a :class:`MaskProblem` (status + detail), recorded by
@@ -23,6 +24,7 @@ the pipeline for that image; it never stops a run.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -151,9 +153,16 @@ class NetworkSegmenter:
         self.net = self._load().to(self.device).eval()
 
     def _load(self) -> torch.nn.Module:
+        if self.arch is None and self.path.suffix == ".pt2":  # torch.export archive
+            try:
+                return torch.export.load(str(self.path)).module()
+            except Exception as exc:
+                raise GeotoolError(f"cannot load exported program {self.path}: {exc}") from exc
         if self.arch is None:
             try:
-                return torch.jit.load(str(self.path), map_location="cpu")
+                with warnings.catch_warnings():  # TorchScript is deprecated, still supported
+                    warnings.simplefilter("ignore", FutureWarning)
+                    return torch.jit.load(str(self.path), map_location="cpu")
             except Exception as exc:  # torch raises RuntimeError and others
                 raise GeotoolError(
                     f"{self.path} is not a TorchScript file ({exc}); for a torchvision "
@@ -182,7 +191,7 @@ class NetworkSegmenter:
         scale = self.input_size / min(w, h)
         small = rgb.resize((max(1, round(w * scale)), max(1, round(h * scale))),
                            Image.Resampling.BILINEAR)
-        x = torch.from_numpy(np.asarray(small)).permute(2, 0, 1).float().div(255)
+        x = torch.from_numpy(np.array(small)).permute(2, 0, 1).float().div(255)
         mean = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
         std = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
         x = ((x - mean) / std).unsqueeze(0).to(self.device)
