@@ -245,3 +245,58 @@ def test_cli_explain_and_report(concept_db: tuple[Engine, TinyConceptModel, str]
     result = runner.invoke(app, ["concepts", "report", "--model", "nope",
                                  "--database-url", url])
     assert result.exit_code == 1 and "no model named" in result.output
+
+
+def test_true_class_target(concept_db: tuple[Engine, TinyConceptModel, str]) -> None:
+    """target 'true' reads each image's class from the model's partitioning set."""
+    engine, model, _ = concept_db
+    from geotool.learn.checkpoint import read_checkpoint
+    from geotool.learn.classes import SetClasses
+
+    classes = SetClasses.from_dict(read_checkpoint(model.checkpoint)["classes"])
+    options = ConceptOptions(explain=ExplainOptions(noise_samples=2, ig_steps=4,
+                                                    target="true"), k=409)
+    with pytest.raises(GeotoolError, match="no partitioning set"):
+        compute_concepts(engine, model.name, model.dataset, "train", options)
+    state_of = {r.id: r.state for r in model.photos.records}
+    country_of = {r.id: r.country for r in model.photos.records}
+    with engine.begin() as conn:
+        set_id = conn.execute(sa.text(
+            "INSERT INTO partitioning_sets (name, scheme) VALUES (:n, 'imported') "
+            "RETURNING id"), {"n": classes.set_name}).scalar_one()
+        cells: list[dict[str, int]] = []
+        for level, lv in enumerate(classes.levels):
+            pid = conn.execute(sa.text(
+                "INSERT INTO partitionings (set_id, level, name) VALUES (:s, :l, :n) "
+                "RETURNING id"), {"s": set_id, "l": level, "n": lv.partitioning}).scalar_one()
+            ids = {}
+            for i, key in enumerate(lv.keys):
+                ids[key] = conn.execute(sa.text(
+                    "INSERT INTO cells (partitioning_id, class_index, n_images, lat, lon, "
+                    "label) VALUES (:p, :i, 1, 0, 0, :k) RETURNING id"),
+                    {"p": pid, "i": i, "k": key}).scalar_one()
+            cells.append(ids)
+        images = conn.execute(sa.text(
+            "SELECT id, external_id FROM images WHERE split = 'train' ORDER BY id LIMIT 12")
+        ).all()
+        for n, (image_id, ext) in enumerate(images):
+            if n == 0:
+                continue  # one image without a class: recorded as unlabelled
+            conn.execute(sa.text(
+                "INSERT INTO image_classes (set_id, image_id, cell_ids) VALUES (:s, :i, :c)"),
+                {"s": set_id, "i": image_id,
+                 "c": [cells[0][state_of[ext]], cells[1][country_of[ext]]]})
+        conn.execute(sa.text("UPDATE models SET set_id = :s WHERE name = :n"),
+                     {"s": set_id, "n": model.name})
+    summary = compute_concepts(engine, model.name, model.dataset, "train",
+                               ConceptOptions(explain=options.explain, k=409, limit=12))
+    assert summary.images_explained == 11 and summary.problems == {"unlabelled": 1}
+    with engine.connect() as conn:
+        got = dict(conn.execute(sa.text(
+            "SELECT i.external_id, ci.target_class FROM concept_images ci JOIN images i "
+            "ON i.id = ci.image_id WHERE ci.run_id = :r AND ci.status = 'ok'"),
+            {"r": summary.concept_run_id}).all())
+        conn.execute(sa.text("UPDATE models SET set_id = NULL WHERE name = :n"),
+                     {"n": model.name})
+    keys = classes.levels[0].keys
+    assert {ext: keys[c] for ext, c in got.items()} == {ext: state_of[ext] for ext in got}

@@ -65,14 +65,18 @@ def _betas(text: str) -> tuple[int, ...]:
 
 def _options(noise_samples: int, ig_steps: int, noise: float, k: int | None, beta: str,
              min_size: float, reduction: str, device: str, batch_size: int = 16,
-             limit: int | None = None, seed: int = 0) -> ConceptOptions:
+             limit: int | None = None, seed: int = 0,
+             target: str = "predicted") -> ConceptOptions:
+    if target not in ("predicted", "true"):
+        raise GeotoolError(f"--target {target!r}: use predicted or true")
     if reduction not in ("absmax", "max"):
         raise GeotoolError(f"--reduction {reduction!r}: use absmax or max")
     if noise_samples < 1 or ig_steps < 2 or noise < 0:
         raise GeotoolError("--noise-samples must be >= 1, --ig-steps >= 2, --noise >= 0")
     return ConceptOptions(
         explain=ExplainOptions(noise_samples=noise_samples, ig_steps=ig_steps,
-                               noise_fraction=noise, reduction=reduction, seed=seed),
+                               noise_fraction=noise, reduction=reduction, seed=seed,
+                               target=target),  # type: ignore[arg-type]
         k=k, betas=_betas(beta), min_size=min_size, batch_size=batch_size, device=device,
         limit=limit)
 
@@ -98,6 +102,9 @@ def compute(
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per batch.")] = 16,
     limit: Annotated[int | None, typer.Option("--limit", help="At most N images.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Noise seed.")] = 0,
+    target: Annotated[str, typer.Option(
+        "--target", help="Explained class: predicted (the model's, default) or true (the "
+                         "image's class in the model's partitioning set).")] = "predicted",
     device: DeviceOption = "cpu",
     database_url: DatabaseUrlOption = None,
 ) -> None:
@@ -110,7 +117,7 @@ def compute(
     Example: geotool concepts compute --model m1 --dataset demo --split test --beta 0,2
     """
     options = _options(noise_samples, ig_steps, noise, k, beta, min_size, reduction, device,
-                       batch_size, limit, seed)
+                       batch_size, limit, seed, target)
     seg = make_segmenter(segmenter, names_file=seg_names, folder=mask_dir,
                          model_path=seg_model, arch=seg_arch, device=device)
     with RichProgress(unit=" images/s") as progress:

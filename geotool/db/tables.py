@@ -363,7 +363,8 @@ class ConceptImage(Base):
 
     ``status``: ``ok``, ``missing_mask`` (no mask path or file), ``size_mismatch`` (the
     mask's size differs from the photo's), ``unreadable`` (photo or mask cannot be
-    decoded). For ``ok`` rows, the explained class (``target_class``), the model's own
+    decoded), ``unlabelled`` (explaining the true class, and the image has none). For
+    ``ok`` rows, the explained class (``target_class``), the model's own
     prediction on the explained input (``predicted_class``, its coordinate and the
     great-circle ``error_km`` to the image's GPS) and the ``k`` used.
     """
@@ -371,7 +372,7 @@ class ConceptImage(Base):
     __tablename__ = "concept_images"
     __table_args__ = (
         sa.CheckConstraint(
-            "status IN ('ok', 'missing_mask', 'size_mismatch', 'unreadable')",
+            "status IN ('ok', 'missing_mask', 'size_mismatch', 'unreadable', 'unlabelled')",
             name="status_known"),
     )
     run_id: Mapped[int] = mapped_column(

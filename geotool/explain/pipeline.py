@@ -210,6 +210,21 @@ class ExplainSession:
         return expl, rows
 
 
+def _check_true_classes(engine: Engine, model_name: str, loaded: LoadedModel) -> None:
+    """Explaining the true class needs the model's partitioning set, unchanged since."""
+    from geotool.learn.classes import check_same_classes, read_set_classes
+
+    with engine.connect() as conn:
+        set_name = conn.execute(sa.text(
+            "SELECT s.name FROM models m JOIN partitioning_sets s ON s.id = m.set_id "
+            "WHERE m.name = :n"), {"n": model_name}).scalar_one_or_none()
+        if set_name is None:
+            raise GeotoolError(f"model {model_name!r} has no partitioning set recorded, so "
+                               "its images' true classes are unknown; explain the "
+                               "predicted class instead")
+        check_same_classes(model_name, loaded.classes, read_set_classes(conn, set_name))
+
+
 def _dataset_id(conn: Connection, dataset: str) -> int:
     row = conn.execute(sa.text("SELECT id FROM datasets WHERE name = :n"),
                        {"n": dataset}).one_or_none()
@@ -234,15 +249,14 @@ def compute_concepts(engine: Engine, model_name: str, dataset: str, split: str =
     if options.explain.target not in ("predicted", "true"):
         raise GeotoolError("a dataset pass explains the predicted class (default) or the "
                            "true class; a given class is for `geotool concepts explain`")
-    if options.explain.target == "true":
-        raise GeotoolError("target 'true' needs the training labels (not wired yet); "
-                           "use the predicted class")
     with engine.begin() as conn:
         model_id, checkpoint = model_checkpoint(conn, model_name)
         dataset_id = _dataset_id(conn, dataset)
         concept_ids = ensure_concepts(conn, segmenter)
         ensure_views(conn)
     loaded = load_model(Path(checkpoint))
+    if options.explain.target == "true":
+        _check_true_classes(engine, model_name, loaded)
     session = ExplainSession(loaded, options)
     params = {"model": model_name, "checkpoint": checkpoint, "dataset": dataset,
               "split": split, **options.recorded(), "geometry": session.geometry.to_dict(),
@@ -263,7 +277,7 @@ def compute_concepts(engine: Engine, model_name: str, dataset: str, split: str =
         for first in range(0, len(todo), options.batch_size):
             batch = todo[first:first + options.batch_size]
             written = _one_batch(engine, session, segmenter, concept_ids, ignore,
-                                 concept_run_id, batch, summary)
+                                 concept_run_id, batch, summary, model_id)
             summary.rows += written
             summary.seconds = time.perf_counter() - start
             run.summary = summary.to_dict()
@@ -276,12 +290,24 @@ def compute_concepts(engine: Engine, model_name: str, dataset: str, split: str =
 
 def _one_batch(engine: Engine, session: ExplainSession, segmenter: Segmenter,
                concept_ids: dict[int, int], ignore: set[int], concept_run_id: int,
-               batch: Sequence[_Todo], summary: ConceptSummary) -> int:
+               batch: Sequence[_Todo], summary: ConceptSummary, model_id: int) -> int:
     geometry = session.geometry
+    truth: dict[int, int] = {}
+    if session.options.explain.target == "true":
+        with engine.connect() as conn:
+            rows = sqlfiles.run(conn, "concepts_true_classes.sql", model_id=model_id,
+                                level=session.options.explain.level,
+                                image_ids=[t.ref.id for t in batch])
+            assert rows is not None
+            truth = {int(r.image_id): int(r.class_index) for r in rows}
     problems: list[tuple[_Todo, MaskProblem]] = []
     good: list[_Todo] = []
     photos, masks = [], []
     for item in batch:
+        if session.options.explain.target == "true" and item.ref.id not in truth:
+            problems.append((item, MaskProblem("unlabelled", "no true class at level "
+                                                             f"{session.options.explain.level}")))
+            continue
         if not item.ref.path:
             problems.append((item, MaskProblem("unreadable", "the image has no path")))
             continue
@@ -309,7 +335,9 @@ def _one_batch(engine: Engine, session: ExplainSession, segmenter: Segmenter,
     image_rows: list[tuple[Any, ...]] = []
     ci_rows: list[tuple[Any, ...]] = []
     if good:
-        expl, rows = session.explain(photos, masks)
+        targets = (torch.tensor([truth[g.ref.id] for g in good])
+                   if session.options.explain.target == "true" else None)
+        expl, rows = session.explain(photos, masks, targets=targets)
         level = session.level_classes
         pred = expl.predicted.cpu().numpy()
         plat, plon = level.lat[pred], level.lon[pred]

@@ -94,7 +94,7 @@ def upgrade() -> None:
         sa.Column("k", sa.Integer(), nullable=True),
         sa.Column("height", sa.Integer(), nullable=True),
         sa.Column("width", sa.Integer(), nullable=True),
-        sa.CheckConstraint("status IN ('ok', 'missing_mask', 'size_mismatch', 'unreadable')",
+        sa.CheckConstraint("status IN ('ok', 'missing_mask', 'size_mismatch', 'unreadable', 'unlabelled')",
                            name=op.f("ck_concept_images_status_known")),
         sa.ForeignKeyConstraint(["image_id"], ["images.id"],
                                 name=op.f("fk_concept_images_image_id_images"),
