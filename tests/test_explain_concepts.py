@@ -300,3 +300,52 @@ def test_true_class_target(concept_db: tuple[Engine, TinyConceptModel, str]) -> 
                      {"n": model.name})
     keys = classes.levels[0].keys
     assert {ext: keys[c] for ext, c in got.items()} == {ext: state_of[ext] for ext in got}
+
+
+def test_cli_compute_resumes_after_sigkill(concept_db: tuple[Engine, TinyConceptModel, str]
+                                           ) -> None:
+    """`geotool concepts compute` killed with SIGKILL after its first batch: the run shows
+    as died, the same command finishes the rest and no image is done twice."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    engine, model, url = concept_db
+    args = ["concepts", "compute", "--model", model.name, "--dataset", model.dataset,
+            "--split", "train", "--limit", "48", "--batch-size", "8", "--noise-samples",
+            "2", "--ig-steps", "4", "--k", "409", "--beta", "0,1", "--database-url", url]
+    code = "import sys; from geotool.cli.app import main; sys.argv = ['geotool'] + " \
+        f"{args!r}; main()"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    count = sa.text("SELECT count(*) FROM concept_images ci JOIN concept_runs r "
+                    "ON r.id = ci.run_id WHERE r.split = 'train' AND ci.status = 'ok' "
+                    "AND r.params -> 'betas' = '[0, 1]'::jsonb")
+    deadline = time.monotonic() + 120
+    done_before = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        with engine.connect() as conn:
+            done_before = conn.execute(count).scalar_one()
+        if done_before:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()[0].decode()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with engine.connect() as conn:
+        done_before = conn.execute(count).scalar_one()
+        died = conn.execute(sa.text(
+            "SELECT status FROM runs_status WHERE stage = 'concepts' ORDER BY id DESC LIMIT 1"
+        )).scalar_one()
+    assert 0 < done_before < 48 and done_before % 8 == 0  # whole batches only
+    assert died == "died"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{48 - done_before} images explained ({done_before} already done of 48)" \
+        in " ".join(result.stdout.split())
+    with engine.connect() as conn:
+        assert conn.execute(count).scalar_one() == 48
