@@ -33,6 +33,9 @@ OPTIONS = ConceptOptions(explain=ExplainOptions(noise_samples=4, ig_steps=8), k=
                          betas=(0, 2), batch_size=16)
 MIN_IMAGES = 10
 
+# one small model trained per module (~30 s) and several passes over the photos
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def concept_db(cluster: Any, tmp_path_factory: pytest.TempPathFactory
