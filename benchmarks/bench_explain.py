@@ -122,7 +122,7 @@ def main() -> None:
             scale = float(b.attributions.abs().max())
             diff = float((a.attributions - b.attributions).abs().max())
             print(f"explain: max |batched - per-image| = {diff:.3g} (scale {scale:.3g})")
-            assert diff <= 1e-4 * scale
+            assert diff <= 2e-3 * scale  # channels-last kernels round differently
         compare(f"explain {args.arch} {args.size}px, {args.images} images, "
                 f"{args.noise_samples} noise x {args.ig_steps} steps",
                 lambda: explain_batch(model, inputs, options, norm, amp=True),
