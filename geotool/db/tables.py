@@ -430,31 +430,111 @@ class PredictionFailure(Base):
 
 
 # --------------------------------------------------------------------------- explain
+# Reshaped by migration 0009 (concept influence): explanation parameters once per
+# concept run, per-image outcome with the explained class and its error, and one row per
+# (run, image, concept, β).
 class Concept(Base):
-    """A segmentation concept (ADE20k's 150 classes by default)."""
+    """A segmentation concept: a pixel ``value`` of a ``vocabulary`` and its name.
+
+    ADE20k's 150 classes are seeded with ``id = value`` (1..150); other vocabularies (a
+    user's segmentation network) get ids from 1001 up.
+    """
 
     __tablename__ = "concepts"
-    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
-    name: Mapped[str] = mapped_column(sa.Text, unique=True)
+    __table_args__ = (sa.UniqueConstraint("vocabulary", "value"),
+                      sa.UniqueConstraint("vocabulary", "name"))
+    id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(start=1001), primary_key=True)
     vocabulary: Mapped[str] = mapped_column(sa.Text, server_default="ade20k")
+    value: Mapped[int] = mapped_column(sa.Integer)
+    name: Mapped[str] = mapped_column(sa.Text)
+
+
+class ConceptRun(Base):
+    """One explanation setting of a model on a dataset split: its parameters, once.
+
+    ``params`` holds the explanation options, k, β values, minimum size, segmenter and
+    preprocessing; ``params_key`` is their SHA-256, so a run with the same parameters
+    resumes (skips images already done) instead of starting over.
+    """
+
+    __tablename__ = "concept_runs"
+    __table_args__ = (sa.UniqueConstraint("model_id", "dataset_id", "split", "params_key"),)
+    id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(), primary_key=True)
+    model_id: Mapped[int] = mapped_column(sa.ForeignKey("models.id", ondelete="CASCADE"))
+    dataset_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("datasets.id", ondelete="CASCADE")
+    )
+    split: Mapped[str | None] = mapped_column(sa.Text)
+    params_key: Mapped[str] = mapped_column(sa.Text)
+    params: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+class ConceptImage(Base):
+    """An image's outcome in a concept run: explained, or why not (missing/bad mask).
+
+    ``status``: ``ok``, ``missing_mask`` (no mask path or file), ``size_mismatch`` (the
+    mask's size differs from the photo's), ``unreadable`` (photo or mask cannot be
+    decoded), ``unlabelled`` (explaining the true class, and the image has none). For
+    ``ok`` rows, the explained class (``target_class``), the model's own
+    prediction on the explained input (``predicted_class``, its coordinate and the
+    great-circle ``error_km`` to the image's GPS) and the ``k`` used.
+    """
+
+    __tablename__ = "concept_images"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status IN ('ok', 'missing_mask', 'size_mismatch', 'unreadable', 'unlabelled')",
+            name="status_known"),
+    )
+    run_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("concept_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    image_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(sa.Text)
+    detail: Mapped[str | None] = mapped_column(sa.Text)
+    target_class: Mapped[int | None] = mapped_column(sa.Integer)
+    predicted_class: Mapped[int | None] = mapped_column(sa.Integer)
+    pred_lat: Mapped[float | None] = mapped_column(sa.Float(53))
+    pred_lon: Mapped[float | None] = mapped_column(sa.Float(53))
+    error_km: Mapped[float | None] = mapped_column(sa.Float(53))
+    k: Mapped[int | None] = mapped_column(sa.Integer)
+    height: Mapped[int | None] = mapped_column(sa.Integer)
+    width: Mapped[int | None] = mapped_column(sa.Integer)
 
 
 class ConceptInfluence(Base):
-    """ci of a concept in one image for one model: tki / size (docs/method.md §9)."""
+    """ci of a concept (dilated by ``beta`` px) in one image of a concept run.
+
+    ``tki = hit_pixels / k``, ``size = mask_pixels / (H·W)``, ``ci = tki / size``
+    (docs/method.md, docs/concepts.md).
+    """
 
     __tablename__ = "concept_influence"
     __table_args__ = (sa.Index("ix_concept_influence_concept_id", "concept_id"),)
-    model_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("models.id", ondelete="CASCADE"), primary_key=True
+    run_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("concept_runs.id", ondelete="CASCADE"), primary_key=True
     )
     image_id: Mapped[int] = mapped_column(
         sa.ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
     )
     concept_id: Mapped[int] = mapped_column(sa.ForeignKey("concepts.id"), primary_key=True)
+    beta: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
     tki: Mapped[float] = mapped_column(sa.Float(53))
     size: Mapped[float] = mapped_column(sa.Float(53))
     ci: Mapped[float] = mapped_column(sa.Float(53))
-    params: Mapped[dict[str, Any] | None] = mapped_column()
+    mask_pixels: Mapped[int] = mapped_column(sa.Integer)
+    hit_pixels: Mapped[int] = mapped_column(sa.Integer)
+
+
+class ErrorInterval(Base):
+    """The error intervals [lower_km, upper_km) the concept views group by (editable)."""
+
+    __tablename__ = "error_intervals"
+    lower_km: Mapped[float] = mapped_column(sa.Float(53), primary_key=True)
+    upper_km: Mapped[float] = mapped_column(sa.Float(53))
 
 
 # --------------------------------------------------------------------------- geocode cache

@@ -1,0 +1,96 @@
+"""The explained input: how a photo and its label map become the same H×W grid.
+
+An explanation is computed on the model's validation view of a photo (docs/method.md,
+"Augmentation"): shortest edge resized to ``resize``, then a centre crop of
+``image_size``. The label map goes through the same geometry with nearest-neighbour
+resampling, so every explanation pixel has exactly one concept id.
+
+:func:`input_geometry` reads both sizes and the normalisation from a checkpoint: the
+checkpoint's ``config`` may carry ``resize`` (default ``round(image_size · 320 / 224)``,
+the 320 → 224 ratio of the method) and ``normalize`` (``{"mean": […], "std": […]}``,
+default ImageNet's). This is the one place to align with the training transforms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from PIL import Image, UnidentifiedImageError
+
+from geotool.errors import GeotoolError
+from geotool.explain.attributions import Normalisation
+
+
+@dataclass(frozen=True)
+class InputGeometry:
+    """Shortest-edge resize, then centre crop; and the pixel normalisation."""
+
+    resize: int
+    crop: int
+    norm: Normalisation
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"resize": self.resize, "crop": self.crop,
+                "mean": list(self.norm.mean), "std": list(self.norm.std)}
+
+
+def input_geometry(image_size: int, config: dict[str, Any]) -> InputGeometry:
+    """The explained input's geometry for a model trained at ``image_size``."""
+    resize = int(config.get("resize") or round(image_size * 320 / 224))
+    norm_cfg = config.get("normalize") or {}
+    norm = Normalisation(tuple(norm_cfg.get("mean", Normalisation.mean)),
+                         tuple(norm_cfg.get("std", Normalisation.std)))
+    if resize < image_size:
+        raise GeotoolError(f"model config: resize {resize} is smaller than the crop "
+                           f"{image_size}; fix the checkpoint's config")
+    return InputGeometry(resize, int(image_size), norm)
+
+
+def _resized_size(width: int, height: int, short: int) -> tuple[int, int]:
+    if width <= height:
+        return short, max(short, round(height * short / width))
+    return max(short, round(width * short / height)), short
+
+
+def _centre_crop(img: Image.Image, crop: int) -> Image.Image:
+    w, h = img.size
+    left, top = (w - crop) // 2, (h - crop) // 2
+    return img.crop((left, top, left + crop, top + crop))
+
+
+def prepare_photo(img: Image.Image, geometry: InputGeometry) -> NDArray[np.uint8]:
+    """RGB ``[crop, crop, 3]`` uint8: the photo as the model sees it (before normalising)."""
+    rgb = img.convert("RGB")
+    rgb = rgb.resize(_resized_size(*rgb.size, geometry.resize), Image.Resampling.BILINEAR)
+    return np.asarray(_centre_crop(rgb, geometry.crop), dtype=np.uint8)
+
+
+def prepare_mask(label_map: NDArray[Any], geometry: InputGeometry) -> NDArray[np.int64]:
+    """The label map through the same resize (nearest) and crop as the photo."""
+    h, w = label_map.shape
+    img = Image.fromarray(label_map.astype(np.int32), mode="I")
+    img = img.resize(_resized_size(w, h, geometry.resize), Image.Resampling.NEAREST)
+    return np.asarray(_centre_crop(img, geometry.crop), dtype=np.int64)
+
+
+def to_input(photos: list[NDArray[np.uint8]], geometry: InputGeometry,
+             device: torch.device | str = "cpu") -> torch.Tensor:
+    """Stack prepared photos into the normalised model input ``[B, 3, crop, crop]``."""
+    arr = torch.from_numpy(np.stack(photos)).to(device)
+    pixels = arr.permute(0, 3, 1, 2).float() / 255.0
+    return geometry.norm.apply(pixels).contiguous()
+
+
+def open_photo(path: str | Path) -> Image.Image:
+    """Open a photo file, or raise GeotoolError naming it."""
+    try:
+        img = Image.open(path)
+        img.load()
+        return img
+    except (OSError, UnidentifiedImageError) as exc:
+        raise GeotoolError(f"cannot read photo {path}: {exc}") from exc
