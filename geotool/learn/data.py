@@ -237,19 +237,23 @@ def batch_pixels(batch: Batch, size: int, device: torch.device) -> Batch:
     if batch.encoded is None:
         return Batch(batch.images.to(device, non_blocking=True), batch.targets, batch.rows,
                      batch.bad)
+    import warnings
+
     from torchvision.io import ImageReadMode, decode_jpeg
 
     assert batch.plans is not None
-    try:
-        decoded = decode_jpeg(batch.encoded, mode=ImageReadMode.RGB, device=device)
-        failed: list[int] = []
-    except RuntimeError:  # one damaged file fails the whole call: decode one by one
-        decoded, failed = [], []
-        for i, raw in enumerate(batch.encoded):
-            try:
-                decoded.append(decode_jpeg(raw, mode=ImageReadMode.RGB, device=device))
-            except RuntimeError:
-                failed.append(i)
+    with warnings.catch_warnings():  # torchvision 0.29 deprecates its decoders (TorchCodec)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            decoded = decode_jpeg(batch.encoded, mode=ImageReadMode.RGB, device=device)
+            failed: list[int] = []
+        except RuntimeError:  # one damaged file fails the whole call: decode one by one
+            decoded, failed = [], []
+            for i, raw in enumerate(batch.encoded):
+                try:
+                    decoded.append(decode_jpeg(raw, mode=ImageReadMode.RGB, device=device))
+                except RuntimeError:
+                    failed.append(i)
     keep = [i for i in range(len(batch.encoded)) if i not in failed]
     out = []
     for img, i in zip(decoded, keep, strict=True):
