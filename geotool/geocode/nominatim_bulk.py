@@ -38,6 +38,7 @@ from sqlalchemy.engine import Connection, Engine
 from geotool.db import sqlfiles
 from geotool.db.copy import copy_rows
 from geotool.geocode.nominatim_inprocess import country_record, record_from_parts, simplified_sql
+from geotool.geocode.nominatim_local import DATA_KEY_SQL, data_key_of
 from geotool.geocode.registry import GeocoderOptions, register
 from geotool.geocode.types import AddressResult, LocationRecord
 
@@ -138,8 +139,21 @@ class BulkNominatim:
         self.batch_size = batch_size
         self.simplify = simplify
         self.engine = nominatim_engine(dsn)
-        self.namespace = f"bulk:{_dbname(libpq_dsn(dsn))}"
+        self._data_key: str | None = None
         self._records: dict[str, LocationRecord] = {}
+
+    @property
+    def data_key(self) -> str:
+        """The imported data this database answers from (see ``nominatim_local``)."""
+        if self._data_key is None:
+            with self.engine.connect() as conn:
+                self._data_key = data_key_of(conn.execute(sa.text(DATA_KEY_SQL)).one())
+        return self._data_key
+
+    @property
+    def namespace(self) -> str:
+        """The ``geocode_cache`` namespace: database name and imported data."""
+        return f"bulk:{_dbname(libpq_dsn(self.dsn))}:{self.data_key}"
 
     def __enter__(self) -> BulkNominatim:
         return self

@@ -154,8 +154,24 @@ class InProcessNominatim:
         self._loop = asyncio.new_event_loop()
         self._api = NominatimAPIAsync(project_dir, env)
         self._country_keys: dict[str, str | None] = {}
-        dsn = env.get("NOMINATIM_DATABASE_DSN", "")
-        self.namespace = namespace or f"nominatim:{_dsn_dbname(dsn)}"
+        self._dbname = _dsn_dbname(env.get("NOMINATIM_DATABASE_DSN", ""))
+        self._namespace = namespace
+        self._data_key: str | None = None
+
+    @property
+    def data_key(self) -> str:
+        """The imported data this database answers from (see ``nominatim_local``)."""
+        if self._data_key is None:
+            from geotool.geocode.nominatim_local import DATA_KEY_SQL, data_key_of
+
+            rows = self._loop.run_until_complete(self._sql(DATA_KEY_SQL))
+            self._data_key = data_key_of(rows[0])
+        return self._data_key
+
+    @property
+    def namespace(self) -> str:
+        """The ``geocode_cache`` namespace: database name and imported data (unless given)."""
+        return self._namespace or f"nominatim:{self._dbname}:{self.data_key}"
 
     def __enter__(self) -> InProcessNominatim:
         return self

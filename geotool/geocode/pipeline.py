@@ -111,7 +111,6 @@ def _run(
 ) -> GeocodeSummary:
     started = time.monotonic()
     source = str(getattr(gc, "source", gc.name))
-    namespace = getattr(gc, "namespace", None)
     with engine.connect() as conn:
         ds = store.dataset_id(conn, dataset)
     if retry_failed:
@@ -126,6 +125,9 @@ def _run(
         return summary
     if hasattr(gc, "check"):
         summary.extra["server"] = gc.check()
+    # after check(): a Nominatim geocoder names its imported data only once it is reachable
+    namespace = getattr(gc, "namespace", None)
+    data_key = getattr(gc, "data_key", None)
     params = {"geocoder": gc.name, "namespace": namespace, "precision": precision,
               "batch_size": batch_size, "concurrency": getattr(gc, "concurrency", None)}
     with engine.begin() as conn:
@@ -135,10 +137,11 @@ def _run(
         # not whenever the generator is garbage-collected.
         with contextlib.closing(store.iter_pending_points(engine, ds, precision, namespace)) \
                 as pending:
-            _geocode_batches(engine, gc, source, namespace, pending, batch_size, summary,
-                             on_points, after_batch)
+            _geocode_batches(engine, gc, source, namespace, data_key, pending, batch_size,
+                             summary, on_points, after_batch)
         if details:
-            _fetch_details(engine, gc, ds, summary, batch_size, on_details_start, on_details)
+            _fetch_details(engine, gc, ds, summary, batch_size, data_key, on_details_start,
+                           on_details)
     except BaseException as exc:  # Ctrl-C too: stored batches stay, the run says so
         summary.seconds = time.monotonic() - started
         record_stop(engine, run_id, exc, summary.as_dict())
@@ -156,7 +159,7 @@ def _run(
 
 
 def _geocode_batches(
-    engine: Engine, gc: Geocoder, source: str, namespace: str | None,
+    engine: Engine, gc: Geocoder, source: str, namespace: str | None, data_key: str | None,
     pending: Iterable[store.PendingPoint], batch_size: int, summary: GeocodeSummary,
     on_points: Progress | None, after_batch: Callable[[int], None] | None,
 ) -> None:
@@ -166,7 +169,7 @@ def _geocode_batches(
         answers = list(gc.reverse_many([(p.lat, p.lon) for p in fresh])) if fresh else []
         counts = store.write_batch(
             engine, source, [(p.image_ids, a) for p, a in zip(fresh, answers, strict=True)],
-            namespace=namespace, cached=cached)
+            namespace=namespace, cached=cached, data_key=data_key)
         summary.points_queried += len(fresh)
         summary.points_cached += len(cached)
         summary.images_written += counts.images
@@ -188,7 +191,8 @@ def _details_pending(engine: Engine, dataset: int, details: bool, gc: Geocoder) 
 
 def _fetch_details(
     engine: Engine, gc: Geocoder, dataset: int, summary: GeocodeSummary, batch_size: int,
-    on_start: Callable[[int], None] | None, on_progress: Progress | None,
+    data_key: str | None, on_start: Callable[[int], None] | None,
+    on_progress: Progress | None,
 ) -> None:
     """Details (attributes + geometry) for the dataset's locations still lacking them
     (OSM objects and ``C:<cc>`` countries; other sources' keys are left alone)."""
@@ -205,7 +209,8 @@ def _fetch_details(
         records = details_many(keys)
         found = [r for r in records if r is not None]
         missing = [k for k, r in zip(keys, records, strict=True) if r is None]
-        summary.details_written += store.write_location_details(engine, found, source)
+        summary.details_written += store.write_location_details(engine, found, source,
+                                                                data_key)
         store.mark_details_missing(engine, missing, source)
         summary.details_missing += len(missing)
         if on_progress:
