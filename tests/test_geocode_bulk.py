@@ -21,6 +21,7 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from geocode_compare import unexplained_differences
 from nominatim_fixtures import NominatimWorld, require_nominatim_tools
 from osm_address_map import (
     COUNTRY_ONLY_POINTS,
@@ -33,14 +34,9 @@ from sqlalchemy.engine import Engine
 
 from geotool.db.server import PrivateServer
 from geotool.geocode import registry
-from geotool.geocode.nominatim_bulk import (
-    BulkGeocodeError,
-    BulkNominatim,
-    nominatim_engine,
-)
+from geotool.geocode.nominatim_bulk import BulkGeocodeError, BulkNominatim, nominatim_engine
 from geotool.geocode.nominatim_inprocess import InProcessNominatim
 from geotool.geocode.pipeline import geocode_dataset
-from geotool.geocode.types import AddressResult
 
 SAMPLE = 400
 # Measured differences between bulk and Nominatim (pinned, not a tolerance). A difference
@@ -52,33 +48,6 @@ SAMPLE = 400
 # Nominatim's answer at all of them: none differs.
 WORLD_TIES = 0
 ADDRESS_MAP_TIES = 0
-
-
-def unexplained_differences(dsn: str, points: list[tuple[float, float]],
-                            got: list[AddressResult], want: list[AddressResult]
-                            ) -> tuple[int, list[object]]:
-    """(number of differing points that are exact distance ties between bulk's and
-    Nominatim's finest place, the other differing points with both answers)."""
-    ties, other = 0, []
-    engine = nominatim_engine(dsn)
-    with engine.connect() as conn:
-        for point, g, w in zip(points, got, want, strict=True):
-            gk, wk = [x.osm_key for x in g.locations], [x.osm_key for x in w.locations]
-            if (g.status, gk) == (w.status, wk):
-                continue
-            if gk and wk and gk[0] != wk[0] and gk[0][0] in "NWR" and wk[0][0] in "NWR":
-                dist = conn.execute(sa.text(
-                    "SELECT min(ST_Distance(geometry, ST_SetSRID(ST_MakePoint(:lon, :lat), "
-                    "4326))) FROM placex WHERE osm_type = :t AND osm_id = :i "
-                    "GROUP BY osm_type, osm_id"),
-                    [{"lat": point[0], "lon": point[1], "t": k[0], "i": int(k[1:])}
-                     for k in (gk[0], wk[0])]).scalars().all()
-                if len(dist) == 2 and dist[0] == dist[1]:
-                    ties += 1
-                    continue
-            other.append((point, gk, wk))
-    engine.dispose()
-    return ties, other
 
 
 def _points(nw: NominatimWorld, n: int) -> list[tuple[float, float]]:
@@ -118,6 +87,17 @@ def test_bulk_is_registered_and_rejects_other_databases(db_url: str) -> None:
     with BulkNominatim(db_url.replace("postgresql+psycopg://", "postgresql://")) as bulk, \
             pytest.raises(BulkGeocodeError, match="not an imported Nominatim database"):
         bulk.check()
+
+
+def test_bulk_refuses_an_unknown_nominatim_major_version() -> None:
+    from geotool.errors import GeotoolError
+    from geotool.geocode.nominatim_bulk import check_supported_version
+
+    check_supported_version("5.3.3-0")
+    check_supported_version("5.1.0-0")
+    for version in ("6.0.0-0", "4.5.0-0", ""):
+        with pytest.raises(GeotoolError, match="reverse rules of Nominatim 5.x"):
+            check_supported_version(version)
 
 
 @pytest.fixture(scope="module")

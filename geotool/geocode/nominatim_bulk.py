@@ -37,12 +37,16 @@ from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import sqlfiles
 from geotool.db.copy import copy_rows
+from geotool.errors import GeotoolError
 from geotool.geocode.nominatim_inprocess import country_record, record_from_parts, simplified_sql
 from geotool.geocode.nominatim_local import DATA_KEY_SQL, data_key_of
 from geotool.geocode.registry import GeocoderOptions, register
 from geotool.geocode.types import AddressResult, LocationRecord
 
 DEFAULT_BATCH = 50_000
+# The Nominatim database versions whose tables and reverse rules the bulk SQL reproduces
+# (written against nominatim-api 5.3's reverse.py): the major version must match.
+SUPPORTED_MAJOR = 5
 NEEDED_TABLES = ("placex", "place_addressline", "location_property_osmline",
                  "country_osm_grid", "country_name")
 
@@ -183,7 +187,18 @@ class BulkNominatim:
             raise BulkGeocodeError(
                 f"the database is not an imported Nominatim database (missing tables: "
                 f"{', '.join(missing)}); import one with `geotool nominatim import FILE`")
-        return f"Nominatim database with {places:,} places (bulk SQL)"
+        version = self.database_version()
+        check_supported_version(version)
+        return f"Nominatim {version} database with {places:,} places (bulk SQL)"
+
+    def database_version(self) -> str:
+        """Nominatim's ``database_version`` property (e.g. ``5.3.3-0``), '' when absent."""
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.text(
+                "SELECT CASE WHEN to_regclass('nominatim_properties') IS NOT NULL THEN "
+                "(SELECT value FROM nominatim_properties WHERE property = 'database_version')"
+                " END")).scalar_one()
+        return str(value or "")
 
     def reverse_many(self, points: Sequence[tuple[float, float]]) -> Iterator[AddressResult]:
         """Address vectors for (lat, lon) points, in input order, a batch per transaction."""
@@ -253,6 +268,18 @@ def fetch_details(conn: Connection, osm_keys: Iterable[str], simplify: float
                            centroid=(float(row[1]), float(row[2])))
         out[f"C:{cc}"] = base
     return out
+
+
+def check_supported_version(version: str) -> None:
+    """Raise ``GeotoolError`` unless ``version`` (Nominatim's database version) has the
+    major version the bulk SQL was written for."""
+    major = version.split(".", 1)[0]
+    if major != str(SUPPORTED_MAJOR):
+        raise GeotoolError(
+            f"--geocoder bulk reproduces the reverse rules of Nominatim {SUPPORTED_MAJOR}.x, "
+            f"but the Nominatim database is version {version or 'unknown'}; use "
+            "`--geocoder nominatim` (in-process, any version), or import the data again "
+            f"with nominatim-db {SUPPORTED_MAJOR}.x (`geotool nominatim import FILE --force`)")
 
 
 def _dbname(conninfo: str) -> str:
