@@ -19,19 +19,18 @@
 -- Result: temp table bulk_result (idx, place_id, lookup_id, source, country_code,
 -- centroid, addr) where source is 'placex', 'osmline' or 'country'.
 
+-- a. Each point's smallest candidate distance first, by a nearest-neighbour index scan
+-- (one row per point), then only the candidates within that distance + 0.001 (Nominatim's
+-- fuzz) are kept, with points (centroid, closest point) and no geometries: the temporary
+-- rows grow with the number of points, not with the density of the data around them.
 CREATE TEMP TABLE bulk_near ON COMMIT DROP AS
 SELECT p.idx, c.place_id, c.osm_type, c.rank_address, c.rank_search, c.housenumber,
-       c.parent_place_id, c.geometry, c.centroid, c.distance, c.area,
-       c.distance < min(c.distance) OVER w + 0.001 AS in_fuzz,
-       row_number() OVER (w ORDER BY c.distance, c.area, c.osm_type DESC, c.osm_id DESC) AS nth
+       c.parent_place_id, c.centroid, c.closest, c.distance,
+       row_number() OVER (PARTITION BY p.idx
+                          ORDER BY c.distance, c.area, c.osm_type DESC, c.osm_id DESC) AS nth
 FROM bulk_points p
 CROSS JOIN LATERAL (
-    SELECT t.place_id, t.osm_type, t.osm_id, t.rank_address, t.rank_search, t.housenumber,
-           t.parent_place_id, t.geometry,
-           CASE WHEN ST_GeometryType(t.geometry) IN ('ST_LineString', 'ST_MultiLineString')
-                THEN ST_ClosestPoint(t.geometry, p.geom) ELSE t.centroid END AS centroid,
-           ST_Distance(t.geometry, p.geom) AS distance,
-           ST_Area(t.geometry) AS area
+    SELECT ST_Distance(t.geometry, p.geom) AS distance
     FROM placex t
     WHERE ST_DWithin(t.geometry, p.geom, 0.007)
       AND t.indexed_status = 0
@@ -44,27 +43,45 @@ CROSS JOIN LATERAL (
            OR (coalesce(NULL, t.rank_search) = 30 AND t.class NOT IN ('place', 'building')
                AND ST_GeometryType(t.geometry) NOT IN ('ST_LineString',
                                                        'ST_MultiLineString')))
+    ORDER BY t.geometry <-> p.geom
+    LIMIT 1
+) m
+CROSS JOIN LATERAL (
+    SELECT t.place_id, t.osm_type, t.osm_id, t.rank_address, t.rank_search, t.housenumber,
+           t.parent_place_id,
+           CASE WHEN ST_GeometryType(t.geometry) IN ('ST_LineString', 'ST_MultiLineString')
+                THEN ST_ClosestPoint(t.geometry, p.geom) ELSE t.centroid END AS centroid,
+           CASE WHEN t.rank_search <= 27 THEN ST_ClosestPoint(t.geometry, p.geom) END
+               AS closest,
+           ST_Distance(t.geometry, p.geom) AS distance,
+           ST_Area(t.geometry) AS area
+    FROM placex t
+    WHERE ST_DWithin(t.geometry, p.geom, least(m.distance + 0.001, 0.007))
+      AND t.indexed_status = 0
+      AND t.linked_place_id IS NULL
+      AND (ST_GeometryType(t.geometry) NOT IN ('ST_Polygon', 'ST_MultiPolygon')
+           OR ST_Distance(t.centroid, p.geom) < 0.007)
+      AND ((coalesce(NULL, t.rank_address) BETWEEN 26 AND 29)
+           OR (t.rank_address = 30 AND (t.address IS NULL OR NOT t.address ? '_inherited')
+               AND (t.housenumber IS NOT NULL OR t.name ? 'addr:housename'))
+           OR (coalesce(NULL, t.rank_search) = 30 AND t.class NOT IN ('place', 'building')
+               AND ST_GeometryType(t.geometry) NOT IN ('ST_LineString',
+                                                       'ST_MultiLineString')))
 ) c
-WINDOW w AS (PARTITION BY p.idx);
-
-DELETE FROM bulk_near WHERE NOT in_fuzz;
+WHERE c.distance < m.distance + 0.001;
 
 CREATE TEMP TABLE bulk_first ON COMMIT DROP AS
 SELECT n.idx, n.place_id, n.osm_type, n.rank_address, n.rank_search, n.housenumber,
-       n.distance, n.geometry,
-       CASE WHEN n.rank_search <= 27 THEN ST_ClosestPoint(n.geometry, p.geom) END AS closest,
-       n.rank_address <= 27 AS is_street
-FROM bulk_near n JOIN bulk_points p ON p.idx = n.idx
+       n.distance, n.closest, n.rank_address <= 27 AS is_street
+FROM bulk_near n
 WHERE n.nth = 1;
 
--- The building a POI node may lie in: the object first by (distance, area), unless that
--- one is a street or a node.
+-- The building a POI node may lie in: the object first by (distance, area) — the first
+-- row — unless that one is a street or a node.
 CREATE TEMP TABLE bulk_best_area ON COMMIT DROP AS
-SELECT DISTINCT ON (n.idx) n.idx, n.geometry, n.rank_search, n.osm_type
-FROM bulk_near n
-ORDER BY n.idx, n.distance, n.area, n.nth;
-
-DELETE FROM bulk_best_area WHERE rank_search <= 27 OR osm_type = 'N';
+SELECT f.idx, f.place_id
+FROM bulk_first f
+WHERE f.rank_search > 27 AND f.osm_type <> 'N';
 
 -- A house number close to the closest street replaces the street; a POI node inside the
 -- closest building replaces the building.
@@ -81,9 +98,10 @@ WITH h AS (
     FROM bulk_first f
     JOIN bulk_near n ON n.idx = f.idx AND n.nth > 1
     JOIN bulk_best_area b ON b.idx = f.idx
+    JOIN placex g ON g.place_id = b.place_id
     WHERE NOT f.is_street AND f.osm_type <> 'N' AND f.rank_search > 27 AND f.distance = 0
       AND n.osm_type = 'N' AND n.rank_search > 27
-      AND ST_CoveredBy(n.centroid, b.geometry)
+      AND ST_CoveredBy(n.centroid, g.geometry)
       AND (f.housenumber IS NULL OR f.housenumber = n.housenumber)
     ORDER BY f.idx, n.nth
 )

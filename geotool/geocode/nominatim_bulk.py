@@ -69,11 +69,12 @@ def nominatim_engine(dsn: str) -> Engine:
                             creator=lambda: psycopg.connect(conninfo), pool_size=1)
 
 
-def reverse_keys(conn: Connection, points: Sequence[tuple[float, float]]
-                 ) -> list[tuple[str, ...] | None]:
+def reverse_keys(conn: Connection, points: Sequence[tuple[float, float]],
+                 reverse_sql: str = "geocode_bulk_reverse") -> list[tuple[str, ...] | None]:
     """For each (lat, lon), the OSM keys of its address vector finest first (``R123``,
     ``C:de`` for a country known only from ``country_name``); None where Nominatim would
-    find nothing. Runs in the caller's transaction (temp tables drop at commit)."""
+    find nothing. Runs in the caller's transaction (temp tables drop at commit).
+    ``reverse_sql`` names the step-1 SQL file (benchmarks pass another version's path)."""
     # JIT compilation costs seconds per statement here (large estimated costs of the
     # spatial joins) and never pays back on batches of this size.
     conn.execute(sa.text("SET LOCAL jit = off"))
@@ -84,7 +85,7 @@ def reverse_keys(conn: Connection, points: Sequence[tuple[float, float]]
     copy_rows(conn, "bulk_points", ["idx", "lat", "lon"],
               ((i, lat, lon) for i, (lat, lon) in enumerate(points)))
     conn.execute(sa.text("ANALYZE bulk_points"))
-    sqlfiles.run(conn, "geocode_bulk_reverse")
+    sqlfiles.run(conn, reverse_sql)
     conn.execute(sa.text("ANALYZE bulk_result"))
     result = sqlfiles.run(conn, "geocode_bulk_address")
     out: list[tuple[str, ...] | None] = [None] * len(points)
