@@ -4,7 +4,8 @@ A difference between ``--geocoder bulk`` and the in-process Nominatim is accepta
 where Nominatim's own answer is the database's row order: the two finest places are at
 exactly equal distance from the point (docs/geocoding.md, "Known differences"). This
 helper measures that distance in the Nominatim database itself, so a test can pin the
-number of such ties and require every other answer to be identical.
+number of such ties and require every other answer to be identical;
+``assert_same_attributes`` checks that both give each location the same attributes.
 """
 
 from __future__ import annotations
@@ -66,3 +67,26 @@ def unexplained_differences(dsn: str, points: list[tuple[float, float]],
                 other.append((point, gk, wk))
     engine.dispose()
     return ties, other
+
+
+ATTRIBUTES = ("osm_type", "osm_id", "name", "category", "type", "rank_address",
+              "admin_level", "country_code", "place")
+
+
+def assert_same_attributes(got: list[AddressResult], want: list[AddressResult]) -> None:
+    """Both geocoders give every location the attributes of its own placex row (and the
+    country row only its key, code, rank 4 and admin level 2): the stored attributes do
+    not depend on which geocoder wrote last."""
+    def table(results: list[AddressResult]) -> dict[str, set[tuple[object, ...]]]:
+        out: dict[str, set[tuple[object, ...]]] = {}
+        for r in results:
+            for loc in r.locations:
+                out.setdefault(loc.osm_key, set()).add(
+                    tuple(getattr(loc, a) for a in ATTRIBUTES))
+        return out
+
+    mine, theirs = table(got), table(want)
+    shared = set(mine) & set(theirs)
+    assert len(shared) >= len(theirs) * 0.9
+    assert {k: mine[k] for k in shared} == {k: theirs[k] for k in shared}
+    assert all(len(v) == 1 for v in mine.values())  # one record per location

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from geocode_compare import unexplained_differences
+from geocode_compare import assert_same_attributes, unexplained_differences
 from nominatim_fixtures import NominatimWorld, require_nominatim_tools
 from osm_address_map import (
     COUNTRY_ONLY_POINTS,
@@ -75,11 +75,9 @@ def test_bulk_agrees_with_inprocess_reverse(nominatim_world: NominatimWorld) -> 
     # the sample exercises every branch: streets/POIs, areas, and unplaceable points
     kinds = {(loc.category, w.status) for w in want for loc in w.locations[:1]}
     assert {"highway", "boundary"} <= {c for c, _ in kinds}
-    by_key = {loc.osm_key: loc for g in got for loc in g.locations}
-    for w in want:
-        for loc in w.locations:
-            if loc.osm_key in by_key and loc.name:
-                assert by_key[loc.osm_key].name == loc.name
+    assert_same_attributes(got, want)
+
+
 
 
 def test_bulk_is_registered_and_rejects_other_databases(db_url: str) -> None:
@@ -127,6 +125,7 @@ def test_bulk_agrees_on_address_features(address_map_dsn: str) -> None:
         want = list(reference.reverse_many(points))
     ties, other = unexplained_differences(address_map_dsn, points, got, want)
     assert (ties, other) == (ADDRESS_MAP_TIES, [])
+    assert_same_attributes(got, want)
     finest = {(w.locations[0].category, w.locations[0].type) for w in want if w.locations}
     # every branch of Nominatim's reverse is exercised: streets, POIs, areas, place nodes
     # inside an area and in the country, the country table

@@ -18,6 +18,7 @@ import pytest
 from geocode_compare import unexplained_differences
 from nominatim_fixtures import require_nominatim_tools
 from real_osm import HELSINKI_SHA256, helsinki_pbf, helsinki_points
+from test_geocode_bulk import assert_same_attributes
 
 from geotool.db.server import PrivateServer
 from geotool.geocode.nominatim_bulk import BulkNominatim
@@ -55,6 +56,7 @@ def test_bulk_matches_nominatim_on_helsinki(helsinki_dsn: str) -> None:
                             concurrency=2) as reference:
         want = list(reference.reverse_many(points))
     assert unexplained_differences(helsinki_dsn, points, got, want) == (HELSINKI_TIES, [])
+    assert_same_attributes(got, want)
     # real data exercises the street/POI step: buildings with numbers, POIs, streets
     finest = {w.locations[0].category for w in want if w.locations}
     assert {"highway", "amenity", "place"} <= finest, finest

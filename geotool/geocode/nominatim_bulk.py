@@ -27,8 +27,8 @@ distance, which Nominatim leaves to the database's row order (we break them by p
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import cast
 
 import psycopg
@@ -69,12 +69,22 @@ def nominatim_engine(dsn: str) -> Engine:
                             creator=lambda: psycopg.connect(conninfo), pool_size=1)
 
 
+@dataclass(frozen=True)
+class BulkAnswer:
+    """One point's address: OSM keys finest first, the placex row behind each key (None
+    for the country row Nominatim builds from ``country_name``), the country code."""
+
+    keys: tuple[str, ...]
+    place_ids: tuple[int | None, ...]
+    country_code: str | None
+
+
 def reverse_keys(conn: Connection, points: Sequence[tuple[float, float]],
-                 reverse_sql: str = "geocode_bulk_reverse") -> list[tuple[str, ...] | None]:
-    """For each (lat, lon), the OSM keys of its address vector finest first (``R123``,
-    ``C:de`` for a country known only from ``country_name``); None where Nominatim would
-    find nothing. Runs in the caller's transaction (temp tables drop at commit).
-    ``reverse_sql`` names the step-1 SQL file (benchmarks pass another version's path)."""
+                 reverse_sql: str = "geocode_bulk_reverse") -> list[BulkAnswer | None]:
+    """For each (lat, lon), its address (keys ``R123``, ``C:de`` for a country known only
+    from ``country_name``); None where Nominatim would find nothing. Runs in the caller's
+    transaction (temp tables drop at commit). ``reverse_sql`` names the step-1 SQL file
+    (benchmarks pass another version's path)."""
     # JIT compilation costs seconds per statement here (large estimated costs of the
     # spatial joins) and never pays back on batches of this size.
     conn.execute(sa.text("SET LOCAL jit = off"))
@@ -88,43 +98,48 @@ def reverse_keys(conn: Connection, points: Sequence[tuple[float, float]],
     sqlfiles.run(conn, reverse_sql)
     conn.execute(sa.text("ANALYZE bulk_result"))
     result = sqlfiles.run(conn, "geocode_bulk_address")
-    out: list[tuple[str, ...] | None] = [None] * len(points)
+    out: list[BulkAnswer | None] = [None] * len(points)
     if result is not None:
-        for idx, keys in cast(Iterable[tuple[int, list[str]]], result):
-            out[idx] = tuple(dict.fromkeys(keys))
+        rows = cast(Iterable[tuple[int, list[str | None], list[int | None], str | None]], result)
+        for idx, keys, place_ids, cc in rows:
+            seen: dict[str, int | None] = {}
+            for key, place_id in zip(keys, place_ids, strict=True):
+                if key is not None and key not in seen:
+                    seen[key] = None if place_id is None else int(place_id)
+            out[idx] = BulkAnswer(tuple(seen), tuple(seen.values()), cc)
     return out
 
 
-def fetch_records(conn: Connection, keys: Iterable[str]) -> dict[str, LocationRecord]:
-    """Attributes of places by OSM key from placex (``C:<cc>`` from country_name)."""
-    wanted: dict[str, list[int]] = {"N": [], "W": [], "R": []}
-    countries: list[str] = []
-    for key in keys:
-        if key.startswith("C:"):
-            countries.append(key[2:])
-        elif key[:1] in wanted:
-            wanted[key[0]].append(int(key[1:]))
-    records: dict[str, LocationRecord] = {}
-    for osm_type, ids in wanted.items():
-        if not ids:
-            continue
-        rows = conn.execute(sa.text(
-            "SELECT DISTINCT ON (osm_id) osm_id, name, class, type, extratags, admin_level, "
-            "rank_address, country_code FROM placex WHERE osm_type = :t AND osm_id = ANY(:ids) "
-            "ORDER BY osm_id, linked_place_id IS NOT NULL, rank_address DESC, place_id"),
-            {"t": osm_type, "ids": ids})
-        for osm_id, names, cls, typ, extratags, admin_level, rank, cc in rows:
-            rec = record_from_parts(osm_type, int(osm_id), names, (cls, typ), extratags,
-                                    admin_level, rank, cc)
-            records[rec.osm_key] = rec
-    if countries:
-        rows = conn.execute(sa.text(
-            "SELECT country_code, name FROM country_name WHERE country_code = ANY(:cc)"),
-            {"cc": countries})
-        named = {str(cc): names for cc, names in rows}
-        for cc in countries:
-            records[f"C:{cc}"] = country_record(cc, named.get(cc))
-    return records
+_PLACE_COLUMNS = ("place_id, osm_type, osm_id, name, class, type, extratags, admin_level, "
+                  "rank_address, country_code")
+
+
+def fetch_place_records(conn: Connection, place_ids: Iterable[int]) -> dict[int, LocationRecord]:
+    """Attributes of the placex rows the answers named, by place_id: the one rule for a
+    location's category, type, rank, admin level and country code (the row's own
+    ``country_code``, as Nominatim fills it at indexing), shared with the in-process
+    geocoder."""
+    ids = sorted(set(place_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(sa.text(
+        f"SELECT {_PLACE_COLUMNS} FROM placex WHERE place_id = ANY(:ids)"), {"ids": ids})
+    return {int(pid): record_from_parts(str(osm_type), int(osm_id), names, (cls, typ),
+                                        extratags, admin_level, rank,
+                                        str(cc).lower() if cc else None)
+            for pid, osm_type, osm_id, names, cls, typ, extratags, admin_level, rank, cc
+            in rows}
+
+
+def country_row_record(key: str, cc: str | None, names: Mapping[str, str] | None
+                       ) -> LocationRecord:
+    """The location of an answer's country row (no placex row behind it): its boundary
+    relation ``R…`` with only the country code, rank 4 and admin level 2 (the details
+    step fills the rest), or ``C:<cc>`` from ``country_name``."""
+    if key.startswith("C:"):
+        return country_record(key[2:], names)
+    return LocationRecord(osm_key=key, osm_type=key[0], osm_id=int(key[1:]), country_code=cc,
+                          rank_address=4, admin_level=2)
 
 
 class BulkNominatim:
@@ -145,7 +160,8 @@ class BulkNominatim:
         self.simplify = simplify
         self.engine = nominatim_engine(dsn)
         self._data_key: str | None = None
-        self._records: dict[str, LocationRecord] = {}
+        self._places: dict[int, LocationRecord] = {}
+        self._country_names: dict[str, Mapping[str, str] | None] = {}
 
     @property
     def data_key(self) -> str:
@@ -206,14 +222,29 @@ class BulkNominatim:
         for start in range(0, len(points), self.batch_size):
             chunk = points[start:start + self.batch_size]
             with self.engine.begin() as conn:
-                keys = reverse_keys(conn, chunk)
-                unknown = {k for vec in keys if vec for k in vec} - set(self._records)
-                if unknown:
-                    self._records.update(fetch_records(conn, unknown))
-            for (lat, lon), vec in zip(chunk, keys, strict=True):
-                found = tuple(self._records[k] for k in vec or () if k in self._records)
+                answers = reverse_keys(conn, chunk)
+                unknown = {p for a in answers if a for p in a.place_ids
+                           if p is not None} - set(self._places)
+                self._places.update(fetch_place_records(conn, unknown))
+                countries = {k[2:] for a in answers if a for k in a.keys
+                             if k.startswith("C:")} - set(self._country_names)
+                if countries:
+                    self._country_names.update({str(cc): names for cc, names in conn.execute(
+                        sa.text("SELECT country_code, name FROM country_name "
+                                "WHERE country_code = ANY(:cc)"), {"cc": sorted(countries)})})
+            for (lat, lon), answer in zip(chunk, answers, strict=True):
+                found: list[LocationRecord] = []
+                for key, place_id in zip(answer.keys if answer else (),
+                                         answer.place_ids if answer else (), strict=True):
+                    if place_id is not None:
+                        if place_id in self._places:
+                            found.append(self._places[place_id])
+                    else:
+                        assert answer is not None
+                        found.append(country_row_record(
+                            key, answer.country_code, self._country_names.get(key[2:])))
                 if found:
-                    yield AddressResult(lat, lon, "ok", found)
+                    yield AddressResult(lat, lon, "ok", tuple(found))
                 else:
                     yield AddressResult(lat, lon, "unplaceable", detail="Unable to geocode")
 

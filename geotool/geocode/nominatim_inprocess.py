@@ -6,6 +6,10 @@ concurrent ``reverse`` calls (its connection pool is sized to match). Each answe
 rows become ``LocationRecord``s with the rules of :func:`address_vector`:
 
 * only rows Nominatim's own display uses (``isaddress``) are kept, finest first;
+* a location's category, type, rank, admin level and country code are those of its own
+  placex row (the row the answer names; the country code as Nominatim filled it at
+  indexing), the same rule as the bulk geocoder's, so the stored attributes do not
+  depend on which geocoder wrote last;
 * postcodes, house numbers, the country-code row and other rows without an OSM object
   (``_unlisted_place``) are dropped — they are not places with an identity;
 * the country row that Nominatim builds from its ``country_name`` table (no OSM object)
@@ -92,10 +96,15 @@ def country_record(cc: str, names: Mapping[str, str] | None) -> LocationRecord:
     )
 
 
-def address_vector(result: Any, country_keys: Mapping[str, str | None]) -> list[LocationRecord]:
+def address_vector(result: Any, country_keys: Mapping[str, str | None],
+                   place_countries: Mapping[int, str | None] | None = None
+                   ) -> list[LocationRecord]:
     """The address vector of a ``nominatim_api`` result, finest first (rules: module doc).
 
     ``country_keys`` maps a country code to its boundary relation key (``R123``) or None.
+    ``place_countries`` maps the place_id of an address row to its placex row's country
+    code: a location's attributes are those of its own placex row (the rule the bulk
+    geocoder shares); without it, the result's country code is used for every row.
     """
     cc = (result.country_code or "").lower() or None
     out: list[LocationRecord] = []
@@ -106,8 +115,9 @@ def address_vector(result: Any, country_keys: Mapping[str, str | None]) -> list[
             continue
         if row.osm_object is not None:
             osm_type, osm_id = row.osm_object
+            row_cc = cc if place_countries is None else place_countries.get(row.place_id)
             rec = record_from_parts(osm_type, int(osm_id), row.names, row.category,
-                                    row.extratags, row.admin_level, row.rank_address, cc)
+                                    row.extratags, row.admin_level, row.rank_address, row_cc)
         elif row.category == ("place", "country") and cc:
             key = country_keys.get(cc)
             if key is not None:
@@ -212,12 +222,20 @@ class InProcessNominatim:
             self._country_keys) - {""}
         for cc in sorted(missing):
             self._country_keys[cc] = await self._country_relation(cc)
+        place_ids = sorted({row.place_id for a in answers if a is not None
+                            for row in a.address_rows or () if row.osm_object is not None
+                            and row.place_id is not None})
+        place_countries: dict[int, str | None] = {}
+        if place_ids:
+            rows = await self._sql("SELECT place_id, country_code FROM placex "
+                                   "WHERE place_id = ANY(:ids)", ids=place_ids)
+            place_countries = {int(pid): str(cc).lower() if cc else None for pid, cc in rows}
         out = []
         for (lat, lon), ans in zip(points, answers, strict=True):
             if ans is None:
                 out.append(AddressResult(lat, lon, "unplaceable", detail=UNPLACEABLE))
                 continue
-            vec = address_vector(ans, self._country_keys)
+            vec = address_vector(ans, self._country_keys, place_countries)
             if vec:
                 out.append(AddressResult(lat, lon, "ok", tuple(vec)))
             else:
