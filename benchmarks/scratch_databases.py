@@ -55,6 +55,17 @@ class ScratchDatabases:
         migrate.upgrade(rendered)
         return rendered
 
+    def copy_of(self, url: str) -> str:
+        """A new database copied from ``url``'s (which must have no other connection)."""
+        self.count += 1
+        source = make_url(url).database
+        name = f"{self.prefix}_{os.getpid()}_{self.count}"
+        with psycopg.connect(self._libpq(), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(str(source))))
+        return make_url(url).set(database=name).render_as_string(hide_password=False)
+
     def close(self) -> None:
         if self.server is not None:
             self.server.destroy()

@@ -151,6 +151,9 @@ class BulkNominatim:
 
     name = "bulk"
     source = "bulk"
+    # coordinates per committed batch of ``geotool geocode`` (the CLI path): measured with
+    # benchmarks/bench_geocode_cli.py, see docs/benchmarks.md
+    pipeline_batch = 5000
 
     def __init__(self, dsn: str, batch_size: int = DEFAULT_BATCH, simplify: float = 0.0) -> None:
         if batch_size < 1:

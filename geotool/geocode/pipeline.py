@@ -29,6 +29,9 @@ from geotool.geocode.registry import GeocoderOptions, create
 from geotool.geocode.types import Geocoder
 
 T = TypeVar("T")
+# Coordinates per committed batch unless the geocoder names its own (``pipeline_batch``:
+# the bulk geocoder answers a whole batch in one round of SQL and wants larger ones).
+DEFAULT_BATCH = 500
 Progress = Callable[[int], None]
 
 
@@ -71,7 +74,7 @@ def geocode_dataset(
     geocoder: Geocoder | str = "nominatim",
     options: GeocoderOptions | None = None,
     precision: int | None = None,
-    batch_size: int = 500,
+    batch_size: int | None = None,
     details: bool = True,
     retry_failed: bool = False,
     on_start: Callable[[int, int], None] | None = None,
@@ -84,17 +87,21 @@ def geocode_dataset(
 
     ``geocoder`` is a ready object or a registered name (created from ``options``).
     ``precision`` rounds coordinates to that many decimals before querying (None: exact).
+    ``batch_size`` is the number of coordinates per committed batch (None: the geocoder's
+    ``pipeline_batch``, else ``DEFAULT_BATCH``).
     ``on_start(images, points)`` and ``on_points(n)`` report progress; ``after_batch(k)``
     is called after the k-th batch committed (tests use it). Raises
     :class:`GeocodeInterrupted` when the geocoder gives up, after recording the run.
     """
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, not {batch_size}")
     if precision is not None and not 0 <= precision <= 12:
         raise ValueError(f"--precision must be between 0 and 12 decimal places, not {precision}")
     options = options or GeocoderOptions()
     own = isinstance(geocoder, str)
     gc: Geocoder = create(geocoder, options) if isinstance(geocoder, str) else geocoder
+    if batch_size is None:
+        batch_size = int(getattr(gc, "pipeline_batch", DEFAULT_BATCH))
     try:
         return _run(engine, dataset, gc, precision, batch_size, details, retry_failed,
                     on_start, on_points, on_details_start, on_details, after_batch)
