@@ -58,6 +58,7 @@ def one_round(dsn: str, points: list[tuple[float, float]], sql: str) -> dict[str
             spilled_before = int(conn.execute(TEMP_BYTES).scalar_one())
             conn.commit()
             pid = int(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+            conn.commit()
             started = time.monotonic()
             captured: dict[str, int] = {}
             original = nominatim_bulk.sqlfiles.run

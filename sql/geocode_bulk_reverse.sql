@@ -70,11 +70,15 @@ CROSS JOIN LATERAL (
 ) c
 WHERE c.distance < m.distance + 0.001;
 
+ANALYZE bulk_near;
+
 CREATE TEMP TABLE bulk_first ON COMMIT DROP AS
 SELECT n.idx, n.place_id, n.osm_type, n.rank_address, n.rank_search, n.housenumber,
        n.distance, n.closest, n.rank_address <= 27 AS is_street
 FROM bulk_near n
 WHERE n.nth = 1;
+
+ANALYZE bulk_first;
 
 -- The building a POI node may lie in: the object first by (distance, area) — the first
 -- row — unless that one is a street or a node.
@@ -114,6 +118,8 @@ SELECT f.idx,
 FROM bulk_first f
 LEFT JOIN h ON h.idx = f.idx
 LEFT JOIN poi ON poi.idx = f.idx;
+
+ANALYZE bulk_choice;
 
 CREATE TEMP TABLE bulk_result (
     idx integer PRIMARY KEY, place_id bigint, lookup_id bigint, source text,
