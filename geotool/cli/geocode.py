@@ -45,7 +45,7 @@ def geocode(
     ] = 0.0,
     batch_size: Annotated[
         int | None, typer.Option("--batch-size", help="Coordinates per committed batch "
-                                 "(default: 500; bulk: 5,000, measured in docs/benchmarks.md).")
+                                 "(default: 500; bulk: 2,000, measured in docs/benchmarks.md).")
     ] = None,
     timeout: Annotated[
         float, typer.Option("--timeout", help="HTTP timeout per request (seconds).")

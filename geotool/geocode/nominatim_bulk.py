@@ -8,21 +8,28 @@ of joins answers 50,000 points. Rules reproduced from ``nominatim_api/reverse.py
 ``results.py`` (version 5.x), zoom 18 (max rank 30), layers address + POI:
 
 * streets (rank 26-29), address points and POIs within 0.006 + 0.001° (areas only when
-  their centroid is that close); the closest wins; a house number within 0.001° of the
-  closest street replaces it; a POI node inside the closest building replaces it; an
-  address interpolation line closer than the result (or along the closest street)
-  replaces it;
+  their centroid is that close): each point's nearest one by a nearest-neighbour index
+  scan, then only those within 0.001° of it (no geometries kept, so temporary space is
+  ≈ 8 KB per point however dense the data); the closest wins (equal distance: the
+  smaller area, as Nominatim's sort does); a house number within 0.001° of the closest
+  street replaces it; a POI node inside the closest building replaces it; an address
+  interpolation line closer than the result (or along the closest street) replaces it;
 * otherwise the highest-ranked named admin/place area containing the point (ranks 5-25,
   not 5 or 11), or a place node inside it within ``reverse_place_diameter``; otherwise a
   place node in the country, the country's rank-4 place, or the ``country_name`` entry;
+  areas and place nodes are taken from the 50 highest-ranked candidates only, as
+  Nominatim does;
 * the address: the result (when named), ``place_addressline`` rows of the result and of
   its parent with Nominatim's choice of one row per rank, the country, the parent.
 
 The address vector then follows :func:`geotool.geocode.nominatim_inprocess.address_vector`:
 rows with ``isaddress``, no postcodes, house numbers or nameless rows; the country as its
-admin_level 2 relation, else ``C:<cc>``. Not reproduced: TIGER house numbers (US only),
-the rank-0 "feature" layers (railway, natural, man-made), and ties at exactly equal
-distance, which Nominatim leaves to the database's row order (we break them by place_id).
+admin_level 2 relation, else ``C:<cc>``; each location's attributes from the placex row
+the answer names (the rule both geocoders share). Not reproduced: TIGER house numbers (US
+only), the rank-0 "feature" layers (railway, natural, man-made), and Nominatim's row
+order where candidates tie exactly (same distance and area, or same rank at the limit of
+50): bulk breaks those by OSM type and id, never by ``place_id`` (docs/geocoding.md, "Known
+differences"). Refuses a Nominatim database of another major version than 5.
 """
 
 from __future__ import annotations
@@ -153,7 +160,7 @@ class BulkNominatim:
     source = "bulk"
     # coordinates per committed batch of ``geotool geocode`` (the CLI path): measured with
     # benchmarks/bench_geocode_cli.py, see docs/benchmarks.md
-    pipeline_batch = 5000
+    pipeline_batch = 2000
 
     def __init__(self, dsn: str, batch_size: int = DEFAULT_BATCH, simplify: float = 0.0) -> None:
         if batch_size < 1:
