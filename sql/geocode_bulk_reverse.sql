@@ -13,9 +13,8 @@
 -- reverse.py does. Ties that Nominatim leaves to the database's row order are broken by
 -- rules that do not depend on import order (docs/geocoding.md, "Known differences"):
 -- equal distance by smaller area, then OSM type and id descending (a way before a node,
--- the newer object first: the row Nominatim returned in every such tie measured on the
--- Helsinki extract and tests/osm_address_map.py, though not guaranteed); equal rank by
--- distance (place nodes) or OSM type and id (areas).
+-- the newer object first), then class and type (one OSM object with two main tags has
+-- two placex rows); equal rank by distance (place nodes) or OSM type and id (areas).
 -- Result: temp table bulk_result (idx, place_id, lookup_id, source, country_code,
 -- centroid, addr) where source is 'placex', 'osmline' or 'country'.
 
@@ -27,7 +26,8 @@ CREATE TEMP TABLE bulk_near ON COMMIT DROP AS
 SELECT p.idx, c.place_id, c.osm_type, c.rank_address, c.rank_search, c.housenumber,
        c.parent_place_id, c.centroid, c.closest, c.distance,
        row_number() OVER (PARTITION BY p.idx
-                          ORDER BY c.distance, c.area, c.osm_type DESC, c.osm_id DESC) AS nth
+                          ORDER BY c.distance, c.area, c.osm_type DESC, c.osm_id DESC,
+                                   c.class, c.type) AS nth
 FROM bulk_points p
 CROSS JOIN LATERAL (
     SELECT ST_Distance(t.geometry, p.geom) AS distance
@@ -47,8 +47,8 @@ CROSS JOIN LATERAL (
     LIMIT 1
 ) m
 CROSS JOIN LATERAL (
-    SELECT t.place_id, t.osm_type, t.osm_id, t.rank_address, t.rank_search, t.housenumber,
-           t.parent_place_id,
+    SELECT t.place_id, t.osm_type, t.osm_id, t.class, t.type, t.rank_address,
+           t.rank_search, t.housenumber, t.parent_place_id,
            CASE WHEN ST_GeometryType(t.geometry) IN ('ST_LineString', 'ST_MultiLineString')
                 THEN ST_ClosestPoint(t.geometry, p.geom) ELSE t.centroid END AS centroid,
            CASE WHEN t.rank_search <= 27 THEN ST_ClosestPoint(t.geometry, p.geom) END

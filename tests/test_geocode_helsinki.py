@@ -26,7 +26,7 @@ from geotool.geocode.nominatim_inprocess import InProcessNominatim
 from geotool.geocode.nominatim_local import LocalNominatim, import_osm
 
 N_POINTS = 400
-# measured on these 400 points (seed 13): no difference at all, ties included
+# measured on these 400 points (seed 13): no difference in the address vectors
 HELSINKI_TIES = 0
 
 
@@ -56,7 +56,12 @@ def test_bulk_matches_nominatim_on_helsinki(helsinki_dsn: str) -> None:
                             concurrency=2) as reference:
         want = list(reference.reverse_many(points))
     assert unexplained_differences(helsinki_dsn, points, got, want) == (HELSINKI_TIES, [])
-    assert_same_attributes(got, want)
+    # Attributes may differ only for OSM objects with several main tags (several placex
+    # rows at one spot, e.g. N655116113: railway=tram_stop + highway=bus_stop), where
+    # Nominatim's pick is row order: which of them differ changed from import to import
+    # (0, 1 or 2 of this sample's seen), so their number cannot be pinned; the helper
+    # fails on any other difference.
+    assert_same_attributes(got, want, helsinki_dsn)
     # real data exercises the street/POI step: buildings with numbers, POIs, streets
     finest = {w.locations[0].category for w in want if w.locations}
     assert {"highway", "amenity", "place"} <= finest, finest
