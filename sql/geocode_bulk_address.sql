@@ -5,8 +5,8 @@
 -- each rank in Nominatim's preference order: names shared with the result's address tags,
 -- an area containing the result's centroid, Nominatim's isaddress, fromarea, distance,
 -- rank_search), the country (its admin_level 2 relation, else C:<cc>), and the lookup
--- (parent) place. Result: (idx, keys in address order, finest first) for rows with
--- isaddress, postcodes dropped; bulk_lines keeps the rows for the attribute query.
+-- (parent) place. Result: (idx, keys in address order, finest first, their placex
+-- rows, country code) for rows with isaddress, postcodes dropped.
 
 CREATE TEMP TABLE bulk_country_keys ON COMMIT DROP AS
 SELECT DISTINCT ON (c.country_code) c.country_code::text AS country_code,
@@ -53,12 +53,17 @@ SELECT r.idx, 3, 0, t.place_id, t.rank_address, true, t.osm_type || t.osm_id, t.
 FROM bulk_result r JOIN placex t ON t.place_id = r.lookup_id
 WHERE r.lookup_id <> r.place_id;
 
+-- One row per point: its keys in address order, the placex row each key came from (NULL
+-- for the country row, which Nominatim builds from country_name) and the answer's
+-- country code; a point with no address row gets {NULL}.
 SELECT r.idx,
-       array_remove(array_agg(l.osm_key ORDER BY l.part <> 0, l.rank_address DESC, l.part,
-                              l.seq), NULL)
+       array_agg(l.osm_key ORDER BY l.part <> 0, l.rank_address DESC, l.part, l.seq),
+       array_agg(CASE WHEN l.part = 2 THEN NULL ELSE l.place_id END
+                 ORDER BY l.part <> 0, l.rank_address DESC, l.part, l.seq),
+       lower(r.country_code)
 FROM bulk_result r
 LEFT JOIN bulk_lines l
   ON l.idx = r.idx AND l.isaddress
  AND NOT (l.class = 'place' AND l.type = 'postcode')
  AND NOT (l.class = 'boundary' AND l.type = 'postal_code')
-GROUP BY r.idx;
+GROUP BY r.idx, r.country_code;

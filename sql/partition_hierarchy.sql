@@ -6,11 +6,15 @@
 --                    occurrence (self pairs l -> l are skipped);
 --   hierarchy_nodes  every location of those vectors with its one kept parent:
 --       preference order of a child's candidate parents:
---         edge count DESC, parent rank_address DESC (finer parent first, NULL as 0),
---         parent admin_level DESC (NULL as 0), parent osm_key ASC;
---       cycles of kept parents: in each cycle the weakest kept edge, i.e. the last
---       one in the same order (count ASC, rank ASC, admin ASC, parent osm_key DESC),
---       is dropped and its child becomes a root (cycle_broken = true);
+--         edge count DESC, parent strictly coarser than the child first (both ranks
+--         known and parent rank_address < child rank_address), parent rank_address
+--         DESC (finer parent first, NULL as 0), parent admin_level DESC (NULL as 0),
+--         parent osm_key ASC (bytewise);
+--       cycles of kept parents, one at a time in the order of their smallest member's
+--       osm_key: the weakest kept edge of the cycle, i.e. the last one in the same
+--       order, is dropped and its child takes its best candidate parent (same order)
+--       whose chain of parents does not lead back to the child; with none it becomes a
+--       root (either way cycle_broken = true);
 --       depth (root = 0), n_finest (images whose H(x) starts here) and n_images =
 --       count(l), the number of images whose H(x) contains l.
 -- Temporary tables left for the later steps of the same transaction:
@@ -92,39 +96,85 @@ LEFT JOIN (
     SELECT DISTINCT ON (e.child_id) e.child_id, e.parent_id, e.n
     FROM _hier_edges e
     JOIN locations p ON p.id = e.parent_id
-    ORDER BY e.child_id, e.n DESC, coalesce(p.rank_address, 0) DESC,
+    JOIN locations c ON c.id = e.child_id
+    ORDER BY e.child_id, e.n DESC,
+             coalesce(p.rank_address < c.rank_address, false) DESC,
+             coalesce(p.rank_address, 0) DESC,
              coalesce(p.admin_level, 0) DESC, p.osm_key COLLATE "C" ASC
 ) b ON b.child_id = n.location_id;
 ALTER TABLE _hier_nodes ADD PRIMARY KEY (location_id);
 ANALYZE _hier_nodes;
 
 -- Cycles: walk up from every node; a walk that returns to its start found a cycle whose
--- members are the walk's path. One weakest edge per cycle is dropped.
-WITH RECURSIVE walk (start, cur, path) AS (
-    SELECT location_id, parent_id, ARRAY[location_id]
-    FROM _hier_nodes WHERE parent_id IS NOT NULL
-    UNION ALL
-    SELECT w.start, h.parent_id, w.path || w.cur
-    FROM walk w
-    JOIN _hier_nodes h ON h.location_id = w.cur
-    WHERE h.parent_id IS NOT NULL AND NOT (w.cur = ANY (w.path))
-),
-cycles AS (
-    SELECT DISTINCT (SELECT min(m) FROM unnest(path) m) AS cycle, unnest(path) AS member
-    FROM walk WHERE cur = start
-),
-weakest AS (
-    SELECT DISTINCT ON (c.cycle) c.member
-    FROM cycles c
-    JOIN _hier_nodes h ON h.location_id = c.member
-    JOIN locations p ON p.id = h.parent_id
-    ORDER BY c.cycle, h.parent_edge_count ASC, coalesce(p.rank_address, 0) ASC,
-             coalesce(p.admin_level, 0) ASC, p.osm_key COLLATE "C" DESC
-)
-UPDATE _hier_nodes h
-SET parent_id = NULL, parent_edge_count = NULL, cycle_broken = true
-FROM weakest w
-WHERE h.location_id = w.member;
+-- members are the walk's path. The cycles are found once (the loop's query reads the
+-- table as it was when the loop started; cycles are disjoint and re-parenting never
+-- makes a new one), then broken one by one: the weakest kept edge is dropped and its
+-- child re-parented to its best candidate whose chain of parents does not reach the
+-- child, so the cut keeps the branch attached to its state and country.
+DO $$
+DECLARE
+    cyc record;
+    weak bigint;
+    best record;
+BEGIN
+    FOR cyc IN
+        WITH RECURSIVE walk (start, cur, path) AS (
+            SELECT location_id, parent_id, ARRAY[location_id]
+            FROM _hier_nodes WHERE parent_id IS NOT NULL
+            UNION ALL
+            SELECT w.start, h.parent_id, w.path || w.cur
+            FROM walk w
+            JOIN _hier_nodes h ON h.location_id = w.cur
+            WHERE h.parent_id IS NOT NULL AND NOT (w.cur = ANY (w.path))
+        ),
+        members AS (
+            SELECT DISTINCT (SELECT min(m) FROM unnest(path) m) AS cycle,
+                   unnest(path) AS member
+            FROM walk WHERE cur = start
+        )
+        SELECT m.cycle, array_agg(m.member) AS members,
+               min(l.osm_key COLLATE "C") AS first_key
+        FROM members m JOIN locations l ON l.id = m.member
+        GROUP BY m.cycle
+        ORDER BY first_key
+    LOOP
+        SELECT h.location_id INTO weak
+        FROM _hier_nodes h
+        JOIN locations p ON p.id = h.parent_id
+        JOIN locations c ON c.id = h.location_id
+        WHERE h.location_id = ANY (cyc.members)
+        ORDER BY h.parent_edge_count ASC,
+                 coalesce(p.rank_address < c.rank_address, false) ASC,
+                 coalesce(p.rank_address, 0) ASC, coalesce(p.admin_level, 0) ASC,
+                 p.osm_key COLLATE "C" DESC
+        LIMIT 1;
+
+        SELECT e.parent_id, e.n INTO best
+        FROM _hier_edges e
+        JOIN locations p ON p.id = e.parent_id
+        JOIN locations c ON c.id = e.child_id
+        WHERE e.child_id = weak
+          AND NOT EXISTS (
+              WITH RECURSIVE up (node, path) AS (
+                  SELECT e.parent_id, ARRAY[e.parent_id]
+                  UNION ALL
+                  SELECT h.parent_id, u.path || h.parent_id
+                  FROM up u JOIN _hier_nodes h ON h.location_id = u.node
+                  WHERE h.parent_id IS NOT NULL AND NOT (h.parent_id = ANY (u.path))
+              )
+              SELECT 1 FROM up WHERE up.node = weak)
+        ORDER BY e.n DESC,
+                 coalesce(p.rank_address < c.rank_address, false) DESC,
+                 coalesce(p.rank_address, 0) DESC,
+                 coalesce(p.admin_level, 0) DESC, p.osm_key COLLATE "C" ASC
+        LIMIT 1;
+
+        UPDATE _hier_nodes
+        SET parent_id = best.parent_id, parent_edge_count = best.n, cycle_broken = true
+        WHERE location_id = weak;
+    END LOOP;
+END
+$$;
 
 DROP TABLE IF EXISTS _hier_closure;
 CREATE TEMP TABLE _hier_closure ON COMMIT DROP AS

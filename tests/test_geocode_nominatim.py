@@ -46,7 +46,7 @@ def test_vectors_match_world_hierarchy(
     print(f"agreement with World.locate: {agree}/{len(rows)} = {share:.1%}")
     for m in mismatches[:10]:
         print("mismatch", m)
-    assert share >= 0.9, mismatches[:5]
+    assert mismatches == []  # measured: 152 / 152 on this seeded sample
     sea = {(lat, lon): status for lat, lon, status, _ in rows if (lat, lon) in SEA}
     assert set(sea.values()) == {"unplaceable"}
 
@@ -107,7 +107,7 @@ def test_http_geocoder_on_real_nominatim_agrees_with_in_process(
         [loc.osm_key for loc in r.locations] for r in in_process]
     want = [[p.key for p in nominatim_world.world.locate(lat, lon)] for lat, lon in pts]
     got = [[loc.osm_key for loc in r.locations] for r in over_http]
-    assert sum(g == w for g, w in zip(got, want, strict=True)) >= 0.9 * len(pts)
+    assert got == want  # measured: 45 / 45 on this seeded sample
     assert detail is not None and detail.is_area
     assert detail.name == nominatim_world.world.place(some_city).name
 

@@ -122,6 +122,34 @@ def _emp16_file(tmp_path: Path) -> Path:
     return f
 
 
+def test_emp16_vectors_are_cleaned_like_geocoded_ones(tmp_path: Path, db_url: str) -> None:
+    """Postcodes (known as such from an earlier geocoding) and repeated locations leave
+    EMP-16 vectors the way ``store.clean_vector`` leaves geocoded ones."""
+    eng = sa.create_engine(db_url)
+    with eng.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO locations (osm_key, osm_type, osm_id, category, type, rank_address) "
+            "VALUES ('R5', 'R', 5, 'boundary', 'postal_code', 5), "
+            "('N6', 'N', 6, 'place', 'postcode', 5)"))
+    eng.dispose()
+    records = [
+        {"id": "a.jpg", "latitude": 52.5, "longitude": 13.4,
+         "h_raw": ["W100", "R5", "W100", "R62422", "R51477", "R62422"]},
+        {"id": "b.jpg", "latitude": 48.1, "longitude": 11.5, "h_raw": ["N6"]},
+    ]
+    f = tmp_path / "emp16.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    ingest_file(f, "mp16", "train", database_url=db_url)
+    vectors = rows(db_url, "SELECT i.external_id, array_agg(l.osm_key ORDER BY a.position), "
+                           "array_agg(a.position ORDER BY a.position) "
+                           "FROM image_addresses a JOIN images i ON i.id = a.image_id "
+                           "JOIN locations l ON l.id = a.location_id GROUP BY 1 ORDER BY 1")
+    assert vectors == [("a.jpg", ["W100", "R62422", "R51477"], [0, 1, 2])]
+    assert rows(db_url, "SELECT i.external_id, g.status, g.detail FROM image_geocodes g "
+                        "JOIN images i ON i.id = g.image_id ORDER BY 1") == [
+        ("a.jpg", "ok", None), ("b.jpg", "unplaceable", "only postcodes in h_raw in EMP-16")]
+
+
 def test_emp16_bz2_writes_address_vectors(tmp_path: Path, db_url: str) -> None:
     f = _emp16_file(tmp_path)
     s = ingest_file(f, "mp16", "train", database_url=db_url)

@@ -34,4 +34,6 @@ def test_cells_are_places_that_contain_their_images(
     places = {p.key for p in world.places}
     assert {key for key, _, _ in cells} <= places
     assert any(source == "osm" for _, source, _ in cells)
-    assert total > 0 and inside / total >= 0.95, (inside, total)
+    # measured on this seeded sample (pinned, not a tolerance): 3 of 720 labelled images
+    # lie outside their class polygon
+    assert (inside, total) == (717, 720)

@@ -44,8 +44,9 @@ def geocode(
         float, typer.Option("--simplify", help="Polygon simplification tolerance (degrees).")
     ] = 0.0,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", help="Coordinates per committed batch.")
-    ] = 500,
+        int | None, typer.Option("--batch-size", help="Coordinates per committed batch "
+                                 "(default: 500; bulk: 2,000, measured in docs/benchmarks.md).")
+    ] = None,
     timeout: Annotated[
         float, typer.Option("--timeout", help="HTTP timeout per request (seconds).")
     ] = 30.0,

@@ -154,6 +154,8 @@ class Location(Base):
     )
     details_source: Mapped[str | None] = mapped_column(sa.Text)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+    # migration 0010: the data (e.g. the imported OSM file) the attributes came from
+    data_key: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class ImageAddress(Base):
@@ -542,7 +544,8 @@ class ErrorInterval(Base):
 class GeocodeCache(Base):
     """A geocoder's answer for one queried coordinate, reused across datasets and re-runs.
 
-    ``namespace`` names the geocoder and its data (``nominatim:<db>``, ``nominatim-http:<url>``);
+    ``namespace`` names the geocoder and its data (``nominatim:<db>:<data key>``,
+    ``nominatim-http:<url>``; the data key since migration 0010);
     ``lat``/``lon`` are the coordinate as queried (already rounded to ``--precision``);
     ``location_ids`` is the address vector (``locations.id``, finest first). Only answers
     that are facts about the data (``ok``, ``unplaceable``) are cached, never failures.

@@ -32,6 +32,9 @@ from geotool.geocode.types import Geocoder
 from geotool.progress import NO_PROGRESS, Progress
 
 T = TypeVar("T")
+# Coordinates per committed batch unless the geocoder names its own (``pipeline_batch``:
+# the bulk geocoder answers a whole batch in one round of SQL and wants larger ones).
+DEFAULT_BATCH = 500
 
 
 class GeocodeInterrupted(GeotoolError, RuntimeError):
@@ -73,7 +76,7 @@ def geocode_dataset(
     geocoder: Geocoder | str = "nominatim",
     options: GeocoderOptions | None = None,
     precision: int | None = None,
-    batch_size: int = 500,
+    batch_size: int | None = None,
     details: bool = True,
     retry_failed: bool = False,
     progress: Progress = NO_PROGRESS,
@@ -83,13 +86,15 @@ def geocode_dataset(
 
     ``geocoder`` is a ready object or a registered name (created from ``options``).
     ``precision`` rounds coordinates to that many decimals before querying (None: exact).
+    ``batch_size`` is the number of coordinates per committed batch (None: the geocoder's
+    ``pipeline_batch``, else ``DEFAULT_BATCH``).
     ``progress`` gets a message with the work to do, then the phases "geocoding points"
     (advanced by coordinates) and "location details" (by locations); ``after_batch(k)``
     is called after the k-th batch committed (tests use it). Raises
     :class:`GeocodeInterrupted` when the geocoder or the database gives up, after
     recording the run as failed; any other exception (a bug) propagates as it is.
     """
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise InvalidValueError(f"--batch-size must be at least 1, not {batch_size}")
     if precision is not None and not 0 <= precision <= 12:
         raise InvalidValueError(
@@ -97,6 +102,8 @@ def geocode_dataset(
     options = options or GeocoderOptions()
     own = isinstance(geocoder, str)
     gc: Geocoder = create(geocoder, options) if isinstance(geocoder, str) else geocoder
+    if batch_size is None:
+        batch_size = int(getattr(gc, "pipeline_batch", DEFAULT_BATCH))
     try:
         return _run(engine, dataset, gc, precision, batch_size, details, retry_failed,
                     progress, after_batch)
@@ -112,7 +119,6 @@ def _run(
 ) -> GeocodeSummary:
     started = time.monotonic()
     source = str(getattr(gc, "source", gc.name))
-    namespace = getattr(gc, "namespace", None)
     with engine.connect() as conn:
         ds = store.dataset_id(conn, dataset)
     if retry_failed:
@@ -127,6 +133,9 @@ def _run(
         return summary
     if hasattr(gc, "check"):
         summary.extra["server"] = gc.check()
+    # after check(): a Nominatim geocoder names its imported data only once it is reachable
+    namespace = getattr(gc, "namespace", None)
+    data_key = getattr(gc, "data_key", None)
     params = {"geocoder": gc.name, "namespace": namespace, "precision": precision,
               "batch_size": batch_size, "concurrency": getattr(gc, "concurrency", None)}
     try:
@@ -136,10 +145,10 @@ def _run(
                 # now, not whenever the generator is garbage-collected.
                 with contextlib.closing(
                         store.iter_pending_points(engine, ds, precision, namespace)) as pending:
-                    _geocode_batches(engine, gc, source, namespace, pending, batch_size,
-                                     summary, progress, after_batch)
+                    _geocode_batches(engine, gc, source, namespace, data_key, pending,
+                                     batch_size, summary, progress, after_batch)
                 if details:
-                    _fetch_details(engine, gc, ds, summary, batch_size, progress)
+                    _fetch_details(engine, gc, ds, summary, batch_size, data_key, progress)
             finally:  # Ctrl-C and failures too: stored batches stay, the run says so
                 summary.seconds = time.monotonic() - started
                 run.summary.update(summary.as_dict())
@@ -153,7 +162,7 @@ def _run(
 
 
 def _geocode_batches(
-    engine: Engine, gc: Geocoder, source: str, namespace: str | None,
+    engine: Engine, gc: Geocoder, source: str, namespace: str | None, data_key: str | None,
     pending: Iterable[store.PendingPoint], batch_size: int, summary: GeocodeSummary,
     progress: Progress, after_batch: Callable[[int], None] | None,
 ) -> None:
@@ -164,7 +173,7 @@ def _geocode_batches(
         answers = list(gc.reverse_many([(p.lat, p.lon) for p in fresh])) if fresh else []
         counts = store.write_batch(
             engine, source, [(p.image_ids, a) for p, a in zip(fresh, answers, strict=True)],
-            namespace=namespace, cached=cached)
+            namespace=namespace, cached=cached, data_key=data_key)
         summary.points_queried += len(fresh)
         summary.points_cached += len(cached)
         summary.images_written += counts.images
@@ -185,7 +194,7 @@ def _details_pending(engine: Engine, dataset: int, details: bool, gc: Geocoder) 
 
 def _fetch_details(
     engine: Engine, gc: Geocoder, dataset: int, summary: GeocodeSummary, batch_size: int,
-    progress: Progress,
+    data_key: str | None, progress: Progress,
 ) -> None:
     """Details (attributes + geometry) for the dataset's locations still lacking them
     (OSM objects and ``C:<cc>`` countries; other sources' keys are left alone)."""
@@ -201,7 +210,8 @@ def _fetch_details(
         records = details_many(keys)
         found = [r for r in records if r is not None]
         missing = [k for k, r in zip(keys, records, strict=True) if r is None]
-        summary.details_written += store.write_location_details(engine, found, source)
+        summary.details_written += store.write_location_details(engine, found, source,
+                                                                data_key)
         store.mark_details_missing(engine, missing, source)
         summary.details_missing += len(missing)
         progress.advance(len(chunk))

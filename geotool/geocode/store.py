@@ -174,53 +174,71 @@ _LOC_COLS = (
     "place", "importance",
 )
 
+# A row is "from other data" when the answer carries a data key (the imported file behind
+# a Nominatim database) that differs from the row's: then the answer replaces the row's
+# attributes and geometry (nulls included) and clears details_source, so the details step
+# fetches the new data's polygon. Otherwise non-null values replace, nulls never erase.
+_OTHER_DATA = ("(EXCLUDED.data_key IS NOT NULL "
+               "AND EXCLUDED.data_key IS DISTINCT FROM locations.data_key)")
+
+
+def _merge(column: str) -> str:
+    return (f"{column} = CASE WHEN {_OTHER_DATA} THEN EXCLUDED.{column} "
+            f"ELSE COALESCE(EXCLUDED.{column}, locations.{column}) END")
+
+
 _UPSERT_LOCATIONS = sa.text(
-    "INSERT INTO locations (" + ", ".join(_LOC_COLS) + ", geom, centroid, details_source) "
+    "INSERT INTO locations (" + ", ".join(_LOC_COLS) + ", geom, centroid, details_source, "
+    "data_key) "
     "SELECT " + ", ".join(f"r.{c}" for c in _LOC_COLS) + ", "
     "  CASE WHEN r.wkt IS NULL THEN NULL ELSE ST_GeomFromText(r.wkt, 4326) END, "
     "  CASE WHEN r.clat IS NULL THEN NULL "
-    "       ELSE ST_SetSRID(ST_MakePoint(r.clon, r.clat), 4326) END, r.details_source "
+    "       ELSE ST_SetSRID(ST_MakePoint(r.clon, r.clat), 4326) END, r.details_source, "
+    "  r.data_key "
     "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r("
     "  osm_key text, osm_type text, osm_id bigint, name text, name_en text, category text, "
     "  type text, admin_level smallint, rank_address smallint, is_area boolean, "
     "  country_code text, wikidata text, wikipedia text, population bigint, place text, "
-    "  importance float8, wkt text, clat float8, clon float8, details_source text) "
+    "  importance float8, wkt text, clat float8, clon float8, details_source text, "
+    "  data_key text) "
     "ORDER BY r.osm_key "
     "ON CONFLICT (osm_key) DO UPDATE SET "
-    + ", ".join(
-        f"{c} = COALESCE(EXCLUDED.{c}, locations.{c})" for c in _LOC_COLS[1:]
-    )
-    + ", geom = COALESCE(EXCLUDED.geom, locations.geom)"
-    ", centroid = COALESCE(EXCLUDED.centroid, locations.centroid)"
-    ", details_source = COALESCE(EXCLUDED.details_source, locations.details_source)"
+    + ", ".join(_merge(c) for c in (*_LOC_COLS[1:], "geom", "centroid", "details_source"))
+    + ", data_key = COALESCE(EXCLUDED.data_key, locations.data_key)"
     ", updated_at = now() "
     "RETURNING id, osm_key"
 )
 
 
-def _location_json(loc: LocationRecord, details_source: str | None) -> dict[str, object]:
+def _location_json(loc: LocationRecord, details_source: str | None,
+                   data_key: str | None) -> dict[str, object]:
     row: dict[str, object] = {c: getattr(loc, c) for c in _LOC_COLS}
     row["wkt"] = loc.geometry_wkt
     row["clat"], row["clon"] = loc.centroid if loc.centroid else (None, None)
     row["details_source"] = details_source
+    row["data_key"] = data_key
     return row
 
 
 def upsert_locations(
-    conn: Connection, records: Iterable[LocationRecord], details_source: str | None = None
+    conn: Connection, records: Iterable[LocationRecord], details_source: str | None = None,
+    data_key: str | None = None,
 ) -> dict[str, int]:
     """Insert or update locations by ``osm_key``; returns osm_key → ``locations.id``.
 
     Runs in the caller's transaction. ``details_source`` marks the records as carrying
     full details (attributes + geometry); leave it None for attributes from a reverse
-    answer so the details step still fetches the polygon.
+    answer so the details step still fetches the polygon. ``data_key`` names the data the
+    records come from (a geocoder's ``data_key``): a stored row from other data is
+    replaced, not merged, and its details are fetched again.
     """
     merged: dict[str, LocationRecord] = {}
     for loc in records:
         merged.setdefault(loc.osm_key, loc)
     if not merged:
         return {}
-    payload = json.dumps([_location_json(loc, details_source) for loc in merged.values()])
+    payload = json.dumps([_location_json(loc, details_source, data_key)
+                          for loc in merged.values()])
     rows = conn.execute(_UPSERT_LOCATIONS, {"rows": payload}).all()
     return {str(k): int(i) for i, k in rows}
 
@@ -231,18 +249,20 @@ def write_batch(
     items: Sequence[tuple[Sequence[int], AddressResult]],
     namespace: str | None = None,
     cached: Sequence[PendingPoint] = (),
+    data_key: str | None = None,
 ) -> BatchCounts:
     """Store a batch of answers in one transaction.
 
     ``items`` pairs the image ids that share a queried coordinate with the geocoder's
     answer for it; ``cached`` are pending points whose answer came from the cache.
     Images already finished (by another run) are skipped. With ``namespace``, fresh
-    ``ok``/``unplaceable`` answers are cached under the queried (lat, lon).
+    ``ok``/``unplaceable`` answers are cached under the queried (lat, lon). ``data_key``:
+    see :func:`upsert_locations`.
     """
     counts = BatchCounts()
     with engine.begin() as conn:
         vectors = [clean_vector(r.locations) if r.status == "ok" else [] for _, r in items]
-        ids = upsert_locations(conn, (loc for vec in vectors for loc in vec))
+        ids = upsert_locations(conn, (loc for vec in vectors for loc in vec), data_key=data_key)
         # (image_id, status, detail, location ids finest first)
         rows: list[tuple[int, str, str | None, list[int]]] = []
         cache_rows: list[dict[str, object]] = []
@@ -371,12 +391,13 @@ def count_locations_missing_details(
 
 
 def write_location_details(
-    engine: Engine, records: Sequence[LocationRecord], source: str
+    engine: Engine, records: Sequence[LocationRecord], source: str,
+    data_key: str | None = None,
 ) -> int:
     """Store full details (attributes + polygon or point) for locations, one transaction;
     marks them done with ``details_source = source``. Returns the number written."""
     with engine.begin() as conn:
-        return len(upsert_locations(conn, records, details_source=source))
+        return len(upsert_locations(conn, records, details_source=source, data_key=data_key))
 
 
 def mark_details_missing(engine: Engine, osm_keys: Sequence[str], source: str) -> None:

@@ -3,8 +3,10 @@
 House-number nodes and buildings along a street, an address interpolation line, a POI
 node inside a numbered building, a lone POI, an unlinked hamlet node inside a city
 boundary, a village node outside every boundary, all inside Germany (so Nominatim's
-country grid assigns ``de``). ``write_address_map`` writes the OSM XML; ``sample_points``
-gives a deterministic grid over the features plus points around the place nodes.
+country grid assigns ``de``), and two clusters of dense place nodes (``DENSE_POINTS``)
+where Nominatim's limit of 50 candidate place nodes decides the answer.
+``write_address_map`` writes the OSM XML; ``sample_points`` gives a deterministic grid
+over the features plus points around the place nodes.
 """
 
 from __future__ import annotations
@@ -85,8 +87,29 @@ def write_address_map(path: Path) -> Path:
     m.way([first, last], **{"addr:interpolation": "even"})
     m.node(50.05, 10.07, place="hamlet", name="Kleinhausen")
     m.node(50.2, 10.2, place="village", name="Weiler")
+    m.boundary(50.38, 10.28, 50.46, 10.38, admin_level="8", name="Dichtstadt")
+    for lat, lon in DENSE_POINTS:
+        _dense_place_nodes(m, lat, lon)
     path.write_text(m.xml(), encoding="utf-8")
     return path
+
+
+# Points with a hamlet 0.005° away (within its search radius of 0.02°) and 50 localities
+# (a higher rank_search, 25 > 20) around them whose search boxes (0.02° squares) hold the
+# point but which are farther than 0.02°. Nominatim takes the 50 highest-ranked place
+# nodes by box, drops them all by distance and never sees the hamlet: the first point
+# (outside every boundary) gets the country, the second the Dichtstadt boundary.
+DENSE_POINTS = [(50.30, 10.30), (50.42, 10.33)]
+DENSE_LOCALITIES = 50
+
+
+def _dense_place_nodes(m: _Map, lat: float, lon: float) -> None:
+    m.node(lat + 0.005, lon, place="hamlet", name=f"Nahdorf {lat:.2f}")
+    for k in range(DENSE_LOCALITIES):
+        slat, slon = ((1, 1), (1, -1), (-1, 1), (-1, -1))[k % 4]
+        step = 0.0004 * (k // 4)
+        m.node(lat + slat * (0.015 + step), lon + slon * (0.0195 - step),
+               place="locality", name=f"Flur {k}")
 
 
 # Far from every feature and boundary of the map, still in Germany: only the country answers.

@@ -3,8 +3,11 @@ written from the specification to check the SQL build against. It works on osm k
 only, so it cannot share a mistake with the SQL's handling of surrogate ids.
 
 Decisions it encodes (documented in sql/partition_hierarchy.sql): parent preference =
-edge count desc, parent rank_address desc (None as 0), parent admin_level desc (None as
-0), parent osm key asc (bytewise); in each cycle the edge last in that order is dropped;
+edge count desc, parent strictly coarser than the child first (both ranks known, parent
+rank lower), parent rank_address desc (None as 0), parent admin_level desc (None as 0),
+parent osm key asc (bytewise); the cycles of that parent function, taken in the order of
+their smallest member key (bytewise), lose the edge last in that order, and its child
+takes its best candidate whose chain of parents does not lead back to it (else none);
 a location is a class candidate at τ when count(l) >= τ (and it has a polygon when
 areas_only); images of other splits take the finest class on the path from the finest
 entry of their vector that is in the hierarchy.
@@ -32,9 +35,12 @@ class Reference:
     texts: list[list[str]]
 
 
-def _pref(world: World, parent: str, n: int) -> tuple[int, int, int, bytes]:
-    loc = world.locations[parent]
-    return (-n, -(loc.rank or 0), -(loc.admin or 0), parent.encode())
+def _pref(world: World, child: str, parent: str, n: int
+          ) -> tuple[int, bool, int, int, bytes]:
+    """Sort key of a candidate parent: the smallest is preferred, the largest is weakest."""
+    loc, rank = world.locations[parent], world.locations[child].rank
+    coarser = loc.rank is not None and rank is not None and loc.rank < rank
+    return (-n, not coarser, -(loc.rank or 0), -(loc.admin or 0), parent.encode())
 
 
 def reference(world: World, taus: list[int], areas_only: bool = False,
@@ -49,14 +55,14 @@ def reference(world: World, taus: list[int], areas_only: bool = False,
                 edges[(a, b)] += 1
     parent: dict[str, str | None] = {}
     edge_n: dict[str, int] = {}
+    candidates: dict[str, list[tuple[str, int]]] = {}
     for node in nodes:
-        cands = [(p, n) for (c, p), n in edges.items() if c == node]
-        if cands:
-            best = min(cands, key=lambda e: _pref(world, e[0], e[1]))
-            parent[node], edge_n[node] = best
-        else:
-            parent[node] = None
-    # cycles of the parent function
+        cands = sorted(((p, n) for (c, p), n in edges.items() if c == node),
+                       key=lambda e, node=node: _pref(world, node, e[0], e[1]))
+        candidates[node] = cands
+        parent[node], edge_n[node] = cands[0] if cands else (None, 0)
+    # the cycles of that parent function, each broken at its weakest edge
+    cycles: list[list[str]] = []
     seen: set[str] = set()
     for start in sorted(nodes):
         trail: list[str] = []
@@ -65,10 +71,23 @@ def reference(world: World, taus: list[int], areas_only: bool = False,
             trail.append(cur)
             cur = parent[cur]
         if cur is not None and cur in trail:
-            cycle = trail[trail.index(cur):]
-            weakest = max(cycle, key=lambda m: _pref(world, parent[m] or "", edge_n[m]))
-            parent[weakest] = None
+            cycles.append(trail[trail.index(cur):])
         seen.update(trail)
+
+    def reaches(start: str, target: str) -> bool:
+        cur: str | None = start
+        visited: set[str] = set()
+        while cur is not None and cur not in visited:
+            if cur == target:
+                return True
+            visited.add(cur)
+            cur = parent[cur]
+        return False
+
+    for cycle in sorted(cycles, key=lambda c: min(m.encode() for m in c)):
+        weakest = max(cycle, key=lambda m: _pref(world, m, parent[m] or "", edge_n[m]))
+        parent[weakest], edge_n[weakest] = next(
+            ((p, n) for p, n in candidates[weakest] if not reaches(p, weakest)), (None, 0))
     path: dict[str, list[str]] = {}
     for node in nodes:
         p = [node]

@@ -6,6 +6,10 @@ concurrent ``reverse`` calls (its connection pool is sized to match). Each answe
 rows become ``LocationRecord``s with the rules of :func:`address_vector`:
 
 * only rows Nominatim's own display uses (``isaddress``) are kept, finest first;
+* a location's category, type, rank, admin level and country code are those of its own
+  placex row (the row the answer names; the country code as Nominatim filled it at
+  indexing), the same rule as the bulk geocoder's, so the stored attributes do not
+  depend on which geocoder wrote last;
 * postcodes, house numbers, the country-code row and other rows without an OSM object
   (``_unlisted_place``) are dropped — they are not places with an identity;
 * the country row that Nominatim builds from its ``country_name`` table (no OSM object)
@@ -41,10 +45,15 @@ from geotool.geocode.types import AddressResult, LocationRecord
 __all__ = ["UNPLACEABLE", "InProcessNominatim", "address_vector", "country_record",
            "record_from_parts", "simplified_sql"]
 
-def address_vector(result: Any, country_keys: Mapping[str, str | None]) -> list[LocationRecord]:
+def address_vector(result: Any, country_keys: Mapping[str, str | None],
+                   place_countries: Mapping[int, str | None] | None = None
+                   ) -> list[LocationRecord]:
     """The address vector of a ``nominatim_api`` result, finest first (rules: module doc).
 
     ``country_keys`` maps a country code to its boundary relation key (``R123``) or None.
+    ``place_countries`` maps the place_id of an address row to its placex row's country
+    code: a location's attributes are those of its own placex row (the rule the bulk
+    geocoder shares); without it, the result's country code is used for every row.
     """
     cc = (result.country_code or "").lower() or None
     out: list[LocationRecord] = []
@@ -55,8 +64,9 @@ def address_vector(result: Any, country_keys: Mapping[str, str | None]) -> list[
             continue
         if row.osm_object is not None:
             osm_type, osm_id = row.osm_object
+            row_cc = cc if place_countries is None else place_countries.get(row.place_id)
             rec = record_from_parts(osm_type, int(osm_id), row.names, row.category,
-                                    row.extratags, row.admin_level, row.rank_address, cc)
+                                    row.extratags, row.admin_level, row.rank_address, row_cc)
         elif row.category == ("place", "country") and cc:
             key = country_keys.get(cc)
             if key is not None:
@@ -103,8 +113,24 @@ class InProcessNominatim:
         self._loop = asyncio.new_event_loop()
         self._api = NominatimAPIAsync(project_dir, env)
         self._country_keys: dict[str, str | None] = {}
-        dsn = env.get("NOMINATIM_DATABASE_DSN", "")
-        self.namespace = namespace or f"nominatim:{dsn_database(dsn)}"
+        self._dbname = dsn_database(env.get("NOMINATIM_DATABASE_DSN", ""))
+        self._namespace = namespace
+        self._data_key: str | None = None
+
+    @property
+    def data_key(self) -> str:
+        """The imported data this database answers from (``nominatim.local``)."""
+        if self._data_key is None:
+            from geotool.geocode.nominatim.local import DATA_KEY_SQL, data_key_of
+
+            rows = self._loop.run_until_complete(self._sql(DATA_KEY_SQL))
+            self._data_key = data_key_of(rows[0])
+        return self._data_key
+
+    @property
+    def namespace(self) -> str:
+        """The ``geocode_cache`` namespace: database name and imported data (unless given)."""
+        return self._namespace or f"nominatim:{self._dbname}:{self.data_key}"
 
     def __enter__(self) -> InProcessNominatim:
         return self
@@ -146,12 +172,20 @@ class InProcessNominatim:
             self._country_keys) - {""}
         for cc in sorted(missing):
             self._country_keys[cc] = await self._country_relation(cc)
+        place_ids = sorted({row.place_id for a in answers if a is not None
+                            for row in a.address_rows or () if row.osm_object is not None
+                            and row.place_id is not None})
+        place_countries: dict[int, str | None] = {}
+        if place_ids:
+            rows = await self._sql("SELECT place_id, country_code FROM placex "
+                                   "WHERE place_id = ANY(:ids)", ids=place_ids)
+            place_countries = {int(pid): str(cc).lower() if cc else None for pid, cc in rows}
         out = []
         for (lat, lon), ans in zip(points, answers, strict=True):
             if ans is None:
                 out.append(AddressResult(lat, lon, "unplaceable", detail=UNPLACEABLE))
                 continue
-            vec = address_vector(ans, self._country_keys)
+            vec = address_vector(ans, self._country_keys, place_countries)
             if vec:
                 out.append(AddressResult(lat, lon, "ok", tuple(vec)))
             else:

@@ -60,6 +60,27 @@ from geotool.errors import GeotoolError
 from geotool.settings import Settings, load_settings
 
 DEFAULT_DATABASE = "nominatim"
+# The SHA-256 of the imported file, stored in the Nominatim database itself: caches and
+# locations are keyed by it (``data_key``), so a re-import of other data under the same
+# database name can never answer from the old data.
+DATA_KEY_PROPERTY = "geotool_osm_sha256"
+# The data key of a Nominatim database: the imported file's hash when geotool imported it,
+# else the database's own identity (its OID changes with every re-creation) and data date.
+DATA_KEY_SQL = (
+    "SELECT CASE WHEN to_regclass('nominatim_properties') IS NOT NULL THEN "
+    "(SELECT value FROM nominatim_properties WHERE property = 'geotool_osm_sha256') END, "
+    "(SELECT oid FROM pg_database WHERE datname = current_database()), "
+    "CASE WHEN to_regclass('import_status') IS NOT NULL THEN "
+    "(SELECT max(lastimportdate)::text FROM import_status) END")
+
+
+def data_key_of(row: Any) -> str:
+    """The data key from the row of ``DATA_KEY_SQL``: ``sha256-<16 hex>`` or
+    ``db<oid>-<data date>``."""
+    digest, oid, date = row
+    if digest:
+        return f"sha256-{str(digest)[:16]}"
+    return f"db{oid}-{re.sub(r'[^0-9]', '', str(date or ''))[:14] or 'nodate'}"
 IMPORT_RECORD = "import.json"
 IMPORT_LOG = "import.log"
 MAX_THREADS = 2
@@ -278,11 +299,15 @@ def _run_nominatim(local: LocalNominatim, args: list[str],
             f"{log_path}. Last lines:\n" + "\n".join(tail))
 
 
-def _set_status_date(local: LocalNominatim, date: dt.datetime) -> None:
+def _set_status_date(local: LocalNominatim, date: dt.datetime, digest: str) -> None:
     with psycopg.connect(local.dsn, autocommit=True) as conn:
         conn.execute("TRUNCATE TABLE import_status")
         conn.execute("INSERT INTO import_status (lastimportdate, sequence_id, indexed) "
                      "VALUES (%s, NULL, true)", (date,))
+        conn.execute("DELETE FROM nominatim_properties WHERE property = %s",
+                     (DATA_KEY_PROPERTY,))
+        conn.execute("INSERT INTO nominatim_properties (property, value) VALUES (%s, %s)",
+                     (DATA_KEY_PROPERTY, digest))
 
 
 def import_osm(osm_file: Path | str, local: LocalNominatim | None = None, *,
@@ -316,7 +341,7 @@ def import_osm(osm_file: Path | str, local: LocalNominatim | None = None, *,
                            "--osm2pgsql-cache", "200",
                            "--project-dir", str(local.project_dir)], log)
     date = osm_file_timestamp(path) or dt.datetime.now(dt.UTC).replace(microsecond=0)
-    _set_status_date(local, date)
+    _set_status_date(local, date, digest)
     record = ImportRecord(
         osm_file=str(path.resolve()), sha256=digest, size_bytes=path.stat().st_size,
         database=local.database,
