@@ -153,6 +153,7 @@ def test_errors_speak_to_the_user(engine: Engine) -> None:
         build_partitioning(engine, BuildParams(name="x"))
 
 
+@pytest.mark.slow  # many Hypothesis examples, each a build (~25 s)
 @settings(max_examples=30, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10**6), n_loc=st.integers(1, 14), n_img=st.integers(1, 60),

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from support.synth_tiny_world import write_tiny_world
 
+from geotool.errors import GeotoolError
 from geotool.synth import concepts, styles
 from geotool.synth.errors import SynthError
 from geotool.synth.photos import PhotoRecord, PhotoSet, generate_photos, load_photo_set
@@ -96,6 +97,7 @@ def test_missing_world_and_foreign_output_dir(world_dir: Path, tmp_path: Path) -
     with pytest.raises(SynthError, match="not empty"):
         generate_photos(world_dir, 4, 32, tmp_path / "busy")
     assert SynthError.__mro__[1] is ValueError
+    assert issubclass(SynthError, GeotoolError)  # the CLI shows it as one line
 
 
 def test_csvs_are_ingestable_and_splits_do_not_share_photographers(photo_set: PhotoSet) -> None:

@@ -10,5 +10,8 @@ from __future__ import annotations
 from geotool.errors import GeotoolError
 
 
-class SynthError(GeotoolError, ValueError):
-    """A synthetic-world request that cannot be fulfilled; the message says why and what to do."""
+class SynthError(ValueError, GeotoolError):
+    """A synthetic-world request that cannot be fulfilled; the message says why and what to do.
+
+    A ``ValueError`` first (callers and tests rely on that), and a ``GeotoolError``, so the
+    CLI shows it as one line."""
