@@ -393,10 +393,3 @@ def predict_image(ready: ReadyModel, paths: Sequence[str | Path], crops: int = 5
                                   strict=True)])
     return answers
 
-
-def record_failure_count(engine: Engine, prediction_run_id: int) -> int:
-    """How many photos of a prediction run could not be read."""
-    with engine.connect() as conn:
-        return int(conn.execute(sa.text(
-            "SELECT count(*) FROM prediction_failures WHERE prediction_run_id = :r"),
-            {"r": prediction_run_id}).scalar_one())
