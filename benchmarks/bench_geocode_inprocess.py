@@ -108,11 +108,6 @@ def main() -> None:
         # (no variant replays points another already queried, so none runs on caches
         # warmed for exactly its points), and the variants run --runs times, the order
         # reversed every other run; min and median are reported.
-        db = "geotool_bench"
-        server.create_database(db)
-        url = server.url(db)
-        migrate.upgrade(url)
-        engine = sa.create_engine(url)
         counter = iter(range(1, 10_000))
 
         def fresh_points() -> list[tuple[float, float]]:
@@ -165,6 +160,11 @@ def main() -> None:
         def pipeline() -> None:
             pts = fresh_points()
             name = f"bench{next(counter)}"
+            # a fresh geotool database each time: no locations or details from a run before
+            server.create_database(name)
+            url = server.url(name)
+            migrate.upgrade(url)
+            engine = sa.create_engine(url)
             with engine.begin() as conn:
                 ds = conn.execute(sa.text(
                     "INSERT INTO datasets (name) VALUES (:n) RETURNING id"),
@@ -178,6 +178,7 @@ def main() -> None:
                                 lambda: geocode_dataset(engine, name, gc, batch_size=500),
                                 rates)
             print(f"  (pipeline: {summary.details_written} location details fetched)")
+            engine.dispose()
 
         base = "sequential sync reverse (baseline)"
         variants: list[Callable[[], None]] = [sequential]
@@ -191,7 +192,6 @@ def main() -> None:
                 variant()
             for label, rate in rates.items():
                 all_rates.setdefault(label, []).append(rate)
-        engine.dispose()
 
         print("\npoints/s (best, median over runs) and ratio of medians against the "
               "sequential baseline:")
