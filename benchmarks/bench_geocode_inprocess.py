@@ -10,7 +10,9 @@ In one run, on the same points of a synthetic world imported into a fresh local 
   queried by geotool's HTTP geocoder (/reverse + one /details per place), K = 1 and 4;
 - the whole ``geocode_dataset`` pipeline (cache lookup, DB writes, location details) with
   the in-process geocoder.
-Every figure is points/s and a ratio against the baseline measured in the same run.
+Every figure is points/s and a ratio against the baseline measured in the same run. Each
+measurement queries its own seeded points (same mix), never points another one queried,
+and the variants run ``--runs`` times with the order reversed every other run.
 
 The database server is geotool's private server in a temporary folder.
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import statistics
 import tempfile
 import threading
 import time
@@ -70,6 +73,7 @@ def main() -> None:
     parser.add_argument("--countries", type=int, default=3)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--concurrency", default="1,4,8")
+    parser.add_argument("--runs", type=int, default=2)
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="geotool-bench-geocode-"))
@@ -100,69 +104,101 @@ def main() -> None:
         print(f"world ({len(world.places)} places) generated and imported in "
               f"{time.perf_counter() - t0:.0f} s; {args.points} points, "
               f"{os.cpu_count()} CPUs")
-        pts = sample_points(world, args.points, args.seed)
-        rates: dict[str, float] = {}
+        # Fair protocol: every measurement gets its own seeded points of the same mix
+        # (no variant replays points another already queried, so none runs on caches
+        # warmed for exactly its points), and the variants run --runs times, the order
+        # reversed every other run; min and median are reported.
+        counter = iter(range(1, 10_000))
 
-        api = nominatim_api.NominatimAPI(local.project_dir, environ=local.environ)
-        api.reverse(pts[0][::-1], max_rank=30, address_details=True)  # warm up
-        base = "sequential sync reverse (baseline)"
-        timed(base, len(pts), lambda: [api.reverse((lon, lat), max_rank=30,
-                                                   address_details=True)
-                                       for lat, lon in pts], rates)
-        api.close()
+        def fresh_points() -> list[tuple[float, float]]:
+            return sample_points(world, args.points, args.seed * 1000 + next(counter))
 
-        for k in [int(x) for x in args.concurrency.split(",")]:
+        def sequential() -> None:
+            api = nominatim_api.NominatimAPI(local.project_dir, environ=local.environ)
+            pts = fresh_points()
+            api.reverse(pts[0][::-1], max_rank=30, address_details=True)  # connect
+            timed(base, len(pts), lambda: [api.reverse((lon, lat), max_rank=30,
+                                                       address_details=True)
+                                           for lat, lon in pts], rates)
+            api.close()
+
+        def in_process(k: int) -> None:
             with InProcessNominatim(local.environ, local.project_dir, concurrency=k) as gc:
-                list(gc.reverse_many(pts[:10]))
+                list(gc.reverse_many(fresh_points()[:10]))
+                pts = fresh_points()
                 timed(f"geotool in-process async, K={k}", len(pts),
                       partial(_reverse_all, gc, pts), rates)
 
-        local_apis = threading.local()
-        made: list[Any] = []
+        def thread_pool() -> None:
+            local_apis = threading.local()
+            made: list[Any] = []
 
-        def sync_one(p: tuple[float, float]) -> Any:
-            if not hasattr(local_apis, "api"):
-                local_apis.api = nominatim_api.NominatimAPI(local.project_dir,
-                                                            environ=local.environ)
-                made.append(local_apis.api)
-            return local_apis.api.reverse((p[1], p[0]), max_rank=30, address_details=True)
+            def sync_one(p: tuple[float, float]) -> Any:
+                if not hasattr(local_apis, "api"):
+                    local_apis.api = nominatim_api.NominatimAPI(local.project_dir,
+                                                                environ=local.environ)
+                    made.append(local_apis.api)
+                return local_apis.api.reverse((p[1], p[0]), max_rank=30,
+                                              address_details=True)
 
-        with ThreadPoolExecutor(4) as pool:
-            list(pool.map(sync_one, pts[:20]))
-            timed("thread pool over sync API, 4 threads", len(pts),
-                  lambda: list(pool.map(sync_one, pts)), rates)
-        for a in made:
-            a.close()
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(sync_one, fresh_points()[:20]))
+                pts = fresh_points()
+                timed("thread pool over sync API, 4 threads", len(pts),
+                      lambda: list(pool.map(sync_one, pts)), rates)
+            for a in made:
+                a.close()
 
-        with serve(local.environ, local.project_dir) as http_server:
-            for k in (1, 4):
-                with HttpNominatim(http_server.url, "geotool-bench/1.0", concurrency=k) as h:
-                    h.check()
-                    timed(f"HTTP /reverse + /details per place, K={k}", len(pts),
-                          partial(_reverse_all, h, pts), rates)
+        def over_http(k: int) -> None:
+            with serve(local.environ, local.project_dir) as http_server, \
+                    HttpNominatim(http_server.url, "geotool-bench/1.0", concurrency=k) as h:
+                h.check()
+                pts = fresh_points()
+                timed(f"HTTP /reverse + /details per place, K={k}", len(pts),
+                      partial(_reverse_all, h, pts), rates)
 
-        db = "geotool_bench"
-        server.create_database(db)
-        url = server.url(db)
-        migrate.upgrade(url)
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            ds = conn.execute(sa.text(
-                "INSERT INTO datasets (name) VALUES ('bench') RETURNING id")).scalar_one()
-            conn.execute(sa.text("INSERT INTO images (dataset_id, external_id, split, lat, lon) "
-                                 "VALUES (:d, :e, 'train', :lat, :lon)"),
-                         [{"d": ds, "e": str(i), "lat": a, "lon": b}
-                          for i, (a, b) in enumerate(pts)])
-        with InProcessNominatim(local.environ, local.project_dir, concurrency=8) as gc:
-            summary = timed("pipeline geocode_dataset (K=8, writes, details)", len(pts),
-                            lambda: geocode_dataset(engine, "bench", gc, batch_size=500),
-                            rates)
-        print(f"  (pipeline: {summary.details_written} location details fetched)")
-        engine.dispose()
+        def pipeline() -> None:
+            pts = fresh_points()
+            name = f"bench{next(counter)}"
+            # a fresh geotool database each time: no locations or details from a run before
+            server.create_database(name)
+            url = server.url(name)
+            migrate.upgrade(url)
+            engine = sa.create_engine(url)
+            with engine.begin() as conn:
+                ds = conn.execute(sa.text(
+                    "INSERT INTO datasets (name) VALUES (:n) RETURNING id"),
+                    {"n": name}).scalar_one()
+                conn.execute(sa.text(
+                    "INSERT INTO images (dataset_id, external_id, split, lat, lon) "
+                    "VALUES (:d, :e, 'train', :lat, :lon)"),
+                    [{"d": ds, "e": str(i), "lat": a, "lon": b} for i, (a, b) in enumerate(pts)])
+            with InProcessNominatim(local.environ, local.project_dir, concurrency=8) as gc:
+                summary = timed("pipeline geocode_dataset (K=8, writes, details)", len(pts),
+                                lambda: geocode_dataset(engine, name, gc, batch_size=500),
+                                rates)
+            print(f"  (pipeline: {summary.details_written} location details fetched)")
+            engine.dispose()
 
-        print("\nratio against the sequential baseline (same points, same run):")
-        for label, rate in rates.items():
-            print(f"  {label:<44} {rate / rates[base]:6.2f}x")
+        base = "sequential sync reverse (baseline)"
+        variants: list[Callable[[], None]] = [sequential]
+        variants += [partial(in_process, int(x)) for x in args.concurrency.split(",")]
+        variants += [thread_pool, partial(over_http, 1), partial(over_http, 4), pipeline]
+        all_rates: dict[str, list[float]] = {}
+        for run in range(args.runs):
+            print(f"run {run + 1}:")
+            rates: dict[str, float] = {}
+            for variant in variants if run % 2 == 0 else variants[::-1]:
+                variant()
+            for label, rate in rates.items():
+                all_rates.setdefault(label, []).append(rate)
+
+        print("\npoints/s (best, median over runs) and ratio of medians against the "
+              "sequential baseline:")
+        base_median = statistics.median(all_rates[base])
+        for label, got in all_rates.items():
+            print(f"  {label:<48} {max(got):8.1f} {statistics.median(got):8.1f} "
+                  f"{statistics.median(got) / base_median:6.2f}x")
     finally:
         server.destroy()
 
