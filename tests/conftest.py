@@ -62,6 +62,8 @@ def _libpq(url: str, dbname: str | None = None) -> str:
 class TestCluster:
     """Creates and drops databases on the session's PostGIS server."""
 
+    template = TEMPLATE  # the database migrated to head once per session
+
     def __init__(self, admin_url: str, server: PrivateServer | None) -> None:
         self.admin_url = admin_url
         self.server = server

@@ -61,15 +61,16 @@ def test_user_error_is_one_line_and_debug_shows_the_traceback(db_url: str) -> No
     args = ("build", "--name", "x", "--scheme", "hexagons", "--database-url", db_url)
     plain = _geotool(*args)
     assert plain.returncode == 1
-    assert plain.stderr.strip() == "error: --scheme must be semantic or s2, not 'hexagons'"
+    assert plain.stderr.strip() == (
+        "error: --scheme must be semantic, s2 or countries, not 'hexagons'")
     assert "Traceback" not in plain.stderr + plain.stdout
 
     for debug in (_geotool("--debug", *args), _geotool(*args, env={"GEOTOOL_DEBUG": "1"})):
         assert debug.returncode == 1
         assert "Traceback (most recent call last)" in debug.stderr
-        assert "GeotoolError: --scheme must be semantic or s2" in debug.stderr
+        assert "GeotoolError: --scheme must be semantic, s2 or countries" in debug.stderr
         assert debug.stderr.rstrip().endswith(
-            "error: --scheme must be semantic or s2, not 'hexagons'")
+            "error: --scheme must be semantic, s2 or countries, not 'hexagons'")
 
 
 def test_a_bug_keeps_its_traceback(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,6 +22,7 @@ from support.tiny_concept_model import TinyConceptModel, build_tiny_concept_mode
 from typer.testing import CliRunner
 
 from geotool.cli.app import app
+from geotool.db.engine import dispose_engines
 from geotool.errors import GeotoolError
 from geotool.explain.attributions import ExplainOptions
 from geotool.explain.pipeline import ConceptOptions, compute_concepts
@@ -40,15 +41,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def concept_db(cluster: Any, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[tuple[Engine, TinyConceptModel, str]]:
-    from conftest import TEMPLATE, sa_engines_dispose
-
     name = f"geotool_c_{uuid.uuid4().hex[:10]}"
-    url = cluster.create(name, template=TEMPLATE)
+    url = cluster.create(name, template=cluster.template)
     engine = sa.create_engine(url)
     model = build_tiny_concept_model(engine, tmp_path_factory.mktemp("tiny"), seed=0)
     yield engine, model, url
     engine.dispose()
-    sa_engines_dispose()
+    dispose_engines()
     cluster.drop(name)
 
 

@@ -15,10 +15,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from support.geocode_compare import unexplained_differences
+from support.geocode_compare import assert_same_attributes, unexplained_differences
 from support.nominatim_fixtures import require_nominatim_tools
 from support.real_osm import HELSINKI_SHA256, helsinki_pbf, helsinki_points
-from test_geocode_bulk import assert_same_attributes
 
 from geotool.db.server import PrivateServer
 from geotool.geocode.nominatim.bulk import BulkNominatim
