@@ -1,5 +1,5 @@
 """Build step that pyproject.toml cannot express: ship the repository's top-level
-``sql/``, ``migrations/`` and ``alembic.ini`` inside the wheel, as
+``sql/``, ``migrations/``, ``alembic.ini`` and the ``training/`` configs inside the wheel, as
 ``geotool/_resources/`` (found at run time by ``geotool.db.resources``). An editable
 install needs no copy: it reads them from the checkout."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-RESOURCES = ("sql", "migrations", "alembic.ini")
+RESOURCES = ("sql", "migrations", "alembic.ini", "training")
 
 
 class BuildPyWithResources(build_py):

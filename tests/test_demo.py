@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +32,15 @@ def test_demo_end_to_end_and_resume(db_url: str, nominatim_db: str, tmp_path: Pa
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GEOTOOL_DATABASE_URL", db_url)  # Nominatim lands on the same server
     config = DemoConfig(seed=3, countries=2, photos=400, size=64, taus=(5, 10, 20),
-                        s2_img_min=5, s2_img_maxes=(100, 50), nominatim_database=nominatim_db)
+                        s2_img_min=5, s2_img_maxes=(100, 50), nominatim_database=nominatim_db,
+                        epochs=4, concept_images=24)
     progress = RecordingProgress()
     first = run_demo(config, workdir=tmp_path, database_url=db_url, progress=progress)
 
     assert [s.name for s in first.steps] == [
         "database", "synthetic world", "Nominatim import", "synthetic photos", "ingest",
-        "reverse geocoding", "partitionings"]
+        "reverse geocoding", "partitionings", "training", "five-crop prediction",
+        "evaluation", "one photo", "concept influence"]
     assert not any(s.skipped for s in first.steps)
     assert progress.messages[0] == "[1] database …"  # each step reported as it starts
     assert "generating countries" in dict(progress.phases)  # and the stages' own phases
@@ -68,18 +71,58 @@ def test_demo_end_to_end_and_resume(db_url: str, nominatim_db: str, tmp_path: Pa
     assert first.cells_containing == pytest.approx(105 / 107)
     assert first.cell_examples and all(", " in label for label in first.cell_examples)
 
+    _check_learning(first, engine, tmp_path)
+
     second = run_demo(config, workdir=tmp_path, database_url=db_url, progress=progress)
     skipped = {s.name for s in second.steps if s.skipped}
     assert skipped == {"synthetic world", "Nominatim import", "synthetic photos", "ingest",
-                       "reverse geocoding"}
+                       "reverse geocoding", "partitionings", "training",
+                       "five-crop prediction", "concept influence"}
+    assert second.evaluation.frame.equals(first.evaluation.frame)
     assert second.images == first.images
     assert second.partitionings == first.partitionings
 
     # A photo set cut short (no photos.json written) is rendered again, not trusted.
     (tmp_path / "photos" / "photos.json").unlink()
-    third = run_demo(config, workdir=tmp_path, database_url=db_url, progress=progress)
+    third = run_demo(replace(config, learn=False), workdir=tmp_path, database_url=db_url,
+                     progress=progress)
     assert not next(s for s in third.steps if s.name == "synthetic photos").skipped
     assert third.images == first.images
+
+
+def _check_learning(report: Any, engine: sa.Engine, workdir: Path) -> None:
+    """The learning half of the demo: both models, their ladders, one answer, concepts."""
+    frame = report.evaluation.frame
+    assert {"demo_semp_model", "demo_s2_model"} <= set(frame["model"])
+    ladder = ["acc_1km", "acc_25km", "acc_200km", "acc_750km", "acc_2500km"]
+    for _, row in frame.dropna(subset=ladder).iterrows():
+        values = [row[c] for c in ladder]
+        assert values == sorted(values), row  # accuracy grows with the radius
+    with engine.connect() as conn:
+        n_test = conn.execute(sa.text("SELECT count(*) FROM images WHERE split = 'test'")
+                              ).scalar_one()
+        predicted = dict(conn.execute(sa.text(
+            "SELECT m.name, count(DISTINCT p.image_id) FROM predictions p "
+            "JOIN prediction_runs r ON r.id = p.prediction_run_id "
+            "JOIN models m ON m.id = r.model_id GROUP BY m.name")).all())
+        explained = conn.execute(sa.text(
+            "SELECT count(*) FROM concept_images WHERE status = 'ok'")).scalar_one()
+    assert predicted == {"demo_semp_model": n_test, "demo_s2_model": n_test}
+    assert explained == 24
+    assert report.answer is not None and report.answer.error is None
+    assert report.answer.hierarchical and report.answer.summary_line()
+    assert report.answer_truth
+    assert report.concepts is not None and report.concept_chart.is_file()
+    assert "Concept influence of model demo_semp_model" in report.concepts_text
+    assert (workdir / "models" / "demo_semp_model").is_dir()
+
+
+def test_demo_training_config_ships_with_geotool() -> None:
+    from geotool.db.resources import training_config
+    from geotool.learn.config import load_train_config
+
+    config = load_train_config(training_config(DemoConfig().train_config))
+    assert config.backbone == "small_cnn" and config.epochs >= 1
 
 
 def test_demo_rejects_bad_configuration(tmp_path: Path) -> None:

@@ -24,19 +24,26 @@ def demo(
         help="bulk (SQL on Nominatim's tables) or nominatim (in-process reverse).")] = "bulk",
     workdir: Annotated[Path | None, typer.Option(
         help="Where the world and photos go (default: <geotool home>/demo).")] = None,
+    learn: Annotated[bool, typer.Option(
+        "--learn/--no-learn", help="Also train, predict, evaluate and explain (the ml "
+        "extra); --no-learn stops after the partitionings.")] = True,
+    epochs: Annotated[int | None, typer.Option(
+        help="Training epochs (default: training/synthetic.toml's).")] = None,
     database_url: DatabaseUrlOption = None,
 ) -> None:
     """Run the pipeline end to end on the synthetic planet: private PostGIS, a seeded world
     imported into a local Nominatim, rendered photos, ingest, reverse geocoding, SemP and
-    S2 partitionings; then check the result against the generator's own truth. Finished
-    steps are skipped on the next run, so it can be interrupted and run again.
+    S2 partitionings (checked against the generator's own truth), then a model per
+    partitioning, five-crop prediction of the test split, the accuracy ladder against the
+    baselines, one photo answered, and concept influence with its chart. Finished steps
+    are skipped on the next run, so it can be interrupted and run again.
 
     Example: geotool demo --countries 6 --photos 3000
     """
     from geotool.demo import DemoConfig, run_demo
 
     config = DemoConfig(seed=seed, countries=countries, photos=photos, size=size,
-                        geocoder=geocoder)
+                        geocoder=geocoder, learn=learn, epochs=epochs)
     with RichProgress() as progress:
         report = run_demo(config, workdir=workdir, database_url=database_url,
                           progress=progress)
@@ -58,6 +65,19 @@ def demo(
                        "-" if lv["images_median"] is None else f"{lv['images_median']:g}")
     out.print(levels)
     out.print("largest SemP cells: " + "; ".join(report.cell_examples))
+    if report.evaluation is not None:
+        from geotool.learn.evaluate import rich_table
+
+        out.print(rich_table(report.evaluation))
+    if report.answer is not None:
+        a = report.answer
+        out.print(f"one test photo, {a.path}:\n  answer: {a.summary_line()} "
+                  f"({a.lat:.3f}, {a.lon:.3f})\n  truth:  {report.answer_truth}")
+    if report.concepts_text:
+        out.print(report.concepts_text)
+        out.print(f"concept chart: {report.concept_chart}")
     out.print("Next: geotool partitions show demo_semp · "
-              "geotool export cells demo_semp --format gpkg --out demo_cells.gpkg")
+              "geotool export cells demo_semp --format gpkg --out demo_cells.gpkg · "
+              "geotool evaluate --model demo_semp_model --model demo_s2_model · "
+              "geotool predict-image PHOTO --model demo_semp_model")
 

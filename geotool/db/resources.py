@@ -1,6 +1,8 @@
-"""Where geotool's SQL files, Alembic migrations and ``alembic.ini`` are at run time.
+"""Where geotool's SQL files, Alembic migrations, ``alembic.ini`` and the training configs
+are at run time.
 
-In the repository they live at the top level (``sql/``, ``migrations/``, ``alembic.ini``),
+In the repository they live at the top level (``sql/``, ``migrations/``, ``alembic.ini``,
+``training/``),
 beside the ``geotool`` package. A built wheel carries copies inside the package, in
 ``geotool/_resources/`` (``setup.py`` puts them there). This is the only module that knows
 either place; everything else asks :func:`resource_root` or the helpers below.
@@ -42,3 +44,9 @@ def migrations_dir() -> Path:
 def alembic_ini() -> Path:
     """geotool's ``alembic.ini`` (logging settings; the script folder is set in code)."""
     return resource_root() / "alembic.ini"
+
+
+def training_config(name: str) -> Path:
+    """A shipped training configuration, e.g. ``synthetic.toml`` (``training/`` in a
+    checkout)."""
+    return resource_root() / "training" / name
