@@ -173,3 +173,19 @@ def test_five_crops_and_centre_crop() -> None:
     assert resized.shape[1:] == (110, 146)
     assert torch.equal(five[0], resized[:, :96, :96])
     assert torch.equal(five[3], resized[:, -96:, -96:])
+
+
+def test_summary_line_names_each_place_once_coarse_to_fine() -> None:
+    from geotool.learn.predict import CellAnswer, ImageAnswer
+
+    def cell(level: int, key: str, name: str, p: float) -> CellAnswer:
+        return CellAnswer(level, f"tau_{level}", 0, key, f"{name}, somewhere", p, 0.0, 0.0)
+
+    answer = ImageAnswer("x.jpg", hierarchical=[
+        cell(0, "N1", "Barcelona", 0.40), cell(1, "R2", "Catalonia", 0.71),
+        cell(2, "R3", "Spain", 0.92)])
+    assert answer.summary_line() == "Spain 92 % › Catalonia 71 % › Barcelona 40 %"
+    # a place that is a class at two levels is named once, with its coarser probability
+    answer = ImageAnswer("x.jpg", hierarchical=[
+        cell(0, "N1", "Tizai", 0.06), cell(1, "N1", "Tizai", 0.13), cell(2, "R3", "Spain", 0.5)])
+    assert answer.summary_line() == "Spain 50 % › Tizai 13 %"

@@ -286,7 +286,8 @@ def test_predict_image_agrees_with_the_database(planet_db: PlanetDb,
     assert answer.hierarchical[0].class_index == cell
     assert answer.hierarchical[0].probability == pytest.approx(prob, rel=1e-5)
     line = answer.summary_line()
-    assert " › " in line and "%" in line
+    names = list(dict.fromkeys((c.key, c.name) for c in reversed(answer.hierarchical)))
+    assert line.count(" › ") == len(names) - 1 and line.count("%") == len(names)
     doc = answer.to_dict()
     assert doc["schema"] == "geotool.predict-image/1"
     assert json.loads(json.dumps(doc)) == doc

@@ -71,7 +71,8 @@ def demo(
         out.print(rich_table(report.evaluation))
     if report.answer is not None:
         a = report.answer
-        out.print(f"one test photo, {a.path}:\n  answer: {a.summary_line()} "
+        label = a.hierarchical[0].label if a.hierarchical else ""
+        out.print(f"one test photo, {a.path}:\n  answer: {a.summary_line()} — {label} "
                   f"({a.lat:.3f}, {a.lon:.3f})\n  truth:  {report.answer_truth}")
     if report.concepts_text:
         out.print(report.concepts_text)

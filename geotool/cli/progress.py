@@ -75,6 +75,7 @@ class RichProgress:
         self._task = self._bar.add_task(name, total=total, rate="", extra="")
         self._start = time.monotonic()
         self._done = 0
+        self._fields = {}  # values belong to their phase (a loss is not a byte count)
 
     def advance(self, n: int = 1) -> None:
         if self._task is None:

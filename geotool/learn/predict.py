@@ -341,8 +341,13 @@ class ImageAnswer:
 
     def summary_line(self) -> str:
         """"Spain 92 % › Catalonia 71 % › Barcelona 40 %": coarse → fine."""
-        return " › ".join(f"{c.name} {c.probability:.0%}".replace("%", " %")
-                          for c in reversed(self.hierarchical))
+        parts: list[str] = []
+        seen: set[str] = set()
+        for c in reversed(self.hierarchical):  # a place that is a class at several levels
+            if c.key not in seen:               # is named once, at its coarsest level
+                seen.add(c.key)
+                parts.append(f"{c.name} {c.probability:.0%}".replace("%", " %"))
+        return " › ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON shape of ``geotool predict-image --json`` (``schema``)."""
