@@ -120,7 +120,7 @@ class KillAt(NullProgress):
             os.kill(os.getpid(), signal.SIGKILL)
 
 engine = sa.create_engine({url!r})
-train(engine, small(Path({tmp!r}), name="killed", workers={workers}), KillAt())
+train(engine, small(Path({tmp!r}), name="killed", workers={workers}, threads=1), KillAt())
 """
 
 
@@ -131,7 +131,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(planet: tuple[str, Engine, P
     url, engine, _ = planet
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM models WHERE name IN ('killed', 'whole')"))
-    whole = train(engine, small(tmp_path / "w", name="whole", workers=workers))
+    whole = train(engine, small(tmp_path / "w", name="whole", workers=workers, threads=1))
     # steps per epoch: 10 with 167 labelled train images and batch 16; checkpoints every 3 steps:
     # killed at step 17 (mid second epoch), the last checkpoint is step 15
     script = KILL_SCRIPT.format(tests=str(TESTS), url=url, tmp=str(tmp_path / "k"),
