@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 from sqlalchemy.engine import Engine
+from support.eventually import eventually
 from support.tiny_concept_model import TinyConceptModel, build_tiny_concept_model
 from typer.testing import CliRunner
 
@@ -339,10 +340,14 @@ def test_cli_compute_resumes_after_sigkill(concept_db: tuple[Engine, TinyConcept
     proc.wait()
     with engine.connect() as conn:
         done_before = conn.execute(count).scalar_one()
-        died = conn.execute(sa.text(
-            "SELECT status FROM runs_status WHERE stage = 'concepts' ORDER BY id DESC LIMIT 1"
-        )).scalar_one()
     assert 0 < done_before < 48 and done_before % 8 == 0  # whole batches only
+    def last_status() -> str:
+        with engine.connect() as conn:
+            return str(conn.execute(sa.text(
+                "SELECT status FROM runs_status WHERE stage = 'concepts' "
+                "ORDER BY id DESC LIMIT 1")).scalar_one())
+
+    died = eventually(last_status, "died")
     assert died == "died"
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                             text=True, timeout=300)

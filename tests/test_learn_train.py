@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 import torch
 from sqlalchemy.engine import Engine
+from support.eventually import eventually
 from support.learn_planet import planet_database, small
 
 from geotool.errors import GeotoolError
@@ -140,11 +141,13 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(planet: tuple[str, Engine, P
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == -9, proc.stderr
-    with engine.connect() as conn:
-        status = conn.execute(sa.text(
-            "SELECT r.status FROM runs_status r JOIN models m ON m.run_id = r.id "
-            "WHERE m.name = 'killed'")).scalar_one()
-    assert status == "died"
+    def status() -> str:
+        with engine.connect() as conn:
+            return str(conn.execute(sa.text(
+                "SELECT r.status FROM runs_status r JOIN models m ON m.run_id = r.id "
+                "WHERE m.name = 'killed'")).scalar_one())
+
+    assert eventually(status, "died") == "died"
     with engine.connect() as conn:
         from geotool.learn.registry import get_model
 
