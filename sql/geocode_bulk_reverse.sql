@@ -1,7 +1,7 @@
 -- Bulk reverse geocoding, step 1: the place Nominatim's `reverse` (zoom 18, max rank 30,
 -- layers address + poi) would return for every point of temp table bulk_points
 -- (idx, geom), run inside a Nominatim database. Set-based rewrite of the rules in
--- nominatim_api/reverse.py (see geotool/geocode/nominatim_bulk.py for the list):
+-- nominatim_api/reverse.py (see geotool/geocode/nominatim/bulk.py for the list):
 --   a. streets/addresses/POIs within 0.006 + 0.001 degrees, closest first, refined by a
 --      house number near the closest street or a POI node inside the closest building,
 --      or replaced by a closer address interpolation line;

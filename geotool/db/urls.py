@@ -89,4 +89,4 @@ def dsn_database(dsn: str, default: str = "default") -> str:
     for part in nominatim_to_conninfo(dsn).split():
         if part.startswith("dbname="):
             return part.split("=", 1)[1].strip()
-    return dsn or default
+    return default  # never the DSN itself: it may hold a password

@@ -44,6 +44,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import sqlfiles
 from geotool.db.copy import copy_rows
+from geotool.db.urls import dsn_database, nominatim_to_conninfo
 from geotool.errors import GeotoolError, InvalidValueError
 from geotool.geocode.nominatim.local import DATA_KEY_SQL, data_key_of
 from geotool.geocode.nominatim.records import country_record, record_from_parts, simplified_sql
@@ -62,16 +63,9 @@ class BulkGeocodeError(GeotoolError, RuntimeError):
     """The database is not a usable Nominatim database for bulk geocoding."""
 
 
-def libpq_dsn(dsn: str) -> str:
-    """Nominatim's ``pgsql:host=h;port=p;dbname=d`` (or a libpq string) → libpq string."""
-    if dsn.startswith("pgsql:"):
-        return " ".join(part.strip() for part in dsn[len("pgsql:"):].split(";") if part.strip())
-    return dsn
-
-
 def nominatim_engine(dsn: str) -> Engine:
     """A SQLAlchemy engine on a Nominatim database given its DSN."""
-    conninfo = libpq_dsn(dsn)
+    conninfo = nominatim_to_conninfo(dsn)
     return sa.create_engine("postgresql+psycopg://",
                             creator=lambda: psycopg.connect(conninfo), pool_size=1)
 
@@ -184,7 +178,7 @@ class BulkNominatim:
     @property
     def namespace(self) -> str:
         """The ``geocode_cache`` namespace: database name and imported data."""
-        return f"bulk:{_dbname(libpq_dsn(self.dsn))}:{self.data_key}"
+        return f"bulk:{dsn_database(self.dsn, 'nominatim')}:{self.data_key}"
 
     def __enter__(self) -> BulkNominatim:
         return self
@@ -207,8 +201,8 @@ class BulkNominatim:
                     if "placex" in present else 0
         except sa.exc.OperationalError as exc:
             raise BulkGeocodeError(
-                f"cannot connect to the Nominatim database ({libpq_dsn(self.dsn).split()[0]}"
-                f"...): {exc.orig}") from exc
+                "cannot connect to the Nominatim database "
+                f"({nominatim_to_conninfo(self.dsn).split()[0]}...): {exc.orig}") from exc
         missing = [t for t in NEEDED_TABLES if t not in present]
         if missing:
             raise BulkGeocodeError(
@@ -322,13 +316,6 @@ def check_supported_version(version: str) -> None:
             f"but the Nominatim database is version {version or 'unknown'}; use "
             "`--geocoder nominatim` (in-process, any version), or import the data again "
             f"with nominatim-db {SUPPORTED_MAJOR}.x (`geotool nominatim import FILE --force`)")
-
-
-def _dbname(conninfo: str) -> str:
-    for part in conninfo.split():
-        if part.startswith("dbname="):
-            return part.split("=", 1)[1]
-    return "nominatim"
 
 
 def make_geocoder(options: GeocoderOptions) -> BulkNominatim:

@@ -56,6 +56,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from geotool.db.urls import conninfo_to_nominatim
 from geotool.errors import GeotoolError
 from geotool.settings import Settings, load_settings
 
@@ -136,7 +137,7 @@ class LocalNominatim:
     @property
     def nominatim_dsn(self) -> str:
         """The DSN in Nominatim's ``pgsql:key=value;...`` form."""
-        return libpq_to_nominatim_dsn(self.dsn)
+        return conninfo_to_nominatim(self.dsn)
 
     @property
     def environ(self) -> dict[str, str]:
@@ -155,17 +156,6 @@ class LocalNominatim:
         params = conninfo_to_dict(self.dsn)
         params["dbname"] = "postgres"
         return make_conninfo(**{k: str(v) for k, v in params.items()})
-
-
-def libpq_to_nominatim_dsn(libpq: str) -> str:
-    """``host=h port=p dbname=d`` → Nominatim's ``pgsql:host=h;port=p;dbname=d``."""
-    params = conninfo_to_dict(libpq)
-    for key, value in params.items():
-        if any(ch in str(value) for ch in ";="):
-            raise NominatimLocalError(
-                f"the connection setting {key!r} contains ';' or '=', which Nominatim's DSN "
-                "format cannot carry; use a password and database name without them")
-    return "pgsql:" + ";".join(f"{key}={value}" for key, value in params.items())
 
 
 def find_osm2pgsql() -> str:
