@@ -169,6 +169,32 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(planet: tuple[str, Engine, P
     assert math.isfinite(curves[0][0][2])
 
 
+def test_max_steps_mid_epoch_then_resume_continues_where_it_stopped(
+        planet: tuple[str, Engine, Path], tmp_path: Path) -> None:
+    """--max-steps inside an epoch keeps that position; --resume goes on from it (one epoch
+    of 10 steps: stopped at 4, resumed to 7, then to the end equals an unbroken run)."""
+    _, engine, _ = planet
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM models WHERE name IN ('ms_whole', 'ms_cut')"))
+    one_epoch = dict(epochs=1, checkpoint_every_steps=100)
+    whole = train(engine, small(tmp_path / "w", name="ms_whole", **one_epoch))
+    assert whole.steps == 10
+    cut = train(engine, small(tmp_path / "c", name="ms_cut", max_steps=4, **one_epoch))
+    assert cut.steps == 4
+    state = read_checkpoint(cut.last_checkpoint)["state"]
+    assert (state["epoch"], state["step_in_epoch"], state["step"]) == (0, 4, 4)
+    more = train(engine, load_train_config(None, name="ms_cut", max_steps=7), resume=True)
+    assert (more.resumed_from_step, more.steps) == (4, 7)
+    state = read_checkpoint(more.last_checkpoint)["state"]
+    assert (state["epoch"], state["step_in_epoch"], state["step"]) == (0, 7, 7)
+    rest = train(engine, load_train_config(None, name="ms_cut"), resume=True)
+    assert (rest.resumed_from_step, rest.steps) == (7, 10)
+    a = read_checkpoint(whole.last_checkpoint)["model"]
+    b = read_checkpoint(rest.last_checkpoint)["model"]
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
 def test_cli_train_and_models(planet: tuple[str, Engine, Path], tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

@@ -251,7 +251,10 @@ class _Trainer:
                     raise GeotoolError(f"model {cfg.name!r} was trained on set "
                                        f"{stored.partitions!r}, not {cfg.partitions!r}; "
                                        "resume it without --partitions")
+                # the stopping rule belongs to this invocation, not to the model: a run
+                # stopped by --max-steps goes on to the given limit (0: to the last epoch)
                 stored.name, stored.device = cfg.name, cfg.device
+                stored.max_steps = cfg.max_steps
                 self.config = cfg = stored
                 state = ckpt
             try:
@@ -564,6 +567,8 @@ class _Trainer:
         if step:
             self.progress.advance(step)
         validated_at = -1
+        # the data position of the last batch trained (the one a resume continues after)
+        done_epoch, done_in_epoch = epoch, start
         while step < total_steps and epoch < cfg.epochs:
             for encoded_batch in self.batches(epoch, start):
                 batch = batch_pixels(encoded_batch, cfg.input_size(), self.device)
@@ -578,6 +583,7 @@ class _Trainer:
                 loss = self._guarded_step(batch, step)
                 step += 1
                 start += 1
+                done_epoch, done_in_epoch = epoch, start
                 window_loss, window_n = window_loss + loss, window_n + 1
                 self.progress.advance(1)
                 self.progress.update(epoch=epoch + 1, step=step, loss=round(loss, 4), lr=lr)
@@ -605,8 +611,8 @@ class _Trainer:
                     break
             epoch, start = epoch + 1, 0
         if validated_at != step:
-            self.after_validation(self.validate(), epoch - 1, step)
-            self.save_last(epoch - 1, spe, step)
+            self.after_validation(self.validate(), done_epoch, step)
+            self.save_last(done_epoch, done_in_epoch, step)
         if self.writer is not None:
             self.writer.close()
         return TrainResult(cfg.name, self.model_id, self.run_id, step, step * cfg.batch_size,
