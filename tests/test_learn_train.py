@@ -13,7 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import sqlalchemy as sa
 import torch
@@ -24,7 +23,7 @@ from geotool.errors import GeotoolError
 from geotool.learn.checkpoint import read_checkpoint
 from geotool.learn.config import load_train_config
 from geotool.learn.lookup import load_model_by_name
-from geotool.learn.train import haversine_km, train
+from geotool.learn.train import train
 
 TESTS = Path(__file__).parent
 planet = pytest.fixture(scope="module")(planet_database)
@@ -58,21 +57,6 @@ def test_validation_loss_falls_and_records_are_written(planet: tuple[str, Engine
     assert loaded.classes.fingerprint == row.class_fingerprint
     assert loaded.image_size == 32
     assert "state" not in read_checkpoint(Path(row.checkpoint_path))
-
-
-def test_km_ladder_matches_an_independent_computation() -> None:
-    # against pyproj's geodesic on the sphere R = 6371 km (Paris-London 343.6 km, the
-    # antimeridian, two hemispheres)
-    pyproj = pytest.importorskip("pyproj")
-    geod = pyproj.Geod(a=6371000.0, b=6371000.0)
-    lat = np.array([48.8566, 0.0, -33.9])
-    lon = np.array([2.3522, 179.9, 151.2])
-    lat2 = np.array([51.5074, 0.0, 40.7])
-    lon2 = np.array([-0.1278, -179.9, -74.0])
-    ours = haversine_km(lat, lon, lat2, lon2)
-    for i in range(3):
-        _, _, dist = geod.inv(lon[i], lat[i], lon2[i], lat2[i])
-        assert ours[i] == pytest.approx(dist / 1000, rel=1e-9)
 
 
 def test_bad_input_is_refused(planet: tuple[str, Engine, Path], tmp_path: Path) -> None:

@@ -45,9 +45,9 @@ from geotool.explain.preprocess import (
 )
 from geotool.explain.segmenters import ImageRef, MaskProblem, Segmenter, synthetic_masks
 from geotool.learn.checkpoint import LoadedModel, load_model
+from geotool.learn.geodesy import haversine_km
 from geotool.progress import NO_PROGRESS, Progress
 
-EARTH_RADIUS_KM = 6371.0
 #: Label value that pixels of a segmenter's ignored values (ADE20k's 0) are mapped to.
 IGNORED = -1
 
@@ -105,15 +105,6 @@ def model_checkpoint(conn: Connection, model_name: str) -> tuple[int, str]:
                            f"finish); finish it with `geotool train --name {model_name} "
                            "--resume`")
     return row.id, str(row.checkpoint_path)
-
-
-def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
-                 lon2: np.ndarray) -> np.ndarray:
-    """Great-circle distance in km (R = 6371, float64, argument clamped)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi, dlmb = p2 - p1, np.radians(lon2 - lon1)
-    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
-    return np.asarray(2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))))
 
 
 def ensure_concepts(conn: Connection, segmenter: Segmenter) -> dict[int, int]:

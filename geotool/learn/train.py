@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 import torch
 import torch.distributed as dist
@@ -62,12 +61,12 @@ from geotool.learn.data import (
     normalise,
     steps_per_epoch,
 )
+from geotool.learn.geodesy import haversine_km
 from geotool.learn.labels import LabelArrays, read_label_arrays
 from geotool.learn.model import GeoClassifier
 from geotool.progress import NO_PROGRESS, Progress
 
 KM_LADDER = (1, 25, 200, 750, 2500)
-EARTH_RADIUS_KM = 6371.0
 
 
 @dataclass
@@ -133,15 +132,6 @@ def _amp(config: TrainConfig, device: torch.device) -> tuple[torch.dtype | None,
     if config.amp == "bf16" or (config.amp == "auto" and torch.cuda.is_bf16_supported()):
         return torch.bfloat16, False
     return torch.float16, True
-
-
-def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
-                 lon2: np.ndarray) -> np.ndarray:
-    """Great-circle distance in km (R = 6371, argument clamped)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi, dlam = p2 - p1, np.radians(lon2 - lon1)
-    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlam / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 def multi_head_loss(logits: list[torch.Tensor], targets: torch.Tensor,
