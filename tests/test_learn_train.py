@@ -59,6 +59,15 @@ def test_validation_loss_falls_and_records_are_written(planet: tuple[str, Engine
     assert "state" not in read_checkpoint(Path(row.checkpoint_path))
 
 
+@pytest.mark.parametrize(("setting", "named"), [
+    ({"max_steps": -1}, "max_steps must be 0"), ({"image_size": -32}, "image_size must be 0")])
+def test_negative_limits_are_refused(setting: dict[str, int], named: str) -> None:
+    """A negative --max-steps used to run no step and still save a 'finished' model."""
+    config = load_train_config(None, partitions="tiny", name="neg", **setting)
+    with pytest.raises(GeotoolError, match=named):
+        config.validate()
+
+
 def test_bad_input_is_refused(planet: tuple[str, Engine, Path], tmp_path: Path) -> None:
     _, engine, _ = planet
     with pytest.raises(GeotoolError, match="unknown backbone 'resnet5'.*resnet50"):
