@@ -4,9 +4,11 @@ deep inside with a plain ValueError / IndexError)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from geotool.errors import InvalidValueError
+from geotool.errors import GeotoolError, InvalidValueError
 from geotool.explain.attributions import ExplainOptions
 from geotool.explain.pipeline import ConceptOptions
 
@@ -35,3 +37,23 @@ def test_good_options_pass() -> None:
     ConceptOptions().check(n_levels=1)
     ConceptOptions(k=1, betas=(0, 2), min_size=0.01, limit=5,
                    explain=ExplainOptions(level=2)).check(n_levels=3)
+
+
+def test_an_unwritable_figure_path_is_a_geotool_error(tmp_path: Path) -> None:
+    """Used to be a PermissionError/NotADirectoryError traceback with the figure left open."""
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from geotool.explain.report import save_figure
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    fig, _ = plt.subplots()
+    with pytest.raises(GeotoolError, match="cannot write the figure to .*a_file"):
+        save_figure(fig, blocker / "chart.png", 50)
+    assert not plt.fignum_exists(fig.number)
+    written = save_figure(plt.subplots()[0], tmp_path / "sub" / "ok.png", 50)
+    assert written.stat().st_size > 0 and plt.get_fignums() == []
