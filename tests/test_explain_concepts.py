@@ -227,6 +227,9 @@ def test_errors_name_the_input(concept_db: tuple[Engine, TinyConceptModel, str])
         runs = conn.execute(sa.text("SELECT count(*) FROM concept_runs")).scalar_one()
     with pytest.raises(GeotoolError, match="--k 0"):
         compute_concepts(engine, model.name, model.dataset, "test", replace(OPTIONS, k=0))
+    with pytest.raises(GeotoolError, match="--device 'gpu': choose"):  # was RuntimeError
+        compute_concepts(engine, model.name, model.dataset, "test",
+                         replace(OPTIONS, device="gpu"))
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM concept_runs")).scalar_one() == runs
 

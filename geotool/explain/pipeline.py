@@ -206,9 +206,9 @@ class ExplainSession:
         options.check(len(loaded.classes.levels))
         self.loaded = loaded
         self.options = options
-        self.device = torch.device(options.device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise GeotoolError("--device cuda: no CUDA device is available here; use cpu")
+        from geotool.learn.predict import pick_device
+
+        self.device = pick_device(options.device)  # names a bad --device, as predict does
         self.model = loaded.model.to(self.device).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
