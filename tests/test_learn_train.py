@@ -68,6 +68,20 @@ def test_negative_limits_are_refused(setting: dict[str, int], named: str) -> Non
         config.validate()
 
 
+def test_validation_sees_the_view_prediction_and_concepts_see() -> None:
+    """One shortest edge for the validation view, prediction (--crops 1) and the concept
+    pass: round(256/224 × size). Training used ceil (74 px at 64, prediction 73)."""
+    from geotool.explain.preprocess import input_geometry
+    from geotool.learn.inference import default_resize
+    from geotool.learn.train import _specs
+
+    for size in (32, 64, 96, 224, 380):
+        config = load_train_config(None, partitions="p", name="n", image_size=size)
+        _, val = _specs(config)
+        assert val.resize == default_resize(size) == input_geometry(size, {}).resize
+    assert default_resize(64) == 73 and default_resize(224) == 256
+
+
 def test_bad_input_is_refused(planet: tuple[str, Engine, Path], tmp_path: Path) -> None:
     _, engine, _ = planet
     with pytest.raises(GeotoolError, match="unknown backbone 'resnet5'.*resnet50"):

@@ -62,6 +62,7 @@ from geotool.learn.data import (
     steps_per_epoch,
 )
 from geotool.learn.geodesy import haversine_km
+from geotool.learn.inference import default_resize
 from geotool.learn.labels import LabelArrays, read_label_arrays
 from geotool.learn.model import GeoClassifier
 from geotool.progress import NO_PROGRESS, Progress
@@ -167,7 +168,8 @@ def _specs(config: TrainConfig) -> tuple[TransformSpec, TransformSpec]:
     train = TransformSpec(size, True, config.train_resize or math.ceil(size * 320 / 224),
                           tuple(config.train_scale), tuple(config.train_ratio),  # type: ignore[arg-type]
                           config.flip, config.draft_decode)
-    val = TransformSpec(size, False, config.val_resize or math.ceil(size * 256 / 224),
+    # the validation view is the one prediction classifies (inference.default_resize)
+    val = TransformSpec(size, False, config.val_resize or default_resize(size),
                         draft=config.draft_decode)
     return train, val
 
