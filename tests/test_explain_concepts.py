@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +223,16 @@ def test_errors_name_the_input(concept_db: tuple[Engine, TinyConceptModel, str])
         compute_concepts(engine, "nope", model.dataset, "test", OPTIONS)
     with pytest.raises(GeotoolError, match="no dataset named 'nope'"):
         compute_concepts(engine, model.name, "nope", "test", OPTIONS)
+    # k = 0 used to run as k = 1; now refused before a concept run is recorded
+    with engine.connect() as conn:
+        runs = conn.execute(sa.text("SELECT count(*) FROM concept_runs")).scalar_one()
+    with pytest.raises(GeotoolError, match="--k 0"):
+        compute_concepts(engine, model.name, model.dataset, "test", replace(OPTIONS, k=0))
+    with pytest.raises(GeotoolError, match="--device 'gpu': choose"):  # was RuntimeError
+        compute_concepts(engine, model.name, model.dataset, "test",
+                         replace(OPTIONS, device="gpu"))
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM concept_runs")).scalar_one() == runs
 
 
 def test_cli_explain_and_report(concept_db: tuple[Engine, TinyConceptModel, str],

@@ -45,8 +45,12 @@ def test_mask_follows_photo_resize_and_crop() -> None:
 
 
 def test_input_geometry_from_config() -> None:
+    # the validation / prediction view: 256/224 of the input size, or the training's
+    # val_resize (was 320/224, a view neither validation nor prediction used)
     g = input_geometry(224, {})
-    assert (g.resize, g.crop) == (320, 224)
+    assert (g.resize, g.crop) == (256, 224)
+    assert input_geometry(380, {}).resize == 434
+    assert input_geometry(64, {"val_resize": 80}).resize == 80
     g = input_geometry(64, {"resize": 64, "normalize": {"mean": [0, 0, 0], "std": [1, 1, 1]}})
     assert (g.resize, g.crop, g.norm.input_range) == (64, 64, 1.0)
     with pytest.raises(GeotoolError):

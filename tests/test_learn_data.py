@@ -254,3 +254,23 @@ def test_decoding_on_the_device_matches_pillow(planet: tuple[str, Engine, Path],
     assert len(c) + len(c.bad) == len(keys)
     result = train(engine, small(tmp_path, name="dev_decode", epochs=1, device_decode=True))
     assert result.steps == 10 and result.best_metrics["acc_l0"] > 0
+
+
+def test_an_unmappable_shard_is_a_bad_image_and_its_file_is_closed(tmp_path: Path) -> None:
+    """An empty shard cannot be memory-mapped: a BadImage, and its file is closed, not
+    left to the garbage collector (which says so with a ResourceWarning)."""
+    import gc
+    import warnings
+
+    from geotool.learn.data import BadImage
+    from geotool.learn.shards import read_shard_image
+
+    empty = tmp_path / "shard_9.msg"
+    empty.write_bytes(b"")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            with pytest.raises(BadImage, match="cannot open shard"):
+                read_shard_image(str(empty), 0, 10)
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

@@ -13,7 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import sqlalchemy as sa
 import torch
@@ -25,7 +24,7 @@ from geotool.errors import GeotoolError
 from geotool.learn.checkpoint import read_checkpoint
 from geotool.learn.config import load_train_config
 from geotool.learn.lookup import load_model_by_name
-from geotool.learn.train import haversine_km, train
+from geotool.learn.train import train
 
 TESTS = Path(__file__).parent
 planet = pytest.fixture(scope="module")(planet_database)
@@ -61,19 +60,27 @@ def test_validation_loss_falls_and_records_are_written(planet: tuple[str, Engine
     assert "state" not in read_checkpoint(Path(row.checkpoint_path))
 
 
-def test_km_ladder_matches_an_independent_computation() -> None:
-    # against pyproj's geodesic on the sphere R = 6371 km (Paris-London 343.6 km, the
-    # antimeridian, two hemispheres)
-    pyproj = pytest.importorskip("pyproj")
-    geod = pyproj.Geod(a=6371000.0, b=6371000.0)
-    lat = np.array([48.8566, 0.0, -33.9])
-    lon = np.array([2.3522, 179.9, 151.2])
-    lat2 = np.array([51.5074, 0.0, 40.7])
-    lon2 = np.array([-0.1278, -179.9, -74.0])
-    ours = haversine_km(lat, lon, lat2, lon2)
-    for i in range(3):
-        _, _, dist = geod.inv(lon[i], lat[i], lon2[i], lat2[i])
-        assert ours[i] == pytest.approx(dist / 1000, rel=1e-9)
+@pytest.mark.parametrize(("setting", "named"), [
+    ({"max_steps": -1}, "max_steps must be 0"), ({"image_size": -32}, "image_size must be 0")])
+def test_negative_limits_are_refused(setting: dict[str, int], named: str) -> None:
+    """A negative --max-steps used to run no step and still save a 'finished' model."""
+    config = load_train_config(None, partitions="tiny", name="neg", **setting)
+    with pytest.raises(GeotoolError, match=named):
+        config.validate()
+
+
+def test_validation_sees_the_view_prediction_and_concepts_see() -> None:
+    """One shortest edge for the validation view, prediction (--crops 1) and the concept
+    pass: round(256/224 × size). Training used ceil (74 px at 64, prediction 73)."""
+    from geotool.explain.preprocess import input_geometry
+    from geotool.learn.inference import default_resize
+    from geotool.learn.train import _specs
+
+    for size in (32, 64, 96, 224, 380):
+        config = load_train_config(None, partitions="p", name="n", image_size=size)
+        _, val = _specs(config)
+        assert val.resize == default_resize(size) == input_geometry(size, {}).resize
+    assert default_resize(64) == 73 and default_resize(224) == 256
 
 
 def test_bad_input_is_refused(planet: tuple[str, Engine, Path], tmp_path: Path) -> None:
@@ -170,6 +177,32 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(planet: tuple[str, Engine, P
             {"n": n}).all() for n in ("whole", "killed")]
     assert curves[0] == curves[1]
     assert math.isfinite(curves[0][0][2])
+
+
+def test_max_steps_mid_epoch_then_resume_continues_where_it_stopped(
+        planet: tuple[str, Engine, Path], tmp_path: Path) -> None:
+    """--max-steps inside an epoch keeps that position; --resume goes on from it (one epoch
+    of 10 steps: stopped at 4, resumed to 7, then to the end equals an unbroken run)."""
+    _, engine, _ = planet
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM models WHERE name IN ('ms_whole', 'ms_cut')"))
+    one_epoch = dict(epochs=1, checkpoint_every_steps=100)
+    whole = train(engine, small(tmp_path / "w", name="ms_whole", **one_epoch))
+    assert whole.steps == 10
+    cut = train(engine, small(tmp_path / "c", name="ms_cut", max_steps=4, **one_epoch))
+    assert cut.steps == 4
+    state = read_checkpoint(cut.last_checkpoint)["state"]
+    assert (state["epoch"], state["step_in_epoch"], state["step"]) == (0, 4, 4)
+    more = train(engine, load_train_config(None, name="ms_cut", max_steps=7), resume=True)
+    assert (more.resumed_from_step, more.steps) == (4, 7)
+    state = read_checkpoint(more.last_checkpoint)["state"]
+    assert (state["epoch"], state["step_in_epoch"], state["step"]) == (0, 7, 7)
+    rest = train(engine, load_train_config(None, name="ms_cut"), resume=True)
+    assert (rest.resumed_from_step, rest.steps) == (7, 10)
+    a = read_checkpoint(whole.last_checkpoint)["model"]
+    b = read_checkpoint(rest.last_checkpoint)["model"]
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
 
 
 def test_cli_train_and_models(planet: tuple[str, Engine, Path], tmp_path: Path) -> None:

@@ -237,3 +237,18 @@ def test_truncating_sets_truncates_labels_and_hierarchy(engine: Engine) -> None:
         conn.execute(sa.text("DROP VIEW labels_semp"))
         clear(conn)  # TRUNCATE datasets, ..., partitioning_sets CASCADE
     assert _label_counts(engine)["orphans"] == {}
+
+
+@pytest.mark.parametrize(("scheme", "taus", "hint"), [
+    ("semantic", (2, 5), " (or build an S2 set with --scheme s2)"), ("countries", (2,), "")])
+def test_every_hierarchy_scheme_names_the_missing_geocoding(
+        engine: Engine, scheme: str, taus: tuple[int, ...], hint: str) -> None:
+    """The semantic and the countries scheme share one hierarchy step, and its error."""
+    with engine.begin() as conn:
+        load_world(conn, random_world(random.Random(3), 12, 120))
+        conn.execute(sa.text("DELETE FROM image_addresses"))  # photos not geocoded yet
+    want = ("the train images of this dataset have no address vectors yet: run `geotool "
+            "geocode` first" + hint)
+    with pytest.raises(PartitionError) as caught:
+        build_partitioning(engine, BuildParams(name="x", taus=taus, scheme=scheme))
+    assert str(caught.value) == want

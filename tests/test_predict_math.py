@@ -189,3 +189,30 @@ def test_summary_line_names_each_place_once_coarse_to_fine() -> None:
     answer = ImageAnswer("x.jpg", hierarchical=[
         cell(0, "N1", "Tizai", 0.06), cell(1, "N1", "Tizai", 0.13), cell(2, "R3", "Spain", 0.5)])
     assert answer.summary_line() == "Spain 50 % › Tizai 13 %"
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("gpu", "--device 'gpu': choose auto, cpu, cuda or cuda:N"),
+    ("cuda:x", "--device 'cuda:x': choose"),
+    ("meta", "--device 'meta': choose")])
+def test_a_device_name_torch_does_not_know_is_refused(name: str, message: str) -> None:
+    """torch.device('gpu') raised a RuntimeError traceback; 'meta' ran nothing useful."""
+    from geotool.errors import InvalidValueError
+    from geotool.learn.predict import pick_device
+
+    with pytest.raises(InvalidValueError, match=message):
+        pick_device(name)
+    assert pick_device("cpu") == torch.device("cpu")
+
+
+def test_prediction_options_refused_before_any_photo_is_read() -> None:
+    """A resize below the input size used to fail per photo inside the loader (a
+    ValueError from torchvision); negative workers inside the DataLoader."""
+    from geotool.errors import InvalidValueError
+    from geotool.learn.predict import PredictOptions
+
+    with pytest.raises(InvalidValueError, match="--resize 100: .* 224 px"):
+        CropTransform(224, 100)
+    CropTransform(224, 224)
+    with pytest.raises(InvalidValueError, match="--workers -1"):
+        PredictOptions(workers=-1).check()

@@ -20,6 +20,7 @@ from geotool.errors import GeotoolError, require_module
 from geotool.explain.influence import top_k_mask
 from geotool.explain.pipeline import IGNORED, ConceptOptions, ExplainSession, model_checkpoint
 from geotool.explain.preprocess import open_photo, prepare_mask, prepare_photo
+from geotool.explain.report import save_figure
 from geotool.explain.segmenters import ImageRef, MaskProblem, Segmenter, synthetic_masks
 from geotool.learn.checkpoint import load_model
 
@@ -131,7 +132,4 @@ def _figure(result: PhotoExplanation, photo: NDArray[np.uint8], path: Path) -> P
     axes[3].set_xlabel("concept influence ci")
     axes[3].set_title(f"explained: {result.target_label}")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, 110)

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 from geotool.db import sqlfiles
 from geotool.db.copy import copy_rows
 from geotool.db.runs import recorded_run
-from geotool.errors import GeotoolError
+from geotool.errors import GeotoolError, InvalidValueError
 from geotool.explain.attributions import ExplainOptions, explain_batch
 from geotool.explain.influence import concept_influence, scaled_k
 from geotool.explain.preprocess import (
@@ -45,9 +45,9 @@ from geotool.explain.preprocess import (
 )
 from geotool.explain.segmenters import ImageRef, MaskProblem, Segmenter, synthetic_masks
 from geotool.learn.checkpoint import LoadedModel, load_model
+from geotool.learn.geodesy import haversine_km
 from geotool.progress import NO_PROGRESS, Progress
 
-EARTH_RADIUS_KM = 6371.0
 #: Label value that pixels of a segmenter's ignored values (ADE20k's 0) are mapped to.
 IGNORED = -1
 
@@ -65,6 +65,35 @@ class ConceptOptions:
     device: str = "cpu"
     amp: bool = True
     limit: int | None = None  # at most this many images (in id order)
+
+    def check(self, n_levels: int) -> None:
+        """Refuse options the pass cannot honour (naming the option) instead of running
+        with something else: a ``k`` below 1 would silently become 1, a negative β or an
+        out-of-range level would fail deep inside the computation."""
+        ex = self.explain
+        if self.k is not None and self.k < 1:
+            raise InvalidValueError(f"--k {self.k}: give at least 1 pixel (or leave it out "
+                                    "for 1000 at 224 px, scaled with the pixel count)")
+        if not self.betas or min(self.betas) < 0:
+            raise InvalidValueError(f"--beta {list(self.betas)}: give non-negative whole "
+                                    "numbers, e.g. 0,1,2")
+        if not 0.0 <= self.min_size < 1.0:
+            raise InvalidValueError(f"--min-size {self.min_size}: give a share of the image "
+                                    "in [0, 1)")
+        if self.batch_size < 1:
+            raise InvalidValueError(f"--batch-size {self.batch_size}: must be at least 1")
+        if self.limit is not None and self.limit < 1:
+            raise InvalidValueError(f"--limit {self.limit}: must be at least 1")
+        if ex.noise_samples < 1 or ex.ig_steps < 2 or ex.noise_fraction < 0:
+            raise InvalidValueError("--noise-samples must be >= 1, --ig-steps >= 2, "
+                                    "--noise >= 0")
+        if ex.reduction not in ("absmax", "max"):
+            raise InvalidValueError(f"--reduction {ex.reduction!r}: use absmax or max")
+        if ex.baseline not in ("black", "zero"):
+            raise InvalidValueError(f"baseline {ex.baseline!r}: use black or zero")
+        if not 0 <= ex.level < n_levels:
+            raise InvalidValueError(f"level {ex.level}: the model has {n_levels} levels "
+                                    f"(0..{n_levels - 1}, 0 = finest)")
 
     def recorded(self) -> dict[str, Any]:
         return {"explain": self.explain.to_dict(), "k": self.k, "betas": list(self.betas),
@@ -105,15 +134,6 @@ def model_checkpoint(conn: Connection, model_name: str) -> tuple[int, str]:
                            f"finish); finish it with `geotool train --name {model_name} "
                            "--resume`")
     return row.id, str(row.checkpoint_path)
-
-
-def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
-                 lon2: np.ndarray) -> np.ndarray:
-    """Great-circle distance in km (R = 6371, float64, argument clamped)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi, dlmb = p2 - p1, np.radians(lon2 - lon1)
-    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
-    return np.asarray(2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))))
 
 
 def ensure_concepts(conn: Connection, segmenter: Segmenter) -> dict[int, int]:
@@ -183,11 +203,12 @@ class ExplainSession:
     the one-photo command)."""
 
     def __init__(self, loaded: LoadedModel, options: ConceptOptions) -> None:
+        options.check(len(loaded.classes.levels))
         self.loaded = loaded
         self.options = options
-        self.device = torch.device(options.device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise GeotoolError("--device cuda: no CUDA device is available here; use cpu")
+        from geotool.learn.predict import pick_device
+
+        self.device = pick_device(options.device)  # names a bad --device, as predict does
         self.model = loaded.model.to(self.device).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)

@@ -6,9 +6,11 @@ An explanation is computed on the model's validation view of a photo (docs/metho
 resampling, so every explanation pixel has exactly one concept id.
 
 :func:`input_geometry` reads both sizes and the normalisation from a checkpoint: the
-checkpoint's ``config`` may carry ``resize`` (default ``round(image_size · 320 / 224)``,
-the 320 → 224 ratio of the method) and ``normalize`` (``{"mean": […], "std": […]}``,
-default ImageNet's). This is the one place to align with the training transforms.
+checkpoint's ``config`` may carry ``val_resize`` (what training validated with; or
+``resize``), else the default of validation and prediction,
+:func:`geotool.learn.inference.default_resize` (``round(image_size · 256 / 224)``: 256 at
+224 px), so the explained view is the one ``geotool predict --crops 1`` classifies; and
+``normalize`` (``{"mean": […], "std": […]}``, default ImageNet's).
 """
 
 from __future__ import annotations
@@ -41,7 +43,10 @@ class InputGeometry:
 
 def input_geometry(image_size: int, config: dict[str, Any]) -> InputGeometry:
     """The explained input's geometry for a model trained at ``image_size``."""
-    resize = int(config.get("resize") or round(image_size * 320 / 224))
+    from geotool.learn.inference import default_resize
+
+    resize = int(config.get("val_resize") or config.get("resize")
+                 or default_resize(image_size))
     norm_cfg = config.get("normalize") or {}
     norm = Normalisation(tuple(norm_cfg.get("mean", Normalisation.mean)),
                          tuple(norm_cfg.get("std", Normalisation.std)))

@@ -195,6 +195,22 @@ def concept_report(engine: Engine, model_name: str, *, run_id: int | None = None
     return report
 
 
+def save_figure(fig: Any, path: Path, dpi: int) -> Path:
+    """Write a Matplotlib figure to ``path`` and close it (also when writing fails); a
+    path that cannot be written is the user's to fix, so it is a :class:`GeotoolError`."""
+    import matplotlib.pyplot as plt
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=dpi)
+    except OSError as exc:
+        raise GeotoolError(f"cannot write the figure to {path}: {exc.strerror or exc}; "
+                           "choose a writable path") from None
+    finally:
+        plt.close(fig)
+    return path
+
+
 def bar_chart(report: ConceptReport, path: Path, top: int = 10) -> Path:
     """Figure 4: median ci of the most influential concepts, one bar group per interval."""
     require_module("matplotlib", "dev", "the concept bar chart")
@@ -219,10 +235,7 @@ def bar_chart(report: ConceptReport, path: Path, top: int = 10) -> Path:
     ax.set_title(f"{report.model}: concept influence by error interval (β={report.beta})")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, 120)
 
 
 def format_report(report: ConceptReport, top: int = 10) -> str:

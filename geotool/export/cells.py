@@ -1,18 +1,14 @@
 """Export the cells of a partitioning set for people without database access.
 
-GeoJSON (RFC 7946, written feature by feature) and GeoPackage (OGC 12-128r18, written
-with the standard library's sqlite3: the GeoPackage tables plus geometry blobs made of
-the "GP" header, an xy envelope and ISO WKB). Geometries are MultiPolygons in EPSG:4326,
-one feature per cell of every partitioning of the set.
+GeoJSON (RFC 7946, written feature by feature) and GeoPackage (OGC 12-128r18, by
+:mod:`geotool.export.gpkg`, shared with the predictions export). Geometries are
+MultiPolygons in EPSG:4326, one feature per cell of every partitioning of the set.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import struct
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +17,7 @@ import sqlalchemy as sa
 from shapely.geometry import mapping
 from sqlalchemy.engine import Engine
 
+from geotool.export.gpkg import write_geopackage
 from geotool.partition.params import PartitionError
 
 FORMATS = ("gpkg", "geojson")
@@ -29,10 +26,6 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("tau", "INTEGER"), ("class_index", "INTEGER"), ("label", "TEXT"),
     ("n_images", "INTEGER"), ("lat", "REAL"), ("lon", "REAL"), ("geom_source", "TEXT"),
     ("s2_token", "TEXT"), ("osm_key", "TEXT"),
-)
-WGS84 = (
-    'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],'
-    'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433],AUTHORITY["EPSG","4326"]]'
 )
 
 
@@ -80,68 +73,14 @@ def write_geojson(features: Iterator[tuple[dict[str, Any], bytes]], path: Path) 
     return n
 
 
-def gpkg_blob(wkb: bytes, srs_id: int = 4326) -> bytes:
-    """A GeoPackage geometry blob: header (magic, version, flags, srs, envelope) + WKB."""
-    if not wkb:
-        return b"GP" + bytes([0, 0b00010001]) + struct.pack("<i", srs_id)
-    minx, miny, maxx, maxy = shapely.wkb.loads(wkb).bounds
-    flags = 0b00000011  # little endian, envelope [minx, maxx, miny, maxy]
-    return (b"GP" + bytes([0, flags]) + struct.pack("<i", srs_id)
-            + struct.pack("<4d", minx, maxx, miny, maxy) + wkb)
-
-
 def write_gpkg(features: Iterator[tuple[dict[str, Any], bytes]], path: Path,
                table: str = "cells") -> int:
     """Write a GeoPackage with one feature table; returns the number of features."""
-    if path.exists():
-        path.unlink()
-    db = sqlite3.connect(path)
-    try:
-        db.execute("PRAGMA application_id = 1196444487")  # 'GPKG'
-        db.execute("PRAGMA user_version = 10300")
-        db.execute(
-            "CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER "
-            "PRIMARY KEY, organization TEXT NOT NULL, organization_coordsys_id INTEGER NOT "
-            "NULL, definition TEXT NOT NULL, description TEXT)")
-        db.executemany("INSERT INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)", [
-            ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", None),
-            ("Undefined geographic SRS", 0, "NONE", 0, "undefined", None),
-            ("WGS 84 geodetic", 4326, "EPSG", 4326, WGS84, "longitude/latitude"),
-        ])
-        db.execute(
-            "CREATE TABLE gpkg_contents (table_name TEXT NOT NULL PRIMARY KEY, data_type "
-            "TEXT NOT NULL, identifier TEXT UNIQUE, description TEXT DEFAULT '', "
-            "last_change DATETIME NOT NULL, min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, "
-            "max_y DOUBLE, srs_id INTEGER REFERENCES gpkg_spatial_ref_sys(srs_id))")
-        db.execute(
-            "CREATE TABLE gpkg_geometry_columns (table_name TEXT NOT NULL, column_name TEXT "
-            "NOT NULL, geometry_type_name TEXT NOT NULL, srs_id INTEGER NOT NULL, z TINYINT "
-            "NOT NULL, m TINYINT NOT NULL, CONSTRAINT pk_geom_cols PRIMARY KEY "
-            "(table_name, column_name))")
-        columns = ", ".join(f'"{name}" {kind}' for name, kind in FIELDS)
-        db.execute(f'CREATE TABLE "{table}" (fid INTEGER PRIMARY KEY AUTOINCREMENT, '
-                   f"geom MULTIPOLYGON, {columns})")
-        marks = ", ".join("?" for _ in range(len(FIELDS) + 1))
-        names = ", ".join(f'"{name}"' for name, _ in FIELDS)
-        bounds = [180.0, 90.0, -180.0, -90.0]
-        n = 0
+    with write_geopackage(path) as package:
+        layer = package.layer(table, "MULTIPOLYGON", FIELDS)
         for props, wkb in features:
-            if wkb:
-                b = shapely.wkb.loads(wkb).bounds
-                bounds = [min(bounds[0], b[0]), min(bounds[1], b[1]),
-                          max(bounds[2], b[2]), max(bounds[3], b[3])]
-            db.execute(f'INSERT INTO "{table}" (geom, {names}) VALUES ({marks})',
-                       [gpkg_blob(wkb), *(props[name] for name, _ in FIELDS)])
-            n += 1
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        db.execute("INSERT INTO gpkg_contents VALUES (?, 'features', ?, '', ?, ?, ?, ?, ?, "
-                   "4326)", (table, table, stamp, *bounds))
-        db.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', 'MULTIPOLYGON', "
-                   "4326, 0, 0)", (table,))
-        db.commit()
-    finally:
-        db.close()
-    return n
+            layer.add(wkb, props)
+    return layer.count
 
 
 def export_cells(engine: Engine, set_name: str, path: Path, fmt: str | None = None) -> int:

@@ -15,10 +15,8 @@ antimeridian instead of crossing the whole map.
 from __future__ import annotations
 
 import csv
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +26,7 @@ from shapely.geometry import LineString, Point
 from sqlalchemy.engine import Engine
 
 from geotool.errors import GeotoolError
-from geotool.export.cells import WGS84, gpkg_blob
+from geotool.export.gpkg import write_geopackage
 from geotool.learn.evaluate import pick_prediction_run
 from geotool.learn.registry import find_model_row
 
@@ -121,68 +119,17 @@ def error_line(true_lat: float, true_lng: float, pred_lat: float, pred_lng: floa
     return LineString([(true_lng, true_lat), (pred_lng, pred_lat)])
 
 
-def _create_layer(db: sqlite3.Connection, table: str, geometry_type: str) -> None:
-    columns = ", ".join(f'"{name}" {kind}' for name, kind in FIELDS)
-    db.execute(f'CREATE TABLE "{table}" (fid INTEGER PRIMARY KEY AUTOINCREMENT, '
-               f"geom {geometry_type}, {columns})")
-
-
 def write_gpkg(rows: Iterator[dict[str, Any]], path: Path) -> int:
     """Points and error lines; returns the number of predictions written."""
-    if path.exists():
-        path.unlink()
-    db = sqlite3.connect(path)
-    try:
-        db.execute("PRAGMA application_id = 1196444487")  # 'GPKG'
-        db.execute("PRAGMA user_version = 10300")
-        db.execute(
-            "CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER "
-            "PRIMARY KEY, organization TEXT NOT NULL, organization_coordsys_id INTEGER NOT "
-            "NULL, definition TEXT NOT NULL, description TEXT)")
-        db.executemany("INSERT INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)", [
-            ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", None),
-            ("Undefined geographic SRS", 0, "NONE", 0, "undefined", None),
-            ("WGS 84 geodetic", 4326, "EPSG", 4326, WGS84, "longitude/latitude"),
-        ])
-        db.execute(
-            "CREATE TABLE gpkg_contents (table_name TEXT NOT NULL PRIMARY KEY, data_type "
-            "TEXT NOT NULL, identifier TEXT UNIQUE, description TEXT DEFAULT '', "
-            "last_change DATETIME NOT NULL, min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, "
-            "max_y DOUBLE, srs_id INTEGER REFERENCES gpkg_spatial_ref_sys(srs_id))")
-        db.execute(
-            "CREATE TABLE gpkg_geometry_columns (table_name TEXT NOT NULL, column_name TEXT "
-            "NOT NULL, geometry_type_name TEXT NOT NULL, srs_id INTEGER NOT NULL, z TINYINT "
-            "NOT NULL, m TINYINT NOT NULL, CONSTRAINT pk_geom_cols PRIMARY KEY "
-            "(table_name, column_name))")
-        _create_layer(db, "predictions", "POINT")
-        _create_layer(db, "errors", "LINESTRING")
-        names = ", ".join(f'"{name}"' for name, _ in FIELDS)
-        marks = ", ".join("?" for _ in range(len(FIELDS) + 1))
-        bounds = {"predictions": [180.0, 90.0, -180.0, -90.0],
-                  "errors": [540.0, 90.0, -540.0, -90.0]}
-        n = 0
+    with write_geopackage(path) as package:
+        points = package.layer("predictions", "POINT", FIELDS)
+        lines = package.layer("errors", "LINESTRING", FIELDS)
         for r in rows:
-            values = [r[name] for name, _ in FIELDS]
-            point = Point(r["pred_lng"], r["pred_lat"])
-            line = error_line(r["true_lat"], r["true_lng"], r["pred_lat"], r["pred_lng"])
-            for table, geom in (("predictions", point), ("errors", line)):
-                b = geom.bounds
-                bb = bounds[table]
-                bounds[table] = [min(bb[0], b[0]), min(bb[1], b[1]),
-                                 max(bb[2], b[2]), max(bb[3], b[3])]
-                db.execute(f'INSERT INTO "{table}" (geom, {names}) VALUES ({marks})',
-                           [gpkg_blob(shapely.to_wkb(geom)), *values])
-            n += 1
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        for table, kind in (("predictions", "POINT"), ("errors", "LINESTRING")):
-            db.execute("INSERT INTO gpkg_contents VALUES (?, 'features', ?, '', ?, ?, ?, ?, "
-                       "?, 4326)", (table, table, stamp, *bounds[table]))
-            db.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, 4326, 0, 0)",
-                       (table, kind))
-        db.commit()
-    finally:
-        db.close()
-    return n
+            values = {name: r[name] for name, _ in FIELDS}
+            points.add(shapely.to_wkb(Point(r["pred_lng"], r["pred_lat"])), values)
+            lines.add(shapely.to_wkb(error_line(r["true_lat"], r["true_lng"], r["pred_lat"],
+                                                r["pred_lng"])), values)
+    return points.count
 
 
 def export_predictions(engine: Engine, model_name: str, path: Path, fmt: str | None = None,

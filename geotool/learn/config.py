@@ -111,6 +111,11 @@ class TrainConfig:
             raise GeotoolError(f"train_scale must be 0 < low <= high <= 1, not {self.train_scale}")
         if self.workers < 0:
             raise GeotoolError(f"workers must be 0 or more, not {self.workers}")
+        if self.max_steps < 0:
+            raise GeotoolError(f"max_steps must be 0 (no limit) or more, not {self.max_steps}")
+        if self.image_size < 0:
+            raise GeotoolError(f"image_size must be 0 (the backbone's) or more, not "
+                               f"{self.image_size}")
         if self.weights and self.init_from:
             raise GeotoolError("give either --weights or --init-from, not both")
 

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from geotool.errors import GeotoolError
+from geotool.errors import GeotoolError, InvalidValueError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -73,6 +73,13 @@ class CropTransform:
     crops: int = 5
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
+
+    def __post_init__(self) -> None:
+        # a shorter edge below the crop size cannot give the crops (torchvision would
+        # raise a ValueError per photo, inside the loader)
+        if self.resize < self.size:
+            raise InvalidValueError(f"--resize {self.resize}: the shortest edge must be at "
+                                    f"least the model's input size, {self.size} px")
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         from torchvision.transforms import functional as F

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from geotool.db.copy import copy_rows
 from geotool.db.runs import recorded_run
-from geotool.errors import GeotoolError
+from geotool.errors import GeotoolError, InvalidValueError, UnavailableError
 from geotool.learn.classes import SetClasses
 from geotool.learn.inference import (
     BatchAnswer,
@@ -72,6 +72,8 @@ class PredictOptions:
             raise GeotoolError(f"--batch-size {self.batch_size}: must be at least 1")
         if self.resize is not None and self.resize < 1:
             raise GeotoolError(f"--resize {self.resize}: must be a positive pixel count")
+        if self.workers < 0:
+            raise InvalidValueError(f"--workers {self.workers}: must be 0 or more")
 
 
 @dataclass
@@ -94,9 +96,19 @@ def pick_device(name: str) -> torch.device:
     """``auto`` → CUDA when available, else CPU; otherwise the named device."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise GeotoolError(f"--device {name}: CUDA is not available on this machine")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise InvalidValueError(f"--device {name!r}: choose auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UnavailableError(f"--device {name}: CUDA is not available on this machine")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise InvalidValueError(f"--device {name}: this machine has "
+                                    f"{torch.cuda.device_count()} CUDA device(s)")
+    elif device.type != "cpu":
+        raise InvalidValueError(f"--device {name!r}: choose auto, cpu, cuda or cuda:N")
+    return device
 
 
 def crop_transform(ready: ReadyModel, options: PredictOptions) -> CropTransform:

@@ -138,22 +138,23 @@ def ingest_shards(engine: Engine, directory: Path | str, dataset: str,
     return summary
 
 
-_MAPS: dict[str, tuple[Any, mmap.mmap]] = {}
+_MAPS: dict[str, mmap.mmap] = {}
 
 
 def read_shard_image(shard_path: str, offset: int, length: int) -> bytes:
     """The JPEG bytes of the record at ``offset`` (memory-mapped; one map per process)."""
     from geotool.learn.data import BadImage
 
-    entry = _MAPS.get(shard_path)
-    if entry is None:
+    mapped = _MAPS.get(shard_path)
+    if mapped is None:
         try:
-            fh = open(shard_path, "rb")  # noqa: SIM115 - kept open with its map
-            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            # the map keeps its own handle: the file is closed at once, also when mapping
+            # fails (an empty or unreadable shard used to leave its file open)
+            with open(shard_path, "rb") as fh:
+                mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         except (OSError, ValueError) as exc:
             raise BadImage(f"cannot open shard {shard_path}: {exc}") from None
-        entry = _MAPS[shard_path] = (fh, mapped)
-    mapped = entry[1]
+        _MAPS[shard_path] = mapped
     if offset + length > len(mapped):
         raise BadImage(f"shard {shard_path} is shorter than the indexed record at {offset}")
     try:

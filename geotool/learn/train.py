@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 import torch
 import torch.distributed as dist
@@ -62,12 +61,13 @@ from geotool.learn.data import (
     normalise,
     steps_per_epoch,
 )
+from geotool.learn.geodesy import haversine_km
+from geotool.learn.inference import default_resize
 from geotool.learn.labels import LabelArrays, read_label_arrays
 from geotool.learn.model import GeoClassifier
 from geotool.progress import NO_PROGRESS, Progress
 
 KM_LADDER = (1, 25, 200, 750, 2500)
-EARTH_RADIUS_KM = 6371.0
 
 
 @dataclass
@@ -135,15 +135,6 @@ def _amp(config: TrainConfig, device: torch.device) -> tuple[torch.dtype | None,
     return torch.float16, True
 
 
-def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
-                 lon2: np.ndarray) -> np.ndarray:
-    """Great-circle distance in km (R = 6371, argument clamped)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi, dlam = p2 - p1, np.radians(lon2 - lon1)
-    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlam / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
-
-
 def multi_head_loss(logits: list[torch.Tensor], targets: torch.Tensor,
                     denominators: torch.Tensor | None = None
                     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -177,7 +168,8 @@ def _specs(config: TrainConfig) -> tuple[TransformSpec, TransformSpec]:
     train = TransformSpec(size, True, config.train_resize or math.ceil(size * 320 / 224),
                           tuple(config.train_scale), tuple(config.train_ratio),  # type: ignore[arg-type]
                           config.flip, config.draft_decode)
-    val = TransformSpec(size, False, config.val_resize or math.ceil(size * 256 / 224),
+    # the validation view is the one prediction classifies (inference.default_resize)
+    val = TransformSpec(size, False, config.val_resize or default_resize(size),
                         draft=config.draft_decode)
     return train, val
 
@@ -251,7 +243,10 @@ class _Trainer:
                     raise GeotoolError(f"model {cfg.name!r} was trained on set "
                                        f"{stored.partitions!r}, not {cfg.partitions!r}; "
                                        "resume it without --partitions")
+                # the stopping rule belongs to this invocation, not to the model: a run
+                # stopped by --max-steps goes on to the given limit (0: to the last epoch)
                 stored.name, stored.device = cfg.name, cfg.device
+                stored.max_steps = cfg.max_steps
                 self.config = cfg = stored
                 state = ckpt
             try:
@@ -564,6 +559,8 @@ class _Trainer:
         if step:
             self.progress.advance(step)
         validated_at = -1
+        # the data position of the last batch trained (the one a resume continues after)
+        done_epoch, done_in_epoch = epoch, start
         while step < total_steps and epoch < cfg.epochs:
             for encoded_batch in self.batches(epoch, start):
                 batch = batch_pixels(encoded_batch, cfg.input_size(), self.device)
@@ -578,6 +575,7 @@ class _Trainer:
                 loss = self._guarded_step(batch, step)
                 step += 1
                 start += 1
+                done_epoch, done_in_epoch = epoch, start
                 window_loss, window_n = window_loss + loss, window_n + 1
                 self.progress.advance(1)
                 self.progress.update(epoch=epoch + 1, step=step, loss=round(loss, 4), lr=lr)
@@ -605,8 +603,8 @@ class _Trainer:
                     break
             epoch, start = epoch + 1, 0
         if validated_at != step:
-            self.after_validation(self.validate(), epoch - 1, step)
-            self.save_last(epoch - 1, spe, step)
+            self.after_validation(self.validate(), done_epoch, step)
+            self.save_last(done_epoch, done_in_epoch, step)
         if self.writer is not None:
             self.writer.close()
         return TrainResult(cfg.name, self.model_id, self.run_id, step, step * cfg.batch_size,

@@ -11,11 +11,11 @@ work like any other set.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from geotool.db import sqlfiles
 from geotool.partition.params import BuildParams, PartitionError, add_partitioning
+from geotool.partition.semantic import build_hierarchy
 from geotool.progress import Progress
 
 #: Countries (ISO codes, lower case) whose images are classed by state.
@@ -29,14 +29,7 @@ def build_countries(conn: Connection, set_id: int, dataset_id: int, params: Buil
     if len(params.taus) != 1:
         raise PartitionError(f"--scheme countries takes one --tau (the minimum of images "
                              f"per class, e.g. 1000), not {params.taus}")
-    progress.phase("hierarchy: edges, parents, cycles, paths, counts")
-    sqlfiles.run(conn, "partition_hierarchy", set_id=set_id, dataset_id=dataset_id,
-                 split=params.split)
-    n_nodes = conn.execute(sa.text("SELECT count(*) FROM hierarchy_nodes WHERE set_id = :s"),
-                           {"s": set_id}).scalar_one()
-    if not n_nodes:
-        raise PartitionError(f"the {params.split} images of this dataset have no address "
-                             "vectors yet: run `geotool geocode` first")
+    build_hierarchy(conn, set_id, dataset_id, params, progress)
     tau = params.taus[0]
     effective = max(tau, params.min_images)
     progress.phase(f"countries with at least {effective} images")

@@ -14,10 +14,11 @@ from geotool.partition.params import BuildParams, PartitionError, add_partitioni
 from geotool.progress import Progress
 
 
-def build_semantic(conn: Connection, set_id: int, dataset_id: int, params: BuildParams,
-                   progress: Progress) -> None:
-    """Hierarchy of the set; classes, statistics and names per τ (fine first); then the
-    labels of all partitionings (one ``image_classes`` row per image) and the ancestors."""
+def build_hierarchy(conn: Connection, set_id: int, dataset_id: int, params: BuildParams,
+                    progress: Progress, other_scheme: str = "") -> None:
+    """The set's location hierarchy from the address vectors of ``params.split`` (the
+    step every hierarchy-based scheme starts with); ``other_scheme`` is appended to the
+    error when there are no address vectors."""
     progress.phase("hierarchy: edges, parents, cycles, paths, counts")
     sqlfiles.run(conn, "partition_hierarchy", set_id=set_id, dataset_id=dataset_id,
                  split=params.split)
@@ -26,8 +27,15 @@ def build_semantic(conn: Connection, set_id: int, dataset_id: int, params: Build
     if not n_nodes:
         raise PartitionError(
             f"the {params.split} images of this dataset have no address vectors yet: "
-            "run `geotool geocode` first (or build an S2 set with --scheme s2)"
-        )
+            f"run `geotool geocode` first{other_scheme}")
+
+
+def build_semantic(conn: Connection, set_id: int, dataset_id: int, params: BuildParams,
+                   progress: Progress) -> None:
+    """Hierarchy of the set; classes, statistics and names per τ (fine first); then the
+    labels of all partitionings (one ``image_classes`` row per image) and the ancestors."""
+    build_hierarchy(conn, set_id, dataset_id, params, progress,
+                    " (or build an S2 set with --scheme s2)")
     taus = sorted(params.taus)
     for level, tau in enumerate(taus):
         effective = max(tau, params.min_images)
