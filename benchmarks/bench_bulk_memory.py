@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--old-sql", type=Path, help="another geocode_bulk_reverse.sql")
     args = parser.parse_args()
     sys.path.insert(0, str(TESTS))
-    from real_osm import helsinki_points
+    from support.real_osm import helsinki_points
 
     variants = {"current": "geocode_bulk_reverse"}
     if args.old_sql:

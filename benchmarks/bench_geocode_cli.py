@@ -39,7 +39,7 @@ def points_for(args: argparse.Namespace) -> list[tuple[float, float]]:
 
         return world_points(load_world(args.world), args.points, seed=5)
     sys.path.insert(0, str(ROOT / "tests"))
-    from real_osm import helsinki_points
+    from support.real_osm import helsinki_points
 
     return helsinki_points(args.points, seed=5)
 

@@ -31,8 +31,8 @@ def main() -> None:
     parser.add_argument("--nominatim-dsn", help="an existing Helsinki import (pgsql:...)")
     args = parser.parse_args()
     sys.path.insert(0, str(TESTS))
-    from geocode_compare import unexplained_differences
-    from real_osm import helsinki_pbf, helsinki_points
+    from support.geocode_compare import unexplained_differences
+    from support.real_osm import helsinki_pbf, helsinki_points
 
     from geotool.db.server import PrivateServer
     from geotool.geocode.nominatim.bulk import BulkNominatim

@@ -57,7 +57,7 @@ TAKES_EXTRA_ARGS = {"build"}
 # Optional packages and the extra that installs each. A command module that cannot be
 # imported because one is missing still gets its name: running it says what to install.
 EXTRA_OF_PACKAGE = {"torch": "ml", "torchvision": "ml", "captum": "ml", "matplotlib": "ml",
-                    "pandas": "ml",
+                    "pandas": "ml", "msgpack": "ml",
                     "nominatim_api": "nominatim", "nominatim_db": "nominatim"}
 
 
