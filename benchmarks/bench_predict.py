@@ -37,6 +37,8 @@ import numpy as np
 import sqlalchemy as sa
 from scratch_databases import ScratchDatabases
 
+from geotool.learn.geodesy import haversine_km
+
 LEVELS = (1000, 300, 30)  # cities, states, countries: classes per level, fine -> coarse
 TOP_K = 10
 
@@ -194,10 +196,12 @@ def prediction_rows(url: str, run_id: int, n_rows: int, seed: int = 0
                 if made == n_rows:
                     return
                 c = int(top[0])
+                error = float(haversine_km(table[c, 1], table[c, 2], lat, lon))
                 yield (run_id, image_id, mode, level, int(table[c, 0]), c, float(probs[0]),
                        float(table[c, 1]), float(table[c, 2]), lat, lon,
                        top.tolist() if mode == "flat" else None,
-                       [round(float(p), 6) for p in probs] if mode == "flat" else None)
+                       [round(float(p), 6) for p in probs] if mode == "flat" else None,
+                       error)
                 made += 1
 
 

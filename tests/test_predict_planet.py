@@ -140,6 +140,17 @@ def test_ladder_matches_numpy_over_exported_predictions(
     assert (strict["acc_25km"].to_numpy() <= frame["acc_25km"].to_numpy()).all()
 
 
+def test_stored_errors_equal_the_databases_haversine(planet_engine: Engine) -> None:
+    """``error_km`` is written by the client (migration 0011); on every stored answer it
+    equals the database's own ``geotool_haversine`` of the row's coordinates."""
+    predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(batch_size=32))
+    with planet_engine.connect() as conn:
+        n, worst = conn.execute(sa.text(
+            "SELECT count(*), max(abs(error_km - geotool_haversine(lat, lon, true_lat, "
+            "true_lon))) FROM predictions")).one()
+    assert n > 0 and worst < 1e-9
+
+
 def test_semantic_country_accuracy_against_the_world(
         planet_db: PlanetDb, planet_engine: Engine) -> None:
     predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(crops=1))

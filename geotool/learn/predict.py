@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 import torch
 from sqlalchemy.engine import Connection, Engine
@@ -30,6 +31,7 @@ from geotool.db.copy import copy_rows
 from geotool.db.runs import recorded_run
 from geotool.errors import GeotoolError, InvalidValueError, UnavailableError
 from geotool.learn.classes import SetClasses
+from geotool.learn.geodesy import haversine_km
 from geotool.learn.inference import (
     BatchAnswer,
     CropTransform,
@@ -45,9 +47,9 @@ from geotool.progress import NO_PROGRESS, Progress
 
 PREDICTION_COLUMNS = ("prediction_run_id", "image_id", "mode", "level", "cell_id",
                       "class_index", "probability", "lat", "lon", "true_lat", "true_lon",
-                      "topk_class_index", "topk_probability")
+                      "topk_class_index", "topk_probability", "error_km")
 PREDICTION_TYPES = ("int4", "int8", "text", "int2", "int8", "int4", "float8", "float8",
-                    "float8", "float8", "float8", "int4[]", "float4[]")
+                    "float8", "float8", "float8", "int4[]", "float4[]", "float8")
 SCHEMA = "geotool.predict-image/1"
 
 
@@ -218,6 +220,12 @@ def prediction_rows(run_id: int, image_ids: Sequence[int], true_coords: Sequence
                     float]], answer: BatchAnswer, classes: SetClasses) -> Iterator[tuple[Any, ...]]:
     """COPY rows (``PREDICTION_COLUMNS``) for a batch's answers."""
     levels = classes.levels
+    true = np.asarray(true_coords, dtype=np.float64).reshape(-1, 2)
+    # error_km of every flat and hierarchical answer, one vectorised call per level
+    flat_err = [haversine_km(lv.lat[answer.flat_index[k]], lv.lon[answer.flat_index[k]],
+                             true[:, 0], true[:, 1]) for k, lv in enumerate(levels)]
+    hier_err = [haversine_km(lv.lat[answer.hier_index[k]], lv.lon[answer.hier_index[k]],
+                             true[:, 0], true[:, 1]) for k, lv in enumerate(levels)]
     for b, image_id in enumerate(image_ids):
         true_lat, true_lon = true_coords[b]
         for k, lv in enumerate(levels):
@@ -226,12 +234,13 @@ def prediction_rows(run_id: int, image_ids: Sequence[int], true_coords: Sequence
             yield (run_id, image_id, "flat", k, int(lv.cell_ids[c]), c,
                    float(answer.flat_prob[k, b]), float(lv.lat[c]), float(lv.lon[c]),
                    true_lat, true_lon, answer.topk_index[k][b].tolist(),
-                   [round(float(p), 6) for p in answer.topk_prob[k][b]])
+                   [round(float(p), 6) for p in answer.topk_prob[k][b]],
+                   float(flat_err[k][b]))
             h = int(answer.hier_index[k, b])
             if h >= 0:
                 yield (run_id, image_id, "hier", k, int(lv.cell_ids[h]), h,
                        float(answer.hier_prob[k, b]), float(lv.lat[h]), float(lv.lon[h]),
-                       true_lat, true_lon, None, None)
+                       true_lat, true_lon, None, None, float(hier_err[k][b]))
 
 
 def _batches(items: Iterator[tuple[int, str | None, float, float]], size: int
