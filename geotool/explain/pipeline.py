@@ -29,7 +29,7 @@ import sqlalchemy as sa
 import torch
 from sqlalchemy.engine import Connection, Engine
 
-from geotool.db import sqlfiles
+from geotool.db import datasets, sqlfiles
 from geotool.db.copy import copy_rows
 from geotool.db.runs import recorded_run
 from geotool.errors import GeotoolError, InvalidValueError
@@ -124,12 +124,12 @@ class ConceptSummary:
 def model_checkpoint(conn: Connection, model_name: str) -> tuple[int, str]:
     """``(models.id, checkpoint_path)`` of the model called ``model_name``.
 
-    Found through the registry (:func:`geotool.learn.registry.find_model_row`).
+    Found through the registry (:func:`geotool.learn.registry.get_model`).
     """
-    from geotool.learn.registry import find_model_row
+    from geotool.learn.registry import get_model
 
-    row = find_model_row(conn, model_name)
-    if row.checkpoint_path is None:
+    row = get_model(conn, model_name)
+    if not row.checkpoint_path:
         raise GeotoolError(f"model {model_name!r} has no checkpoint yet (training did not "
                            f"finish); finish it with `geotool train --name {model_name} "
                            "--resume`")
@@ -244,14 +244,6 @@ def _check_true_classes(engine: Engine, model_name: str, loaded: LoadedModel) ->
         check_same_classes(model_name, loaded.classes, read_set_classes(conn, set_name))
 
 
-def _dataset_id(conn: Connection, dataset: str) -> int:
-    row = conn.execute(sa.text("SELECT id FROM datasets WHERE name = :n"),
-                       {"n": dataset}).one_or_none()
-    if row is None:
-        raise GeotoolError(f"no dataset named {dataset!r}; `geotool ingest` loads one")
-    return int(row.id)
-
-
 def compute_concepts(engine: Engine, model_name: str, dataset: str, split: str = "test",
                      options: ConceptOptions | None = None,
                      progress: Progress = NO_PROGRESS,
@@ -270,7 +262,7 @@ def compute_concepts(engine: Engine, model_name: str, dataset: str, split: str =
                            "true class; a given class is for `geotool concepts explain`")
     with engine.begin() as conn:
         model_id, checkpoint = model_checkpoint(conn, model_name)
-        dataset_id = _dataset_id(conn, dataset)
+        dataset_id = datasets.dataset_id(conn, dataset)
         concept_ids = ensure_concepts(conn, segmenter)
         ensure_views(conn)
     loaded = load_model(Path(checkpoint))

@@ -25,10 +25,11 @@ import sqlalchemy as sa
 from shapely.geometry import LineString, Point
 from sqlalchemy.engine import Engine
 
+from geotool.db import datasets
 from geotool.errors import GeotoolError
 from geotool.export.gpkg import write_geopackage
 from geotool.learn.evaluate import pick_prediction_run
-from geotool.learn.registry import find_model_row
+from geotool.learn.registry import get_model
 
 FORMATS = ("csv", "gpkg")
 CSV_HEADER = ("img_id", "p_key", "pred_class", "pred_lat", "pred_lng")
@@ -71,13 +72,12 @@ def prediction_rows(engine: Engine, model_name: str, dataset: str | None = None,
     """(prediction run id, rows in ``FIELDS`` order): flat rows per level, then the
     hierarchical row (``p_key = hierarchy``), per photo in id order, streamed."""
     with engine.connect() as conn:
-        model = find_model_row(conn, model_name)
+        model = get_model(conn, model_name)
         if dataset is None:
             ds = conn.execute(sa.text("SELECT dataset_id FROM partitioning_sets WHERE id = :s"),
                               {"s": model.set_id}).scalar()
         else:
-            ds = conn.execute(sa.text("SELECT id FROM datasets WHERE name = :n"),
-                              {"n": dataset}).scalar()
+            ds = datasets.dataset_id(conn, dataset)
         if ds is None:
             raise GeotoolError(f"no dataset {dataset!r} for model {model_name!r}; "
                                "pass --dataset NAME")

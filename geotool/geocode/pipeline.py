@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
+from geotool.db import datasets
 from geotool.db.runs import recorded_run
 from geotool.errors import GeotoolError, InvalidValueError
 from geotool.geocode import store
@@ -120,7 +121,7 @@ def _run(
     started = time.monotonic()
     source = str(getattr(gc, "source", gc.name))
     with engine.connect() as conn:
-        ds = store.dataset_id(conn, dataset)
+        ds = datasets.dataset_id(conn, dataset)
     if retry_failed:
         store.forget_failed(engine, ds)
     with engine.connect() as conn:

@@ -31,12 +31,7 @@ from dataclasses import dataclass, field, fields
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from geotool.errors import GeotoolError
 from geotool.geocode.types import AddressResult, LocationRecord
-
-
-class DatasetNotFound(GeotoolError, ValueError):
-    """The dataset named on the command line is not in the database."""
 
 
 @dataclass(frozen=True)
@@ -92,18 +87,6 @@ def clean_vector(locations: Iterable[LocationRecord]) -> list[LocationRecord]:
         seen.add(loc.osm_key)
         out.append(loc)
     return out
-
-
-def dataset_id(conn: Connection, name: str) -> int:
-    """The id of dataset ``name``; raises ``DatasetNotFound`` with the known names."""
-    row = conn.execute(sa.text("SELECT id FROM datasets WHERE name = :n"), {"n": name}).first()
-    if row is None:
-        known = [r[0] for r in conn.execute(sa.text("SELECT name FROM datasets ORDER BY name"))]
-        hint = f" Known datasets: {', '.join(known)}." if known else " No dataset is loaded yet."
-        raise DatasetNotFound(
-            f"dataset {name!r} is not in the database.{hint} Load it with `geotool ingest`."
-        )
-    return int(row[0])
 
 
 def _query_coords(precision: int | None) -> tuple[str, str]:

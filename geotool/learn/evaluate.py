@@ -21,10 +21,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from geotool.db import sqlfiles
+from geotool.db import datasets, sqlfiles
 from geotool.errors import GeotoolError
-from geotool.learn.registry import ModelRow
-from geotool.learn.registry import find_model_row as find_model
+from geotool.learn.registry import ModelRecord, get_model
 
 RADII_KM = (1, 25, 200, 750, 2500)
 LADDER = tuple(f"acc_{r}km" for r in RADII_KM)
@@ -85,13 +84,9 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _dataset(conn: Connection, model: ModelRow, dataset: str | None) -> tuple[int, str]:
+def _dataset(conn: Connection, model: ModelRecord, dataset: str | None) -> tuple[int, str]:
     if dataset is not None:
-        found = conn.execute(sa.text("SELECT id FROM datasets WHERE name = :n"),
-                             {"n": dataset}).scalar()
-        if found is None:
-            raise GeotoolError(f"no dataset named {dataset!r}")
-        return int(found), dataset
+        return datasets.dataset_id(conn, dataset), dataset
     row = conn.execute(sa.text(
         "SELECT d.id, d.name FROM partitioning_sets s JOIN datasets d ON d.id = s.dataset_id "
         "WHERE s.id = :s"), {"s": model.set_id}).first()
@@ -100,7 +95,7 @@ def _dataset(conn: Connection, model: ModelRow, dataset: str | None) -> tuple[in
     return int(row.id), str(row.name)
 
 
-def pick_prediction_run(conn: Connection, model: ModelRow, dataset_id: int, split: str,
+def pick_prediction_run(conn: Connection, model: ModelRecord, dataset_id: int, split: str,
                         crops: int | None = None, combine: str | None = None) -> int:
     """The newest prediction run of ``model`` (matching crops/combine when given) that
     has predictions for the split, or an error saying which command makes one."""
@@ -137,7 +132,7 @@ def evaluate(engine: Engine, model_names: Sequence[str], dataset: str | None = N
     seen_sets: list[tuple[int, str]] = []
     with engine.connect() as conn:
         for name in model_names:
-            model = find_model(conn, name)
+            model = get_model(conn, name)
             dataset_id, dataset_name = _dataset(conn, model, dataset)
             run_id = pick_prediction_run(conn, model, dataset_id, split, crops, combine)
             levels = _level_names(conn, model.set_id)
@@ -169,7 +164,7 @@ def _level_names(conn: Connection, set_id: int | None) -> dict[int, str]:
         "SELECT level, name FROM partitionings WHERE set_id = :s"), {"s": set_id})}
 
 
-def _baselines(conn: Connection, model: ModelRow, levels: dict[int, str], dataset_id: int,
+def _baselines(conn: Connection, model: ModelRecord, levels: dict[int, str], dataset_id: int,
                split: str, strict: bool, with_random: bool) -> list[dict[str, Any]]:
     result = sqlfiles.run(conn, "evaluate_baselines.sql", set_id=model.set_id,
                           dataset_id=dataset_id, split=split, strict=strict,

@@ -18,9 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from geotool.db import sqlfiles
 from geotool.errors import GeotoolError
 from geotool.learn.classes import SetClasses, check_same_classes, read_set_classes
-from geotool.learn.registry import ModelRow, find_model_row, get_model
-
-find_model = find_model_row  # the name prediction code uses
+from geotool.learn.registry import ModelRecord, get_model
 
 if TYPE_CHECKING:  # torch is imported only by what loads a model, not by evaluate/export
     from geotool.learn.checkpoint import LoadedModel
@@ -30,7 +28,7 @@ if TYPE_CHECKING:  # torch is imported only by what loads a model, not by evalua
 class ReadyModel:
     """A model ready to predict with: its row, weights, current classes and ancestors."""
 
-    row: ModelRow
+    row: ModelRecord
     loaded: LoadedModel
     classes: SetClasses  # the set's classes now (with cell ids), checked against the model's
     ancestors: np.ndarray  # [levels, n_fine] class index of each fine class's ancestor
@@ -50,23 +48,41 @@ def read_ancestor_matrix(conn: Connection, set_name: str, n_classes: list[int]) 
     return out
 
 
-def ready_model(engine: Engine, name: str, device: str = "cpu") -> ReadyModel:
-    """Resolve ``name``, load its checkpoint, and check its set's classes are unchanged."""
+def _checked_record(conn: Connection, name: str) -> tuple[ModelRecord, SetClasses]:
+    """Model ``name``'s row and its set's classes as they are now, or a clear error when it
+    has no checkpoint yet or its set no longer exists."""
+    record = get_model(conn, name)
+    if not record.checkpoint_path:
+        raise GeotoolError(f"model {name!r} has no checkpoint yet (status "
+                           f"{record.status}); finish its training with `geotool train "
+                           f"--name {name} --resume`")
+    set_name = record.set_name or ""
+    try:
+        current = read_set_classes(conn, set_name)
+    except GeotoolError:
+        raise GeotoolError(
+            f"model {name!r} was trained on partitioning set {set_name!r}, which no longer "
+            "exists; rebuild it with the parameters the model was trained on "
+            f"(`geotool models show {name}` lists them)") from None
+    return record, current
+
+
+def _load_checked(record: ModelRecord, current: SetClasses, device: str) -> LoadedModel:
+    """The record's best checkpoint, refused when its classes differ from ``current``."""
     from geotool.learn.checkpoint import load_model
 
+    assert record.checkpoint_path is not None
+    loaded = load_model(Path(record.checkpoint_path), device)
+    check_same_classes(record.name, loaded.classes, current)
+    return loaded
+
+
+def ready_model(engine: Engine, name: str, device: str = "cpu") -> ReadyModel:
+    """Resolve ``name``, load its checkpoint, and check its set's classes are unchanged."""
     with engine.connect() as conn:
-        row = find_model(conn, name)
-        if row.checkpoint_path is None:
-            raise GeotoolError(f"model {name!r} has no checkpoint yet (training did not "
-                               "finish); run `geotool train` again to complete it")
-        if row.set_name is None:
-            raise GeotoolError(f"model {name!r}: its partitioning set was deleted; rebuild "
-                               "it with the parameters the model was trained on")
-        loaded = load_model(row.checkpoint_path, device=device)
-        current = read_set_classes(conn, row.set_name)
-        check_same_classes(name, loaded.classes, current)
-        ancestors = read_ancestor_matrix(conn, row.set_name, current.n_classes)
-    return ReadyModel(row, loaded, current, ancestors)
+        record, current = _checked_record(conn, name)
+        ancestors = read_ancestor_matrix(conn, current.set_name, current.n_classes)
+    return ReadyModel(record, _load_checked(record, current, device), current, ancestors)
 
 
 def load_model_by_name(engine: Engine, name: str,
@@ -77,21 +93,5 @@ def load_model_by_name(engine: Engine, name: str,
     or the set was rebuilt with other classes (or dropped) since training.
     """
     with engine.connect() as conn:
-        record = get_model(conn, name)
-        if not record.checkpoint_path:
-            raise GeotoolError(f"model {name!r} has no checkpoint yet (status "
-                               f"{record.status}); finish its training with `geotool train "
-                               f"--name {name} --resume`")
-        set_name = record.set_name or ""
-        try:
-            current = read_set_classes(conn, set_name)
-        except GeotoolError:
-            raise GeotoolError(
-                f"model {name!r} was trained on partitioning set {set_name!r}, which no longer "
-                "exists; rebuild it with the parameters the model was trained on "
-                f"(`geotool models show {name}` lists them)") from None
-    from geotool.learn.checkpoint import load_model
-
-    loaded = load_model(Path(record.checkpoint_path), device)
-    check_same_classes(name, loaded.classes, current)
-    return loaded
+        record, current = _checked_record(conn, name)
+    return _load_checked(record, current, device)

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 import torch
 from sqlalchemy.engine import Connection, Engine
 
+from geotool.db import datasets
 from geotool.db.copy import copy_rows
 from geotool.db.runs import recorded_run
 from geotool.errors import GeotoolError, InvalidValueError, UnavailableError
@@ -139,14 +140,6 @@ def _prediction_run(conn: Connection, ready: ReadyModel, options: PredictOptions
         "AND top_k = :k AND resize = :r"),
         {"m": ready.row.id, "c": options.crops, "comb": options.combine, "k": options.top_k,
          "r": transform.resize}).scalar_one())
-
-
-def _dataset_id(conn: Connection, dataset: str) -> int:
-    found = conn.execute(sa.text("SELECT id FROM datasets WHERE name = :n"),
-                         {"n": dataset}).scalar()
-    if found is None:
-        raise GeotoolError(f"no dataset named {dataset!r}; `geotool ingest` loads one")
-    return int(found)
 
 
 TODO_SQL = (
@@ -269,7 +262,7 @@ def predict(engine: Engine, model_name: str, dataset: str, split: str | None = "
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     with engine.begin() as conn:
-        dataset_id = _dataset_id(conn, dataset)
+        dataset_id = datasets.dataset_id(conn, dataset)
         run_id = _prediction_run(conn, ready, options, transform)
         if options.retry_failed:
             conn.execute(sa.text("DELETE FROM prediction_failures WHERE prediction_run_id = :r"),

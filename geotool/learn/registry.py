@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -127,25 +126,3 @@ def write_metrics(conn: Connection, model_id: int | None, step: int, epoch: int,
             "value) VALUES (:m, :s, :sp, :k, :e, :n, :v) ON CONFLICT (model_id, step, split, "
             "metric) DO UPDATE SET value = EXCLUDED.value, epoch = EXCLUDED.epoch, "
             "images_seen = EXCLUDED.images_seen, recorded_at = now()"), rows)
-
-
-@dataclass(frozen=True)
-class ModelRow:
-    """A ``models`` row as prediction needs it (see :mod:`geotool.learn.registry`).
-
-    ``set_name`` is the name of the set the model was trained on, kept by the model even
-    when the set is rebuilt or dropped (``set_id`` then goes NULL).
-    """
-
-    id: int
-    name: str
-    set_id: int | None
-    set_name: str | None
-    checkpoint_path: Path | None
-
-
-def find_model_row(conn: Connection, name: str) -> ModelRow:
-    """The ``models`` row called ``name``, or an error listing the known models."""
-    record = get_model(conn, name)
-    path = Path(record.checkpoint_path) if record.checkpoint_path else None
-    return ModelRow(record.id, record.name, record.set_id, record.set_name, path)

@@ -23,6 +23,7 @@ import msgpack
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from geotool.db import datasets
 from geotool.db.copy import copy_rows
 from geotool.db.runs import recorded_run
 from geotool.errors import GeotoolError
@@ -95,11 +96,7 @@ def ingest_shards(engine: Engine, directory: Path | str, dataset: str,
     directory = Path(directory).resolve()
     shards = find_shards(directory)
     with engine.connect() as conn:
-        ds = conn.execute(sa.text("SELECT id FROM datasets WHERE name = :n"),
-                          {"n": dataset}).scalar()
-        if ds is None:
-            raise GeotoolError(f"no dataset named {dataset!r}; ingest its metadata CSV first "
-                               "(`geotool ingest FILE --dataset NAME`)")
+        ds = datasets.dataset_id(conn, dataset)
         ids: dict[str, int] = dict(conn.execute(sa.text(
             "SELECT external_id, id FROM images WHERE dataset_id = :d"), {"d": ds}).all())
     summary = ShardIngestSummary(shards=len(shards))
