@@ -355,7 +355,7 @@ def _learn(engine: Engine, config: DemoConfig, workdir: Path, photo_dir: Path,
         from geotool.explain.report import concept_report, format_report
 
         options = ConceptOptions(explain=ExplainOptions(noise_samples=4, ig_steps=8),
-                                 k=_demo_k(engine), betas=(0, 2),
+                                 k=_demo_k(config), betas=(0, 2),
                                  limit=config.concept_images)
         summary = compute_concepts(engine, "demo_semp_model", config.dataset, "test",
                                    options, progress)
@@ -371,13 +371,14 @@ def _learn(engine: Engine, config: DemoConfig, workdir: Path, photo_dir: Path,
     step("concept influence", concepts)
 
 
-def _demo_k(engine: Engine) -> int:
+def _demo_k(config: DemoConfig) -> int:
     """Top-k pixels for the demo: 10 % of the model's input pixels. At the synthetic
     model's 64 px the default (1000 at 224 px, scaled: 82 px) leaves most concepts with no
     top-k pixel at all and their median ci at 0 (docs/concepts.md)."""
-    from geotool.learn.lookup import load_model_by_name
+    from geotool.db.resources import training_config
+    from geotool.learn.config import load_train_config
 
-    size = load_model_by_name(engine, "demo_semp_model").image_size
+    size = load_train_config(training_config(config.train_config)).input_size()
     return max(1, size * size // 10)
 
 
