@@ -43,6 +43,20 @@ class MissingExtraError(GeotoolError):
         self.extra = extra
 
 
+#: Optional packages and the extra that installs each (pyproject.toml's extras).
+EXTRA_OF_PACKAGE = {"torch": "ml", "torchvision": "ml", "captum": "ml", "matplotlib": "ml",
+                    "pandas": "ml", "msgpack": "ml",
+                    "nominatim_api": "nominatim", "nominatim_db": "nominatim"}
+
+
+def missing_extra(exc: ModuleNotFoundError, what: str) -> MissingExtraError | None:
+    """The user error for an import of an optional package that is not installed, or None
+    when ``exc`` is about any other module (then it is a bug)."""
+    package = (exc.name or "").split(".")[0]
+    extra = EXTRA_OF_PACKAGE.get(package)
+    return MissingExtraError(package, extra, what) if extra else None
+
+
 def require_module(module: str, extra: str, what: str) -> None:
     """Raise :class:`MissingExtraError` when ``module`` cannot be imported."""
     import importlib.util

@@ -79,3 +79,32 @@ def test_data_half_runs_without_pytorch() -> None:
     assert proc.returncode == 0, proc.stderr
     for command in ("ingest", "geocode", "build", "export", "runs", "demo"):
         assert command in proc.stdout
+
+
+def test_a_real_command_without_pytorch_names_the_extra() -> None:
+    """Commands import PyTorch only when they run (so `geotool --help` and the data
+    commands never load it); run without it, `geotool concepts compute` says what to
+    install in one line instead of a traceback."""
+    code = ("import sys\n"
+            "for name in ('torch', 'torchvision', 'captum'):\n"
+            "    sys.modules[name] = None\n"
+            "import geotool.cli.app\n"
+            "sys.argv = ['geotool', 'concepts', 'compute', '--model', 'm', '--dataset', 'd',\n"
+            "            '--database-url', 'postgresql+psycopg://nobody@127.0.0.1:9/none']\n"
+            "geotool.cli.app.main()\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=120, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "this command needs the Python package 'torch'" in " ".join(proc.stderr.split())
+    assert "geotool[ml]" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_cli_starts_without_importing_pytorch() -> None:
+    code = ("import sys, geotool.cli.app\n"
+            "print(sorted(m for m in ('torch', 'captum', 'pandas', 'matplotlib')"
+            " if m in sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120,
+                          check=True)
+    assert proc.stdout.strip() == "[]"

@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from geotool import __version__
 from geotool.cli.common import friendly_errors
-from geotool.errors import MissingExtraError, require_module
+from geotool.errors import EXTRA_OF_PACKAGE, MissingExtraError, require_module
 
 app = typer.Typer(
     name="geotool",
@@ -54,15 +54,11 @@ COMMANDS: list[tuple[str, str, str]] = [
 TAKES_EXTRA_ARGS = {"build"}
 
 
-# Optional packages and the extra that installs each. A command module that cannot be
-# imported because one is missing still gets its name: running it says what to install.
-EXTRA_OF_PACKAGE = {"torch": "ml", "torchvision": "ml", "captum": "ml", "matplotlib": "ml",
-                    "pandas": "ml", "msgpack": "ml",
-                    "nominatim_api": "nominatim", "nominatim_db": "nominatim"}
-
-
 def add_command(target: typer.Typer, module_path: str, name: str, kind: str) -> None:
-    """Mount one command (or group) of ``module_path`` on ``target``; see ``COMMANDS``."""
+    """Mount one command (or group) of ``module_path`` on ``target``; see ``COMMANDS``.
+
+    A command module that cannot be imported because an optional package is missing still
+    gets its name: running it says which extra to install."""
     try:
         module = importlib.import_module(module_path)
     except ModuleNotFoundError as exc:

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import exc as sa_exc
 
-from geotool.errors import GeotoolError
+from geotool.errors import GeotoolError, missing_extra
 
 console = Console(stderr=True)
 out = Console()
@@ -66,9 +66,9 @@ def _user_error(message: str, exc: BaseException) -> typer.Exit:
 
 
 def friendly_errors(func: F) -> F:
-    """User errors (GeotoolError, an unreachable or unmigrated database) become one red
-    line and exit code 1; Ctrl-C says how to continue (exit 130); anything else keeps its
-    traceback."""
+    """User errors (GeotoolError, an unreachable or unmigrated database, an optional
+    package that is not installed) become one red line and exit code 1; Ctrl-C says how
+    to continue (exit 130); anything else keeps its traceback."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -84,6 +84,11 @@ def friendly_errors(func: F) -> F:
             raise typer.Exit(130) from exc
         except GeotoolError as exc:
             raise _user_error(str(exc), exc) from exc
+        except ModuleNotFoundError as exc:  # commands import their optional packages late
+            missing = missing_extra(exc, "this command")
+            if missing is None:
+                raise
+            raise _user_error(str(missing), exc) from exc
         except sa_exc.DBAPIError as exc:
             message = database_error_message(exc)
             if message is None:

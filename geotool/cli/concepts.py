@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,9 +13,9 @@ from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
 from geotool.cli.progress import RichProgress
 from geotool.db.engine import get_engine
 from geotool.errors import GeotoolError
-from geotool.explain.attributions import ExplainOptions
-from geotool.explain.pipeline import ConceptOptions, compute_concepts
-from geotool.explain.segmenters import make_segmenter
+
+if TYPE_CHECKING:  # the explain modules import PyTorch: only when a command runs
+    from geotool.explain.pipeline import ConceptOptions
 
 app = typer.Typer(help="Concept influence (ci): which segmented concepts a model's "
                   "explanations rest on.\n\n"
@@ -67,6 +67,9 @@ def _options(noise_samples: int, ig_steps: int, noise: float, k: int | None, bet
              min_size: float, reduction: str, device: str, batch_size: int = 16,
              limit: int | None = None, seed: int = 0,
              target: str = "predicted") -> ConceptOptions:
+    from geotool.explain.attributions import ExplainOptions
+    from geotool.explain.pipeline import ConceptOptions
+
     if target not in ("predicted", "true"):
         raise GeotoolError(f"--target {target!r}: use predicted or true")
     if reduction not in ("absmax", "max"):
@@ -118,6 +121,9 @@ def compute(
     """
     options = _options(noise_samples, ig_steps, noise, k, beta, min_size, reduction, device,
                        batch_size, limit, seed, target)
+    from geotool.explain.pipeline import compute_concepts
+    from geotool.explain.segmenters import make_segmenter
+
     seg = make_segmenter(segmenter, names_file=seg_names, folder=mask_dir,
                          model_path=seg_model, arch=seg_arch, device=device)
     with RichProgress(unit=" images/s") as progress:
@@ -202,6 +208,8 @@ def explain(
     from geotool.explain.photo import explain_photo
 
     options = _options(noise_samples, ig_steps, noise, k, beta, 0.0, reduction, device)
+    from geotool.explain.segmenters import make_segmenter
+
     seg = make_segmenter(segmenter, names_file=seg_names, model_path=seg_model,
                          arch=seg_arch, device=device)
     if not photo.is_file():
