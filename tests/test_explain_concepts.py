@@ -327,8 +327,9 @@ def test_cli_compute_resumes_after_sigkill(concept_db: tuple[Engine, TinyConcept
     import time
 
     engine, model, url = concept_db
+    limit = 160  # 20 batches: the first is seen committed long before the last
     args = ["concepts", "compute", "--model", model.name, "--dataset", model.dataset,
-            "--split", "train", "--limit", "48", "--batch-size", "8", "--noise-samples",
+            "--split", "train", "--limit", str(limit), "--batch-size", "8", "--noise-samples",
             "2", "--ig-steps", "4", "--k", "409", "--beta", "0,1", "--database-url", url]
     code = "import sys; from geotool.cli.app import main; sys.argv = ['geotool'] + " \
         f"{args!r}; main()"
@@ -347,11 +348,13 @@ def test_cli_compute_resumes_after_sigkill(concept_db: tuple[Engine, TinyConcept
             break
         time.sleep(0.2)
     assert proc.poll() is None, proc.communicate()[0].decode()
+    proc.send_signal(signal.SIGSTOP)  # freeze it where it is, then kill it there
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     with engine.connect() as conn:
         done_before = conn.execute(count).scalar_one()
-    assert 0 < done_before < 48 and done_before % 8 == 0  # whole batches only
+    assert 0 < done_before < limit and done_before % 8 == 0  # whole batches only
+
     def last_status() -> str:
         with engine.connect() as conn:
             return str(conn.execute(sa.text(
@@ -363,7 +366,8 @@ def test_cli_compute_resumes_after_sigkill(concept_db: tuple[Engine, TinyConcept
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{48 - done_before} images explained ({done_before} already done of 48)" \
+    assert (f"{limit - done_before} images explained ({done_before} already done of "
+            f"{limit})") \
         in " ".join(result.stdout.split())
     with engine.connect() as conn:
-        assert conn.execute(count).scalar_one() == 48
+        assert conn.execute(count).scalar_one() == limit
