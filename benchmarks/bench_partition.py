@@ -4,7 +4,7 @@ In one run, on a fresh database holding ``--images`` (default 1,000,000) synthet
 training images with address vectors over a random 5-level hierarchy (country > state >
 city > district > POI; 30 % of vectors start at the district, 5 % skip the city, 1 %
 swap district and city, so parents have rivals; a swap never outnumbers the true order,
-so this data has no cycles: cycle breaking is covered by tests/test_partition_semantic.py):
+so this data has no cycles: cycle breaking is covered by tests/partition/test_semantic.py):
 - ``sql``: ``build_partitioning`` (geotool build) — hierarchy, classes, labels, spherical
   and plain means, hull/OSM geometries, label texts, ancestors, label view, QGIS views;
 - ``pandas``: the same algorithm written plainly with pandas for this benchmark, with the

@@ -15,7 +15,7 @@ from geotool.cli.app import app
 HEADER = """# geotool command reference
 
 Generated from the commands' own help by `python -m geotool.cli.docs > docs/cli.md`;
-`tests/test_cli_help.py` fails when this file is out of date.
+`tests/cli/test_help.py` fails when this file is out of date.
 """
 
 

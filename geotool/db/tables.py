@@ -1,7 +1,7 @@
 """The database schema as SQLAlchemy ORM classes (GeoAlchemy2 for spatial columns).
 
 This module describes the schema; Alembic migrations in ``migrations/versions`` are the
-only way it changes in a database. ``tests/test_migrations.py`` checks that the migrated
+only way it changes in a database. ``tests/db/test_migrations.py`` checks that the migrated
 schema and these classes agree.
 
 Sizing: MP-16 is 4.7 M images with ~6 address levels each, so images and address rows

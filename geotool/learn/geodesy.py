@@ -5,7 +5,7 @@ error (:mod:`geotool.explain.pipeline`) measure the same thing the database does
 ``geotool_haversine`` (``sql/prediction_functions.sql``): the haversine distance on a
 sphere of radius 6371 km, float64, with the argument clamped to [0, 1] so that rounding
 near the antipodes cannot give NaN. Keeping one Python copy keeps the three in agreement;
-``tests/test_geodesy.py`` checks it against pyproj and against the SQL function.
+``tests/learn/test_geodesy.py`` checks it against pyproj and against the SQL function.
 """
 
 from __future__ import annotations

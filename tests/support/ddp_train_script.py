@@ -1,4 +1,4 @@
-"""Run by tests/test_learn_ddp.py under ``torchrun``: every rank trains the same config.
+"""Run by tests/learn/test_ddp.py under ``torchrun``: every rank trains the same config.
 
 Each rank notes what it writes (checkpoint files, and database statements that change
 data) in ``writes_rank<r>.txt`` beside the checkpoints, so the test can check that only

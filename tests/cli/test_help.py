@@ -60,7 +60,7 @@ def test_docs_cli_reference_is_current() -> None:
 
     from geotool.cli.docs import render_cli_docs
 
-    committed = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    committed = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
     assert committed == render_cli_docs(), (
         "docs/cli.md is stale: run `python -m geotool.cli.docs > docs/cli.md`"
     )

@@ -11,7 +11,7 @@ import pytest
 from geotool.errors import GeotoolError
 from geotool.learn.config import TrainConfig, load_train_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_layers_and_types(tmp_path: Path) -> None:

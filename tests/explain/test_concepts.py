@@ -333,7 +333,7 @@ def test_cli_compute_resumes_after_sigkill(concept_db: tuple[Engine, TinyConcept
             "2", "--ig-steps", "4", "--k", "409", "--beta", "0,1", "--database-url", url]
     code = "import sys; from geotool.cli.app import main; sys.argv = ['geotool'] + " \
         f"{args!r}; main()"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     count = sa.text("SELECT count(*) FROM concept_images ci JOIN concept_runs r "

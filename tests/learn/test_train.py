@@ -26,7 +26,7 @@ from geotool.learn.config import load_train_config
 from geotool.learn.lookup import load_model_by_name
 from geotool.learn.train import train
 
-TESTS = Path(__file__).parent
+TESTS = Path(__file__).resolve().parents[1]
 planet = pytest.fixture(scope="module")(planet_database)
 
 

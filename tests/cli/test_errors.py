@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from geotool.cli.app import app
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _closed_port() -> int:

@@ -27,7 +27,7 @@ from geotool.learn.checkpoint import read_checkpoint
 from geotool.learn.train import train
 
 planet = pytest.fixture(scope="module")(planet_database)
-TESTS = Path(__file__).parent
+TESTS = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow

@@ -22,7 +22,7 @@ from geotool.cli.app import app
 from geotool.partition.build import BuildParams, build_partitioning
 from geotool.partition.reference_import import import_reference
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
 
