@@ -183,9 +183,17 @@ def explain(
     model: ModelOption,
     mask: Annotated[Path | None, typer.Option(
         "--mask", help="Its label map (PNG, one concept id per pixel).")] = None,
-    output: Annotated[Path, typer.Option(
-        "--out", help="Figure PNG: photo, heat map, top-k pixels, ci bars.")
-    ] = Path("explanation.png"),
+    output: Annotated[Path | None, typer.Option(
+        "--out", help="Figure PNG: photo, heat map, top-k pixels, ci bars (default "
+                      "explanation.png when --html is not given).", show_default=False)
+    ] = None,
+    html_out: Annotated[Path | None, typer.Option(
+        "--html", help="Write ONE self-contained HTML page: the photo, the label path "
+                       "with probabilities, a map of the top cells, the heat map and the "
+                       "ci bars (no network needed to view it).", show_default=False)
+    ] = None,
+    top_k: Annotated[int, typer.Option(
+        "--top-k", help="Cells on the page's map (with --html).")] = 25,
     target_class: Annotated[int | None, typer.Option(
         "--target-class", help="Explain this class (default: the predicted one).")] = None,
     noise_samples: NoiseOption = 16,
@@ -201,12 +209,14 @@ def explain(
     device: DeviceOption = "cpu",
     database_url: DatabaseUrlOption = None,
 ) -> None:
-    """Explain one photo: write a figure and print its ci table.
+    """Explain one photo: write a figure (or an HTML page) and print its ci table.
 
-    Example: geotool concepts explain photo.jpg --model m1 --mask photo.png --out fig.png
+    With --html the page also shows the model's answer: the label path with the
+    probability at each level and a map of the top cells (and the true location when the
+    photo is in the database, whose label map is then used when --mask is not given).
+
+    Example: geotool concepts explain photo.jpg --model m1 --html photo.html
     """
-    from geotool.explain.photo import explain_photo
-
     options = _options(noise_samples, ig_steps, noise, k, beta, 0.0, reduction, device)
     from geotool.explain.segmenters import make_segmenter
 
@@ -214,7 +224,23 @@ def explain(
                          arch=seg_arch, device=device)
     if not photo.is_file():
         raise GeotoolError(f"photo {photo} does not exist")
-    result = explain_photo(get_engine(database_url), model, photo, mask, options, output,
-                           target_class, seg)
+    if html_out is not None:
+        from geotool.explain.page import ExplainPageParams, explain_page
+
+        explicit_seg = seg if (segmenter != "masks" or mask is not None) else None
+        with RichProgress(unit=" steps/s") as progress:
+            page = explain_page(get_engine(database_url), ExplainPageParams(
+                photo, model, html_out, mask=mask, top_k=top_k, concept=options,
+                segmenter=explicit_seg), progress=progress)
+        out.print(f"{page.answer}")
+        out.print(f"page: {page.path} ({page.bytes / 1e6:.2f} MB, {page.cells} cells, "
+                  f"{page.concepts} concepts)" + (f"; error {page.error_km:,.1f} km"
+                                                  if page.error_km is not None else ""))
+        if output is None:
+            return
+    from geotool.explain.photo import explain_photo
+
+    result = explain_photo(get_engine(database_url), model, photo, mask, options,
+                           output or Path("explanation.png"), target_class, seg)
     out.print(result.table(), highlight=False, markup=False)
     out.print(f"figure: {result.figure}")
