@@ -248,8 +248,8 @@ def _execute_formatted(conn: Connection, template: str, **values: str) -> None:
     """Run a statement that PostgreSQL cannot parameterise (CREATE ROLE …): the values
     are bound into ``format()`` on the server, which quotes them (%I, %L)."""
     names = list(values)
-    args = ", ".join(f":{n}" for n in names)
-    stmt = conn.execute(sa.text(f"SELECT format(:template, {args})"),
+    args = ", ".join(f"CAST(:{n} AS text)" for n in names)
+    stmt = conn.execute(sa.text(f"SELECT format(CAST(:template AS text), {args})"),
                         {"template": template, **values}).scalar_one()
     conn.exec_driver_sql(stmt)
 

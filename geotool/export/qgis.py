@@ -465,12 +465,12 @@ def _model_layers(conn: Connection, model_name: str, split: str) -> tuple[int, l
     out = []
     name = f"{model_name} · predictions ({split}, run {run})"
     out.append(_Styled(
-        QgisLayer(name, group, "qgis_predictions", "image_id", "Point", flt,
+        QgisLayer(name, group, "qgis_predictions", "id", "Point", flt,
                   _count(conn, "qgis_predictions", flt), True, _layer_id(name)),
         graduated_renderer("error_km", "Point", _ladder_classes()), None))
     name = f"{model_name} · error lines to the true location"
     out.append(_Styled(
-        QgisLayer(name, group, "qgis_prediction_lines", "image_id", "LineString", flt,
+        QgisLayer(name, group, "qgis_prediction_lines", "id", "LineString", flt,
                   _count(conn, "qgis_prediction_lines", flt), True, _layer_id(name)),
         graduated_renderer("error_km", "LineString", _ladder_classes(), alpha=140), None))
     concept_run = conn.execute(sa.text(
@@ -491,7 +491,7 @@ def _model_layers(conn: Connection, model_name: str, split: str) -> tuple[int, l
             name = f"{model_name} · ci of {concept} by country (β={beta})"
             out.append(_Styled(
                 QgisLayer(name, f"{group}/concept ci by country (run {concept_run})",
-                          "qgis_concept_countries", "location_id", "MultiPolygon", cflt,
+                          "qgis_concept_countries", "id", "MultiPolygon", cflt,
                           _count(conn, "qgis_concept_countries", cflt), False,
                           _layer_id(name)),
                 graduated_renderer("median_ci", "MultiPolygon", ci_classes, alpha=200),
@@ -562,6 +562,8 @@ def export_qgis(engine: Engine, params: QgisParams, *,
         for s in sets:
             require_set(engine, s)
         models = list(params.models) or _models_with_predictions(conn, params.split)
+        for m in models:
+            get_model(conn, m)  # an unknown name fails before any work
         progress.phase("layers", len(sets) + len(models))
         styled: list[_Styled] = []
         runs = []

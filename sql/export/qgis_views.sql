@@ -2,22 +2,23 @@
 -- the PostgreSQL provider (docs/viewing.md). Listed in sql/schema.txt: `geotool db upgrade`
 -- re-creates them (CREATE OR REPLACE keeps the viewer roles' grants). Each view has a
 -- geometry column of one fixed type and SRID, so QGIS needs no scan to learn it, and a
--- column that is unique once the project's layer filter (a run, a concept) is applied.
+-- unique id (QGIS needs one for a view: its layers name it as key).
 -- They read tables only (not other views), so their order in schema.txt is free.
 --
 -- qgis_predictions        one point per (prediction run, photo) at the hierarchical answer
 --                         (mode hier, level 0): label, probability, error_km and the
---                         paper's ladder class (error_class, error_rank 0..5); unique key
---                         image_id within one prediction_run_id
+--                         paper's ladder class (error_class, error_rank 0..5);
+--                         id = run id * 2^40 + image id
 -- qgis_prediction_lines   the same rows as a line from the photo's true position to the
 --                         prediction (the predicted end shifted by ±360° when shorter)
 -- qgis_concept_countries  per concept run, concept, β and country (the coarsest admin
 --                         level-2 place of each explained photo's address): images and
---                         median/mean ci, with the country polygon; unique key location_id
---                         within one (run_id, concept, beta)
+--                         median/mean ci, with the country polygon; id numbers the rows
+--                         in (run, concept, beta, country) order
 
 CREATE OR REPLACE VIEW qgis_predictions AS
-SELECT p.prediction_run_id, p.image_id, m.name AS model_name, i.external_id, i.split,
+SELECT (p.prediction_run_id::bigint << 40) + p.image_id AS id, p.prediction_run_id,
+       p.image_id, m.name AS model_name, i.external_id, i.split,
        c.label, p.class_index, p.probability, p.lat, p.lon, p.true_lat, p.true_lon,
        p.error_km,
        CASE WHEN p.error_km <= 1 THEN 0 WHEN p.error_km <= 25 THEN 1
@@ -38,7 +39,8 @@ LEFT JOIN cells c ON c.id = p.cell_id
 WHERE p.mode = 'hier' AND p.level = 0;
 
 CREATE OR REPLACE VIEW qgis_prediction_lines AS
-SELECT p.prediction_run_id, p.image_id, m.name AS model_name, i.external_id, i.split,
+SELECT (p.prediction_run_id::bigint << 40) + p.image_id AS id, p.prediction_run_id,
+       p.image_id, m.name AS model_name, i.external_id, i.split,
        p.error_km,
        CASE WHEN p.error_km <= 1 THEN 0 WHEN p.error_km <= 25 THEN 1
             WHEN p.error_km <= 200 THEN 2 WHEN p.error_km <= 750 THEN 3
@@ -73,7 +75,8 @@ WITH image_country AS (
     GROUP BY ci.run_id, r.model_id, ci.concept_id, ci.beta, ic.location_id, ic.country,
              ic.country_code
 )
-SELECT s.run_id, m.name AS model_name, c.name AS concept, s.beta, s.location_id,
+SELECT row_number() OVER (ORDER BY s.run_id, c.name, s.beta, s.location_id) AS id,
+       s.run_id, m.name AS model_name, c.name AS concept, s.beta, s.location_id,
        s.country, s.country_code, s.n_images, s.median_ci, s.mean_ci,
        ST_Multi(ST_CollectionExtract(l.geom, 3))::geometry(MultiPolygon, 4326) AS geom
 FROM per_country s

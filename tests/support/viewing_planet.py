@@ -28,7 +28,6 @@ import pytest
 import sqlalchemy as sa
 from support.requires import skip_or_fail
 from support.tiny_planet import TinyPlanet, build_tiny_planet
-from support.tiny_training import fit_tiny_model
 
 VIEW_SET = "view_s2"
 VIEW_MODEL = "view_small"
@@ -53,6 +52,7 @@ def viewing_db(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     from geotool.explain.pipeline import ConceptOptions, compute_concepts
     from geotool.learn.predict import PredictOptions, predict
     from geotool.partition.build import BuildParams, build_partitioning
+    from support.tiny_training import fit_tiny_model  # imports PyTorch: only when used
 
     name = f"geotool_view_{uuid.uuid4().hex[:8]}"
     url = cluster.create(name, template="geotool_test_template")
@@ -61,7 +61,7 @@ def viewing_db(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     planet = build_tiny_planet(engine, directory)
     build_partitioning(engine, BuildParams(name=VIEW_SET, scheme="s2", dataset=planet.dataset,
                                            img_min=2, img_maxes=(10, 40)))
-    fit_tiny_model(engine, VIEW_SET, VIEW_MODEL, directory, epochs=4, seed=2)
+    fit_tiny_model(engine, VIEW_SET, VIEW_MODEL, directory, epochs=3, seed=2)
     predict(engine, VIEW_MODEL, planet.dataset, "test",
             PredictOptions(device="cpu", batch_size=64, top_k=25))
     options = ConceptOptions(explain=ExplainOptions(noise_samples=2, ig_steps=4),
