@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sqlalchemy as sa
 from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy.engine import Engine
@@ -298,7 +297,8 @@ def _classifier_sections(engine: Engine, params: ExplainPageParams, record: Mode
              "true location unknown (the photo is not in the database)")
     section = (
         f'<section><h2>Top {len(top)} cells of {html.escape(level0.partitioning)}</h2>'
-        f'<div class="answer"><div class="mapwrap">{svg}<p class="legend"><span class="swatch hi"></span> most '
+        f'<div class="answer"><div class="mapwrap">{svg}<p class="legend">'
+        '<span class="swatch hi"></span> most '
         '<span class="swatch lo"></span> least probable · <span class="dot predicted">'
         '</span> predicted · <span class="dot truth"></span> true location</p>'
         f'<p class="truthline">{html.escape(truth)}</p></div>'

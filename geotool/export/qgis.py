@@ -6,7 +6,8 @@ set and level; this writes the project a QGIS user expects, without QGIS install
 3.22 with PyQGIS to check it). What it holds:
 
 - per partitioning set a group with one layer per level of ``qgis_cells`` (filtered in
-  SQL on set and level; only the finest visible), filled by image count (graduated, five
+  SQL on set and level; only the first set's finest level ticked, so sets and levels do
+  not hide each other), filled by image count (graduated, five
   quantile classes of that level) and labelled with the place name (the first part of the
   cell's label) once zoomed in far enough that a typical cell is about 2 cm on screen;
 - per model a group with its newest prediction run of the split: ``qgis_predictions``
@@ -425,7 +426,7 @@ def _layer_id(name: str) -> str:
     return f"{slug}_{uuid.uuid5(uuid.NAMESPACE_URL, 'geotool/' + name).hex}"
 
 
-def _cell_layers(conn: Connection, set_name: str) -> list[_Styled]:
+def _cell_layers(conn: Connection, set_name: str, shown: bool) -> list[_Styled]:
     rows = conn.execute(sa.text(
         "SELECT p.level, p.name FROM partitionings p JOIN partitioning_sets s ON "
         "s.id = p.set_id WHERE s.name = :s ORDER BY p.level"), {"s": set_name}).all()
@@ -434,7 +435,7 @@ def _cell_layers(conn: Connection, set_name: str) -> list[_Styled]:
         flt = f"set_name = {sql_literal(set_name)} AND level = {int(level)}"
         name = f"{set_name} · level {level} ({partitioning})"
         layer = QgisLayer(name, f"cells: {set_name}", "qgis_cells", "id", "MultiPolygon",
-                          flt, _count(conn, "qgis_cells", flt), visible=(level == 0),
+                          flt, _count(conn, "qgis_cells", flt), visible=shown and level == 0,
                           layer_id=_layer_id(name))
         renderer = graduated_renderer("n_images", "MultiPolygon",
                                       _count_classes(conn, set_name, int(level)), alpha=170)
@@ -567,8 +568,8 @@ def export_qgis(engine: Engine, params: QgisParams, *,
         progress.phase("layers", len(sets) + len(models))
         styled: list[_Styled] = []
         runs = []
-        for s in sets:
-            styled += _cell_layers(conn, s)
+        for i, s in enumerate(sets):
+            styled += _cell_layers(conn, s, shown=(i == 0))
             progress.advance()
         for m in models:
             run, layers = _model_layers(conn, m, params.split)

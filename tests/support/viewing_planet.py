@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+
 from support.requires import skip_or_fail
 from support.tiny_planet import TinyPlanet, build_tiny_planet
 
