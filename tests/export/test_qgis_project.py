@@ -43,7 +43,8 @@ def homes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def open_in_qgis(project: str, png: Path, *relations: str) -> dict[str, Any]:
+def open_in_qgis(project: str, png: Path, *relations: str, keep: bool = False
+                 ) -> dict[str, Any]:
     python = qgis_python()
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_RUNTIME_DIR=str(png.parent))
     env.pop("PYTHONPATH", None)  # the system Python must not see the venv's packages
@@ -51,9 +52,9 @@ def open_in_qgis(project: str, png: Path, *relations: str) -> dict[str, Any]:
                           capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    keep = os.environ.get("GEOTOOL_DOC_IMAGES")
-    if keep and png.exists():
-        shutil.copy(png, Path(keep) / png.name)
+    folder = os.environ.get("GEOTOOL_DOC_IMAGES")
+    if keep and folder and png.exists():
+        shutil.copy(png, Path(folder) / png.name)
     return report
 
 
@@ -84,7 +85,7 @@ def test_project_opens_in_qgis_with_sql_counts(viewing_db: ViewingDb, homes: Pat
     assert url.password and url.password not in qgs and "password" not in qgs
     assert "service='geotool'" in qgs
 
-    report = open_in_qgis(str(out), homes / "viewing-qgis.png")
+    report = open_in_qgis(str(out), homes / "viewing-qgis.png", keep=True)
     assert report["read"]
     layers = report["layers"]
     assert len(layers) == len(summary.layers) >= 8
