@@ -124,6 +124,8 @@ class PageContent:
     sections: list[str] = field(default_factory=list)  # HTML fragments
     cells: int = 0  # cell shapes on the map
     error_km: float | None = None
+    true_location: tuple[float, float] | None = None
+    mask_path: str | None = None  # the photo's label map, from its database row
 
 
 @dataclass(frozen=True)
@@ -305,7 +307,8 @@ def _classifier_sections(engine: Engine, params: ExplainPageParams, record: Mode
         f'<table class="cells"><tr><th>#</th><th>cell</th><th>p</th></tr>{rows}</table>'
         "</div></section>")
     title = " › ".join(f"{a.name} {a.probability:.0%}" for a in path)
-    return PageContent("classifier", title, path, [section], drawn, error_km)
+    return PageContent("classifier", title, path, [section], drawn, error_km, true,
+                       row.mask_path if row is not None else None)
 
 
 #: model family → the function building its answer sections (the alignment family adds
@@ -437,10 +440,8 @@ def explain_page(engine: Engine, params: ExplainPageParams, *,
     from geotool.explain.segmenters import synthetic_masks
 
     mask, note = params.mask, None
-    if mask is None and record.set_name:
-        row = _photo_row(engine, params.photo.resolve(), record.set_name)
-        if row is not None and row.mask_path and Path(row.mask_path).is_file():
-            mask = Path(row.mask_path)
+    if mask is None and content.mask_path and Path(content.mask_path).is_file():
+        mask = Path(content.mask_path)
     segmenter = params.segmenter or synthetic_masks()
     if mask is None and params.segmenter is None:
         segmenter = _NoMask()
@@ -467,8 +468,6 @@ def explain_page(engine: Engine, params: ExplainPageParams, *,
     except OSError as exc:
         part.unlink(missing_ok=True)
         raise PagePathError(f"--html {params.out}: cannot write ({exc.strerror})") from None
-    row = _photo_row(engine, params.photo.resolve(), record.set_name or "")
-    true = (float(row.lat), float(row.lon)) if row is not None else None
     return ExplainPageSummary(params.out, len(page.encode()), family, content.title,
-                              content.path, content.cells, n_concepts, true,
-                              content.error_km)
+                              content.path, content.cells, n_concepts,
+                              content.true_location, content.error_km)

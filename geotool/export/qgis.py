@@ -389,10 +389,9 @@ def _count_classes(conn: Connection, set_name: str, level: int) -> list[tuple[fl
         edges = [edges[0], edges[0] + 1]
     classes = []
     for i in range(len(edges) - 1):
-        lower = edges[i] if i == 0 else edges[i]
         colour = COUNT_COLOURS[round(i * (len(COUNT_COLOURS) - 1) / max(1, len(edges) - 2))]
-        classes.append((lower, edges[i + 1], f"{edges[i]:.0f} – {edges[i + 1]:.0f} images",
-                        colour))
+        classes.append((edges[i], edges[i + 1],
+                        f"{edges[i]:.0f} – {edges[i + 1]:.0f} images", colour))
     return classes
 
 
