@@ -7,7 +7,8 @@ it, put it on a share) and see everything. The page holds, with no network resou
 (images are base64 ``data:`` URIs, the map is inline SVG, the style is inline CSS):
 
 - the photo (at most 640 px on its long side, JPEG);
-- the answer's label path, coarse → fine, with the probability at each level;
+- the answer's label path (its place names, coarse → fine) and the class with its
+  probability at each level of the partitioning set (fine first);
 - a map of the top-25 cells of the finest level (polygons from PostGIS as SVG, coloured
   by probability, over the coarsest level's cells in grey), the predicted point, and the
   true location when the photo is in the database;
@@ -120,7 +121,7 @@ class PageContent:
 
     family: str
     title: str  # the answer in one line
-    path: list[LevelAnswer]  # coarse → fine
+    path: list[LevelAnswer]  # the hierarchical answer at every level, coarse → fine
     sections: list[str] = field(default_factory=list)  # HTML fragments
     cells: int = 0  # cell shapes on the map
     error_km: float | None = None
@@ -212,8 +213,15 @@ def cells_map(engine: Engine, set_name: str, cells: list[tuple[int, str, float]]
         rows = {int(r.id): r for r in (result.all() if result is not None else [])}
         if not rows:
             return "<p>The top cells have no polygons in the database.</p>", 0
-        xs = [v for r in rows.values() for v in (r.xmin, r.xmax)]
-        ys = [v for r in rows.values() for v in (r.ymin, r.ymax)]
+        # frame the most probable cells (three at least, then up to 75 % of the shown
+        # probability): a far-away tail of small probabilities would shrink the rest
+        total, cum, framed = sum(p for _, _, p in cells), 0.0, []
+        for rank, (cid, _, p) in enumerate(cells, start=1):
+            if cid in rows and (rank <= 3 or cum < 0.75 * total):
+                framed.append(rows[cid])
+            cum += p
+        xs = [v for r in framed for v in (r.xmin, r.xmax)]
+        ys = [v for r in framed for v in (r.ymin, r.ymax)]
         for point in (predicted, true):
             if point is not None:
                 ys.append(point[0])
@@ -238,23 +246,28 @@ def cells_map(engine: Engine, set_name: str, cells: list[tuple[int, str, float]]
     for r in context_rows:
         parts.append(f'<path class="context" d="{r.path}"><title>{html.escape(r.label or "")}'
                      "</title></path>")
-    drawn = 0
+    drawn = outside = 0
     for rank, (cid, label, p) in reversed(list(enumerate(cells, start=1))):
         if cid not in simplified:
             continue
+        r = rows[cid]
+        outside += int(r.xmax < x0 or r.xmin > x1 or r.ymax < y0 or r.ymin > y1)
         colour = _rgb(_ramp(CELL_COLOURS, np.array([p / top]))[0])
         parts.append(f'<path class="cell" data-rank="{rank}" data-p="{p:.4f}" fill="{colour}" '
                      f'd="{simplified[cid]}"><title>{rank}. {html.escape(label)} — '
                      f"{p:.1%}</title></path>")
         drawn += 1
-    r = size / 60
+    radius = size / 60
     parts.append("</g>")
     for point, cls, title in ((predicted, "predicted", "predicted location"),
                               (true, "truth", "true location")):
         if point is not None:
             parts.append(f'<circle class="{cls}" cx="{point[1] * k:.5f}" cy="{-point[0]:.5f}" '
-                         f'r="{r:.5f}"><title>{title}</title></circle>')
+                         f'r="{radius:.5f}"><title>{title}</title></circle>')
     parts.append("</svg>")
+    if outside:
+        parts.append(f'<p class="legend">{outside} of the {drawn} cells lie outside this view '
+                     "(far away, with small probabilities: see the table).</p>")
     return "".join(parts), drawn
 
 
@@ -269,12 +282,8 @@ def _classifier_sections(engine: Engine, params: ExplainPageParams, record: Mode
     if answer.error:
         raise NotAnImageError(f"{params.photo}: {answer.error}")
     progress.advance()
-    seen: set[str] = set()
-    path: list[LevelAnswer] = []
-    for c in reversed(answer.hierarchical):  # a place that is a class at several levels
-        if c.key not in seen:                 # is named once, at its coarsest level
-            seen.add(c.key)
-            path.append(LevelAnswer(c.level, c.partitioning, c.name, c.label, c.probability))
+    path = [LevelAnswer(c.level, c.partitioning, c.name, c.label, c.probability)
+            for c in reversed(answer.hierarchical)]  # coarse → fine, every level
     fine = answer.hierarchical[0] if answer.hierarchical else answer.flat[0]
     level0 = ready.classes.levels[0]
     assert level0.cell_ids is not None
@@ -306,7 +315,7 @@ def _classifier_sections(engine: Engine, params: ExplainPageParams, record: Mode
         f'<p class="truthline">{html.escape(truth)}</p></div>'
         f'<table class="cells"><tr><th>#</th><th>cell</th><th>p</th></tr>{rows}</table>'
         "</div></section>")
-    title = " › ".join(f"{a.name} {a.probability:.0%}" for a in path)
+    title = answer.summary_line()
     return PageContent("classifier", title, path, [section], drawn, error_km, true,
                        row.mask_path if row is not None else None)
 
@@ -324,10 +333,12 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24p
 color:#1d1d1f;background:#fafafa;max-width:1180px}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:18px 0 8px}
 .sub{color:#666;font-size:13px;margin-bottom:14px}
-.labelpath{font-size:18px;margin:8px 0 16px}
-.labelpath .lvl{display:inline-block;background:#fff;border:1px solid #ddd;border-radius:6px;
-padding:4px 8px;margin:2px}
-.labelpath .p{color:#b0002a;font-weight:600;margin-left:6px}
+.labelpath{font-size:19px;margin:8px 0 6px}
+.labelpath .place{display:inline-block;background:#fff;border:1px solid #ddd;
+border-radius:6px;padding:3px 8px;margin:2px}
+ol.levels{list-style:none;padding:0;margin:0 0 16px;font-size:14px}
+ol.levels li{margin:2px 0}ol.levels .lvl{color:#666;display:inline-block;min-width:170px}
+ol.levels .p{color:#b0002a;font-weight:600;margin-left:8px}
 .row{display:flex;gap:20px;flex-wrap:wrap;align-items:flex-start}
 figure{margin:0;background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px}
 figcaption{font-size:12px;color:#555;margin-top:4px;max-width:320px}
@@ -385,14 +396,16 @@ def render_page(title: str, model: str, photo_name: str, content: PageContent,
                 photo_src: str, heat_src: str | None, ci_html: str,
                 explained: str) -> str:
     """The whole HTML document."""
-    path_html = " › ".join(
-        f'<span class="lvl" data-level="{a.level}" title="{html.escape(a.partitioning)}">'
-        f'{html.escape(a.name)}<span class="p">{a.probability:.1%}</span></span>'
-        for a in content.path)
+    fine_label = content.path[-1].label if content.path else ""
+    places = [p.strip() for p in fine_label.split(",") if p.strip()][::-1]
+    path_html = " › ".join(f'<span class="place">{html.escape(p)}</span>' for p in places)
+    levels_html = "".join(
+        f'<li data-level="{a.level}"><span class="lvl">level {a.level} · '
+        f'{html.escape(a.partitioning)}</span> {html.escape(a.name)}'
+        f'<span class="p">{a.probability:.1%}</span></li>' for a in content.path[::-1])
     heat = (f'<figure><img src="{heat_src}" width="{HEAT_PX}" alt="attribution heat map">'
             f"<figcaption>attribution (IG + SmoothGrad²) for {html.escape(explained)}, "
             "over the photo as the model saw it</figcaption></figure>") if heat_src else ""
-    fine_label = content.path[-1].label if content.path else ""
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
@@ -400,6 +413,7 @@ def render_page(title: str, model: str, photo_name: str, content: PageContent,
         f'<div class="sub">model {html.escape(model)} ({html.escape(content.family)}) · '
         f"answer: {html.escape(fine_label)}</div>"
         f'<div class="labelpath" id="label-path">{path_html}</div>'
+        f'<ol class="levels" id="levels">{levels_html}</ol>'
         f'<div class="row"><figure><img class="photo" src="{photo_src}" alt="photo">'
         "<figcaption>the photo</figcaption></figure>"
         f"{heat}{ci_html}</div>"

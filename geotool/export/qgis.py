@@ -9,8 +9,10 @@ set and level; this writes the project a QGIS user expects, without QGIS install
   SQL on set and level; only the first set's finest level ticked, so sets and levels do
   not hide each other), filled by image count (graduated, five
   quantile classes of that level) and labelled with the place name (the first part of the
-  cell's label) once zoomed in far enough that a typical cell is about 2 cm on screen;
-- per model a group with its newest prediction run of the split: ``qgis_predictions``
+  cell's label) once zoomed in far enough that the level's larger cells (90th percentile)
+  are about 2 cm on screen, and then only on cells at least 8 mm across;
+- per model (only the first ticked) a group with its newest prediction run of the split:
+  ``qgis_predictions``
   (points coloured by error on the paper's ladder: 1, 25, 200, 750, 2500 km), the error
   lines to the true location (``qgis_prediction_lines``), and per concept of its newest
   concept run the median ci by country (``qgis_concept_countries``) as a choropleth
@@ -215,7 +217,7 @@ def symbol(geometry: str, colour: str, name: str, alpha: int = 255) -> ET.Elemen
                    force_rhr="0")
         layer = _el(node, "layer", **{"class": "SimpleLine"}, enabled="1", locked="0",
                     pass_="0")
-        _options(layer, {"line_color": rgba, "line_style": "solid", "line_width": "0.35",
+        _options(layer, {"line_color": rgba, "line_style": "solid", "line_width": "0.25",
                          "line_width_unit": "MM", "capstyle": "round",
                          "joinstyle": "round"})
     for child in node.iter("layer"):  # 'pass' is a Python keyword
@@ -240,8 +242,10 @@ def graduated_renderer(attribute: str, geometry: str,
     return node
 
 
-def label_settings(expression: str, max_denominator: float) -> ET.Element:
-    """Simple labels from an expression, shown from 1:``max_denominator`` inwards."""
+def label_settings(expression: str, max_denominator: float,
+                   min_feature_mm: float = 0.0) -> ET.Element:
+    """Simple labels from an expression, shown from 1:``max_denominator`` inwards, only
+    on features at least ``min_feature_mm`` across on screen."""
     node = _el(None, "labeling", type="simple")
     settings = _el(node, "settings", calloutType="simple")
     _el(settings, "text-style", fieldName=expression, isExpression="1", fontSize="8",
@@ -255,7 +259,7 @@ def label_settings(expression: str, max_denominator: float) -> ET.Element:
     _el(settings, "rendering", scaleVisibility="1", scaleMin="1",
         scaleMax=f"{max_denominator:.0f}", drawLabels="1", obstacle="1",
         displayAll="0", upsidedownLabels="0", labelPerPart="0", maxNumLabels="2000",
-        limitNumLabels="0", mergeLines="0", minFeatureSize="0")
+        limitNumLabels="0", mergeLines="0", minFeatureSize=str(min_feature_mm))
     return node
 
 
@@ -396,9 +400,10 @@ def _count_classes(conn: Connection, set_name: str, level: int) -> list[tuple[fl
 
 
 def _label_scale(conn: Connection, set_name: str, level: int) -> float:
-    """The scale denominator at which the level's median cell is 2 cm on screen."""
+    """The scale denominator at which the level's larger cells (90th percentile of the
+    width) are 2 cm on screen; further out the level shows no labels."""
     width = conn.execute(sa.text(
-        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY sqrt(ST_Area(geom::geography))) "
+        "SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY sqrt(ST_Area(geom::geography))) "
         "FROM qgis_cells WHERE set_name = :s AND level = :l AND NOT ST_IsEmpty(geom)"),
         {"s": set_name, "l": level}).scalar_one()
     return max(5000.0, float(width or 100000.0) / 0.02)
@@ -439,7 +444,7 @@ def _cell_layers(conn: Connection, set_name: str, shown: bool) -> list[_Styled]:
         renderer = graduated_renderer("n_images", "MultiPolygon",
                                       _count_classes(conn, set_name, int(level)), alpha=170)
         labels = label_settings("regexp_substr(\"label\", '[^,]+')",
-                                _label_scale(conn, set_name, int(level)))
+                                _label_scale(conn, set_name, int(level)), min_feature_mm=8)
         out.append(_Styled(layer, renderer, labels))
     return out
 
@@ -450,7 +455,8 @@ def _ladder_classes() -> list[tuple[float, float, str, str]]:
             for i in range(len(LADDER_NAMES))]
 
 
-def _model_layers(conn: Connection, model_name: str, split: str) -> tuple[int, list[_Styled]]:
+def _model_layers(conn: Connection, model_name: str, split: str,
+                  shown: bool) -> tuple[int, list[_Styled]]:
     record = get_model(conn, model_name)
     run = conn.execute(sa.text(
         "SELECT pr.id FROM prediction_runs pr WHERE pr.model_id = :m AND EXISTS ("
@@ -466,13 +472,14 @@ def _model_layers(conn: Connection, model_name: str, split: str) -> tuple[int, l
     name = f"{model_name} · predictions ({split}, run {run})"
     out.append(_Styled(
         QgisLayer(name, group, "qgis_predictions", "id", "Point", flt,
-                  _count(conn, "qgis_predictions", flt), True, _layer_id(name)),
+                  _count(conn, "qgis_predictions", flt), shown, _layer_id(name)),
         graduated_renderer("error_km", "Point", _ladder_classes()), None))
     name = f"{model_name} · error lines to the true location"
     out.append(_Styled(
         QgisLayer(name, group, "qgis_prediction_lines", "id", "LineString", flt,
-                  _count(conn, "qgis_prediction_lines", flt), True, _layer_id(name)),
-        graduated_renderer("error_km", "LineString", _ladder_classes(), alpha=140), None))
+                  _count(conn, "qgis_prediction_lines", flt), shown, _layer_id(name)),
+        graduated_renderer("error_km", "LineString", _ladder_classes(), alpha=110), None,
+        opacity=0.8))
     concept_run = conn.execute(sa.text(
         "SELECT id FROM concept_runs WHERE model_id = :m ORDER BY id DESC LIMIT 1"),
         {"m": record.id}).scalar()
@@ -570,8 +577,8 @@ def export_qgis(engine: Engine, params: QgisParams, *,
         for i, s in enumerate(sets):
             styled += _cell_layers(conn, s, shown=(i == 0))
             progress.advance()
-        for m in models:
-            run, layers = _model_layers(conn, m, params.split)
+        for i, m in enumerate(models):
+            run, layers = _model_layers(conn, m, params.split, shown=(i == 0))
             runs.append(run)
             styled += layers
             progress.advance()

@@ -78,18 +78,23 @@ def test_page_in_chromium(viewing_db: ViewingDb, tmp_path: Path) -> None:
     assert summary.true_location == pytest.approx((lat, lon))
     assert summary.cells == 25 and summary.concepts > 0
 
-    # the label path is the model's own answer for this photo (predict-image)
+    # the levels are the model's own hierarchical answer for this photo (predict-image)
     answer = predict_image(ready_model(engine, viewing_db.model), [photo], top_k=25)[0]
-    names = [c.name for c in reversed(answer.hierarchical)]
-    assert [a.name for a in summary.levels] == list(dict.fromkeys(names))
+    assert [(a.name, a.probability) for a in summary.levels] == \
+        [(c.name, pytest.approx(c.probability)) for c in reversed(answer.hierarchical)]
+    assert summary.answer == answer.summary_line()
 
     png = tmp_path / "viewing-explain.png"
     dom = _browser(out, png)
     path_html = re.search(r'<div class="labelpath" id="label-path">(.*?)</div>', dom, re.S)
-    assert path_html is not None
-    for level in summary.levels:
-        assert level.name in path_html.group(1)
-        assert f"{level.probability:.1%}" in path_html.group(1)
+    levels_html = re.search(r'<ol class="levels" id="levels">(.*?)</ol>', dom, re.S)
+    assert path_html is not None and levels_html is not None
+    places = re.findall(r'<span class="place">(.*?)</span>', path_html.group(1))
+    assert places == [p.strip() for p in answer.hierarchical[0].label.split(",")][::-1]
+    items = re.findall(r"<li[^>]*>(.*?)</li>", levels_html.group(1), re.S)
+    assert len(items) == len(summary.levels)
+    for item, level in zip(items, summary.levels[::-1], strict=True):
+        assert level.name in item and f"{level.probability:.1%}" in item
     assert len(re.findall(r'<path class="cell"', dom)) == 25
     assert len(re.findall(r'<circle class="truth"', dom)) == 1
     pixels = np.asarray(Image.open(png).convert("RGB"))

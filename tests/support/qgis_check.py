@@ -7,10 +7,12 @@ with its validity, feature count, filter and renderer type; the project's defaul
 rendered to ``OUT.png`` (visible layers only, white background) with the number of
 distinct colours in it; and for each RELATION a layer of that view opened fresh through
 the project's service (as a user adding it by hand would), with the renderer its
-default style gave it. PROJECT may be a file or a ``postgresql:`` project URI.
+default style gave it. PROJECT may be a file or a ``postgresql:`` project URI;
+``QGIS_CHECK_EXTENT=xmin,ymin,xmax,ymax`` renders that box instead of the project's view.
 """
 
 import json
+import os
 import sys
 
 from qgis.core import (
@@ -49,6 +51,8 @@ def main(project_path: str, png: str, relations: list[str]) -> dict:
             "group": node.parent().name() if node.parent() is not None else ""})
     visible = [n.layer() for n in root.findLayers() if n.isVisible() and n.layer() is not None]
     extent = project.viewSettings().defaultViewExtent()
+    if os.environ.get("QGIS_CHECK_EXTENT"):  # xmin,ymin,xmax,ymax: a closer look
+        extent = QgsRectangle(*(float(v) for v in os.environ["QGIS_CHECK_EXTENT"].split(",")))
     if extent.isEmpty():
         extent = QgsRectangle()
         for layer in visible:
