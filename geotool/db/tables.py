@@ -385,7 +385,7 @@ class Prediction(Base):
 
     ``image_id`` and ``cell_id`` carry no foreign keys (per-row checks and their indexes
     halved COPY's speed); statement-level triggers delete the predictions of deleted
-    images and cells instead (``sql/prediction_functions.sql``).
+    images and cells instead (``sql/learn/prediction_functions.sql``).
     """
 
     __tablename__ = "predictions"

@@ -122,11 +122,11 @@ def _build(conn: Connection, params: BuildParams, dataset_id: int, dataset_name:
     else:
         build_s2(conn, set_id, dataset_id, params, progress)
         progress.phase("ancestors across levels")
-        sqlfiles.run(conn, "partition_ancestors", set_id=set_id, split=params.split)
+        sqlfiles.run(conn, "partition/ancestors", set_id=set_id, split=params.split)
     summary.label_view = str(conn.execute(
         sa.text("SELECT geotool_create_label_view(:id)"), {"id": set_id}).scalar_one())
     progress.phase("refreshing QGIS views")
-    sqlfiles.run(conn, "partition_refresh_views")
+    sqlfiles.run(conn, "partition/refresh_views")
     levels = conn.execute(sa.text(
         "SELECT level, name, tau, n_classes FROM partitionings WHERE set_id = :id "
         "ORDER BY level"), {"id": set_id}).all()

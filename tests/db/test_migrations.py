@@ -47,7 +47,9 @@ def test_spatial_columns_have_srid_and_gist(db_url: str) -> None:
     eng = sa.create_engine(db_url)
     with eng.connect() as conn:
         cols = conn.execute(sa.text(
-            "SELECT f_table_name, f_geometry_column, srid FROM geometry_columns "
+            # tables and materialized views (a plain view has no index of its own)
+            "SELECT f_table_name, f_geometry_column, srid FROM geometry_columns g "
+            "JOIN pg_class c ON c.relname = g.f_table_name AND c.relkind IN ('r', 'm') "
             "WHERE f_table_schema = 'public'"
         )).all()
         gist = {r[0] for r in conn.execute(sa.text(

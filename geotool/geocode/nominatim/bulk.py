@@ -3,7 +3,7 @@
 Nominatim answers one coordinate per ``reverse`` call, a handful of queries each; the
 paper's 4.7 M coordinates take days that way. This geocoder loads a batch of points into
 a temp table and runs Nominatim's reverse rules as set-based SQL
-(``sql/geocode_bulk_reverse.sql``, then ``sql/geocode_bulk_address.sql``), so one round
+(``sql/geocode/bulk_reverse.sql``, then ``sql/geocode/bulk_address.sql``), so one round
 of joins answers 50,000 points. Rules reproduced from ``nominatim_api/reverse.py`` and
 ``results.py`` (version 5.x), zoom 18 (max rank 30), layers address + POI:
 
@@ -81,7 +81,7 @@ class BulkAnswer:
 
 
 def reverse_keys(conn: Connection, points: Sequence[tuple[float, float]],
-                 reverse_sql: str = "geocode_bulk_reverse") -> list[BulkAnswer | None]:
+                 reverse_sql: str = "geocode/bulk_reverse") -> list[BulkAnswer | None]:
     """For each (lat, lon), its address (keys ``R123``, ``C:de`` for a country known only
     from ``country_name``); None where Nominatim would find nothing. Runs in the caller's
     transaction (temp tables drop at commit). ``reverse_sql`` names the step-1 SQL file
@@ -98,7 +98,7 @@ def reverse_keys(conn: Connection, points: Sequence[tuple[float, float]],
     conn.execute(sa.text("ANALYZE bulk_points"))
     sqlfiles.run(conn, reverse_sql)
     conn.execute(sa.text("ANALYZE bulk_result"))
-    result = sqlfiles.run(conn, "geocode_bulk_address")
+    result = sqlfiles.run(conn, "geocode/bulk_address")
     out: list[BulkAnswer | None] = [None] * len(points)
     if result is not None:
         rows = cast(Iterable[tuple[int, list[str | None], list[int | None], str | None]], result)

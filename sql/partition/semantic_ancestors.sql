@@ -1,5 +1,5 @@
--- partition_semantic_ancestors.sql: cell_ancestors of semantic set <set_id>, the same
--- rows as partition_ancestors.sql (see there) computed from the node -> cell maps
+-- partition/semantic_ancestors.sql: cell_ancestors of semantic set <set_id>, the same
+-- rows as partition/ancestors.sql (see there) computed from the node -> cell maps
 -- (_part_node_cells) instead of the images: every build image anchored at a node carries
 -- that node's fine and coarse cell, so a node votes with its number of build images
 -- (_hier_node_stats.n). Majority wins, ties to the lowest class index; a fine cell whose

@@ -1,16 +1,16 @@
--- partition_countries.sql: the country partitioning of set <set_id> for pre-training
+-- partition/countries.sql: the country partitioning of set <set_id> for pre-training
 -- (the paper's Appendix C: countries, the USA split into states, classes with at least
 -- <min_images> images), one level, built from the set's own hierarchy.
 --
--- Needs the temporary tables of partition_hierarchy.sql (same transaction).
+-- Needs the temporary tables of partition/hierarchy.sql (same transaction).
 --   a node's country class: its root in the hierarchy (depth 0, usually a country); when
 --       the root's country_code is one of <split_countries> (lower case, default 'us')
 --       and the node lies below it, its ancestor at depth 1 (the state) instead;
 --   classes: country classes holding at least <min_images> build images;
 --   class_index, n_images, lat/lon (spherical mean), lat_plain/lon_plain, label, geom
---       and geom_source: the same definitions as partition_semantic.sql;
+--       and geom_source: the same definitions as partition/semantic.sql;
 --   _part_node_cells (level 0): every node mapped to its country class when that is a
---       class; partition_semantic_labels.sql then writes the image labels.
+--       class; partition/semantic_labels.sql then writes the image labels.
 DROP TABLE IF EXISTS _country_of;
 CREATE TEMP TABLE _country_of ON COMMIT DROP AS
 WITH roots AS (

@@ -1,6 +1,6 @@
--- partition_ancestors.sql: for every cell of set <set_id>, its ancestor cell in every
+-- partition/ancestors.sql: for every cell of set <set_id>, its ancestor cell in every
 -- coarser partitioning of the set (the matrix hierarchical prediction needs), from the
--- labels in image_classes (S2 sets; semantic sets use partition_semantic_ancestors.sql).
+-- labels in image_classes (S2 sets; semantic sets use partition/semantic_ancestors.sql).
 --
 -- The ancestor is the coarse cell that the fine cell's training images (split <split>)
 -- carry. For a semantic set this is exactly the fine class's nearest ancestor-or-self

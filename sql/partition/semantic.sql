@@ -1,7 +1,7 @@
--- partition_semantic.sql: one semantic partitioning at threshold <tau> (docs/method.md §3),
+-- partition/semantic.sql: one semantic partitioning at threshold <tau> (docs/method.md §3),
 -- its cells written once with their statistics, label text and geometry.
 --
--- Needs the temporary tables of partition_hierarchy.sql (same transaction).
+-- Needs the temporary tables of partition/hierarchy.sql (same transaction).
 --   qualifying locations: hierarchy nodes of set <set_id> with count(l) >= <tau> (and,
 --       when <areas_only>, a polygonal OSM geometry: ST_Dimension(geom) = 2);
 --   classes: the qualifying locations that are the finest qualifying location on H(x)
@@ -13,7 +13,7 @@
 --   is): n_images; lat, lon = spherical mean (mean unit vector; exact integer sums of
 --   the terms in units of 1e-15, so no dependence on row order); lat_plain, lon_plain =
 --   arithmetic means (sums in units of 1e-12 degrees); the same definitions as
---   partition_cell_stats.sql (S2 cells);
+--   partition/cell_stats.sql (S2 cells);
 --   label: the names on the cell location's hierarchy path, finest first, joined by
 --       ', ' — each name is name_en, else name, else the osm_key ("Grand Hall, Main
 --       Street, Citta, ...");
@@ -24,7 +24,7 @@
 --       path; an image's label is the cell of its anchor (for training images that is
 --       the finest qualifying location on H(x); validation and test images are placed
 --       on the training hierarchy through their own address vectors); the labels of all
---       levels are written at once by partition_semantic_labels.sql.
+--       levels are written at once by partition/semantic_labels.sql.
 DROP TABLE IF EXISTS _part_qual;
 CREATE TEMP TABLE _part_qual ON COMMIT DROP AS
 SELECT h.location_id
