@@ -8,8 +8,9 @@ triggers and views live only in the re-runnable files listed in ``sql/schema.txt
 - :func:`upgrade` works in ONE transaction: it drops every view those files create and
   every ``labels_<set>`` view (so no migration meets a view that depends on a column it
   changes), migrates, and at the newest revision re-applies the files in the listed
-  order and re-creates the label views it dropped. A changed function or view therefore
-  needs no migration, and a migration needs no list of views to drop.
+  order (the last of the partition files re-creates the label view of every built set).
+  A changed function or view therefore needs no migration, and a migration needs no
+  list of views to drop.
 - :func:`downgrade` drops those views, triggers and functions before migrating down:
   below the newest revision a database holds tables only (the files describe the newest
   schema), and ``upgrade`` brings everything back.
@@ -74,11 +75,10 @@ def upgrade(url: str | None = None, revision: str = "head") -> str | None:
     engine = create_engine(resolved, poolclass=pool.NullPool)
     try:
         with engine.begin() as conn:
-            label_sets = drop_views(conn)
+            drop_views(conn)
             command.upgrade(alembic_config(resolved, conn), revision)
             if _revision(conn) == head_revision():
                 _apply(conn)
-                recreate_label_views(conn, label_sets)
             return _revision(conn)
     finally:
         engine.dispose()
@@ -137,7 +137,7 @@ def apply_schema_sql(url: str | None = None) -> list[str]:
 
 
 def _apply(conn: Connection) -> list[str]:
-    drop_views(conn, label_views=False)
+    drop_views(conn)
     names = schema_files()
     cursor = conn.connection.cursor()  # the driver's own: no parameter markers to escape
     try:
@@ -149,18 +149,17 @@ def _apply(conn: Connection) -> list[str]:
     return names
 
 
-def drop_views(conn: Connection, *, label_views: bool = True) -> list[int]:
-    """Drop the views (plain or materialized) that the schema files create, latest
-    first, and with ``label_views`` every ``labels_<set>`` view; returns the ids of the
-    sets whose label view was dropped."""
-    sets: list[tuple[int, str]] = []
-    if label_views and _exists(conn, "partitioning_sets"):
-        sets = [(int(i), str(v)) for i, v in conn.exec_driver_sql(
-            "SELECT s.id, v.viewname FROM partitioning_sets s JOIN pg_views v "
+def drop_views(conn: Connection) -> None:
+    """Drop every ``labels_<set>`` view and the views (plain or materialized) that the
+    schema files create, latest first."""
+    names: list[str] = []
+    if _exists(conn, "partitioning_sets"):
+        names += [str(v) for v in conn.exec_driver_sql(
+            "SELECT v.viewname FROM partitioning_sets s JOIN pg_views v "
             "ON v.schemaname = current_schema() AND v.viewname = 'labels_' || s.name "
-            "ORDER BY s.id")]
-    names = [v for _, v in sets] + list(reversed(schema_objects().views))
-    kinds = dict(conn.exec_driver_sql(
+            "ORDER BY s.id").scalars()]
+    names += reversed(schema_objects().views)
+    kinds: dict[str, str] = dict(conn.exec_driver_sql(
         "SELECT c.relname, c.relkind FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = current_schema() AND c.relkind IN ('v', 'm')").all())
@@ -169,7 +168,6 @@ def drop_views(conn: Connection, *, label_views: bool = True) -> list[int]:
         if kind is not None:
             what = "MATERIALIZED VIEW" if kind == "m" else "VIEW"
             conn.exec_driver_sql(f"DROP {what} IF EXISTS {_quote(name)} CASCADE")
-    return [i for i, _ in sets]
 
 
 def drop_functions(conn: Connection) -> None:
@@ -181,12 +179,6 @@ def drop_functions(conn: Connection) -> None:
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {_quote(trigger)} ON {_quote(table)}")
     for function in reversed(found.functions):
         conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {_quote(function)}")
-
-
-def recreate_label_views(conn: Connection, set_ids: list[int]) -> None:
-    """Re-create the ``labels_<set>`` views of these sets (after :func:`drop_views`)."""
-    for set_id in set_ids:
-        conn.exec_driver_sql("SELECT geotool_create_label_view(%(id)s)", {"id": set_id})
 
 
 def current_revision(url: str | None = None) -> str | None:

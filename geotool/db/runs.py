@@ -5,8 +5,8 @@ A stage records its run with :func:`recorded_run`, a context manager that insert
 exception) or ``interrupted`` (Ctrl-C). A process that is killed outright (SIGKILL, power
 loss) cannot write anything; so while the run is alive its own database session holds a
 session-level advisory lock keyed by the run's id, which PostgreSQL releases when that
-session ends. The ``runs_status`` view (``sql/db/runs_status.sql``) shows a ``running`` row whose lock
-nobody holds as ``died``.
+session ends. The ``runs_status`` view (``sql/db/runs_status.sql``) shows a ``running``
+row whose lock nobody holds as ``died``.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@
 --     cell at level k - 1).
 -- geotool_create_label_view(set_id): (re)creates the view labels_<set name> (one row per
 --     image of the set's dataset with image_id, external_id, path, lat, lon, split and
---     class_<level>) and returns its name. Every build calls it; `geotool db upgrade`
---     re-creates the label views that existed before migrating.
+--     class_<level>) and returns its name. Every build calls it for its set;
+--     partition/label_views.sql calls it for every built set.
 CREATE OR REPLACE FUNCTION geotool_labels(set_name text, want_split text DEFAULT NULL)
 RETURNS TABLE (image_id bigint, external_id text, path text, lat double precision,
                lon double precision, split text, classes integer[])
