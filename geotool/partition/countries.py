@@ -35,7 +35,9 @@ def build_countries(conn: Connection, set_id: int, dataset_id: int, params: Buil
     progress.phase(f"countries with at least {effective} images")
     pid = add_partitioning(conn, set_id, 0, f"countries_{tau}", tau, {
         "tau": tau, "tau_effective": effective, "split_into_states": list(split_countries)})
-    sqlfiles.run(conn, "partition/countries", set_id=set_id, partitioning_id=pid,
-                 min_images=effective, split_countries=[c.lower() for c in split_countries])
+    sqlfiles.run(conn, "partition/countries", set_id=set_id,
+                 split_countries=[c.lower() for c in split_countries])
+    sqlfiles.run(conn, "partition/class_cells", partitioning_id=pid, level=0,
+                 min_images=effective)
     progress.phase("labels")
     sqlfiles.run(conn, "partition/semantic_labels", set_id=set_id, n_levels=1)

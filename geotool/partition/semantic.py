@@ -1,6 +1,6 @@
 """Semantic partitionings (SemP): the hierarchy, then one partitioning per threshold τ.
 
-All work happens in PostgreSQL through ``sql/partition_*.sql``; the client only sends
+All work happens in PostgreSQL through ``sql/partition/*.sql``; the client only sends
 statements, so its memory does not grow with the number of images.
 """
 
@@ -42,8 +42,10 @@ def build_semantic(conn: Connection, set_id: int, dataset_id: int, params: Build
         progress.phase(f"partitioning τ={tau}")
         pid = add_partitioning(conn, set_id, level, f"tau_{tau}", tau, {
             "tau": tau, "tau_effective": effective, "areas_only": params.areas_only})
-        sqlfiles.run(conn, "partition/semantic", set_id=set_id, partitioning_id=pid,
-                     level=level, tau=effective, areas_only=params.areas_only)
+        sqlfiles.run(conn, "partition/semantic", set_id=set_id, tau=effective,
+                     areas_only=params.areas_only)
+        sqlfiles.run(conn, "partition/class_cells", partitioning_id=pid, level=level,
+                     min_images=0)
     progress.phase("labels of all partitionings")
     sqlfiles.run(conn, "partition/semantic_labels", set_id=set_id, n_levels=len(taus))
     progress.phase("ancestors across levels")
