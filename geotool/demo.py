@@ -220,7 +220,7 @@ def run_demo(config: DemoConfig | None = None, *, workdir: Path | None = None,
         options = GeocoderOptions(database_url=url_holder["url"], concurrency=2,
                                   nominatim_dsn=local.nominatim_dsn,
                                   nominatim_project_dir=str(local.project_dir),
-                                  simplify=0.0001, warn=log)
+                                  simplify=0.0001)
         summary = geocode_dataset(engine, config.dataset, config.geocoder, options,
                                   progress=progress)
         if summary.images_todo == 0 and summary.details_written == 0:

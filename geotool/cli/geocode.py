@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from geotool.cli.common import DatabaseUrlOption, console, friendly_errors, out
+from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
 from geotool.cli.progress import RichProgress
 
 
@@ -77,7 +76,6 @@ def geocode(
         database_url=database_url, nominatim_url=nominatim_url or settings.nominatim_url,
         nominatim_dsn=nominatim_dsn, concurrency=concurrency, simplify=simplify,
         user_agent=settings.user_agent, timeout=timeout, retries=retries,
-        warn=lambda msg: console.print(f"[bold yellow]warning:[/] {escape(msg)}"),
     )
     if geocoder != "http":
         options.nominatim_url = nominatim_url

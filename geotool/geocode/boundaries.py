@@ -36,7 +36,7 @@ from geotool.db import sqlfiles
 from geotool.db.copy import copy_rows
 from geotool.errors import GeotoolError
 from geotool.geocode.registry import GeocoderOptions
-from geotool.geocode.types import AddressResult, LocationRecord, parse_osm_key
+from geotool.geocode.types import AddressResult, Geocoder, LocationRecord, parse_osm_key
 from geotool.progress import NO_PROGRESS, Progress
 
 GEOJSON_SUFFIXES = (".geojson", ".json")
@@ -350,12 +350,13 @@ def locate_points(conn: Connection, points: Sequence[tuple[float, float]]
     return found
 
 
-class BoundaryGeocoder:
+class BoundaryGeocoder(Geocoder):
     """Address vectors from the loaded boundary files (``geotool boundaries load``)."""
 
     name = "boundaries"
     source = "boundaries"
-    namespace = None  # answers change when boundaries are reloaded: never cached
+    # namespace None (the default): answers change when boundaries are reloaded, so they
+    # are never cached
 
     def __init__(self, engine: Engine, batch_size: int = 200_000) -> None:
         self.engine = engine

@@ -1,13 +1,8 @@
 """The geocoders ``geotool geocode --geocoder NAME`` can use: name → factory.
 
-A factory takes :class:`GeocoderOptions` and returns an object that follows
-``geotool.geocode.types.Geocoder`` (``name``, ``reverse_many``) and may also have:
-
-* ``source`` (str): written to ``image_geocodes.source`` (default: ``name``);
-* ``namespace`` (str | None): the ``geocode_cache`` namespace; None disables the cache;
-* ``check() -> str``: called once before work starts; raises when the backend is unusable;
-* ``details_many(osm_keys) -> list[LocationRecord | None]``: location details step;
-* ``close()``: release connections and threads.
+A factory takes :class:`GeocoderOptions` and returns a subclass of
+:class:`geotool.geocode.types.Geocoder` (whose docstring says what a geocoder declares and
+how to add one).
 
 The geocoders are listed in :data:`GEOCODERS`, an explicit mapping from name to
 ``"module:function"``; a factory's module is imported only when that geocoder is created,
@@ -25,6 +20,7 @@ from typing import Any
 
 from geotool.errors import InvalidValueError, require_module
 from geotool.geocode.types import Geocoder
+from geotool.progress import NO_PROGRESS, Progress
 
 
 @dataclass
@@ -40,7 +36,7 @@ class GeocoderOptions:
     user_agent: str = "geotool"
     timeout: float = 30.0
     retries: int = 5
-    warn: Callable[[str], None] | None = None
+    progress: Progress = NO_PROGRESS  # messages for the user (e.g. a warning)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -115,5 +111,6 @@ def _nominatim_http(options: GeocoderOptions) -> Geocoder:
         raise InvalidValueError("--geocoder http needs --nominatim-url (e.g. http://localhost:8088)")
     return HttpNominatim(options.nominatim_url, options.user_agent,
                          concurrency=options.concurrency, timeout=options.timeout,
-                         retries=options.retries, simplify=options.simplify, warn=options.warn)
+                         retries=options.retries, simplify=options.simplify,
+                         progress=options.progress)
 

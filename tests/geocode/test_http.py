@@ -20,6 +20,7 @@ from support.point_datasets import add_point_dataset
 
 from geotool.geocode.nominatim.http import HttpNominatim, NominatimUnavailable, NotNominatimError
 from geotool.geocode.pipeline import GeocodeInterrupted, geocode_dataset
+from geotool.progress import RecordingProgress
 
 
 def _client(url: str, **kw: object) -> HttpNominatim:
@@ -144,11 +145,11 @@ def test_not_nominatim_and_wrong_url_fail_at_once() -> None:
 
 
 def test_public_server_policy() -> None:
-    warnings: list[str] = []
+    progress = RecordingProgress()
     gc = HttpNominatim("https://nominatim.openstreetmap.org/", "geotool-tests/1.0",
-                       concurrency=16, min_interval=0.1, warn=warnings.append)
+                       concurrency=16, min_interval=0.1, progress=progress)
     assert gc.concurrency == 1 and gc.min_interval >= 1.0
-    assert warnings and "local instance" in warnings[0]
+    assert progress.messages and "local instance" in progress.messages[0]
     started = time.monotonic()
     for _ in range(3):
         gc._throttle()

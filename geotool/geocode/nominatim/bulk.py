@@ -49,7 +49,7 @@ from geotool.errors import GeotoolError, InvalidValueError
 from geotool.geocode.nominatim.local import DATA_KEY_SQL, data_key_of
 from geotool.geocode.nominatim.records import country_record, record_from_parts, simplified_sql
 from geotool.geocode.registry import GeocoderOptions
-from geotool.geocode.types import AddressResult, LocationRecord
+from geotool.geocode.types import AddressResult, Geocoder, LocationRecord
 
 DEFAULT_BATCH = 50_000
 # The Nominatim database versions whose tables and reverse rules the bulk SQL reproduces
@@ -143,7 +143,7 @@ def country_row_record(key: str, cc: str | None, names: Mapping[str, str] | None
                           rank_address=4, admin_level=2)
 
 
-class BulkNominatim:
+class BulkNominatim(Geocoder):
     """A ``Geocoder`` that answers batches of points with SQL on a Nominatim database.
 
     ``dsn`` is Nominatim's ``pgsql:...`` DSN or a libpq string. Use as a context manager
@@ -152,6 +152,7 @@ class BulkNominatim:
 
     name = "bulk"
     source = "bulk"
+    fetches_details = True
     # coordinates per committed batch of ``geotool geocode`` (the CLI path): measured with
     # benchmarks/bench_geocode_cli.py, see docs/benchmarks.md
     pipeline_batch = 2000

@@ -40,7 +40,7 @@ from geotool.geocode.nominatim.records import (
     record_from_parts,
     simplified_sql,
 )
-from geotool.geocode.types import AddressResult, LocationRecord
+from geotool.geocode.types import AddressResult, Geocoder, LocationRecord
 
 __all__ = ["UNPLACEABLE", "InProcessNominatim", "address_vector", "country_record",
            "record_from_parts", "simplified_sql"]
@@ -82,7 +82,7 @@ def address_vector(result: Any, country_keys: Mapping[str, str | None],
     return out
 
 
-class InProcessNominatim:
+class InProcessNominatim(Geocoder):
     """A ``Geocoder`` over a local Nominatim database through ``nominatim-api``.
 
     ``environ`` holds Nominatim settings (at least ``NOMINATIM_DATABASE_DSN``, e.g.
@@ -93,6 +93,7 @@ class InProcessNominatim:
 
     name = "nominatim"
     source = "nominatim"
+    fetches_details = True
 
     def __init__(
         self,
