@@ -41,7 +41,7 @@ class GeocodeInterrupted(GeotoolError, RuntimeError):
 
 @dataclass
 class GeocodeSummary:
-    """What a ``geocode_dataset`` call did."""
+    """What a :func:`geocode` call did."""
 
     dataset: str
     geocoder: str
@@ -68,47 +68,63 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-def geocode_dataset(
+@dataclass(frozen=True)
+class GeocodeParams:
+    """What one ``geotool geocode`` does.
+
+    ``geocoder`` is a registered name (:mod:`geotool.geocode.registry`), created from
+    ``options``. ``precision`` rounds coordinates to that many decimals before querying
+    (None: exact). ``batch_size`` is the number of coordinates per committed batch (None:
+    the geocoder's ``pipeline_batch``). ``details`` fetches the locations' attributes and
+    polygons afterwards; ``retry_failed`` geocodes images marked failed again.
+    """
+
+    dataset: str
+    geocoder: str = "nominatim"
+    options: GeocoderOptions = field(default_factory=GeocoderOptions)
+    precision: int | None = None
+    batch_size: int | None = None
+    details: bool = True
+    retry_failed: bool = False
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidValueError` naming the first value out of range."""
+        if not self.dataset:
+            raise InvalidValueError("--dataset must name a dataset, e.g. --dataset demo")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise InvalidValueError(f"--batch-size must be at least 1, not {self.batch_size}")
+        if self.precision is not None and not 0 <= self.precision <= 12:
+            raise InvalidValueError(
+                f"--precision must be between 0 and 12 decimal places, not {self.precision}")
+        self.options.validate()
+
+
+def geocode(
     engine: Engine,
-    dataset: str,
-    geocoder: Geocoder | str = "nominatim",
-    options: GeocoderOptions | None = None,
-    precision: int | None = None,
-    batch_size: int | None = None,
-    details: bool = True,
-    retry_failed: bool = False,
+    params: GeocodeParams,
+    *,
     progress: Progress = NO_PROGRESS,
+    geocoder: Geocoder | None = None,
     after_batch: Callable[[int], None] | None = None,
 ) -> GeocodeSummary:
-    """Geocode every image of ``dataset`` that has no address vector yet.
+    """Geocode every image of ``params.dataset`` that has no address vector yet.
 
-    ``geocoder`` is a ready object or a registered name (created from ``options``).
-    ``precision`` rounds coordinates to that many decimals before querying (None: exact).
-    ``batch_size`` is the number of coordinates per committed batch (None: the geocoder's
-    ``pipeline_batch``).
-    ``progress`` gets a message with the work to do, then the phases "geocoding points"
-    (advanced by coordinates) and "location details" (by locations); ``after_batch(k)``
+    ``geocoder``: a ready geocoder to use instead of creating ``params.geocoder`` (the
+    caller then closes it). ``progress`` gets a message with the work to do, then the
+    phases "geocoding points" (advanced by coordinates) and "location details" (by
+    locations); the geocoder's own messages (a warning) go there too. ``after_batch(k)``
     is called after the k-th batch committed (tests use it). Raises
     :class:`GeocodeInterrupted` when the geocoder or the database gives up, after
     recording the run as failed; any other exception (a bug) propagates as it is.
     """
-    if batch_size is not None and batch_size < 1:
-        raise InvalidValueError(f"--batch-size must be at least 1, not {batch_size}")
-    if precision is not None and not 0 <= precision <= 12:
-        raise InvalidValueError(
-            f"--precision must be between 0 and 12 decimal places, not {precision}")
-    options = options or GeocoderOptions()
-    if options.progress is NO_PROGRESS:
-        options = replace(options, progress=progress)
-    own = isinstance(geocoder, str)
-    gc: Geocoder = create(geocoder, options) if isinstance(geocoder, str) else geocoder
-    if batch_size is None:
-        batch_size = gc.pipeline_batch
+    params.validate()
+    gc = geocoder or create(params.geocoder, replace(params.options, progress=progress))
+    batch_size = params.batch_size or gc.pipeline_batch
     try:
-        return _run(engine, dataset, gc, precision, batch_size, details, retry_failed,
-                    progress, after_batch)
+        return _run(engine, params.dataset, gc, params.precision, batch_size, params.details,
+                    params.retry_failed, progress, after_batch)
     finally:
-        if own:
+        if geocoder is None:
             gc.close()
 
 

@@ -23,7 +23,7 @@ from geotool.geocode.types import Geocoder
 from geotool.progress import NO_PROGRESS, Progress
 
 
-@dataclass
+@dataclass(frozen=True)
 class GeocoderOptions:
     """Everything a geocoder factory may need; each factory uses what applies to it."""
 
@@ -38,6 +38,17 @@ class GeocoderOptions:
     retries: int = 5
     progress: Progress = NO_PROGRESS  # messages for the user (e.g. a warning)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidValueError` naming the first value out of range."""
+        if self.concurrency < 1:
+            raise InvalidValueError(f"--concurrency must be at least 1, not {self.concurrency}")
+        if self.timeout <= 0:
+            raise InvalidValueError(f"--timeout must be more than 0 seconds, not {self.timeout}")
+        if self.retries < 0:
+            raise InvalidValueError(f"--retries must be 0 or more, not {self.retries}")
+        if self.simplify < 0:
+            raise InvalidValueError(f"--simplify must be 0 or more degrees, not {self.simplify}")
 
 
 Factory = Callable[[GeocoderOptions], Geocoder]
