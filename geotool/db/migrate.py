@@ -22,6 +22,8 @@ installed wheel.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from alembic import command
@@ -72,31 +74,23 @@ def upgrade(url: str | None = None, revision: str = "head") -> str | None:
     """Migrate the database to ``revision`` (default: the newest) and, at the newest,
     re-apply the schema files; returns the new revision. One transaction."""
     resolved = database_url(url)
-    engine = create_engine(resolved, poolclass=pool.NullPool)
-    try:
-        with engine.begin() as conn:
-            drop_views(conn)
-            command.upgrade(alembic_config(resolved, conn), revision)
-            if _revision(conn) == head_revision():
-                _apply(conn)
-            return _revision(conn)
-    finally:
-        engine.dispose()
+    with _transaction(resolved) as conn:
+        drop_views(conn)
+        command.upgrade(alembic_config(resolved, conn), revision)
+        if _revision(conn) == head_revision():
+            _apply(conn)
+        return _revision(conn)
 
 
 def downgrade(url: str | None = None, revision: str = "-1") -> str | None:
     """Migrate down to ``revision`` (``base`` removes every geotool table). The schema
     files' views, triggers and functions are dropped first; one transaction."""
     resolved = database_url(url)
-    engine = create_engine(resolved, poolclass=pool.NullPool)
-    try:
-        with engine.begin() as conn:
-            drop_views(conn)
-            drop_functions(conn)
-            command.downgrade(alembic_config(resolved, conn), revision)
-            return _revision(conn)
-    finally:
-        engine.dispose()
+    with _transaction(resolved) as conn:
+        drop_views(conn)
+        drop_functions(conn)
+        command.downgrade(alembic_config(resolved, conn), revision)
+        return _revision(conn)
 
 
 def schema_files() -> list[str]:
@@ -128,12 +122,8 @@ def schema_objects() -> SchemaObjects:
 def apply_schema_sql(url: str | None = None) -> list[str]:
     """Re-create every function, trigger and view of ``sql/schema.txt`` in one
     transaction (the database must be at the newest revision); returns the files."""
-    engine = create_engine(database_url(url), poolclass=pool.NullPool)
-    try:
-        with engine.begin() as conn:
-            return _apply(conn)
-    finally:
-        engine.dispose()
+    with _transaction(database_url(url)) as conn:
+        return _apply(conn)
 
 
 def _apply(conn: Connection) -> list[str]:
@@ -182,16 +172,23 @@ def drop_functions(conn: Connection) -> None:
 
 
 def current_revision(url: str | None = None) -> str | None:
-    engine = create_engine(database_url(url), poolclass=pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            return _revision(conn)
-    finally:
-        engine.dispose()
+    with _transaction(database_url(url)) as conn:
+        return _revision(conn)
 
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+
+
+@contextmanager
+def _transaction(url: str) -> Iterator[Connection]:
+    """One connection of its own (no pool kept) in one transaction, committed at the end."""
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            yield conn
+    finally:
+        engine.dispose()
 
 
 def _revision(conn: Connection) -> str | None:

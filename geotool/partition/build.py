@@ -122,7 +122,8 @@ def _build(conn: Connection, params: BuildParams, dataset_id: int, dataset_name:
     else:
         build_s2(conn, set_id, dataset_id, params, progress)
         progress.phase("ancestors across levels")
-        sqlfiles.run(conn, "partition/ancestors", set_id=set_id, split=params.split)
+        sqlfiles.run(conn, "partition/ancestor_votes", set_id=set_id, split=params.split)
+        sqlfiles.run(conn, "partition/ancestors", set_id=set_id)
     summary.label_view = str(conn.execute(
         sa.text("SELECT geotool_create_label_view(:id)"), {"id": set_id}).scalar_one())
     progress.phase("refreshing QGIS views")

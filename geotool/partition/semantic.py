@@ -49,4 +49,5 @@ def build_semantic(conn: Connection, set_id: int, dataset_id: int, params: Build
     progress.phase("labels of all partitionings")
     sqlfiles.run(conn, "partition/semantic_labels", set_id=set_id, n_levels=len(taus))
     progress.phase("ancestors across levels")
-    sqlfiles.run(conn, "partition/semantic_ancestors", set_id=set_id)
+    sqlfiles.run(conn, "partition/semantic_ancestor_votes", set_id=set_id)
+    sqlfiles.run(conn, "partition/ancestors", set_id=set_id)
