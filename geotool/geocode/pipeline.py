@@ -118,7 +118,8 @@ def geocode(
     recording the run as failed; any other exception (a bug) propagates as it is.
     """
     params.validate()
-    gc = geocoder or create(params.geocoder, replace(params.options, progress=progress))
+    gc = geocoder if geocoder is not None else create(
+        params.geocoder, replace(params.options, progress=progress))
     batch_size = params.batch_size or gc.pipeline_batch
     try:
         return _run(engine, params.dataset, gc, params.precision, batch_size, params.details,
