@@ -74,7 +74,8 @@ def names() -> list[str]:
 
 
 def create(name: str, options: GeocoderOptions) -> Geocoder:
-    """A new geocoder called ``name``; ``ValueError`` listing the choices when unknown."""
+    """A new geocoder called ``name``; :class:`InvalidValueError` listing the choices when
+    unknown."""
     factory = _FACTORIES.get(name)
     if factory is None:
         raise InvalidValueError(f"unknown geocoder {name!r}; choose one of: {', '.join(names())}")
@@ -84,9 +85,12 @@ def create(name: str, options: GeocoderOptions) -> Geocoder:
             factory = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as exc:
             raise InvalidValueError(f"geocoder {name!r} is not available in this installation "
-                             f"({exc})") from exc
+                                    f"({exc})") from exc
     assert callable(factory)
-    return factory(options)
+    made = factory(options)
+    # a bug in the factory (a plugin's), not something the user can fix
+    assert isinstance(made, Geocoder), f"geocoder {name!r} is not a geotool Geocoder"
+    return made
 
 
 def _nominatim_inprocess(options: GeocoderOptions) -> Geocoder:
