@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -114,3 +115,20 @@ def test_spatial_columns_have_srid_and_gist(db_url: str) -> None:
     for table, column, _ in cols:
         assert f"ix_{table}_{column}" in gist, f"{table}.{column} has no GiST index"
     assert no_pk == []
+
+
+def test_upgrade_is_one_transaction(empty_db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a failure after the migrations and the schema files ran leaves the database as it
+    # was: no revision, no table, no view
+    applied = migrate._apply
+
+    def apply_then_fail(conn: sa.Connection) -> list[str]:
+        assert applied(conn) == migrate.schema_files()
+        raise RuntimeError("the power went out")
+
+    monkeypatch.setattr(migrate, "_apply", apply_then_fail)
+    with pytest.raises(RuntimeError, match="power"):
+        migrate.upgrade(empty_db_url)
+    assert migrate.current_revision(empty_db_url) is None
+    assert not set(metadata.tables) & _tables(empty_db_url)
+    assert _routines_and_views(empty_db_url) == set()
