@@ -52,13 +52,6 @@ def upgrade() -> None:
     op.execute(QGIS_PROJECTS)
 
 
-#: the views of sql/export/qgis_views.sql (re-created by `geotool db upgrade` at head):
-#: dropped on the way down, since older revisions change the columns they read
-QGIS_VIEWS = ("qgis_concept_countries", "qgis_prediction_lines", "qgis_predictions")
-
-
 def downgrade() -> None:
-    for view in QGIS_VIEWS:
-        op.execute(f"DROP VIEW IF EXISTS {view}")
     op.execute("DROP TABLE IF EXISTS qgis_projects")
     op.execute("DROP TABLE IF EXISTS layer_styles")

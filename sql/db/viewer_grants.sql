@@ -1,6 +1,6 @@
 -- db/viewer_grants.sql: what the read-only viewer roles may read (`geotool db viewer`,
--- docs/viewing.md). Listed last in sql/schema.txt, so `geotool db upgrade` re-grants after
--- re-creating the views (a view dropped and created again loses its grants);
+-- docs/viewing.md). Schema file, listed last in sql/schema.txt: `geotool db upgrade` drops
+-- and re-creates every view (losing their grants), then this re-grants;
 -- `geotool db viewer create` runs it too. Does nothing until the group role
 -- geotool_viewers exists.
 --

@@ -1,6 +1,6 @@
 -- export/qgis_views.sql: the views the QGIS project of `geotool export qgis` reads through
--- the PostgreSQL provider (docs/viewing.md). Listed in sql/schema.txt: `geotool db upgrade`
--- re-creates them (CREATE OR REPLACE keeps the viewer roles' grants). Each view has a
+-- the PostgreSQL provider (docs/viewing.md). Schema file (sql/schema.txt): `geotool db
+-- upgrade` drops and re-creates them, then db/viewer_grants.sql grants them again. Each view has a
 -- geometry column of one fixed type and SRID, so QGIS needs no scan to learn it, and a
 -- unique id (QGIS needs one for a view: its layers name it as key).
 -- They read tables only (not other views), so their order in schema.txt is free.
