@@ -1,8 +1,8 @@
 -- export/qgis_views.sql: the views the QGIS project of `geotool export qgis` reads through
 -- the PostgreSQL provider (docs/viewing.md). Schema file (sql/schema.txt): `geotool db
--- upgrade` drops and re-creates them, then db/viewer_grants.sql grants them again. Each view has a
--- geometry column of one fixed type and SRID, so QGIS needs no scan to learn it, and a
--- unique id (QGIS needs one for a view: its layers name it as key).
+-- upgrade` drops and re-creates them, then db/viewer_grants.sql grants them again. Each
+-- view has a geometry column of one fixed type and SRID, so QGIS needs no scan to learn
+-- it, and a unique id (QGIS needs one for a view: its layers name it as key).
 -- They read tables only (not other views), so their order in schema.txt is free.
 --
 -- qgis_predictions        one point per (prediction run, photo) at the hierarchical answer
