@@ -115,5 +115,5 @@ def qgis(
     if done.path is not None:
         out.print(f"open it: {env}qgis {done.path}")
     if done.stored_in_database:
-        out.print(f"or in QGIS: Project → Open From → PostgreSQL → {done.service} → public "
-                  f"→ {done.project_name}")
+        out.print(f"or in QGIS: Project → Open From → PostgreSQL (a connection with service "
+                  f"{done.service!r}) → public → {done.project_name}")
