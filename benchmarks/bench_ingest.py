@@ -49,12 +49,13 @@ def write_csv(path: Path, n: int, seed: int = 0) -> None:
 # --------------------------------------------------------------------------- children
 def child(kind: str, file: str, url: str) -> dict[str, Any]:
     """One measurement inside this (fresh) process."""
-    from geotool.ingest.load import ingest_file
+    from geotool.db.engine import get_engine
+    from geotool.ingest.load import IngestParams, ingest_file
 
     start = time.perf_counter()
     rows = 0
     if kind == "ingest":
-        rows = ingest_file(file, "bench", "train", database_url=url).loaded
+        rows = ingest_file(get_engine(url), IngestParams(file, "bench", split="train")).loaded
     elif kind == "pandas":
         import pandas as pd
         import sqlalchemy as sa

@@ -25,7 +25,7 @@ from geotool.db.migrate import upgrade
 from geotool.geocode.boundaries import load_boundaries, read_boundaries
 from geotool.geocode.pipeline import geocode_dataset
 from geotool.geocode.registry import GeocoderOptions
-from geotool.ingest.load import ingest_file
+from geotool.ingest.load import IngestParams, ingest_file
 from geotool.learn.config import load_train_config
 from geotool.learn.train import train
 from geotool.partition.build import BuildParams, build_partitioning
@@ -48,7 +48,7 @@ def build_planet(url: str, workdir: Path, photos: int, size: int) -> None:
     photo_dir = workdir / "photos"
     if not (photo_dir / "all.csv").is_file():
         generate_photos(world, photos, size, photo_dir, seed=7, overwrite=True)
-    ingest_file(photo_dir / "all.csv", "demo", engine=engine)
+    ingest_file(engine, IngestParams(photo_dir / "all.csv", "demo"))
     load_boundaries(engine, read_boundaries(world / "boundaries.geojson"), "world")
     geocode_dataset(engine, "demo", "boundaries", GeocoderOptions(database_url=url),
                     details=False)

@@ -203,10 +203,11 @@ def run_demo(config: DemoConfig | None = None, *, workdir: Path | None = None,
     step("synthetic photos", photos)
 
     def ingest() -> tuple[str, bool]:
-        from geotool.ingest.load import ingest_file
+        from geotool.ingest.load import IngestParams, ingest_file
 
-        summary = ingest_file(photo_dir / "all.csv", config.dataset, engine=engine,
-                              progress=progress)
+        summary = ingest_file(engine,
+                              IngestParams(photo_dir / "all.csv", config.dataset),
+                                           progress=progress)
         done = summary.loaded == 0 and summary.updated == 0
         return (f"{summary.rows_read:,} rows: {summary.loaded:,} loaded, "
                 f"{summary.already_present:,} already present"), done
@@ -239,7 +240,7 @@ def run_demo(config: DemoConfig | None = None, *, workdir: Path | None = None,
                               img_min=config.s2_img_min, img_maxes=config.s2_img_maxes)]
         todo = [p for p in wanted if not _set_is_current(engine, p)]
         for params in todo:  # a rebuild would change the classes the models learnt
-            build_partitioning(engine, params, progress)
+            build_partitioning(engine, params, progress=progress)
         parts = [f"{p.name}: " + ", ".join(str(n) for n in _class_counts(engine, p.name))
                  + " classes" for p in wanted]
         return "; ".join(parts), not todo

@@ -72,6 +72,11 @@ def test_demo_end_to_end_and_resume(db_url: str, nominatim_db: str, tmp_path: Pa
     assert first.cell_examples and all(", " in label for label in first.cell_examples)
 
     _check_learning(first, engine, tmp_path)
+    # the figures, for comparing two versions of the demo by eye (pytest -s)
+    print(first.images, first.geocode_agreement, first.cells_containing, first.partitionings,
+          first.cell_examples, first.models, sep="\n")
+    print(first.evaluation.frame.to_string())
+    print(first.answer.summary_line(), first.concepts_text, sep="\n")
 
     second = run_demo(config, workdir=tmp_path, database_url=db_url, progress=progress)
     skipped = {s.name for s in second.steps if s.skipped}

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from geotool.errors import InvalidValueError
 from geotool.explain.influence import reduce_channels
 
 Target = Literal["predicted", "true", "given"]
@@ -100,7 +101,7 @@ def baseline_for(inputs: torch.Tensor, options: ExplainOptions,
         return norm.apply(torch.zeros_like(inputs[:1])).expand_as(inputs).contiguous()
     if options.baseline == "zero":
         return torch.zeros_like(inputs)
-    raise ValueError(f"unknown baseline {options.baseline!r}: use 'black' or 'zero'")
+    raise InvalidValueError(f"unknown baseline {options.baseline!r}: use 'black' or 'zero'")
 
 
 def explain_batch(model: nn.Module, inputs: torch.Tensor, options: ExplainOptions,
@@ -129,7 +130,8 @@ def explain_batch(model: nn.Module, inputs: torch.Tensor, options: ExplainOption
         chosen = predicted
     else:
         if targets is None:
-            raise ValueError(f"target {options.target!r} needs explicit target classes")
+            raise InvalidValueError(f"target {options.target!r} needs explicit target classes; "
+                                    "pass them as targets=")
         chosen = targets.to(device=device, dtype=torch.long)
     tunnel = NoiseTunnel(IntegratedGradients(head))
     stdev = options.noise_fraction * norm.input_range

@@ -46,6 +46,7 @@ from geotool.explain.preprocess import (
 from geotool.explain.segmenters import ImageRef, MaskProblem, Segmenter, synthetic_masks
 from geotool.learn.checkpoint import LoadedModel, load_model
 from geotool.learn.geodesy import haversine_km
+from geotool.learn.lookup import trained_model
 from geotool.progress import NO_PROGRESS, Progress
 
 #: Label value that pixels of a segmenter's ignored values (ADE20k's 0) are mapped to.
@@ -122,17 +123,9 @@ class ConceptSummary:
 
 
 def model_checkpoint(conn: Connection, model_name: str) -> tuple[int, str]:
-    """``(models.id, checkpoint_path)`` of the model called ``model_name``.
-
-    Found through the registry (:func:`geotool.learn.registry.get_model`).
-    """
-    from geotool.learn.registry import get_model
-
-    row = get_model(conn, model_name)
-    if not row.checkpoint_path:
-        raise GeotoolError(f"model {model_name!r} has no checkpoint yet (training did not "
-                           f"finish); finish it with `geotool train --name {model_name} "
-                           "--resume`")
+    """``(models.id, checkpoint_path)`` of the model called ``model_name``
+    (:func:`geotool.learn.lookup.trained_model`: the one lookup of a trained model)."""
+    row = trained_model(conn, model_name)
     return row.id, str(row.checkpoint_path)
 
 

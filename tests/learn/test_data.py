@@ -19,13 +19,13 @@ from sqlalchemy.engine import Engine
 from support.learn_planet import planet_database, small
 
 from geotool.errors import GeotoolError
+from geotool.ingest.shards import ShardParams, ingest_shards, write_shard
 from geotool.learn.checkpoint import read_checkpoint
 from geotool.learn.classes import read_set_classes
 from geotool.learn.data import LabelledImages, TransformSpec, decode_image
 from geotool.learn.labels import read_label_arrays
 from geotool.learn.lookup import load_model_by_name
 from geotool.learn.model import GeoClassifier
-from geotool.learn.shards import ingest_shards, write_shard
 from geotool.learn.train import train
 from geotool.learn.weights import load_weights_file
 from geotool.partition.build import BuildParams, build_partitioning
@@ -89,12 +89,12 @@ def test_shards_in_geoestimation_format_are_indexed_and_read(
                 records[half:] + [("stranger_2", b"y"), ("stranger_3", b"z")])
     (shard_dir / "notes.txt").write_text("not a shard")
     try:
-        summary = ingest_shards(engine, shard_dir, "tiny")
+        summary = ingest_shards(engine, ShardParams(shard_dir, "tiny"))
         assert (summary.shards, summary.records, summary.indexed) == (
             2, len(records) + 3, len(records))
         assert summary.unknown_ids == 3
         assert summary.unknown_examples == ["stranger_1", "stranger_2", "stranger_3"]
-        again = ingest_shards(engine, shard_dir, "tiny")  # idempotent
+        again = ingest_shards(engine, ShardParams(shard_dir, "tiny"))  # idempotent
         assert again.indexed == len(records)
         # independent check of every offset: stream the shard with msgpack, as the
         # reference code did, and compare with the files
@@ -129,9 +129,9 @@ def test_shards_in_geoestimation_format_are_indexed_and_read(
         result = train(engine, small(tmp_path, name="from_shards", epochs=1))
         assert result.bad_images == 0 and result.steps == 10
         with pytest.raises(GeotoolError, match="no shard_<i>.msg"):
-            ingest_shards(engine, tmp_path, "tiny")
+            ingest_shards(engine, ShardParams(tmp_path, "tiny"))
         with pytest.raises(GeotoolError, match="no dataset named 'nope'"):
-            ingest_shards(engine, shard_dir, "nope")
+            ingest_shards(engine, ShardParams(shard_dir, "nope"))
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM shard_index"))

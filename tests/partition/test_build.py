@@ -67,7 +67,7 @@ def test_rebuild_replaces_atomically_and_records_runs(engine: Engine) -> None:
                 raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        build_partitioning(engine, BuildParams(name="semp", taus=(3, 4)), Interrupt())
+        build_partitioning(engine, BuildParams(name="semp", taus=(3, 4)), progress=Interrupt())
     assert snapshot(engine) == first
     with engine.connect() as conn:
         last = conn.execute(sa.text(
