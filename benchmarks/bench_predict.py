@@ -278,14 +278,15 @@ def _memory_mb(field: str) -> float:
 
 
 def _evaluate_child(url: str) -> None:
-    from geotool.learn.evaluate import evaluate
+    from geotool.learn.evaluate import EvaluateParams, evaluate
 
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         conn.execute(sa.text("SELECT 1"))
     before = _memory_mb("VmRSS")
     start = time.perf_counter()
-    table = evaluate(engine, ["bench_model"], "bench", "test", random_baseline=False)
+    table = evaluate(engine, EvaluateParams(("bench_model",), "bench", "test",
+                                            random_baseline=False))
     seconds = time.perf_counter() - start
     peak = _memory_mb("VmHWM")
     print(json.dumps({"seconds": seconds, "rss_before_mb": before,

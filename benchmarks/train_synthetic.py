@@ -27,7 +27,7 @@ from geotool.geocode.pipeline import geocode_dataset
 from geotool.geocode.registry import GeocoderOptions
 from geotool.ingest.load import IngestParams, ingest_file
 from geotool.learn.config import load_train_config
-from geotool.learn.train import train
+from geotool.learn.train import TrainParams, train
 from geotool.partition.build import BuildParams, build_partitioning
 from geotool.synth.photos import generate_photos
 from geotool.synth.world import generate_world
@@ -92,7 +92,7 @@ def main() -> None:
         cfg = load_train_config(args.config, partitions=set_name, name=f"synthetic_{set_name}",
                                 checkpoint_dir=str(args.workdir / "models" / set_name))
         t1 = time.monotonic()
-        result = train(get_engine(url), cfg, force=True)
+        result = train(get_engine(url), TrainParams(cfg, force=True))
         seconds = time.monotonic() - t1
         m = result.best_metrics
         levels = sorted(int(k[5:]) for k in m if k.startswith("acc_l"))

@@ -13,7 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from geotool.synth.errors import SynthError
-from geotool.vocab.ade20k import ADE20K_IDS
+from geotool.vocab.ade20k import ADE20K_IDS, ADE20K_NAMES, UNLABELED
+
+__all__ = [
+    "ADE20K_IDS", "ADE20K_NAMES", "BUILDING", "CAR", "DESIGN", "FENCE", "GRASS", "HOUSE",
+    "MOUNTAIN", "PERSON", "PLANT", "RENDERED_CONCEPTS", "ROAD", "SIDEWALK", "SKY", "TOWER",
+    "TREE", "UNLABELED", "WATER", "check_rendered", "concept_id",
+]
 
 # What the renderer draws, and the levels at which each concept is informative.
 # "climate" is a latitude band of the synthetic world (see styles.climate_of).
