@@ -35,9 +35,11 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from scratch_databases import ScratchDatabases
 
+from benchmarks.scratch_databases import ScratchDatabases
 from geotool.learn.geodesy import haversine_km
+
+ROOT = Path(__file__).resolve().parents[1]  # the repository: children run from it
 
 LEVELS = (1000, 300, 30)  # cities, states, countries: classes per level, fine -> coarse
 TOP_K = 10
@@ -297,8 +299,8 @@ def _evaluate_child(url: str) -> None:
 def bench_evaluate(url: str, runs: int) -> dict[str, Any]:
     results = []
     for _ in range(runs):
-        out = subprocess.run([sys.executable, __file__, "_evaluate", url], check=True,
-                             capture_output=True, text=True).stdout
+        out = subprocess.run([sys.executable, "-m", "benchmarks.bench_predict", "_evaluate", url],
+                             check=True, capture_output=True, text=True, cwd=ROOT).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))
         print("evaluate", results[-1], flush=True)
     return {"seconds": _stats([r["seconds"] for r in results]),

@@ -14,21 +14,17 @@ the Spearman correlation of median ci with designed informativeness (concepts se
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from scratch_databases import ScratchDatabases  # noqa: E402
-from support.tiny_concept_model import build_tiny_concept_model  # noqa: E402
-
+from benchmarks.scratch_databases import ScratchDatabases
 from geotool.explain.attributions import ExplainParams  # noqa: E402
 from geotool.explain.pipeline import ConceptParams, InfluenceParams, compute_concepts  # noqa: E402
 from geotool.explain.report import ReportParams, concept_report  # noqa: E402
+from tests.support.tiny_concept_model import build_tiny_concept_model
 
 
 def main() -> None:

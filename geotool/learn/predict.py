@@ -294,10 +294,10 @@ def predict(engine: Engine, params: PredictParams, *,
         raise GeotoolError(f"dataset {dataset!r} has no images"
                            + (f" in split {split!r}" if split else ""))
     summary = PredictSummary(model_name, run_id, already_done=int(done))
-    params = {"model": model_name, "dataset": dataset, "split": split,
-              "prediction_run_id": run_id, **asdict(options),
-              "resize": transform.resize, "device": str(device)}
-    with recorded_run(engine, "predict", params, dataset_id) as run:
+    recorded = {"model": model_name, "dataset": dataset, "split": split,
+                "prediction_run_id": run_id, **asdict(options),
+                "resize": transform.resize, "device": str(device)}
+    with recorded_run(engine, "predict", recorded, dataset_id) as run:
         progress.phase("predict", int(total) - int(done))
         start = time.perf_counter()
         for batch in _batches(_todo(engine, dataset_id, split, run_id), options.batch_size):

@@ -27,7 +27,7 @@ from support.tiny_training import fit_tiny_model
 from typer.testing import CliRunner
 
 from geotool.cli.app import app
-from geotool.export.predictions import export_predictions
+from geotool.export.predictions import PredictionExportParams, export_predictions
 from geotool.learn.evaluate import EvaluateParams, evaluate
 from geotool.learn.lookup import ready_model
 from geotool.learn.predict import PredictParams, predict, predict_image
@@ -96,7 +96,8 @@ def test_ladder_matches_numpy_over_exported_predictions(
     truth = _truth(planet_db.planet)
     n_test = sum(1 for v in truth.values() if v[2] == "test")
     assert summary.predicted == n_test and summary.failed == 0
-    exported = export_predictions(planet_engine, "semp_small", tmp_path / "p.csv")
+    exported = export_predictions(planet_engine,
+                                  PredictionExportParams("semp_small", tmp_path / "p.csv"))
     with exported.path.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == ["img_id", "p_key", "pred_class", "pred_lat", "pred_lng"]

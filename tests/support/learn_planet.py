@@ -25,7 +25,8 @@ from geotool.ingest.load import IngestParams, ingest_file
 from geotool.learn.config import TrainConfig, load_train_config
 from geotool.partition.build import BuildParams, build_partitioning
 from geotool.synth.photos import generate_photos
-from support.synth_tiny_world import write_tiny_world
+
+from .synth_tiny_world import write_tiny_world
 
 
 def build_tiny_planet(engine: Engine, url: str, directory: Path, photos: int = 240,

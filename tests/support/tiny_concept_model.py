@@ -30,7 +30,8 @@ from geotool.learn.checkpoint import save_checkpoint
 from geotool.learn.classes import LevelClasses, SetClasses
 from geotool.learn.model import GeoClassifier
 from geotool.synth.photos import PhotoRecord, PhotoSet, generate_photos
-from support.synth_tiny_world import write_tiny_world
+
+from .synth_tiny_world import write_tiny_world
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from geotool.geocode.pipeline import geocode_dataset
 from geotool.ingest.load import IngestParams, ingest_file
 from geotool.partition.build import BuildParams, build_partitioning
 from geotool.synth.photos import generate_photos
-from support.synth_tiny_world import write_tiny_world
+
+from .synth_tiny_world import write_tiny_world
 
 DATASET = "tiny"
 SEMP = "tiny_semp"
