@@ -100,8 +100,8 @@ def ingest_file(engine: Engine, params: IngestParams, *,
             raise IngestError(f"{path} has no split column; give --split "
                               f"({'|'.join(SPLITS)})")
         recorded = {"path": source, "format": reader.format_name, "split": split,
-                  "skip_invalid": skip_invalid, "swap_latlon": swap_latlon,
-                  "locations": str(Path(locations).resolve()) if locations else None}
+                    "skip_invalid": skip_invalid, "swap_latlon": swap_latlon,
+                    "locations": str(Path(locations).resolve()) if locations else None}
         with recorded_run(engine, "ingest", recorded) as run, engine.begin() as conn:
             summary = _ingest(conn, reader, dataset.strip(), split, source, run,
                               skip_invalid, swap_latlon, progress, params.max_listed)

@@ -128,7 +128,8 @@ class KillAt(NullProgress):
             os.kill(os.getpid(), signal.SIGKILL)
 
 engine = sa.create_engine({url!r})
-train(engine, small(Path({tmp!r}), name="killed", workers={workers}, threads=1), KillAt())
+train(engine, TrainParams(small(Path({tmp!r}), name="killed", workers={workers}, threads=1)),
+      progress=KillAt())
 """
 
 
