@@ -255,16 +255,15 @@ def _ingest(ctx: DemoContext) -> Outcome:
 
 
 def _geocode(ctx: DemoContext) -> Outcome:
-    from geotool.geocode.pipeline import geocode_dataset
+    from geotool.geocode.pipeline import GeocodeParams, geocode
     from geotool.geocode.registry import GeocoderOptions
 
     local = ctx.local
     options = GeocoderOptions(database_url=ctx.url, concurrency=2,
                               nominatim_dsn=local.nominatim_dsn,
-                              nominatim_project_dir=str(local.project_dir),
-                              simplify=0.0001, warn=ctx.progress.message)
-    summary = geocode_dataset(ctx.engine, ctx.params.dataset, ctx.params.geocoder, options,
-                              progress=ctx.progress)
+                              nominatim_project_dir=str(local.project_dir), simplify=0.0001)
+    summary = geocode(ctx.engine, GeocodeParams(ctx.params.dataset, ctx.params.geocoder,
+                                                options), progress=ctx.progress)
     if summary.images_todo == 0 and summary.details_written == 0:
         return Outcome("every image already has its address vector", skipped=True)
     return Outcome(f"{summary.images_written:,} images with {summary.geocoder}: "

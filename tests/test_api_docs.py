@@ -19,7 +19,7 @@ def api_blocks() -> list[str]:
 
 def test_the_page_has_examples_of_every_stage() -> None:
     code = "\n".join(api_blocks())
-    for stage in ("ingest_file", "geocode_dataset", "build_partitioning", "train(", "predict(",
+    for stage in ("ingest_file", "geocode(", "build_partitioning", "train(", "predict(",
                   "evaluate(", "compute_concepts", "concept_report", "export_cells",
                   "export_predictions"):
         assert stage in code, stage
