@@ -32,7 +32,7 @@ import io
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +67,8 @@ class PagePathError(GeotoolError):
 
 @dataclass(frozen=True)
 class ExplainPageParams:
-    """``concept``: the explanation's options (a ``ConceptOptions``; default ones when
-    None); ``segmenter``: the label-map source (synthetic masks when None)."""
+    """``influence``: how to explain (an ``InfluenceParams``; default ones when None);
+    ``segmenter``: the label-map source (synthetic masks when None)."""
 
     photo: Path
     model: str
@@ -76,7 +76,7 @@ class ExplainPageParams:
     mask: Path | None = None
     top_k: int = 25
     crops: int = 5
-    concept: Any = None
+    influence: Any = None
     segmenter: Any = None
 
     def validate(self) -> None:
@@ -449,8 +449,8 @@ def explain_page(engine: Engine, params: ExplainPageParams, *,
             f"built yet (pages exist for: {', '.join(sorted(PAGE_SECTIONS))})")
     content = build(engine, params, record, progress)
 
-    from geotool.explain.photo import explain_photo
-    from geotool.explain.pipeline import ConceptOptions
+    from geotool.explain.photo import PhotoParams, explain_photo
+    from geotool.explain.pipeline import InfluenceParams
     from geotool.explain.segmenters import synthetic_masks
 
     mask, note = params.mask, None
@@ -462,10 +462,9 @@ def explain_page(engine: Engine, params: ExplainPageParams, *,
         note = ("No label map for this photo: concept influence needs one (give --mask "
                 "LABELS.png, or --segmenter network --seg-model …).")
     progress.phase("explanation", 1)
-    options = params.concept or ConceptOptions(min_size=0.0)
-    options = replace(options, betas=options.betas or (0,))
-    explained = explain_photo(engine, params.model, params.photo, mask, options, None, None,
-                              segmenter)
+    influence = params.influence or InfluenceParams(min_size=0.0)
+    explained = explain_photo(engine, PhotoParams(params.model, params.photo, mask,
+                                                  influence=influence), segmenter=segmenter)
     progress.advance()
     ci_html, n_concepts = _ci_section(explained.scores, explained.k, note)
     heat_src = None

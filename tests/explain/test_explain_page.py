@@ -26,20 +26,20 @@ from typer.testing import CliRunner
 
 from geotool.cli.app import app
 from geotool.errors import GeotoolError, UnavailableError
-from geotool.explain.attributions import ExplainOptions
+from geotool.explain.attributions import ExplainParams
 from geotool.explain.page import (
     ExplainPageParams,
     NotAnImageError,
     PagePathError,
     explain_page,
 )
-from geotool.explain.pipeline import ConceptOptions
+from geotool.explain.pipeline import InfluenceParams
 from geotool.learn.lookup import ready_model
 from geotool.learn.predict import predict_image
 
 pytestmark = pytest.mark.slow  # shares the session's viewing planet (~1 min to build)
 
-FAST = ConceptOptions(explain=ExplainOptions(noise_samples=2, ig_steps=4))
+FAST = InfluenceParams(explain=ExplainParams(noise_samples=2, ig_steps=4))
 
 
 def _test_photo(db: ViewingDb) -> tuple[Path, float, float]:
@@ -71,7 +71,7 @@ def test_page_in_chromium(viewing_db: ViewingDb, tmp_path: Path) -> None:
     out = tmp_path / "page.html"
     engine = viewing_db.engine()
     summary = explain_page(engine, ExplainPageParams(photo, viewing_db.model, out,
-                                                     concept=FAST))
+                                                     influence=FAST))
     text = out.read_text(encoding="utf-8")
     assert summary.bytes == len(text.encode()) < 2_000_000
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", text, re.I)
@@ -111,7 +111,7 @@ def test_640px_photo_page_is_small(viewing_db: ViewingDb, tmp_path: Path) -> Non
     Image.fromarray(noisy).save(large, quality=95)
     out = tmp_path / "large.html"
     summary = explain_page(viewing_db.engine(), ExplainPageParams(
-        large, viewing_db.model, out, concept=FAST))
+        large, viewing_db.model, out, influence=FAST))
     assert summary.bytes < 2_000_000 and summary.true_location is None
     assert summary.concepts == 0 and "No label map" in out.read_text(encoding="utf-8")
 

@@ -27,8 +27,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from support.requires import skip_or_fail
-from support.tiny_planet import TinyPlanet, build_tiny_planet
+
+from .requires import skip_or_fail
+from .tiny_planet import TinyPlanet, build_tiny_planet
 
 VIEW_SET = "view_s2"
 VIEW_MODEL = "view_small"
@@ -49,11 +50,12 @@ class ViewingDb:
 
 @pytest.fixture(scope="session")
 def viewing_db(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewingDb]:
-    from geotool.explain.attributions import ExplainOptions
-    from geotool.explain.pipeline import ConceptOptions, compute_concepts
-    from geotool.learn.predict import PredictOptions, predict
+    from geotool.explain.attributions import ExplainParams
+    from geotool.explain.pipeline import ConceptParams, InfluenceParams, compute_concepts
+    from geotool.learn.predict import PredictParams, predict
     from geotool.partition.build import BuildParams, build_partitioning
-    from support.tiny_training import fit_tiny_model  # imports PyTorch: only when used
+
+    from .tiny_training import fit_tiny_model  # imports PyTorch: only when used
 
     name = f"geotool_view_{uuid.uuid4().hex[:8]}"
     url = cluster.create(name, template="geotool_test_template")
@@ -63,11 +65,11 @@ def viewing_db(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     build_partitioning(engine, BuildParams(name=VIEW_SET, scheme="s2", dataset=planet.dataset,
                                            img_min=2, img_maxes=(10, 40)))
     fit_tiny_model(engine, VIEW_SET, VIEW_MODEL, directory, epochs=3, seed=2)
-    predict(engine, VIEW_MODEL, planet.dataset, "test",
-            PredictOptions(device="cpu", batch_size=64, top_k=25))
-    options = ConceptOptions(explain=ExplainOptions(noise_samples=2, ig_steps=4),
-                             batch_size=16, limit=30)
-    compute_concepts(engine, VIEW_MODEL, planet.dataset, "test", options)
+    predict(engine, PredictParams(VIEW_MODEL, planet.dataset, "test", device="cpu",
+                                  batch_size=64, top_k=25))
+    influence = InfluenceParams(explain=ExplainParams(noise_samples=2, ig_steps=4),
+                                batch_size=16, limit=30)
+    compute_concepts(engine, ConceptParams(VIEW_MODEL, planet.dataset, "test", influence))
     engine.dispose()
     yield ViewingDb(url, planet, directory)
     from geotool.db.engine import dispose_engines
