@@ -13,7 +13,8 @@
 
 The stages: ``pipeline.compute_concepts(engine, ConceptParams, *, progress)``,
 ``report.concept_report(engine, ReportParams)``, ``photo.explain_photo(engine,
-PhotoParams)`` and ``page.explain_page(engine, ExplainPageParams, *, progress)``. docs/concepts.md describes the method and the tables.
+PhotoParams)`` and ``page.explain_page(engine, ExplainPageParams, *, progress)``.
+docs/concepts.md describes the method and the tables.
 """
 
 __all__ = [

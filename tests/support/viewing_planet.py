@@ -27,7 +27,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-
 from .requires import skip_or_fail
 from .tiny_planet import TinyPlanet, build_tiny_planet
 
