@@ -19,8 +19,9 @@ set and level; this writes the project a QGIS user expects, without QGIS install
   (blue below 1: less attribution than area; red above), unchecked so that they do not
   hide the cells (tick one to see it);
 - the connection through a PostgreSQL service name (``service='geotool'``): the project
-  holds no password. When the default service ``geotool`` is missing it is written for
-  the current database (:func:`geotool.db.viewer.write_service`);
+  holds no password. When the default service ``geotool`` is missing, or reaches another
+  database, it is (re)written for the current database
+  (:func:`geotool.db.viewer.write_service`); another service must reach this database;
 - ``in_database``: the project is also stored in ``qgis_projects`` (QGIS's own table:
   Project → Open From → PostgreSQL) and every view gets a default style in
   ``layer_styles``, so a layer added by hand comes styled.
@@ -515,11 +516,15 @@ def _models_with_predictions(conn: Connection, split: str) -> list[str]:
         {"split": split})]
 
 
+def _same_database(entry: ServiceEntry, engine: Engine) -> bool:
+    url = engine.url
+    return (entry.dbname == (url.database or "") and int(entry.port) == int(url.port or 5432)
+            and entry.host in {url.host or "127.0.0.1", "localhost", "127.0.0.1"})
+
+
 def _check_service(entry: ServiceEntry, engine: Engine) -> None:
     url = engine.url
-    same = (entry.dbname == (url.database or "") and int(entry.port) == int(url.port or 5432)
-            and entry.host in {url.host or "127.0.0.1", "localhost", "127.0.0.1"})
-    if not same:
+    if not _same_database(entry, engine):
         raise GeotoolError(
             f"service {entry.name!r} reaches database {entry.dbname!r} on {entry.host}:"
             f"{entry.port}, but the export reads {url.database!r} on {url.host}:{url.port}; "
@@ -558,7 +563,9 @@ def export_qgis(engine: Engine, params: QgisParams, *,
     params.validate()
     written = False
     entry = read_service(params.service, params.service_file)
-    if entry is None and params.service == DEFAULT_SERVICE:
+    if params.service == DEFAULT_SERVICE and (entry is None
+                                              or not _same_database(entry, engine)):
+        # geotool's own service always reaches the database being exported
         entry = write_service(params.service, engine.url, path=params.service_file)
         written = True
     entry = entry or require_service(params.service, params.service_file)
