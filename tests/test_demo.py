@@ -123,8 +123,8 @@ def _check_learning(report: Any, engine: sa.Engine, workdir: Path) -> None:
     assert (workdir / "models" / "demo_semp_model").is_dir()
     # the viewing steps: a project and a page, and the commands that open them
     assert report.qgis_project == workdir / "demo.qgz" and report.qgis_project.is_file()
-    assert report.explain_page == workdir / "explain.html"
-    assert "25 cells" in next(s.detail for s in report.steps if s.name == "explain page")
+    assert report.explain_page == workdir / "explain.html" and report.explain_page.is_file()
+    assert " cells, " in next(s.detail for s in report.steps if s.name == "explain page")
     assert any(line.endswith(f"qgis {report.qgis_project}") for line in report.viewing)
 
 
