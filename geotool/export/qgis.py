@@ -91,6 +91,7 @@ class QgisParams:
     service_file: Path | None = None
     in_database: bool = False
     project_name: str | None = None
+    secrets: Path | None = None  # where a written service's pgpass goes (default: home)
 
     @classmethod
     def parse_names(cls, values: Sequence[str] | None) -> tuple[str, ...]:
@@ -566,7 +567,8 @@ def export_qgis(engine: Engine, params: QgisParams, *,
     if params.service == DEFAULT_SERVICE and (entry is None
                                               or not _same_database(entry, engine)):
         # geotool's own service always reaches the database being exported
-        entry = write_service(params.service, engine.url, path=params.service_file)
+        entry = write_service(params.service, engine.url, path=params.service_file,
+                              secrets=params.secrets)
         written = True
     entry = entry or require_service(params.service, params.service_file)
     _check_service(entry, engine)
