@@ -37,7 +37,7 @@ class ClipVision(nn.Module):
         self.width = int(self.clip.config.projection_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.clip(pixel_values=x).image_embeds  # type: ignore[no-any-return]
+        return self.clip(pixel_values=x).image_embeds
 
 
 class ImageEncoder(nn.Module):
@@ -49,7 +49,7 @@ class ImageEncoder(nn.Module):
         self.backbone_name = backbone
         if backbone == "clip":
             self.backbone: nn.Module = ClipVision(clip_path)
-            width = self.backbone.width  # type: ignore[assignment]
+            width = self.backbone.width
             self.image_size = 224
         else:
             from geotool.learn.model import backbone_spec, load_packaged_weights

@@ -61,9 +61,13 @@ class AlignModel(nn.Module):
     def concept_logits(self, emb: torch.Tensor) -> torch.Tensor:
         return self.concepts.logits(emb)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """The image embedding (what DDP wraps and attribution methods explain)."""
-        return self.encode_image(images)
+    def forward(self, images: torch.Tensor, latlon_deg: torch.Tensor | None = None
+                ) -> Any:
+        """The image embedding; with ``latlon_deg`` also the GPS embeddings of those
+        coordinates (one call, so DDP sees every parameter used in the training step)."""
+        if latlon_deg is None:
+            return self.encode_image(images)
+        return self.encode_image(images), self.encode_gps(latlon_deg)
 
     def similarity(self, images: torch.Tensor, latlon_deg: torch.Tensor) -> torch.Tensor:
         """Scaled cosine logits [B, N] of images against coordinates (GeoCLIP's forward)."""
