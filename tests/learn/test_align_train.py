@@ -38,7 +38,7 @@ def test_an_alignment_model_trains_and_is_recorded(planet: tuple[str, Engine, Pa
     from geotool.cli.app import app
 
     url, engine, _ = planet
-    result = train(engine, small_align(tmp_path, name="al", epochs=3))
+    train(engine, small_align(tmp_path, name="al", epochs=3))
     with engine.connect() as conn:
         row = conn.execute(sa.text(
             "SELECT family, dataset_id, concepts, status, set_id, checkpoint_path, metrics "
