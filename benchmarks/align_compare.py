@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import statistics
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -186,8 +188,6 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
 
 
 def main() -> None:
-    import sys
-
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from scratch_databases import ScratchDatabases
 
@@ -205,6 +205,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally: close the server
     args.workdir.mkdir(parents=True, exist_ok=True)
     scratch = ScratchDatabases(Path(tempfile.mkdtemp(prefix="align_cmp_")))
     try:
@@ -213,8 +214,10 @@ def main() -> None:
         t0 = time.monotonic()
         build_planet(url, args.workdir, args.world_seed, args.photos, args.size)
         print(f"planet ready in {time.monotonic() - t0:.0f} s", flush=True)
-        variants = {"geoclip": dict(concept_lambda=0.0, concept_supervision=0.0),
-                    "concept": {}, "concept_nosup": dict(concept_supervision=0.0)}
+        variants: dict[str, dict[str, Any]] = {
+            "geoclip": dict(concept_lambda=0.0, concept_supervision=0.0), "concept": {},
+            "concept_nosup": dict(concept_supervision=0.0),
+            "concept_lift": dict(concept_target="lift")}
         runs: list[dict[str, Any]] = []
         for seed in args.seeds:
             for variant in args.variants:

@@ -116,6 +116,7 @@ class TrainConfig:
     concept_temperature: float = 0.1  # τ of the concept softmax
     concept_supervision: float = 0.0  # μ, weight of the concept-truth cross-entropy
     concept_truth: str = ""  # photos.json with per-photo climates ("" = beside the images)
+    concept_target: str = "share"  # mask truth: share (pixel share) | lift (share / mean share)
 
     def validate(self, resume: bool = False) -> None:
         """Raise :class:`GeotoolError` naming the first value that cannot work.
@@ -196,6 +197,9 @@ class TrainConfig:
         if self.concept_divergence not in ("js", "sym_kl"):
             raise GeotoolError(f"concept_divergence must be js or sym_kl, not "
                                f"{self.concept_divergence!r}")
+        if self.concept_target not in ("share", "lift"):
+            raise GeotoolError(f"concept_target must be share or lift, not "
+                               f"{self.concept_target!r}")
         if self.concept_temperature <= 0 or self.init_temperature <= 0:
             raise GeotoolError("concept_temperature and init_temperature must be positive")
         if self.backbone == "clip" and not self.clip_path:

@@ -12,7 +12,9 @@ the vocabulary's concepts:
 - a ``climate`` concept: 1 when the photo's place has that climate band (``photos.json``
   of the synthetic photo set: ``concept_truth``, or found beside the images), else 0.
 
-Rows without any truth (no mask, unknown climate) have zero mass and are left out of the
+``concept_target = "lift"`` replaces a mask concept's share by its share relative to the
+concept's mean share (see :func:`concept_targets`). Rows without any truth (no mask,
+unknown climate) have zero mass and are left out of the
 supervision term.
 """
 
@@ -75,8 +77,14 @@ def _find_photos_json(rows: AlignRows, given: str) -> Path | None:
     return None
 
 
-def concept_targets(rows: AlignRows, vocab: Vocabulary, truth_file: str = "") -> np.ndarray:
-    """Per-photo concept truth [n, K] (float32; unnormalised, see the module docstring)."""
+def concept_targets(rows: AlignRows, vocab: Vocabulary, truth_file: str = "",
+                    mode: str = "share") -> np.ndarray:
+    """Per-photo concept truth [n, K] (float32; unnormalised, see the module docstring).
+
+    ``mode = "lift"``: a mask concept's pixel share divided by its mean share over these
+    photos (how much more of it the photo shows than usual), the mask columns then
+    rescaled to the same total as their shares — so a small, rare concept that is there
+    (a tower) weighs more than a large one every photo shows (sidewalk, sky)."""
     from geotool.synth.concepts import ADE20K_IDS
 
     n, k = len(rows.arrays), len(vocab)
@@ -98,6 +106,14 @@ def concept_targets(rows: AlignRows, vocab: Vocabulary, truth_file: str = "") ->
                 labels = np.asarray(im)
             counts = np.bincount(labels.ravel(), minlength=256)
             out[r, cols] = counts[label_ids] / labels.size
+        if mode == "lift":
+            share = out[:, cols]
+            mean = share.mean(0)
+            lifted = np.where(mean > 0, share / np.where(mean > 0, mean, 1.0), 0.0)
+            total, lifted_total = share.sum(1, keepdims=True), lifted.sum(1, keepdims=True)
+            out[:, cols] = np.where(lifted_total > 0,
+                                    lifted * total / np.where(lifted_total > 0, lifted_total,
+                                                              1.0), 0.0)
     climate_cols = {c.climate: j for j, c in enumerate(vocab.concepts) if c.climate}
     if climate_cols:
         path = _find_photos_json(rows, truth_file)

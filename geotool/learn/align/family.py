@@ -108,7 +108,8 @@ class AlignFamily(TrainingFamily):
                                f"{len(self.train_rows)} train photos of dataset "
                                f"{cfg.dataset!r}; give a smaller --batch-size")
         if cfg.concept_supervision > 0:
-            t = concept_targets(self.train_all, self.vocab, cfg.concept_truth)
+            t = concept_targets(self.train_all, self.vocab, cfg.concept_truth,
+                                cfg.concept_target)
             if not (t.sum(1) > 0).any():
                 raise GeotoolError(f"concept_supervision > 0, but no train photo of "
                                    f"{cfg.dataset!r} has concept truth for vocabulary "
