@@ -1,4 +1,4 @@
--- evaluate_baselines.sql: the baselines of the accuracy ladder for partitioning set
+-- learn/evaluate_baselines.sql: the baselines of the accuracy ladder for partitioning set
 -- <set_id> on the photos of dataset <dataset_id>, split <split>, per level, with the same
 -- measures as geotool_run_ladder (distance <= r, or < r when <strict>):
 --   'most frequent class'      every photo gets the level's class with the most training
