@@ -1,6 +1,6 @@
 """The alignment family's examples: a dataset's photos, coordinates and concept truth.
 
-``read_align_rows`` reads ``sql/learn_align_images.sql`` once per run into
+``read_align_rows`` reads ``sql/learn/align_images.sql`` once per run into
 :class:`~geotool.learn.labels.LabelArrays` (no class columns: an alignment model learns
 coordinates), so the shared sampler, transforms and bad-image handling apply unchanged.
 
@@ -44,7 +44,7 @@ class AlignRows:
 
 
 def read_align_rows(conn: Connection, dataset: str, split: str) -> AlignRows:
-    rows = sqlfiles.run(conn, "learn_align_images.sql", dataset=dataset, split=split)
+    rows = sqlfiles.run(conn, "learn/align_images.sql", dataset=dataset, split=split)
     assert rows is not None
     ids, lat, lon, ext, masks = [], [], [], [], []
     sources: list[ImageSource] = []
