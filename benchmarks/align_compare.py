@@ -22,7 +22,7 @@ informative vs one it makes uninformative (mask concepts only: 7 of each, chance
 and how often the top climate concept (image side; GPS side at the true coordinate) is
 the photo's true climate band (majority class beside it).
 
-    python benchmarks/align_compare.py --workdir /tmp/align-compare --seeds 0 1
+    python -m benchmarks.align_compare --workdir /tmp/align-compare --seeds 0 1
 """
 
 from __future__ import annotations
@@ -49,15 +49,15 @@ from geotool.ingest.load import ingest_file
 from geotool.learn.align.data import read_align_rows
 from geotool.learn.align.family import encode_gallery
 from geotool.learn.align.model import load_align_checkpoint
-from geotool.learn.align.vocabulary import load_vocabulary
 from geotool.learn.checkpoint import load_model
 from geotool.learn.config import load_train_config
 from geotool.learn.data import LabelledImages, ValBatches, batch_pixels, collate, normalise
 from geotool.learn.geodesy import haversine_km
-from geotool.learn.train import _specs, train
+from geotool.learn.train import TrainParams, _specs, train
 from geotool.partition.build import BuildParams, build_partitioning
 from geotool.synth.photos import generate_photos
 from geotool.synth.world import generate_world
+from geotool.vocab.concepts import load_vocabulary
 
 ROOT = Path(__file__).resolve().parent.parent
 RADII = (1, 25, 200, 750, 2500)
@@ -212,8 +212,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
 
 
 def main() -> None:
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from scratch_databases import ScratchDatabases
+    from benchmarks.scratch_databases import ScratchDatabases
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/align-compare"))
@@ -252,7 +251,7 @@ def main() -> None:
                 if variant == "semp":
                     cfg = load_train_config(args.classifier_config, partitions=SET, name=name,
                                             checkpoint_dir=str(ck), seed=seed, **extra)
-                    result = train(engine, cfg, force=True)
+                    result = train(engine, TrainParams(cfg, force=True))
                     assert result.best_checkpoint is not None
                     metrics = evaluate_classifier(engine, result.best_checkpoint)
                     concepts: dict[str, Any] = {}
@@ -260,7 +259,7 @@ def main() -> None:
                     cfg = load_train_config(args.config, dataset=DATASET, name=name,
                                             checkpoint_dir=str(ck), seed=seed,
                                             **variants[variant], **extra)
-                    result = train(engine, cfg, force=True)
+                    result = train(engine, TrainParams(cfg, force=True))
                     assert result.best_checkpoint is not None
                     metrics, concepts = evaluate_align(engine, result.best_checkpoint,
                                                        args.workdir / "photos")

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from geotool.errors import GeotoolError
+from geotool.errors import GeotoolError, InvalidValueError
 
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 FAMILIES = ("classifier", "align")
@@ -119,30 +119,30 @@ class TrainConfig:
     concept_target: str = "share"  # mask truth: share (pixel share) | lift (share / mean share)
 
     def validate(self, resume: bool = False) -> None:
-        """Raise :class:`GeotoolError` naming the first value that cannot work.
+        """Raise :class:`InvalidValueError` naming the first value that cannot work.
 
         With ``resume`` the set may be left out (the model's stored one is used)."""
         from geotool.learn.model import backbone_spec
 
         if self.family not in FAMILIES:
-            raise GeotoolError(f"family must be one of {', '.join(FAMILIES)}, not "
+            raise InvalidValueError(f"family must be one of {', '.join(FAMILIES)}, not "
                                f"{self.family!r}")
         if self.family == "classifier" and not self.partitions and not resume:
-            raise GeotoolError("say which partitioning set to learn: --partitions SET "
+            raise InvalidValueError("say which partitioning set to learn: --partitions SET "
                                "(`geotool partitions list` shows them)")
         if self.family == "align" and not resume:
             if self.partitions:
-                raise GeotoolError("an alignment model (family = 'align') learns photos and "
+                raise InvalidValueError("an alignment model (family = 'align') learns photos and "
                                    "coordinates, not cells: give --dataset, not --partitions")
             if not self.dataset:
-                raise GeotoolError("say which dataset an alignment model learns: --dataset "
+                raise InvalidValueError("say which dataset an alignment model learns: --dataset "
                                    "NAME (`geotool datasets` lists them)")
         if not self.name:
-            raise GeotoolError("give the model a name: --name NAME")
+            raise InvalidValueError("give the model a name: --name NAME")
         if not (self.family == "align" and self.backbone == "clip"):
             backbone_spec(self.backbone)
         if self.optimizer not in OPTIMIZERS:
-            raise GeotoolError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not "
+            raise InvalidValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not "
                                f"{self.optimizer!r}")
         if self.family == "align":
             self._validate_align()
@@ -150,64 +150,65 @@ class TrainConfig:
                     "log_every_steps")
         for name in positive:
             if getattr(self, name) < 1:
-                raise GeotoolError(f"{name} must be at least 1, not {getattr(self, name)}")
+                raise InvalidValueError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.lr <= 0:
-            raise GeotoolError(f"lr must be positive, not {self.lr}")
+            raise InvalidValueError(f"lr must be positive, not {self.lr}")
         if self.lr_schedule not in ("multistep", "sgdr", "exponential"):
-            raise GeotoolError(f"lr_schedule must be multistep, sgdr or exponential, not "
+            raise InvalidValueError(f"lr_schedule must be multistep, sgdr or exponential, not "
                                f"{self.lr_schedule!r}")
         if self.sgdr_period < 1 or self.sgdr_mult < 1:
-            raise GeotoolError("sgdr_period and sgdr_mult must be at least 1")
+            raise InvalidValueError("sgdr_period and sgdr_mult must be at least 1")
         if self.amp not in AMP_MODES:
-            raise GeotoolError(f"amp must be one of {', '.join(AMP_MODES)}, not {self.amp!r}")
+            raise InvalidValueError(f"amp must be one of {', '.join(AMP_MODES)}, not {self.amp!r}")
         if not 0 <= self.max_bad_share <= 1:
-            raise GeotoolError(f"max_bad_share is a share between 0 and 1, not "
+            raise InvalidValueError(f"max_bad_share is a share between 0 and 1, not "
                                f"{self.max_bad_share}")
         lo, hi = self.train_scale
         if not 0 < lo <= hi <= 1:
-            raise GeotoolError(f"train_scale must be 0 < low <= high <= 1, not {self.train_scale}")
+            raise InvalidValueError(
+                f"train_scale must be 0 < low <= high <= 1, not {self.train_scale}")
         if self.workers < 0:
-            raise GeotoolError(f"workers must be 0 or more, not {self.workers}")
+            raise InvalidValueError(f"workers must be 0 or more, not {self.workers}")
         if self.max_steps < 0:
-            raise GeotoolError(f"max_steps must be 0 (no limit) or more, not {self.max_steps}")
+            raise InvalidValueError(f"max_steps must be 0 (no limit) or more, not {self.max_steps}")
         if self.image_size < 0:
-            raise GeotoolError(f"image_size must be 0 (the backbone's) or more, not "
+            raise InvalidValueError(f"image_size must be 0 (the backbone's) or more, not "
                                f"{self.image_size}")
         if self.weights and self.init_from:
-            raise GeotoolError("give either --weights or --init-from, not both")
+            raise InvalidValueError("give either --weights or --init-from, not both")
 
     def _validate_align(self) -> None:
-        from geotool.learn.align.vocabulary import load_vocabulary
+        from geotool.vocab.concepts import load_vocabulary
 
         for name in ("embed_dim", "projection_hidden", "gps_hidden", "gps_depth"):
             if getattr(self, name) < 1:
-                raise GeotoolError(f"{name} must be at least 1, not {getattr(self, name)}")
+                raise InvalidValueError(f"{name} must be at least 1, not {getattr(self, name)}")
         if not self.gps_sigmas or min(self.gps_sigmas) <= 0:
-            raise GeotoolError(f"gps_sigmas must be positive scales (GeoCLIP: [1, 16, 256]), "
+            raise InvalidValueError(f"gps_sigmas must be positive scales (GeoCLIP: [1, 16, 256]), "
                                f"not {self.gps_sigmas}")
         if self.gps_init not in ("random", "geoclip"):
-            raise GeotoolError(f"gps_init must be random or geoclip, not {self.gps_init!r}")
+            raise InvalidValueError(f"gps_init must be random or geoclip, not {self.gps_init!r}")
         if self.queue_size < 0 or self.queue_store not in ("coordinates", "embeddings"):
-            raise GeotoolError("queue_size must be 0 or more and queue_store coordinates or "
+            raise InvalidValueError("queue_size must be 0 or more and queue_store coordinates or "
                                f"embeddings, not {self.queue_size} / {self.queue_store!r}")
         if self.gps_jitter_km < 0:
-            raise GeotoolError(f"gps_jitter_km must be 0 or more, not {self.gps_jitter_km}")
+            raise InvalidValueError(f"gps_jitter_km must be 0 or more, not {self.gps_jitter_km}")
         if self.concept_lambda < 0 or self.concept_supervision < 0:
-            raise GeotoolError("concept_lambda and concept_supervision are weights: 0 or more")
+            raise InvalidValueError("concept_lambda and concept_supervision are weights: 0 or more")
         if self.concept_divergence not in ("js", "sym_kl"):
-            raise GeotoolError(f"concept_divergence must be js or sym_kl, not "
+            raise InvalidValueError(f"concept_divergence must be js or sym_kl, not "
                                f"{self.concept_divergence!r}")
         if self.concept_target not in ("share", "lift"):
-            raise GeotoolError(f"concept_target must be share or lift, not "
+            raise InvalidValueError(f"concept_target must be share or lift, not "
                                f"{self.concept_target!r}")
         if self.concept_temperature <= 0 or self.init_temperature <= 0:
-            raise GeotoolError("concept_temperature and init_temperature must be positive")
+            raise InvalidValueError("concept_temperature and init_temperature must be positive")
         if self.backbone == "clip" and not self.clip_path:
-            raise GeotoolError("backbone = 'clip' needs clip_path, a local CLIP model folder "
+            raise InvalidValueError("backbone = 'clip' needs clip_path, a local CLIP model folder "
                                "(geotool never downloads weights)")
         vocab = load_vocabulary(self.concept_vocab)
         if self.concept_supervision > 0 and not any(c.has_truth for c in vocab.concepts):
-            raise GeotoolError(f"concept_supervision > 0 needs a vocabulary with truth "
+            raise InvalidValueError(f"concept_supervision > 0 needs a vocabulary with truth "
                                f"(mask or climate entries); {vocab.name!r} has none")
 
     def input_size(self) -> int:

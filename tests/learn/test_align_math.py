@@ -28,8 +28,8 @@ from geotool.learn.align.family import jitter
 from geotool.learn.align.gps import GpsEncoder, check_coordinates, load_geoclip_weights
 from geotool.learn.align.loss import GpsQueue, info_nce
 from geotool.learn.align.model import build_align_model
-from geotool.learn.align.vocabulary import load_vocabulary
 from geotool.learn.geodesy import haversine_km
+from geotool.vocab.concepts import load_vocabulary
 
 
 def test_info_nce_with_a_queue_matches_the_hand_computed_value() -> None:
@@ -211,7 +211,7 @@ def test_concept_truth_from_masks_and_climates(tmp_path: Path) -> None:
 
     from geotool.learn.align.data import AlignRows, concept_targets
     from geotool.learn.labels import ImageSource, LabelArrays
-    from geotool.synth.concepts import ADE20K_IDS
+    from geotool.vocab.ade20k import ADE20K_IDS
 
     vocab = load_vocabulary("planet")
     sky, tower, arid = vocab.index("sky"), vocab.index("tower"), vocab.index("arid climate")

@@ -30,8 +30,8 @@ from sqlalchemy.engine import Connection
 
 from geotool.db import sqlfiles
 from geotool.errors import InvalidValueError, MissingInputError
-from geotool.learn.align.vocabulary import Vocabulary
 from geotool.learn.labels import ImageSource, LabelArrays
+from geotool.vocab.concepts import Vocabulary
 
 
 @dataclass
@@ -85,7 +85,7 @@ def concept_targets(rows: AlignRows, vocab: Vocabulary, truth_file: str = "",
     photos (how much more of it the photo shows than usual), the mask columns then
     rescaled to the same total as their shares — so a small, rare concept that is there
     (a tower) weighs more than a large one every photo shows (sidewalk, sky)."""
-    from geotool.synth.concepts import ADE20K_IDS
+    from geotool.vocab.ade20k import ADE20K_IDS
 
     n, k = len(rows.arrays), len(vocab)
     out = np.zeros((n, k), dtype=np.float32)
