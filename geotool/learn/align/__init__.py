@@ -11,3 +11,5 @@ Modules: ``gps`` (the GeoCLIP location encoder), ``image`` (backbone + projectio
 (``AlignModel``, building and loading), ``family`` (what the shared training loop needs
 from this family), ``data`` (its training examples).
 """
+
+__all__ = ["concepts", "data", "family", "gps", "image", "loss", "model", "vocabulary"]
