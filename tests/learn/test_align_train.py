@@ -88,6 +88,28 @@ def test_alignment_input_errors_are_one_line(planet: tuple[str, Engine, Path],
         assert "\n" not in str(info.value)
 
 
+def test_cli_trains_an_alignment_model(planet: tuple[str, Engine, Path],
+                                       tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from geotool.cli.app import app
+
+    url, _, _ = planet
+    config = tmp_path / "a.toml"
+    config.write_text('family = "align"\nbackbone = "small_cnn"\nimage_size = 32\n'
+                      'pretrained = false\nembed_dim = 16\nprojection_hidden = 16\n'
+                      'gps_hidden = 16\ngps_depth = 1\nqueue_size = 32\nbatch_size = 16\n'
+                      'concept_vocab = "planet"\nworkers = 0\n')
+    args = ["train", "--config", str(config), "--dataset", "tiny", "--name", "cli_al",
+            "--checkpoint-dir", str(tmp_path / "ck"), "--max-steps", "2",
+            "--database-url", url]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "2 steps" in result.output and "(InfoNCE" in result.output
+    wrong = CliRunner().invoke(app, [*args[:5], "--partitions", "tiny", *args[5:]])
+    assert wrong.exit_code == 1 and "give --dataset, not --partitions" in wrong.output
+
+
 def test_bad_images_are_skipped_and_recorded(planet: tuple[str, Engine, Path],
                                              tmp_path: Path) -> None:
     _, engine, _ = planet
