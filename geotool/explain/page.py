@@ -17,11 +17,11 @@ it, put it on a share) and see everything. The page holds, with no network resou
 - the photo's ci per concept as bars (β = the smallest asked), when its label map is
   known (``--mask``, or the ``mask_path`` of its row in the database).
 
-Model families: :func:`model_family` reads ``models.params["family"]`` (default
-``classifier``) and :data:`PAGE_SECTIONS` maps a family to the function that builds its
-answer sections. Only the classifier exists today; an alignment-family model (image–GPS
-alignment, being built) must register its own function there, which shows its concept
-scores instead of cells — until then its page is refused with a clear error.
+Model families: :func:`model_family` reads ``models.family`` (``classifier`` or
+``align``) and :data:`PAGE_SECTIONS` maps a family to the function that builds its answer
+sections. Only the classifier's exists; the image–GPS alignment family (``align``) must
+register its own there, showing its concept scores instead of cells — until then its
+page is refused with a clear error.
 """
 
 from __future__ import annotations
@@ -145,8 +145,8 @@ class ExplainPageSummary:
 
 
 def model_family(record: ModelRecord) -> str:
-    """The model's family: ``params["family"]``, ``classifier`` when unset."""
-    return str(record.params.get("family") or "classifier")
+    """The model's family (``models.family``: ``classifier`` or ``align``)."""
+    return str(record.family or "classifier")
 
 
 # -- pictures ---------------------------------------------------------------------------

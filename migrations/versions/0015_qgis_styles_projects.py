@@ -9,13 +9,14 @@ from Project → Open From → PostgreSQL. ``IF NOT EXISTS``: a database where Q
 created them keeps its rows. Downgrading drops them (with any style saved there).
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0018 (issue 18's slot; chained after the alignment family's 0018, which reached
+main first; the lead re-chains at merge)
 """
 
 from alembic import op
 
 revision = "0015"
-down_revision = "0011"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

@@ -139,18 +139,17 @@ def test_bad_input_is_one_clear_line(viewing_db: ViewingDb, tmp_path: Path) -> N
 
 
 def test_alignment_family_has_a_hook(viewing_db: ViewingDb, tmp_path: Path) -> None:
-    """A model of another family is dispatched by models.params['family']; until the
-    alignment family registers its page, it is refused clearly."""
+    """The page is dispatched on models.family; until the alignment family registers its
+    page (concept scores instead of cells), an align model's page is refused clearly."""
     photo, _, _ = _test_photo(viewing_db)
     engine = viewing_db.engine()
-    update = ("UPDATE models SET params = params || CAST(:p AS jsonb) WHERE name = :n")
+    update = "UPDATE models SET family = :f WHERE name = :n"
     with engine.begin() as conn:
-        conn.execute(sa.text(update), {"p": '{"family": "alignment"}', "n": viewing_db.model})
+        conn.execute(sa.text(update), {"f": "align", "n": viewing_db.model})
     try:
-        with pytest.raises(UnavailableError, match="'alignment' family"):
+        with pytest.raises(UnavailableError, match="'align' family"):
             explain_page(engine, ExplainPageParams(photo, viewing_db.model,
                                                    tmp_path / "x.html"))
     finally:
         with engine.begin() as conn:
-            conn.execute(sa.text(update), {"p": '{"family": "classifier"}',
-                                           "n": viewing_db.model})
+            conn.execute(sa.text(update), {"f": "classifier", "n": viewing_db.model})
