@@ -1,4 +1,5 @@
-"""The values every geocoder produces, whatever its backend.
+"""The values every geocoder produces, whatever its backend; the ``Geocoder`` base and the
+``GeocoderOptions`` its factory takes (here, below every geocoder and the registry).
 
 A geocoder turns coordinates into address vectors R(x): locations ordered finest first
 (postcodes dropped). Storage (``geotool.geocode.store``) writes them to ``locations`` and
@@ -11,9 +12,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from geotool.errors import InvalidValueError
+from geotool.progress import NO_PROGRESS, Progress
 
 Status = Literal["ok", "unplaceable", "failed"]
 
@@ -68,6 +70,35 @@ def parse_osm_key(text: str) -> tuple[str, int]:
     if letter not in "NWR" or not rest.lstrip("-").isdigit():
         raise InvalidValueError(f"{text!r} is not an OSM id such as R62422, W123 or N42")
     return letter, int(rest)
+
+
+@dataclass(frozen=True)
+class GeocoderOptions:
+    """Everything a geocoder factory may need; each factory uses what applies to it."""
+
+    database_url: str | None = None  # geotool's database (bulk/boundaries read from it)
+    nominatim_url: str | None = None  # HTTP endpoint
+    nominatim_dsn: str | None = None  # in-process: Nominatim's DATABASE_DSN (pgsql:...)
+    nominatim_project_dir: str | None = None
+    concurrency: int = 8
+    simplify: float = 0.0
+    user_agent: str = "geotool"
+    timeout: float = 30.0
+    retries: int = 5
+    progress: Progress = NO_PROGRESS  # messages for the user (e.g. a warning)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidValueError` naming the first value out of range."""
+        if self.concurrency < 1:
+            raise InvalidValueError(f"--concurrency must be at least 1, not {self.concurrency}")
+        if self.timeout <= 0:
+            raise InvalidValueError(f"--timeout must be more than 0 seconds, not {self.timeout}")
+        if self.retries < 0:
+            raise InvalidValueError(f"--retries must be 0 or more, not {self.retries}")
+        if self.simplify < 0:
+            raise InvalidValueError(f"--simplify must be 0 or more degrees, not {self.simplify}")
+
 
 
 class Geocoder(ABC):
