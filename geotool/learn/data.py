@@ -8,12 +8,14 @@ read everything) and each item's augmentation (a NumPy generator seeded with
 step sees exactly the batches an uninterrupted run sees, with any number of workers.
 
 Transforms follow the reference code: train = random resized crop (area share
-0.66–1.0, aspect ratio 3/4–4/3) + horizontal flip; validation = resize the shortest
-edge to 256/224 × size, centre crop. Crops are taken in the decoded image's own
-coordinates and resized once (one resampling instead of two). JPEGs are decoded at a
+0.66–1.0, aspect ratio 3/4–4/3) + horizontal flip, taken in the decoded image's own
+coordinates and resized once (one resampling instead of two), from JPEGs decoded at a
 reduced scale (Pillow's draft mode: the IDCT scales by 1/2, 1/4 or 1/8) when the source
-is much larger than needed. Items come back as uint8 tensors; normalisation happens on
-the batch, on the training device (a quarter of the bytes to move).
+is much larger than needed. Validation is :func:`geotool.learn.view.centre_view`, the view
+``geotool predict --crops 1`` and the concept pass classify, pixel for pixel (full-scale
+decode, shortest edge resized, centre crop). Items come back as uint8 tensors;
+normalisation (:func:`normalise`, the constants of :mod:`geotool.learn.view` that every
+checkpoint's config records) happens on the batch, on the training device.
 
 A missing, corrupt or undecodable image does not stop the run: its item carries the
 reason instead of pixels, the batch leaves it out, and the loop records it.
@@ -32,9 +34,8 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from geotool.learn.labels import ImageSource, LabelArrays
+from geotool.learn.view import IMAGENET_MEAN, IMAGENET_STD, centre_view
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class BadImage(Exception):
@@ -122,15 +123,14 @@ class TransformSpec:
 
 def transform_image(img: Image.Image, spec: TransformSpec,
                     rng: np.random.Generator | None) -> torch.Tensor:
-    """Crop (+ flip) and resize once; uint8 tensor [3, size, size]."""
-    if spec.train:
-        assert rng is not None
-        left, top, w, h = random_resized_box(img.width, img.height, rng, spec.scale,
-                                             spec.ratio)
-        flip = spec.flip and bool(rng.random() < 0.5)
-    else:
-        left, top, w, h = centre_box(img.width, img.height, spec.size, spec.resize)
-        flip = False
+    """Train: crop (+ flip) and resize once; validation: the view prediction and the
+    concept pass see (:func:`geotool.learn.view.centre_view`). uint8 tensor [3, size, size]."""
+    if not spec.train:
+        arr = centre_view(img, spec.size, spec.resize)
+        return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
+    assert rng is not None
+    left, top, w, h = random_resized_box(img.width, img.height, rng, spec.scale, spec.ratio)
+    flip = spec.flip and bool(rng.random() < 0.5)
     out = img.resize((spec.size, spec.size), Image.Resampling.BILINEAR,
                      box=(left, top, left + w, top + h))
     if flip:

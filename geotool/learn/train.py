@@ -62,7 +62,7 @@ from geotool.learn.data import (
     steps_per_epoch,
 )
 from geotool.learn.geodesy import haversine_km
-from geotool.learn.inference import default_resize
+from geotool.learn.view import IMAGENET_MEAN, IMAGENET_STD, default_resize
 from geotool.learn.labels import LabelArrays, read_label_arrays
 from geotool.learn.model import GeoClassifier
 from geotool.progress import NO_PROGRESS, Progress
@@ -168,9 +168,9 @@ def _specs(config: TrainConfig) -> tuple[TransformSpec, TransformSpec]:
     train = TransformSpec(size, True, config.train_resize or math.ceil(size * 320 / 224),
                           tuple(config.train_scale), tuple(config.train_ratio),  # type: ignore[arg-type]
                           config.flip, config.draft_decode)
-    # the validation view is the one prediction classifies (inference.default_resize)
-    val = TransformSpec(size, False, config.val_resize or default_resize(size),
-                        draft=config.draft_decode)
+    # the validation view is the one prediction and the concept pass classify
+    # (geotool.learn.view): full-scale decode, so no draft mode
+    val = TransformSpec(size, False, config.val_resize or default_resize(size), draft=False)
     return train, val
 
 
@@ -195,8 +195,7 @@ class _Trainer:
         self.progress = progress
         self.resume = resume
         self.force = force
-        if config.threads > 0:
-            torch.set_num_threads(config.threads)
+        self._apply_threads(config)
         self.ranks = _setup_distributed(config.device)
         self.device = _device(config, self.ranks)
         self.amp_dtype, use_scaler = _amp(config, self.device)
@@ -214,6 +213,14 @@ class _Trainer:
         self.weights_note = ""
 
     # ----------------------------------------------------------------- setup
+    @staticmethod
+    def _apply_threads(config: TrainConfig) -> None:
+        """The compute threads of the configuration that trains (for a resume: the stored
+        one). Two threads sum in another order than one, so a resume in a fresh process
+        with PyTorch's default drifted from the uninterrupted run (issue 17)."""
+        if config.threads > 0:
+            torch.set_num_threads(config.threads)
+
     def checkpoint_dir(self) -> Path:
         if self.config.checkpoint_dir:
             return Path(self.config.checkpoint_dir)
@@ -248,6 +255,7 @@ class _Trainer:
                 stored.name, stored.device = cfg.name, cfg.device
                 stored.max_steps = cfg.max_steps
                 self.config = cfg = stored
+                self._apply_threads(cfg)
                 state = ckpt
             try:
                 self.classes = read_set_classes(conn, cfg.partitions)
@@ -465,7 +473,9 @@ class _Trainer:
         data: dict[str, Any] = {
             "backbone": self.config.backbone, "image_size": self.config.input_size(),
             "classes": self.classes.to_dict(), "model": self.model.state_dict(),
-            "config": self.config.to_dict(),
+            # the normalisation training used, read by prediction and the concept pass
+            "config": {**self.config.to_dict(),
+                       "normalize": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}},
         }
         if with_state:
             state: dict[str, Any] = {
