@@ -358,8 +358,9 @@ class PredictionRun(Base):
 
     __tablename__ = "prediction_runs"
     __table_args__ = (
+        # named: the convention's name would exceed PostgreSQL's 63 characters
         sa.UniqueConstraint("model_id", "checkpoint_sha256", "amp", "crops", "combine",
-                            "top_k", "resize"),
+                            "top_k", "resize", name="uq_prediction_runs_weights_params"),
         sa.CheckConstraint("combine IN ('mean', 'max')", name="combine_known"),
         sa.CheckConstraint("crops IN (1, 5)", name="crops_known"),
     )

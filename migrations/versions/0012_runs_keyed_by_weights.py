@@ -26,7 +26,7 @@ branch_labels = None
 depends_on = None
 
 OLD_KEY = "uq_prediction_runs_model_id_crops_combine_top_k_resize"
-NEW_KEY = "uq_prediction_runs_model_id_checkpoint_sha256_amp_crops_combine_top_k_resize"
+NEW_KEY = "uq_prediction_runs_weights_params"  # the convention's name exceeds 63 characters
 OLD_STATUS = "status IN ('ok', 'missing_mask', 'size_mismatch', 'unreadable', 'unlabelled')"
 NEW_STATUS = ("status IN ('ok', 'missing_mask', 'size_mismatch', 'unreadable', 'unlabelled', "
               "'nonfinite')")
@@ -37,26 +37,26 @@ def upgrade() -> None:
                                                server_default="", nullable=False))
     op.add_column("prediction_runs", sa.Column("amp", sa.Text(), server_default="",
                                                nullable=False))
-    op.drop_constraint(OLD_KEY, "prediction_runs", type_="unique")
-    op.create_unique_constraint(NEW_KEY, "prediction_runs",
+    op.drop_constraint(op.f(OLD_KEY), "prediction_runs", type_="unique")
+    op.create_unique_constraint(op.f(NEW_KEY), "prediction_runs",
                                 ["model_id", "checkpoint_sha256", "amp", "crops", "combine",
                                  "top_k", "resize"])
-    op.drop_constraint("ck_concept_images_status_known", "concept_images", type_="check")
-    op.create_check_constraint("ck_concept_images_status_known", "concept_images", NEW_STATUS)
+    op.drop_constraint(op.f("ck_concept_images_status_known"), "concept_images", type_="check")
+    op.create_check_constraint(op.f("ck_concept_images_status_known"), "concept_images", NEW_STATUS)
 
 
 def downgrade() -> None:
     op.execute("DELETE FROM concept_images WHERE status = 'nonfinite'")
-    op.drop_constraint("ck_concept_images_status_known", "concept_images", type_="check")
-    op.create_check_constraint("ck_concept_images_status_known", "concept_images", OLD_STATUS)
+    op.drop_constraint(op.f("ck_concept_images_status_known"), "concept_images", type_="check")
+    op.create_check_constraint(op.f("ck_concept_images_status_known"), "concept_images", OLD_STATUS)
     # runs that differ only in their weights or AMP mode cannot share the old key: keep the
     # newest of each group
     op.execute(
         "DELETE FROM prediction_runs r USING prediction_runs s "
         "WHERE r.model_id = s.model_id AND r.crops = s.crops AND r.combine = s.combine "
         "AND r.top_k = s.top_k AND r.resize = s.resize AND r.id < s.id")
-    op.drop_constraint(NEW_KEY, "prediction_runs", type_="unique")
-    op.create_unique_constraint(OLD_KEY, "prediction_runs",
+    op.drop_constraint(op.f(NEW_KEY), "prediction_runs", type_="unique")
+    op.create_unique_constraint(op.f(OLD_KEY), "prediction_runs",
                                 ["model_id", "crops", "combine", "top_k", "resize"])
     op.drop_column("prediction_runs", "amp")
     op.drop_column("prediction_runs", "checkpoint_sha256")
