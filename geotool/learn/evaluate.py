@@ -174,6 +174,59 @@ def _coverage_warning(model: str, run: PickedRun, split: str) -> str | None:
             f"{run.answered:,} photos only.")
 
 
+def evaluate(engine: Engine, model_names: Sequence[str], dataset: str | None = None,
+             split: str = "test", *, strict: bool = False, crops: int | None = None,
+             combine: str | None = None, top_k: int | None = None, resize: int | None = None,
+             baselines: bool = True, random_baseline: bool = True) -> EvaluationTable:
+    """The ladder of each model's newest matching prediction run on ``dataset``/``split``
+    (default dataset: the one its partitioning set was built from), with each distinct
+    set's baselines below the models, over the same photos as the model's run. Every row
+    names its run and the run's crops, combine, top_k and resize; a run that answered
+    fewer photos than the split has (stopped, or with failures) adds a warning."""
+    if not model_names:
+        raise GeotoolError("name at least one model (--model NAME)")
+    rows: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    dataset_name = dataset or ""
+    seen_sets: list[tuple[int, str, int | None]] = []
+    with engine.connect() as conn:
+        for name in model_names:
+            model = get_model(conn, name)
+            dataset_id, dataset_name = _dataset(conn, model, dataset)
+            run = pick_prediction_run(conn, model, dataset_id, split, crops, combine, top_k,
+                                      resize)
+            warning = _coverage_warning(name, run, split)
+            if warning:
+                warnings.append(warning)
+            levels = _level_names(conn, model.set_id)
+            ladder = conn.execute(sa.text(
+                "SELECT * FROM geotool_run_ladder(:run, :strict) "
+                "WHERE dataset_id = :ds AND split = :split ORDER BY mode DESC, level"),
+                {"strict": strict, "run": run.id, "ds": dataset_id, "split": split}
+            ).mappings().all()
+            for r in ladder:
+                if r["mode"] == "hier" and r["level"] != 0:
+                    continue  # the hierarchical answer is its fine class
+                rows.append({"model": name, "kind": "model",
+                             "prediction": "hierarchical" if r["mode"] == "hier" else "flat",
+                             "level": int(r["level"]),
+                             "partitioning": levels.get(int(r["level"]), ""),
+                             **run.columns(), "n_images": int(r["n_images"]),
+                             **{m: r[m] for m in MEASURES}})
+            # the baselines of a set once per photo set: a complete run's photos are the
+            # split's; a partial run gets its own baselines over its own photos
+            photos = None if run.answered >= run.split_photos else run.id
+            if baselines and model.set_id is not None and \
+                    (model.set_id, dataset_name, photos) not in seen_sets:
+                seen_sets.append((model.set_id, dataset_name, photos))
+                rows.extend(_baselines(conn, model, levels, dataset_id, split, strict,
+                                       random_baseline, run))
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    for col in ("run", "crops", "top_k", "resize"):  # whole numbers, missing for baselines
+        frame[col] = frame[col].astype("Int64")
+    return EvaluationTable(frame, strict, dataset_name, split, warnings)
+
+
 def _level_names(conn: Connection, set_id: int | None) -> dict[int, str]:
     return {int(level): str(name) for level, name in conn.execute(sa.text(
         "SELECT level, name FROM partitionings WHERE set_id = :s"), {"s": set_id})}
