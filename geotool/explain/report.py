@@ -4,11 +4,11 @@
 ``sql/concepts_report.sql`` and returns, per error interval, every concept seen in at
 least ``min_images`` images with its median and mean ci (Table 3 shows the ten highest
 and ten lowest), the dilation difference per concept and error interval (median ci with
-β minus without, over the images of that interval, so photos beyond the last edge —
-> 2500 km by default — are not in it, as in the paper's Table 4), optionally a bar chart PNG (Figure 4), and — when the
-photos come from the synthetic planet — the Spearman correlation between each concept's
-median ci and its designed informativeness (the number of levels ``design.json`` lists
-for it; 0 for the uninformative ones).
+β minus without, over the images of that interval, so photos beyond the last edge — >
+2500 km by default — are not in it, as in the paper's Table 4), optionally a bar chart
+PNG (Figure 4), and — when the photos come from the synthetic planet — the Spearman
+correlation between each concept's median ci and its designed informativeness (the
+number of levels ``design.json`` lists for it; 0 for the uninformative ones).
 """
 
 from __future__ import annotations

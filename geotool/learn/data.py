@@ -37,7 +37,6 @@ from geotool.learn.labels import ImageSource, LabelArrays
 from geotool.learn.view import IMAGENET_MEAN, IMAGENET_STD, centre_view
 
 
-
 class BadImage(Exception):
     """An image that cannot be used; the message is the reason recorded."""
 

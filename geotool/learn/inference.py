@@ -15,15 +15,16 @@ the checkpoint, else ImageNet's).
 text, the default) or the element-wise maximum (what the reference code did; the result
 no longer sums to one, which is fine for argmax and ranking).
 
-**Hierarchical prediction.** For fine class f, score(f) = Π_k p_k(a_k(f)), where a_k(f) is
-f's ancestor class at level k (``a_0(f) = f``); the prediction is argmax_f score(f). A fine
-class without an ancestor at some level (an *orphan* there: no coarser location on its
-path reached that level's τ) takes, for that level, the factor of the level below it
-(``p_0(f)`` when it has no coarser ancestor at all): the probability its own region would
-have as a class of that level, which is what a build that kept the root as a class of every
-level would give a consistent model. A factor of 1 instead let a small country with
-τ_fine ≤ n < τ_coarse beat classes with twice its probability. The ancestor matrix is indexed by *fine* class for every level (the
-reference code indexed the coarse column of its three-level matrix by middle classes).
+**Hierarchical prediction.** For fine class f, score(f) = Π_k p_k(a_k(f)), where a_k(f)
+is f's ancestor class at level k (``a_0(f) = f``); the prediction is argmax_f score(f).
+A fine class without an ancestor at some level (an *orphan* there: no coarser location
+on its path reached that level's τ) takes, for that level, the factor of the level below
+it (``p_0(f)`` when it has no coarser ancestor at all): the probability its own region
+would have as a class of that level, which is what a build that kept the root as a class
+of every level would give a consistent model. A factor of 1 instead let a small country
+with τ_fine ≤ n < τ_coarse beat classes with twice its probability. The ancestor matrix
+is indexed by *fine* class for every level (the reference code indexed the coarse column
+of its three-level matrix by middle classes).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch

@@ -43,8 +43,8 @@ from geotool.learn.inference import (
     level_probabilities,
     read_image,
 )
-from geotool.learn.view import normalisation, view_resize
 from geotool.learn.lookup import ReadyModel, ready_model
+from geotool.learn.view import normalisation, view_resize
 from geotool.progress import NO_PROGRESS, Progress
 
 PREDICTION_COLUMNS = ("prediction_run_id", "image_id", "mode", "level", "cell_id",

@@ -62,9 +62,9 @@ from geotool.learn.data import (
     steps_per_epoch,
 )
 from geotool.learn.geodesy import haversine_km
-from geotool.learn.view import IMAGENET_MEAN, IMAGENET_STD, default_resize
 from geotool.learn.labels import LabelArrays, read_label_arrays
 from geotool.learn.model import GeoClassifier
+from geotool.learn.view import IMAGENET_MEAN, IMAGENET_STD, default_resize
 from geotool.progress import NO_PROGRESS, Progress
 
 KM_LADDER = (1, 25, 200, 750, 2500)
@@ -152,6 +152,14 @@ def multi_head_loss(logits: list[torch.Tensor], targets: torch.Tensor,
                                             reduction="sum")
         per_head.append(total / n.clamp(min=1e-12 if denominators is not None else 1))
     return torch.stack(per_head).sum(), per_head
+
+
+def ddp_denominators(global_counts: torch.Tensor, world: int) -> torch.Tensor:
+    """Each rank's divisor per head under DDP: the global batch's labelled count per head
+    / world size (DDP averages the ranks' gradients, so the mean over ranks of
+    ``sum_r / (N / world)`` is the global batch's mean ``Σ sum_r / N``); a head with no
+    label anywhere divides 0 by 1/world, contributing 0."""
+    return (global_counts.to(torch.float64) / world).clamp(min=1.0 / world)
 
 
 def _loader(dataset: LabelledImages, batches: Any, config: TrainConfig,
@@ -396,7 +404,7 @@ class _Trainer:
         if self.ranks.world > 1:
             counts = (y >= 0).sum(0).to(torch.float64)
             dist.all_reduce(counts)
-            denominators = (counts / self.ranks.world).clamp(min=1.0 / self.ranks.world)
+            denominators = ddp_denominators(counts, self.ranks.world)
         loss, _ = multi_head_loss(logits, y, denominators)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
