@@ -200,6 +200,18 @@ def test_ancestor_matrix_read_from_postgis(engine: Engine) -> None:
     assert matrix.tolist() == CORRECT.tolist()
     answer = answer_from_probs([P_FINE, P_MIDDLE, P_COARSE], matrix, top_k=1)
     assert answer.hier_index[:, 0].tolist() == [1, 0, 1]
+    # `partitions show` counts the orphans per level: none here; then f3 loses its
+    # coarse ancestor (a NULL ancestor row) and f2 its rows altogether
+    from geotool.partition.summary import show_set
+
+    assert [lv.n_orphans for lv in show_set(engine, "toy3")[1]] == [0, 0, 0]
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE cell_ancestors SET ancestor_cell_id = NULL "
+                             "WHERE cell_id = :f AND ancestor_partitioning_id = :p"),
+                     {"f": cells[0][3], "p": pids[2]})
+        conn.execute(sa.text("DELETE FROM cell_ancestors WHERE cell_id = :f"),
+                     {"f": cells[0][2]})
+    assert [lv.n_orphans for lv in show_set(engine, "toy3")[1]] == [0, 1, 2]
 
 
 def test_five_crops_and_centre_crop() -> None:

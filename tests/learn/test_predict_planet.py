@@ -523,3 +523,33 @@ def test_new_weights_make_a_new_prediction_run(planet_engine: Engine,
     # evaluate reads the newest run, the new weights' answers only
     frame = evaluate(planet_engine, ["semp_small"], "tiny", "test").frame
     assert set(frame[frame.kind == "model"].run) == {second.prediction_run_id}
+
+
+def test_non_finite_probabilities_are_failures_not_class_0(
+        planet_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A photo whose probabilities come out NaN (a fault: an fp16 overflow, damaged
+    weights) used to be stored as class 0; now it is a failure with the reason and has no
+    prediction rows, and the rest of its batch is stored as usual."""
+    import geotool.learn.predict as predict_module
+
+    real = predict_module.level_probabilities
+
+    def poisoned(*args: Any, **kwargs: Any) -> list[np.ndarray]:
+        probs = real(*args, **kwargs)
+        probs[0][1, :] = np.nan  # the second photo of every batch
+        return probs
+
+    monkeypatch.setattr(predict_module, "level_probabilities", poisoned)
+    summary = predict(planet_engine, "semp_small", "tiny", "test",
+                      PredictOptions(crops=1, batch_size=16))
+    with planet_engine.connect() as conn:
+        failures = dict(conn.execute(sa.text(
+            "SELECT image_id, reason FROM prediction_failures")).all())
+        second = conn.execute(sa.text(
+            "SELECT id FROM images WHERE split = 'test' ORDER BY id")).scalars().all()[1::16]
+        stored = conn.execute(sa.text(
+            "SELECT count(*) FROM predictions WHERE image_id = ANY(:ids)"),
+            {"ids": list(failures)}).scalar_one()
+    assert set(failures) == set(second) and summary.failed == len(second) > 0
+    assert all("non-finite" in r for r in failures.values())
+    assert stored == 0 and summary.predicted > 0

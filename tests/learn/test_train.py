@@ -204,7 +204,14 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(planet: tuple[str, Engine, P
         assert get_model(conn, "killed").status == "died"
     kept = read_checkpoint(tmp_path / "k" / "ck" / "last.pt")
     assert 0 < kept["state"]["step"] < 17
-    resumed = train(engine, load_train_config(None, name="killed"), resume=True)
+    # as in a fresh `geotool train --resume` process: PyTorch's default threads, not the
+    # one the killed run was configured with (the resume must apply the stored config's)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        resumed = train(engine, load_train_config(None, name="killed"), resume=True)
+    finally:
+        torch.set_num_threads(before)
     assert resumed.resumed_from_step == kept["state"]["step"]
     assert resumed.steps == whole.steps
     a = read_checkpoint(whole.last_checkpoint)["model"]
