@@ -8,10 +8,12 @@ image's outcome, explained class, predicted class and great-circle error go to
 ``concept_images``. Both are written per batch in one transaction, so a crash or SIGKILL
 loses at most the batch in flight.
 
-Resumable: the parameters of a run (model, dataset, split, explanation options, k, β,
-minimum size, segmenter, input geometry) are stored once in ``concept_runs`` under their
-SHA-256; running again with the same parameters picks the same row and skips every image
-that already has a ``concept_images`` row. Other parameters make a new concept run.
+Resumable: the parameters of a run (model, the checkpoint file's SHA-256 and the
+autocast mode, dataset, split, explanation options, k, β, minimum size, segmenter, input
+geometry) are stored once in ``concept_runs`` under their SHA-256 (new weights under the
+same checkpoint path are a new run); running again with the same parameters picks the
+same row and skips every image that already has a ``concept_images`` row. Other
+parameters make a new concept run.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ NONFINITE_DETAIL = ("the explanation map holds NaN or infinity (under fp16 autoc
 @dataclass(frozen=True)
 class ConceptOptions:
     """Parameters of a concept-influence pass (all but ``batch_size``/``device``/``limit``
-    /``amp`` are recorded and define the run)."""
+    are recorded and define the run; ``amp`` as the autocast it resolves to on the device)."""
 
     explain: ExplainOptions = field(default_factory=ExplainOptions)
     k: int | None = None  # None: 1000 at 224x224, scaled with the pixel count
