@@ -85,7 +85,7 @@ def show_set(engine: Engine, name: str) -> tuple[dict[str, Any], list[LevelInfo]
             "WHERE p.set_id = :s AND p.level > 0 AND NOT EXISTS ("
             "  SELECT 1 FROM cell_ancestors ca JOIN cells ac ON ac.id = ca.ancestor_cell_id "
             "  WHERE ca.cell_id = fc.id AND ca.ancestor_partitioning_id = p.id) "
-            "GROUP BY p.level"), {"s": head[0]}).tuples().all())
+            "GROUP BY p.level"), {"s": head[0]}).all())
     by_level: dict[int, dict[str, int]] = {}
     for level, source, n in sources:
         by_level.setdefault(int(level), {})[str(source)] = int(n)
