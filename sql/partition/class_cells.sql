@@ -1,47 +1,26 @@
--- partition_semantic.sql: one semantic partitioning at threshold <tau> (docs/method.md §3),
--- its cells written once with their statistics, label text and geometry.
---
--- Needs the temporary tables of partition_hierarchy.sql (same transaction).
---   qualifying locations: hierarchy nodes of set <set_id> with count(l) >= <tau> (and,
---       when <areas_only>, a polygonal OSM geometry: ST_Dimension(geom) = 2);
---   classes: the qualifying locations that are the finest qualifying location on H(x)
---       of at least one build image (the anchor nodes of _hier_node_stats);
+-- partition/class_cells.sql: the cells of one hierarchy-based partitioning (semantic or
+-- countries) <partitioning_id>, level <level>, from the class map its scheme's file made
+-- (partition/semantic.sql, partition/countries.sql; same transaction, after
+-- partition/hierarchy.sql):
+--   _part_class_of (node, class_location): the class each node's build images count for;
+--   _part_node_class (node, class_location): the class each node's images are labelled
+--       with (equal to _part_class_of for countries).
+-- Per class with at least <min_images> build images (0: no minimum), one cell:
 --   class_index: 0.. in osm_key order (bytewise, COLLATE "C") (stable whatever the
 --       insertion order);
---   per cell, from the per-node sums of its anchor nodes (a cell's build images are
---   exactly the build images anchored at the nodes whose finest qualifying location it
---   is): n_images; lat, lon = spherical mean (mean unit vector; exact integer sums of
---   the terms in units of 1e-15, so no dependence on row order); lat_plain, lon_plain =
---   arithmetic means (sums in units of 1e-12 degrees); the same definitions as
---   partition_cell_stats.sql (S2 cells);
+--   n_images, from the per-node sums (_hier_node_stats) of its nodes; lat, lon =
+--       spherical mean (mean unit vector; exact integer sums of the terms in units of
+--       1e-15, so no dependence on row order); lat_plain, lon_plain = arithmetic means
+--       (sums in units of 1e-12 degrees); the same definitions as partition/cell_stats.sql
+--       (S2 cells);
 --   label: the names on the cell location's hierarchy path, finest first, joined by
 --       ', ' — each name is name_en, else name, else the osm_key ("Grand Hall, Main
 --       Street, Citta, ...");
 --   geom = the location's OSM polygon ('osm') where it has one, otherwise the convex
 --       hull of the cell's images (the hull of the nodes' hulls) buffered by 0.001°
---       ('hull');
---   node -> cell map (_part_node_cells, level <level>): every node's finest CLASS on its
---       path; an image's label is the cell of its anchor (for training images that is
---       the finest qualifying location on H(x); validation and test images are placed
---       on the training hierarchy through their own address vectors); the labels of all
---       levels are written at once by partition_semantic_labels.sql.
-DROP TABLE IF EXISTS _part_qual;
-CREATE TEMP TABLE _part_qual ON COMMIT DROP AS
-SELECT h.location_id
-FROM hierarchy_nodes h
-JOIN locations l ON l.id = h.location_id
-WHERE h.set_id = :set_id AND h.n_images >= :tau
-  AND (NOT :areas_only OR coalesce(ST_Dimension(l.geom) = 2, false));
-ANALYZE _part_qual;
-
-DROP TABLE IF EXISTS _part_class_of;
-CREATE TEMP TABLE _part_class_of ON COMMIT DROP AS
-SELECT DISTINCT ON (c.node) c.node, c.ancestor AS class_location
-FROM _hier_closure c
-JOIN _part_qual q ON q.location_id = c.ancestor
-ORDER BY c.node, c.dist;
-ANALYZE _part_class_of;
-
+--       ('hull').
+-- Then the node -> cell map of this level (_part_node_cells; partition/semantic_labels.sql
+-- writes the labels of all levels from it) and the partitioning's class count.
 INSERT INTO cells (partitioning_id, class_index, location_id, n_images, lat, lon,
                    lat_plain, lon_plain, label, geom, geom_source)
 WITH stats AS (
@@ -61,6 +40,7 @@ WITH stats AS (
         ORDER BY k.class_location, s.node
     ) o
     GROUP BY o.class_location
+    HAVING sum(o.n) >= :min_images
 ),
 texts AS (
     SELECT h.node, string_agg(coalesce(l.name_en, l.name, l.osm_key), ', '
@@ -83,13 +63,10 @@ FROM stats s
 JOIN locations l ON l.id = s.class_location
 LEFT JOIN texts t ON t.node = s.class_location;
 
--- For every node, the finest class on its path (a node can qualify without being a
--- class when all of its images went to finer classes).
 INSERT INTO _part_node_cells (level, node, cell_id)
-SELECT DISTINCT ON (c.node) :level, c.node, cl.id
-FROM _hier_closure c
-JOIN cells cl ON cl.partitioning_id = :partitioning_id AND cl.location_id = c.ancestor
-ORDER BY c.node, c.dist;
+SELECT :level, m.node, cl.id
+FROM _part_node_class m
+JOIN cells cl ON cl.partitioning_id = :partitioning_id AND cl.location_id = m.class_location;
 ANALYZE _part_node_cells;
 
 UPDATE partitionings

@@ -1,4 +1,4 @@
--- partition_hierarchy.sql: the location hierarchy of one build (docs/method.md §2).
+-- partition/hierarchy.sql: the location hierarchy of one build (docs/method.md §2).
 --
 -- Input: the address vectors (image_addresses, position 0 = finest) of the images of
 -- dataset <dataset_id> and split <split>. Output, keyed by partitioning set <set_id>:
@@ -25,7 +25,7 @@
 --       image_id, location_id)  for EVERY image of the dataset, its anchor: the finest
 --       entry of its address vector that is a node of this hierarchy (for the build's
 --       images that is their finest location); H(x) = closure of the anchor.
---   _part_node_cells(level, node, cell_id)  empty; partition_semantic.sql fills it.
+--   _part_node_cells(level, node, cell_id)  empty; partition/class_cells.sql fills it.
 
 -- Edges: each entry of a build image's vector with its successor (position order; the
 -- vectors are read in primary-key order, so no sort is needed), counted.
@@ -59,7 +59,7 @@ ORDER BY a.image_id, a.position;
 -- Per anchor node, sums of the build images' unit vectors (x = cos φ cos λ,
 -- y = cos φ sin λ, z = sin φ) and coordinates, and the convex hull of their points: cell
 -- statistics then aggregate a few nodes per cell instead of all images
--- (partition_semantic.sql); n is the node's n_finest. The sums are exact integer
+-- (partition/class_cells.sql); n is the node's n_finest. The sums are exact integer
 -- sums of the terms in units of 1e-15 (unit vector) and 1e-12 degrees (lat, lon), so
 -- they do not depend on row order. "hull" is the hull of the points, or for up to 3
 -- points their collection (the cell hull is the same). The points are collected in
@@ -220,7 +220,7 @@ ANALYZE hierarchy_nodes;
 
 DROP TABLE _hier_edges;
 
--- Node -> cell maps of the set's partitionings, filled by partition_semantic.sql.
+-- Node -> cell maps of the set's partitionings, filled by partition/class_cells.sql.
 DROP TABLE IF EXISTS _part_node_cells;
 CREATE TEMP TABLE _part_node_cells (
     level integer NOT NULL,

@@ -1,4 +1,4 @@
--- concepts_report.sql: median and mean ci per concept and error interval for one
+-- explain/concepts_report.sql: median and mean ci per concept and error interval for one
 -- concept run and beta (the paper's Table 3 rows before ranking). The intervals are
 -- bound arrays (:lower_km, :upper_km, same length) so the report can use others than
 -- the error_intervals table; concepts seen in fewer than :min_images images are left out.

@@ -1,4 +1,4 @@
--- learn_set_classes.sql: the classes of partitioning set <set_name>, as a model keeps
+-- learn/set_classes.sql: the classes of partitioning set <set_name>, as a model keeps
 -- them: one row per (level, class_index), fine -> coarse, with the cell's id, a key that
 -- survives a rebuild (the location's OSM key for semantic cells, the S2 token for S2
 -- cells, the label for imported ones), its label, and its prediction coordinate (the

@@ -1,8 +1,8 @@
--- partition_semantic_labels.sql: the image labels of semantic set <set_id>, all
+-- partition/semantic_labels.sql: the image labels of semantic set <set_id>, all
 -- <n_levels> partitionings at once: one image_classes row per image whose anchor
--- (_hier_build_anchor, _hier_other_anchor: partition_hierarchy.sql) has a class in at
+-- (_hier_build_anchor, _hier_other_anchor: partition/hierarchy.sql) has a class in at
 -- least one partitioning; cell_ids[k] = the anchor's cell at level k - 1
--- (_part_node_cells, partition_semantic.sql), NULL where the image has no class at that
+-- (_part_node_cells, partition/class_cells.sql), NULL where the image has no class at that
 -- level.
 INSERT INTO image_classes (set_id, image_id, cell_ids)
 WITH per_node AS (

@@ -1,4 +1,4 @@
--- concepts_true_classes.sql: the true class (class_index at partitioning level :level) of
+-- explain/concepts_true_classes.sql: the true class (class_index at partitioning level :level) of
 -- each image in :image_ids under the partitioning set model :model_id was trained on
 -- (models.set_id), from image_classes. Images without a class at that level are absent.
 SELECT ic.image_id, c.class_index

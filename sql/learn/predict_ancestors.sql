@@ -1,4 +1,4 @@
--- predict_ancestors.sql: the ancestor matrix the hierarchical prediction needs, for
+-- learn/predict_ancestors.sql: the ancestor matrix the hierarchical prediction needs, for
 -- partitioning set <set_name>: per coarser level, each FINE (level 0) class's ancestor
 -- class index at that level (NULL: the fine class has none there), from cell_ancestors.
 -- Indexed by fine class for every level (the reference code indexed its third level by

@@ -1,5 +1,5 @@
 -- Bulk reverse geocoding, step 2: the address rows of every result in temp table
--- bulk_result (from geocode_bulk_reverse.sql), as nominatim_api's
+-- bulk_result (from geocode/bulk_reverse.sql), as nominatim_api's
 -- complete_address_details builds them: the result itself (when named), the
 -- place_addressline rows of the result and of its lookup place (isaddress = first row of
 -- each rank in Nominatim's preference order: names shared with the result's address tags,

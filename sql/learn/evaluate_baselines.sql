@@ -1,4 +1,4 @@
--- evaluate_baselines.sql: the baselines of the accuracy ladder for partitioning set
+-- learn/evaluate_baselines.sql: the baselines of the accuracy ladder for partitioning set
 -- <set_id> on the photos of dataset <dataset_id>, split <split> — only those prediction run
 -- <run> answered when <run> is not NULL, so the baselines and the model rows are over the
 -- same photos (a killed run, or failed photos, cover fewer) — per level, with the same

@@ -1,6 +1,5 @@
--- concepts_views.sql: the aggregation views of concept influence (docs/concepts.md).
--- Recreated by every `geotool concepts compute` and `report` (CREATE OR REPLACE), so an
--- upgraded geotool refreshes them. Intervals come from the editable error_intervals
+-- explain/concepts_views.sql (schema file): the aggregation views of concept influence
+-- (docs/concepts.md), re-created by `geotool db upgrade`. Intervals come from the editable error_intervals
 -- table (default [0,25), [25,750), [750,2500) km); an image belongs to the interval that
 -- holds its error (the model's own prediction on the explained input, concept_images).
 --

@@ -1,4 +1,4 @@
--- partition_cell_stats.sql (S2 cells; semantic cells: partition_semantic.sql): per
+-- partition/cell_stats.sql (S2 cells; semantic and country cells: partition/class_cells.sql): per
 -- cell of partitioning <partitioning_id> (level <level> of set <set_id>), from the labels
 -- (image_classes) of its training images (split <split>):
 --   n_images             number of training images labelled with the cell;

@@ -1,4 +1,4 @@
--- learn_labels.sql: the training or validation examples of partitioning set <set_name>,
+-- learn/labels.sql: the training or validation examples of partitioning set <set_name>,
 -- read once per run into arrays (geotool.learn.labels). One row per image of the set's
 -- dataset in <split> that is labelled at some level: its id, where its pixels are (a
 -- file path, or a msgpack shard record from shard_index; the shard wins when both

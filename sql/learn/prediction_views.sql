@@ -1,4 +1,4 @@
--- prediction_views.sql: the evaluation views over predictions (migration 0008).
+-- learn/prediction_views.sql (schema file): the evaluation views over predictions.
 -- Users query these directly; `geotool evaluate` reads geotool_run_ladder(run, strict).
 --
 -- prediction_errors: one row per stored prediction (run, image, mode, level) with the
@@ -7,7 +7,7 @@
 -- whether the predicted class is the true one (top1_correct) or among the first five of
 -- the stored top-k (top5_correct; NULL for 'hier' rows, which keep no top-k, and for runs
 -- with top_k < 5, whose stored list cannot say: "top-5" would silently mean top-k).
-CREATE VIEW prediction_errors AS
+CREATE OR REPLACE VIEW prediction_errors AS
 SELECT pr.model_id, m.name AS model, p.prediction_run_id, pr.crops, pr.combine,
        i.dataset_id, i.split, p.image_id, p.mode, p.level, p.cell_id, p.class_index,
        p.probability, p.lat, p.lon, p.true_lat, p.true_lon, p.error_km,
@@ -26,7 +26,7 @@ LEFT JOIN cells tc ON tc.id = ic.cell_ids[p.level + 1];
 -- cell_semantic_places: for every cell of a semantic set, the country, state and city it
 -- lies in by the set's own hierarchy: the nearest ancestor-or-self (hierarchy_nodes of
 -- the set) of each tier (geotool_semantic_tier). Cells without a location (S2) have no row.
-CREATE VIEW cell_semantic_places AS
+CREATE OR REPLACE VIEW cell_semantic_places AS
 WITH RECURSIVE up AS (
     SELECT c.id AS cell_id, p.set_id, c.location_id, 0 AS depth
     FROM cells c JOIN partitionings p ON p.id = c.partitioning_id
@@ -50,7 +50,7 @@ GROUP BY cell_id;
 
 -- image_semantic_places: the photo's country, state and city from its address vector
 -- (the finest entry of each tier). Photos without an address vector have no row.
-CREATE VIEW image_semantic_places AS
+CREATE OR REPLACE VIEW image_semantic_places AS
 SELECT a.image_id,
        (array_agg(a.location_id ORDER BY a.position) FILTER (WHERE t.tier = 'country'))[1]
            AS country_id,
@@ -69,7 +69,7 @@ GROUP BY a.image_id;
 -- a cell without a location (S2) by whether its prediction coordinate lies inside the
 -- photo's place polygon. The photos' places are gathered for this run's photos only
 -- (image_semantic_places over all photos would read every address vector).
-CREATE FUNCTION geotool_prediction_semantic(run integer)
+CREATE OR REPLACE FUNCTION geotool_prediction_semantic(run integer)
 RETURNS TABLE (prediction_run_id integer, image_id bigint, mode text, level smallint,
                country_correct boolean, state_correct boolean, city_correct boolean)
 LANGUAGE sql STABLE AS $$
@@ -113,7 +113,7 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- prediction_semantic: geotool_prediction_semantic for every prediction run.
-CREATE VIEW prediction_semantic AS
+CREATE OR REPLACE VIEW prediction_semantic AS
 SELECT s.* FROM prediction_runs r CROSS JOIN LATERAL geotool_prediction_semantic(r.id) s;
 
 -- geotool_run_ladder(run, strict): the accuracy ladder of prediction run <run> per
@@ -122,7 +122,7 @@ SELECT s.* FROM prediction_runs r CROSS JOIN LATERAL geotool_prediction_semantic
 -- when strict), mean and median error, GeoScore (mean of 5000 exp(-d / 1492.7)), top-1 and
 -- top-5 class accuracy, and semantic accuracy (shares over the photos that have a place
 -- of that tier). Distances and semantics are aggregated separately, then joined.
-CREATE FUNCTION geotool_run_ladder(run integer, strict boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION geotool_run_ladder(run integer, strict boolean DEFAULT false)
 RETURNS TABLE (model_id integer, model text, prediction_run_id integer, crops smallint,
                combine text, dataset_id integer, split text, mode text, level smallint,
                n_images bigint, acc_1km double precision, acc_25km double precision,
@@ -169,5 +169,5 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- evaluation_ladder: the ladder of every prediction run, with the reference code's "<=".
-CREATE VIEW evaluation_ladder AS
+CREATE OR REPLACE VIEW evaluation_ladder AS
 SELECT l.* FROM prediction_runs r CROSS JOIN LATERAL geotool_run_ladder(r.id, false) l
