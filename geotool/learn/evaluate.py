@@ -13,7 +13,6 @@ Markdown or LaTeX (pandas) or a Rich table.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +21,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import datasets, sqlfiles
-from geotool.errors import GeotoolError
+from geotool.errors import GeotoolError, InvalidValueError
 from geotool.learn.registry import ModelRecord, get_model
+from geotool.progress import NO_PROGRESS, Progress
 
 RADII_KM = (1, 25, 200, 750, 2500)
 LADDER = tuple(f"acc_{r}km" for r in RADII_KM)
@@ -174,23 +174,62 @@ def _coverage_warning(model: str, run: PickedRun, split: str) -> str | None:
             f"{run.answered:,} photos only.")
 
 
-def evaluate(engine: Engine, model_names: Sequence[str], dataset: str | None = None,
-             split: str = "test", *, strict: bool = False, crops: int | None = None,
-             combine: str | None = None, top_k: int | None = None, resize: int | None = None,
-             baselines: bool = True, random_baseline: bool = True) -> EvaluationTable:
-    """The ladder of each model's newest matching prediction run on ``dataset``/``split``
-    (default dataset: the one its partitioning set was built from), with each distinct
-    set's baselines below the models, over the same photos as the model's run. Every row
-    names its run and the run's crops, combine, top_k and resize; a run that answered
-    fewer photos than the split has (stopped, or with failures) adds a warning."""
-    if not model_names:
-        raise GeotoolError("name at least one model (--model NAME)")
+@dataclass(frozen=True)
+class EvaluateParams:
+    """What ``evaluate`` compares: models ``models`` on ``dataset``/``split`` (default
+    dataset: the one each model's partitioning set was built from), each through its
+    newest prediction run (or the one with ``crops``/``combine``/``top_k``/``resize``);
+    ``strict`` counts a
+    photo within r km when its error is < r (default <=, as the reference code);
+    ``baselines`` adds each distinct set's baselines, ``random_baseline`` the random class
+    among them (slow on large sets)."""
+
+    models: tuple[str, ...]
+    dataset: str | None = None
+    split: str = "test"
+    strict: bool = False
+    crops: int | None = None
+    combine: str | None = None
+    top_k: int | None = None
+    resize: int | None = None
+    baselines: bool = True
+    random_baseline: bool = True
+
+    def validate(self) -> None:
+        if not self.models:
+            raise InvalidValueError("name at least one model (--model NAME)")
+        if self.split not in ("train", "val", "test"):
+            raise InvalidValueError(f"--split {self.split!r}: use train, val or test")
+        if self.crops is not None and self.crops < 1:
+            raise InvalidValueError(f"--crops {self.crops}: must be at least 1")
+        if self.combine is not None and self.combine not in ("mean", "max"):
+            raise InvalidValueError(f"--combine {self.combine!r}: use mean or max")
+        if self.top_k is not None and self.top_k < 1:
+            raise InvalidValueError(f"--top-k {self.top_k}: must be at least 1")
+        if self.resize is not None and self.resize < 1:
+            raise InvalidValueError(f"--resize {self.resize}: must be a positive pixel count")
+
+
+def evaluate(engine: Engine, params: EvaluateParams, *,
+             progress: Progress = NO_PROGRESS) -> EvaluationTable:
+    """The ladder of each model's newest matching prediction run (:class:`EvaluateParams`),
+    with each distinct set's baselines below the models, over the same photos as the
+    model's run; ``progress`` gets one phase per model. Every row names its run and the
+    run's crops, combine, top_k and resize; a run that answered fewer photos than the
+    split has (stopped, or with failures) adds a warning."""
+    params.validate()
+    model_names, dataset, split, strict = (params.models, params.dataset, params.split,
+                                           params.strict)
+    crops, combine, baselines = params.crops, params.combine, params.baselines
+    top_k, resize = params.top_k, params.resize
+    random_baseline = params.random_baseline
     rows: list[dict[str, Any]] = []
     warnings: list[str] = []
     dataset_name = dataset or ""
     seen_sets: list[tuple[int, str, int | None]] = []
     with engine.connect() as conn:
         for name in model_names:
+            progress.phase(f"evaluating {name}")
             model = get_model(conn, name)
             dataset_id, dataset_name = _dataset(conn, model, dataset)
             run = pick_prediction_run(conn, model, dataset_id, split, crops, combine, top_k,

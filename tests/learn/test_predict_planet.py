@@ -27,10 +27,10 @@ from support.tiny_training import fit_tiny_model
 from typer.testing import CliRunner
 
 from geotool.cli.app import app
-from geotool.export.predictions import export_predictions
-from geotool.learn.evaluate import evaluate
+from geotool.export.predictions import PredictionExportParams, export_predictions
+from geotool.learn.evaluate import EvaluateParams, evaluate
 from geotool.learn.lookup import ready_model
-from geotool.learn.predict import PredictOptions, predict, predict_image
+from geotool.learn.predict import PredictParams, predict, predict_image
 from geotool.progress import RecordingProgress
 from geotool.synth.places import load_world
 
@@ -92,19 +92,20 @@ def _haversine(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.nd
 
 def test_ladder_matches_numpy_over_exported_predictions(
         planet_db: PlanetDb, planet_engine: Engine, tmp_path: Path) -> None:
-    summary = predict(planet_engine, "semp_small", "tiny", "test",
-                      PredictOptions(batch_size=32))
+    summary = predict(planet_engine, PredictParams("semp_small", "tiny", "test", batch_size=32))
     truth = _truth(planet_db.planet)
     n_test = sum(1 for v in truth.values() if v[2] == "test")
     assert summary.predicted == n_test and summary.failed == 0
-    exported = export_predictions(planet_engine, "semp_small", tmp_path / "p.csv")
+    exported = export_predictions(planet_engine,
+                                  PredictionExportParams("semp_small", tmp_path / "p.csv"))
     with exported.path.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == ["img_id", "p_key", "pred_class", "pred_lat", "pred_lng"]
-    table = evaluate(planet_engine, ["semp_small"], "tiny", "test", baselines=False)
+    table = evaluate(planet_engine, EvaluateParams(("semp_small",), "tiny", "test",
+                                                   baselines=False))
     frame = table.frame
-    strict = evaluate(planet_engine, ["semp_small"], "tiny", "test", strict=True,
-                      baselines=False).frame
+    strict = evaluate(planet_engine, EvaluateParams(("semp_small",), "tiny", "test",
+                                                    strict=True, baselines=False)).frame
     with planet_engine.connect() as conn:
         labels = {r.external_id: r.classes for r in conn.execute(sa.text(
             "SELECT external_id, classes FROM geotool_labels('tiny_semp', 'test')"))}
@@ -142,7 +143,7 @@ def test_ladder_matches_numpy_over_exported_predictions(
 def test_stored_errors_equal_the_databases_haversine(planet_engine: Engine) -> None:
     """``error_km`` is written by the client (migration 0011); on every stored answer it
     equals the database's own ``geotool_haversine`` of the row's coordinates."""
-    predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(batch_size=32))
+    predict(planet_engine, PredictParams("semp_small", "tiny", "test", batch_size=32))
     with planet_engine.connect() as conn:
         n, worst = conn.execute(sa.text(
             "SELECT count(*), max(abs(error_km - geotool_haversine(lat, lon, true_lat, "
@@ -152,7 +153,7 @@ def test_stored_errors_equal_the_databases_haversine(planet_engine: Engine) -> N
 
 def test_semantic_country_accuracy_against_the_world(
         planet_db: PlanetDb, planet_engine: Engine) -> None:
-    predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(crops=1))
+    predict(planet_engine, PredictParams("semp_small", "tiny", "test", crops=1))
     world = load_world(planet_db.directory / "world")
     truth = _truth(planet_db.planet)
     with planet_engine.connect() as conn:
@@ -171,15 +172,17 @@ def test_semantic_country_accuracy_against_the_world(
         area = world.containing_area(lat, lon)
         assert area is not None
         hits.append(country(key) == country(area.key))
-    got = evaluate(planet_engine, ["semp_small"], "tiny", "test", baselines=False).frame
+    got = evaluate(planet_engine, EvaluateParams(("semp_small",), "tiny", "test",
+                                                 baselines=False)).frame
     flat0 = got[(got.prediction == "flat") & (got.level == 0)].iloc[0]
     assert flat0.country == pytest.approx(np.mean(hits), abs=1e-12)
 
 
 def test_model_beats_frequent_class_and_random(planet_engine: Engine) -> None:
     for model in ("semp_small", "s2_small"):
-        predict(planet_engine, model, "tiny", "test")
-    frame = evaluate(planet_engine, ["semp_small", "s2_small"], "tiny", "test").frame
+        predict(planet_engine, PredictParams(model, "tiny", "test"))
+    frame = evaluate(planet_engine, EvaluateParams(("semp_small", "s2_small"), "tiny",
+                                                   "test")).frame
     assert set(frame.model) >= {"semp_small", "s2_small", "tiny_semp", "tiny_s2"}
     for set_name, model in (("tiny_semp", "semp_small"), ("tiny_s2", "s2_small")):
         base = frame[frame.model == set_name]
@@ -209,7 +212,7 @@ class _StopAfter(RecordingProgress):
 
 def test_resume_skips_done_images(planet_engine: Engine) -> None:
     with pytest.raises(KeyboardInterrupt):
-        predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(batch_size=16),
+        predict(planet_engine, PredictParams("semp_small", "tiny", "test", batch_size=16),
                 progress=_StopAfter(2))
     with planet_engine.connect() as conn:
         done = conn.execute(sa.text("SELECT count(DISTINCT image_id) FROM predictions"))
@@ -217,24 +220,24 @@ def test_resume_skips_done_images(planet_engine: Engine) -> None:
         status = conn.execute(sa.text(
             "SELECT status FROM runs_status WHERE stage = 'predict'")).scalar_one()
     assert first == 32 and status == "interrupted"
-    again = predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(batch_size=16))
+    again = predict(planet_engine, PredictParams("semp_small", "tiny", "test", batch_size=16))
     assert again.already_done == 32 and again.predicted > 0
     with planet_engine.connect() as conn:
         total, runs = conn.execute(sa.text(
             "SELECT count(DISTINCT image_id), count(DISTINCT prediction_run_id) "
             "FROM predictions")).one()
     assert total == 32 + again.predicted and runs == 1
-    third = predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(batch_size=16))
+    third = predict(planet_engine, PredictParams("semp_small", "tiny", "test", batch_size=16))
     assert third.predicted == 0 and third.already_done == total
     # other parameters are another prediction run
-    other = predict(planet_engine, "semp_small", "tiny", "test",
-                    PredictOptions(combine="max", crops=1))
+    other = predict(planet_engine, PredictParams("semp_small", "tiny", "test", combine="max",
+                                                 crops=1))
     assert other.predicted == total and other.prediction_run_id != again.prediction_run_id
 
 
 def test_deleting_images_or_cells_deletes_their_predictions(planet_engine: Engine) -> None:
-    predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(crops=1))
-    predict(planet_engine, "s2_small", "tiny", "test", PredictOptions(crops=1))
+    predict(planet_engine, PredictParams("semp_small", "tiny", "test", crops=1))
+    predict(planet_engine, PredictParams("s2_small", "tiny", "test", crops=1))
     with planet_engine.begin() as conn:
         image_id = conn.execute(sa.text("SELECT min(image_id) FROM predictions")).scalar_one()
         conn.execute(sa.text("DELETE FROM images WHERE id = :i"), {"i": image_id})
@@ -263,7 +266,7 @@ def test_corrupt_and_missing_photos_are_recorded(planet_engine: Engine,
                      {"p": str(broken), "i": ids[0]})
         conn.execute(sa.text("UPDATE images SET path = :p WHERE id = :i"),
                      {"p": str(tmp_path / "gone.jpg"), "i": ids[1]})
-    summary = predict(planet_engine, "semp_small", "tiny", "test")
+    summary = predict(planet_engine, PredictParams("semp_small", "tiny", "test"))
     assert summary.failed == 2 and summary.predicted > 0
     with planet_engine.connect() as conn:
         reasons = dict(conn.execute(sa.text(
@@ -273,16 +276,15 @@ def test_corrupt_and_missing_photos_are_recorded(planet_engine: Engine,
             {"ids": list(ids)}).scalar_one()
     assert "cannot decode" in reasons[ids[0]] and "not found" in reasons[ids[1]]
     assert predicted == 0
-    again = predict(planet_engine, "semp_small", "tiny", "test")
+    again = predict(planet_engine, PredictParams("semp_small", "tiny", "test"))
     assert again.predicted == 0 and again.failed == 0
-    retry = predict(planet_engine, "semp_small", "tiny", "test",
-                    PredictOptions(retry_failed=True))
+    retry = predict(planet_engine, PredictParams("semp_small", "tiny", "test", retry_failed=True))
     assert retry.failed == 2
 
 
 def test_predict_image_agrees_with_the_database(planet_db: PlanetDb,
                                                 planet_engine: Engine) -> None:
-    predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(top_k=3))
+    predict(planet_engine, PredictParams("semp_small", "tiny", "test", top_k=3))
     with planet_engine.connect() as conn:
         path, cell, prob, topk = conn.execute(sa.text(
             "SELECT i.path, p.class_index, p.probability, p.topk_class_index "
@@ -370,8 +372,8 @@ def test_stored_answers_recomputed_in_numpy(planet_engine: Engine) -> None:
     from geotool.learn.inference import level_probabilities
     from geotool.learn.predict import crop_transform, load_crops
 
-    options = PredictOptions(batch_size=64, top_k=4)
-    summary = predict(planet_engine, "semp_small", "tiny", "test", options)
+    options = PredictParams("semp_small", "tiny", "test", batch_size=64, top_k=4)
+    summary = predict(planet_engine, options)
     ready = ready_model(planet_engine, "semp_small")
     with planet_engine.connect() as conn:
         photos = conn.execute(sa.text(
@@ -418,8 +420,8 @@ def test_evaluate_top_k_3_partial_run_and_two_resizes(planet_engine: Engine) -> 
     """top-5 is missing (not top-3) for a run with --top-k 3; --top-k/--resize pick the
     run; every row names its run; a stopped run warns and its baselines are over its own
     photos."""
-    predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(top_k=3))
-    table = evaluate(planet_engine, ["semp_small"], "tiny", "test", top_k=3)
+    predict(planet_engine, PredictParams("semp_small", "tiny", "test", top_k=3))
+    table = evaluate(planet_engine, EvaluateParams(("semp_small",), "tiny", "test", top_k=3))
     mine = table.frame[table.frame.kind == "model"]
     assert mine.top5.isna().all() and mine.top1.notna().all()
     assert set(mine.top_k) == {3} and set(mine.resize) == {110} and not table.warnings
@@ -428,9 +430,11 @@ def test_evaluate_top_k_3_partial_run_and_two_resizes(planet_engine: Engine) -> 
             "SELECT count(*) FROM prediction_errors WHERE top5_correct IS NOT NULL")
         ).scalar_one()
     assert top3 == 0
-    predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(top_k=5, resize=130))
-    wide = evaluate(planet_engine, ["semp_small"], "tiny", "test", resize=130).frame
-    narrow = evaluate(planet_engine, ["semp_small"], "tiny", "test", resize=110).frame
+    predict(planet_engine, PredictParams("semp_small", "tiny", "test", top_k=5, resize=130))
+    wide = evaluate(planet_engine, EvaluateParams(("semp_small",), "tiny", "test",
+                                                  resize=130)).frame
+    narrow = evaluate(planet_engine, EvaluateParams(("semp_small",), "tiny", "test",
+                                                    resize=110)).frame
     assert set(wide[wide.kind == "model"].resize) == {130}
     assert set(narrow[narrow.kind == "model"].resize) == {110}
     # k = 5: flat rows have top-5 (hierarchical rows keep no top-k)
@@ -438,9 +442,9 @@ def test_evaluate_top_k_3_partial_run_and_two_resizes(planet_engine: Engine) -> 
     assert set(wide.run.dropna()) != set(narrow.run.dropna())
     # a stopped run: 16 of the split's photos
     with pytest.raises(KeyboardInterrupt):
-        predict(planet_engine, "semp_small", "tiny", "test",
-                PredictOptions(batch_size=16, crops=1), progress=_StopAfter(1))
-    partial = evaluate(planet_engine, ["semp_small"], "tiny", "test", crops=1)
+        predict(planet_engine, PredictParams("semp_small", "tiny", "test", batch_size=16,
+                                             crops=1), progress=_StopAfter(1))
+    partial = evaluate(planet_engine, EvaluateParams(("semp_small",), "tiny", "test", crops=1))
     assert len(partial.warnings) == 1 and "answered 16 of the" in partial.warnings[0]
     assert (partial.frame[partial.frame.kind == "model"].n_images == 16).all()
     base = partial.frame[partial.frame.kind == "baseline"]
@@ -453,8 +457,8 @@ def test_evaluate_top_k_3_partial_run_and_two_resizes(planet_engine: Engine) -> 
 def test_oracle_row_is_over_one_photo_set(planet_engine: Engine) -> None:
     """The oracle's accuracies, mean, median and GeoScore are all over the photos with a
     class at that level (NumPy over the photos' coordinates and their classes' means)."""
-    predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(crops=1))
-    frame = evaluate(planet_engine, ["semp_small"], "tiny", "test", crops=1).frame
+    predict(planet_engine, PredictParams("semp_small", "tiny", "test", crops=1))
+    frame = evaluate(planet_engine, EvaluateParams(("semp_small",), "tiny", "test", crops=1)).frame
     with planet_engine.connect() as conn:
         rows = conn.execute(sa.text(
             "SELECT p.level, i.lat, i.lon, c.lat AS clat, c.lon AS clon "
@@ -499,12 +503,12 @@ def test_new_weights_make_a_new_prediction_run(planet_engine: Engine,
     with planet_engine.begin() as conn:
         conn.execute(sa.text("UPDATE models SET checkpoint_path = :p "
                              "WHERE name = 'semp_small'"), {"p": str(path)})
-    first = predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(crops=1))
+    first = predict(planet_engine, PredictParams("semp_small", "tiny", "test", crops=1))
     data = read_checkpoint(path)
     data["model"] = {k: v + 0.01 * torch.randn_like(v) if v.is_floating_point() else v
                      for k, v in data["model"].items()}
     save_checkpoint(path, {k: v for k, v in data.items() if k not in ("format", "version")})
-    second = predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(crops=1))
+    second = predict(planet_engine, PredictParams("semp_small", "tiny", "test", crops=1))
     assert second.prediction_run_id != first.prediction_run_id
     assert second.predicted == first.predicted and second.already_done == 0
     with planet_engine.connect() as conn:
@@ -521,7 +525,7 @@ def test_new_weights_make_a_new_prediction_run(planet_engine: Engine,
     assert counts == {first.prediction_run_id: first.predicted,
                       second.prediction_run_id: second.predicted}
     # evaluate reads the newest run, the new weights' answers only
-    frame = evaluate(planet_engine, ["semp_small"], "tiny", "test").frame
+    frame = evaluate(planet_engine, EvaluateParams(("semp_small",), "tiny", "test")).frame
     assert set(frame[frame.kind == "model"].run) == {second.prediction_run_id}
 
 
@@ -540,8 +544,8 @@ def test_non_finite_probabilities_are_failures_not_class_0(
         return probs
 
     monkeypatch.setattr(predict_module, "level_probabilities", poisoned)
-    summary = predict(planet_engine, "semp_small", "tiny", "test",
-                      PredictOptions(crops=1, batch_size=16))
+    summary = predict(planet_engine, PredictParams("semp_small", "tiny", "test", crops=1,
+                                                   batch_size=16))
     with planet_engine.connect() as conn:
         failures = dict(conn.execute(sa.text(
             "SELECT image_id, reason FROM prediction_failures")).all())

@@ -14,7 +14,7 @@ from PIL import Image
 from geotool.explain.preprocess import input_geometry, prepare_mask, prepare_photo, to_input
 from geotool.learn.config import TrainConfig
 from geotool.learn.data import normalise, transform_image
-from geotool.learn.predict import PredictOptions, crop_transform
+from geotool.learn.predict import PredictParams, crop_transform
 from geotool.learn.train import _specs
 
 
@@ -31,7 +31,7 @@ def _three_views(photo: Image.Image, config: TrainConfig) -> tuple[Any, Any, Any
     trained = transform_image(photo, val_spec, None)  # uint8 [3, S, S]
     ready: Any = SimpleNamespace(loaded=SimpleNamespace(image_size=size,
                                                         config=checkpoint_config))
-    predicted = crop_transform(ready, PredictOptions(crops=1))(photo)[0]  # normalised
+    predicted = crop_transform(ready, PredictParams("m", "d", crops=1))(photo)[0]  # normalised
     geometry = input_geometry(size, checkpoint_config)
     explained = prepare_photo(photo, geometry)  # uint8 [S, S, 3]
     return trained, predicted, (explained, geometry)
@@ -58,10 +58,10 @@ def test_prediction_uses_the_checkpoints_val_resize() -> None:
     """predict used to resize to round(size·256/224) whatever the checkpoint said."""
     ready: Any = SimpleNamespace(loaded=SimpleNamespace(image_size=64,
                                                         config={"val_resize": 96}))
-    assert crop_transform(ready, PredictOptions()).resize == 96
-    assert crop_transform(ready, PredictOptions(resize=100)).resize == 100  # given wins
+    assert crop_transform(ready, PredictParams("m", "d")).resize == 96
+    assert crop_transform(ready, PredictParams("m", "d", resize=100)).resize == 100  # given wins
     ready.loaded.config = {}
-    assert crop_transform(ready, PredictOptions()).resize == 73
+    assert crop_transform(ready, PredictParams("m", "d")).resize == 73
 
 
 def test_the_label_map_follows_the_photo() -> None:
