@@ -37,7 +37,16 @@ from geotool.errors import InvalidValueError
 from geotool.learn.badimage import BadImage
 from geotool.learn.labels import ImageSource, LabelArrays
 from geotool.learn.shards import read_shard_image
-from geotool.learn.view import IMAGENET_MEAN, IMAGENET_STD, centre_view
+from geotool.learn.view import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    centre_offset,
+    centre_view,
+    resized_size,
+)
+
+#: the "flip" code of a crop plan that means: resize the whole image, take the centre crop
+VIEW = 2
 
 
 def read_image_bytes(source: ImageSource) -> bytes:
@@ -96,14 +105,6 @@ def random_resized_box(width: int, height: int, rng: np.random.Generator,
     return (width - w) // 2, (height - h) // 2, w, h
 
 
-def centre_box(width: int, height: int, size: int, resize: int) -> tuple[int, int, int, int]:
-    """The centre crop of ``size`` after resizing the shortest edge to ``resize``, in
-    the image's own coordinates: (left, top, w, h)."""
-    side = min(width, height) * size / resize
-    left, top = (width - side) / 2, (height - side) / 2
-    return round(left), round(top), max(1, round(side)), max(1, round(side))
-
-
 @dataclass(frozen=True)
 class TransformSpec:
     """Sizes and augmentation of one split."""
@@ -143,12 +144,16 @@ Item = tuple[torch.Tensor | None, torch.Tensor, int, str | None,
 
 def crop_plan(width: int, height: int, spec: TransformSpec,
               rng: np.random.Generator | None) -> tuple[int, int, int, int, int]:
-    """The crop box and flip of one item, in the image's full-resolution coordinates."""
+    """The crop box and flip of one item, in the image's full-resolution coordinates.
+
+    Validation returns ``(0, 0, resized width, resized height, VIEW)``: resize the whole
+    image, then take the centre crop — the view of :mod:`geotool.learn.view`, decoded on
+    the device."""
     if spec.train:
         assert rng is not None
         left, top, w, h = random_resized_box(width, height, rng, spec.scale, spec.ratio)
         return left, top, w, h, int(spec.flip and bool(rng.random() < 0.5))
-    return (*centre_box(width, height, spec.size, spec.resize), 0)
+    return (0, 0, *resized_size(width, height, spec.resize), VIEW)
 
 
 class LabelledImages(Dataset[Item]):
@@ -254,6 +259,13 @@ def batch_pixels(batch: Batch, size: int, device: torch.device) -> Batch:
     out = []
     for img, i in zip(decoded, keep, strict=True):
         left, top, w, h, flip = (int(v) for v in batch.plans[i])
+        if flip == VIEW:  # validation: resize the whole image, then the centre crop
+            whole = torch.nn.functional.interpolate(
+                img.unsqueeze(0).float(), size=(h, w), mode="bilinear", align_corners=False,
+                antialias=True).round_().clamp_(0, 255)
+            top, left = centre_offset(h, size), centre_offset(w, size)
+            out.append(whole[:, :, top:top + size, left:left + size].to(torch.uint8))
+            continue
         crop = img[:, top:top + h, left:left + w].unsqueeze(0).float()
         resized = torch.nn.functional.interpolate(crop, size=(size, size), mode="bilinear",
                                                   align_corners=False, antialias=True)
