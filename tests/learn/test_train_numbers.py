@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from geotool.learn.config import TrainConfig, load_train_config
 from geotool.learn.classifier import ddp_denominators, multi_head_loss
+from geotool.learn.config import TrainConfig, load_train_config
 
 
 def _hand_cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[float, int]:
