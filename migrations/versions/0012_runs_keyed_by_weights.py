@@ -14,14 +14,14 @@ prediction) held NaN or infinity is recorded with that status and a reason, and 
 ``concept_influence`` rows (a NaN ranks first in a top-k and made every ci of the photo 0).
 
 Revision ID: 0012
-Revises: 0018 (main already chains 0018 after 0011; the lead re-chains the slots at merge)
+Revises: 0015 (main chains 0011 → 0018 → 0015 already; the lead re-chains the slots at merge)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0018"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
