@@ -361,17 +361,23 @@ class ShardIndex(Base):
 
 
 class PredictionRun(Base):
-    """One set of prediction parameters for a model (migration 0008); predicting again
-    with the same parameters resumes it (images already predicted are skipped)."""
+    """One set of prediction parameters for a model's weights (migration 0008; the
+    checkpoint's SHA-256 and the AMP mode joined the key in 0012); predicting again
+    with the same parameters and weights resumes it (images already predicted are skipped)."""
 
     __tablename__ = "prediction_runs"
     __table_args__ = (
-        sa.UniqueConstraint("model_id", "crops", "combine", "top_k", "resize"),
+        # named: the convention's name would exceed PostgreSQL's 63 characters
+        sa.UniqueConstraint("model_id", "checkpoint_sha256", "amp", "crops", "combine",
+                            "top_k", "resize", name="uq_prediction_runs_weights_params"),
         sa.CheckConstraint("combine IN ('mean', 'max')", name="combine_known"),
         sa.CheckConstraint("crops IN (1, 5)", name="crops_known"),
     )
     id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(), primary_key=True)
     model_id: Mapped[int] = mapped_column(sa.ForeignKey("models.id", ondelete="CASCADE"))
+    # SHA-256 of the checkpoint file whose weights answered ('' before migration 0012)
+    checkpoint_sha256: Mapped[str] = mapped_column(sa.Text, server_default="")
+    amp: Mapped[str] = mapped_column(sa.Text, server_default="")  # off | fp16 | bf16
     crops: Mapped[int] = mapped_column(sa.SmallInteger)
     combine: Mapped[str] = mapped_column(sa.Text)
     top_k: Mapped[int] = mapped_column(sa.SmallInteger)
@@ -493,7 +499,8 @@ class ConceptImage(Base):
     __tablename__ = "concept_images"
     __table_args__ = (
         sa.CheckConstraint(
-            "status IN ('ok', 'missing_mask', 'size_mismatch', 'unreadable', 'unlabelled')",
+            "status IN ('ok', 'missing_mask', 'size_mismatch', 'unreadable', 'unlabelled', "
+            "'nonfinite')",
             name="status_known"),
     )
     run_id: Mapped[int] = mapped_column(

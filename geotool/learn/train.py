@@ -54,7 +54,11 @@ from torch.utils.data import DataLoader
 from geotool.errors import GeotoolError
 from geotool.learn import registry
 from geotool.learn.checkpoint import read_checkpoint, save_checkpoint
-from geotool.learn.classifier import KM_LADDER, multi_head_loss  # noqa: F401 (re-exported)
+from geotool.learn.classifier import (  # noqa: F401 (re-exported)
+    KM_LADDER,
+    ddp_denominators,
+    multi_head_loss,
+)
 from geotool.learn.config import TrainConfig
 from geotool.learn.data import (
     Batch,
@@ -68,8 +72,8 @@ from geotool.learn.data import (
     steps_per_epoch,
 )
 from geotool.learn.family import TrainingFamily
-from geotool.learn.inference import default_resize
 from geotool.learn.labels import LabelArrays
+from geotool.learn.view import IMAGENET_MEAN, IMAGENET_STD, default_resize
 from geotool.progress import NO_PROGRESS, Progress
 
 
@@ -167,9 +171,9 @@ def _specs(config: TrainConfig) -> tuple[TransformSpec, TransformSpec]:
     train = TransformSpec(size, True, config.train_resize or math.ceil(size * 320 / 224),
                           tuple(config.train_scale), tuple(config.train_ratio),  # type: ignore[arg-type]
                           config.flip, config.draft_decode)
-    # the validation view is the one prediction classifies (inference.default_resize)
-    val = TransformSpec(size, False, config.val_resize or default_resize(size),
-                        draft=config.draft_decode)
+    # the validation view is the one prediction and the concept pass classify
+    # (geotool.learn.view): full-scale decode, so no draft mode
+    val = TransformSpec(size, False, config.val_resize or default_resize(size), draft=False)
     return train, val
 
 
@@ -208,8 +212,7 @@ class _Trainer:
         self.resume = resume
         self.force = force
         self.family: TrainingFamily = family_for(config)
-        if config.threads > 0:
-            torch.set_num_threads(config.threads)
+        self._apply_threads(config)
         self.ranks = _setup_distributed(config.device)
         self.device = _device(config, self.ranks)
         self.amp_dtype, use_scaler = _amp(config, self.device)
@@ -242,6 +245,14 @@ class _Trainer:
         return self.family.val_rows
 
     # ----------------------------------------------------------------- setup
+    @staticmethod
+    def _apply_threads(config: TrainConfig) -> None:
+        """The compute threads of the configuration that trains (for a resume: the stored
+        one). Two threads sum in another order than one, so a resume in a fresh process
+        with PyTorch's default drifted from the uninterrupted run (issue 17)."""
+        if config.threads > 0:
+            torch.set_num_threads(config.threads)
+
     def checkpoint_dir(self) -> Path:
         if self.config.checkpoint_dir:
             return Path(self.config.checkpoint_dir)
@@ -275,6 +286,7 @@ class _Trainer:
                 stored.name, stored.device = cfg.name, cfg.device
                 stored.max_steps = cfg.max_steps
                 self.config = cfg = stored
+                self._apply_threads(cfg)
                 state = ckpt
             self.family.load_data(conn, cfg, state)
         if cfg.val_max_images:
@@ -415,7 +427,10 @@ class _Trainer:
             "family": self.family.name,
             "backbone": self.config.backbone, "image_size": self.config.input_size(),
             **self.family.checkpoint_fields(), "model": self.model.state_dict(),
-            "config": self.config.to_dict(),
+            # the normalisation training used (Trainer.pixels), read by prediction and the
+            # concept pass
+            "config": {**self.config.to_dict(),
+                       "normalize": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}},
         }
         if with_state:
             state: dict[str, Any] = {
