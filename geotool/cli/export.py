@@ -11,7 +11,8 @@ from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
 from geotool.db.engine import get_engine
 from geotool.export.cells import export_cells
 
-app = typer.Typer(help="Export cells and results to GeoPackage or GeoJSON.\n\n"
+app = typer.Typer(help="Export cells (GeoPackage or GeoJSON) and predictions (CSV or "
+                  "GeoPackage).\n\n"
                   "Example: geotool export cells semp_50_75_100 --format gpkg --out cells.gpkg",
                   no_args_is_help=True)
 
@@ -39,8 +40,9 @@ def predictions(
     model: Annotated[str, typer.Option("--model", help="Name of the trained model.")],
     out_path: Annotated[Path, typer.Option("--out", help="File to write.")],
     fmt: Annotated[str | None, typer.Option(
-        "--format", help="csv (GeoEstimation img_id,p_key,pred_class,pred_lat,pred_lng) or "
-        "gpkg (points and error lines for QGIS); default: from the file suffix.")] = None,
+        "--format", help="csv (GeoEstimation img_id,p_key,pred_class,pred_lat,pred_lng, "
+        "then mode: flat or hier) or gpkg (points and error lines for QGIS); default: from "
+        "the file suffix.")] = None,
     dataset: Annotated[str | None, typer.Option(
         "--dataset", help="Dataset (default: the one the model's set was built from).",
         show_default=False)] = None,

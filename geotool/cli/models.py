@@ -6,9 +6,8 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from geotool.cli.common import DatabaseUrlOption, UserError, friendly_errors, out
+from geotool.cli.common import DatabaseUrlOption, UserError, friendly_errors, out, uncut_table
 from geotool.db.engine import get_engine
 from geotool.errors import GeotoolError
 
@@ -25,7 +24,7 @@ def list_(database_url: DatabaseUrlOption = None) -> None:
     """
     from geotool.learn.registry import list_models
 
-    table = Table("name", "set", "backbone", "classes", "status", "best val loss",
+    table = uncut_table("name", "set", "backbone", "classes", "status", "best val loss",
                   "coarsest acc", "updated")
     for m in list_models(get_engine(database_url)):
         metrics = m.metrics or {}
@@ -71,7 +70,7 @@ def show(
         out.print("best validation: " + ", ".join(
             f"{k} {v:.4g}" for k, v in sorted(m.metrics.items())))
     if curve:
-        table = Table("step", "epoch", "images", "val loss")
+        table = uncut_table("step", "epoch", "images", "val loss")
         for step, epoch, images, value in curve:
             table.add_row(str(step), str(epoch), f"{images:,}", f"{value:.4f}")
         out.print(table)

@@ -89,7 +89,7 @@ def train(
         out.print(f"resumed from step {result.resumed_from_step}")
     out.print(f"[bold]{result.model_name}[/]: {result.steps:,} steps, "
               f"{result.images_seen:,} images, {result.seconds:,.0f} s; "
-              f"{result.bad_images} bad images skipped")
+              f"{result.bad_images} bad images skipped (each once; bad_images table)")
     if result.best_metrics:
         m = result.best_metrics
         levels = sorted(int(k[5:]) for k in m if k.startswith("acc_l"))

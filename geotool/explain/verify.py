@@ -50,7 +50,13 @@ from geotool.db import sqlfiles
 from geotool.db.copy import copy_rows
 from geotool.db.runs import recorded_run
 from geotool.errors import GeotoolError, InvalidValueError
-from geotool.explain.preprocess import InputGeometry, input_geometry, open_photo, prepare_mask, prepare_photo
+from geotool.explain.preprocess import (
+    InputGeometry,
+    input_geometry,
+    open_photo,
+    prepare_mask,
+    prepare_photo,
+)
 from geotool.explain.segmenters import ImageRef, MaskProblem, Segmenter, synthetic_masks
 from geotool.learn.checkpoint import load_model
 from geotool.progress import NO_PROGRESS, Progress

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from shapely.geometry import mapping
 from sqlalchemy.engine import Engine
 
-from geotool.export.gpkg import write_geopackage
+from geotool.export.gpkg import check_out_path, write_geopackage
 from geotool.partition.params import PartitionError
 
 FORMATS = ("gpkg", "geojson")
@@ -92,6 +92,7 @@ def export_cells(engine: Engine, set_name: str, path: Path, fmt: str | None = No
         raise PartitionError(
             f"unknown export format {fmt!r} for {path}; use --format gpkg or geojson"
         )
+    check_out_path(path)
     require_set(engine, set_name)
     features = cell_features(engine, set_name)
     if fmt == "geojson":

@@ -3,7 +3,9 @@
 ``csv``: the GeoEstimation inference format ``img_id,p_key,pred_class,pred_lat,pred_lng``,
 one row per photo and partitioning (``p_key`` = the partitioning's name, ``pred_class`` =
 the class index of the flat answer) plus one row with ``p_key = hierarchy`` (the
-hierarchical answer's fine class), as GeoEstimation's inference script writes it.
+hierarchical answer's fine class), as GeoEstimation's inference script writes it; then a
+sixth column ``mode`` (``flat`` or ``hier``), so a program need not know the ``hierarchy``
+convention (readers of the five GeoEstimation columns are unaffected).
 
 ``gpkg``: a GeoPackage for QGIS with two layers in EPSG:4326: ``predictions`` (a point at
 every predicted coordinate) and ``errors`` (a line from the photo's true position to the
@@ -27,12 +29,12 @@ from sqlalchemy.engine import Engine
 
 from geotool.db import datasets
 from geotool.errors import GeotoolError
-from geotool.export.gpkg import write_geopackage
+from geotool.export.gpkg import check_out_path, write_geopackage
 from geotool.learn.evaluate import pick_prediction_run
 from geotool.learn.registry import get_model
 
 FORMATS = ("csv", "gpkg")
-CSV_HEADER = ("img_id", "p_key", "pred_class", "pred_lat", "pred_lng")
+CSV_HEADER = ("img_id", "p_key", "pred_class", "pred_lat", "pred_lng", "mode")
 HIERARCHY_KEY = "hierarchy"
 FIELDS: tuple[tuple[str, str], ...] = (
     ("img_id", "TEXT"), ("p_key", "TEXT"), ("mode", "TEXT"), ("level", "INTEGER"),
@@ -104,7 +106,8 @@ def write_csv(rows: Iterator[dict[str, Any]], path: Path) -> int:
         writer.writerow(CSV_HEADER)
         for r in rows:
             writer.writerow((r["img_id"], r["p_key"], r["pred_class"],
-                             repr(float(r["pred_lat"])), repr(float(r["pred_lng"]))))
+                             repr(float(r["pred_lat"])), repr(float(r["pred_lng"])),
+                             r["mode"]))
             n += 1
     return n
 
@@ -141,6 +144,7 @@ def export_predictions(engine: Engine, model_name: str, path: Path, fmt: str | N
     if fmt not in FORMATS:
         raise GeotoolError(f"unknown export format {fmt!r} for {path}; use --format csv "
                            "or gpkg")
+    check_out_path(path)
     run, rows = prediction_rows(engine, model_name, dataset, split, crops, combine)
     n = write_csv(rows, path) if fmt == "csv" else write_gpkg(rows, path)
     return PredictionExport(path, n, run)

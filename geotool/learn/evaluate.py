@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import datasets, sqlfiles
-from geotool.errors import GeotoolError
+from geotool.errors import GeotoolError, InvalidValueError
 from geotool.learn.registry import ModelRecord, get_model
 
 RADII_KM = (1, 25, 200, 750, 2500)
@@ -118,6 +118,20 @@ def pick_prediction_run(conn: Connection, model: ModelRecord, dataset_id: int, s
     return int(run)
 
 
+def check_split(split: str) -> None:
+    """Evaluation reports one split at a time (the baselines and the photo set are per
+    split); ``all`` — which ``predict --split all`` accepts — is refused with what to do."""
+    from geotool.db.tables import SPLITS
+
+    if split == "all":
+        raise InvalidValueError(
+            "--split all: evaluate reports one split at a time (its photo set and "
+            "baselines are per split); give --split train, val or test — a `predict "
+            "--split all` run covers each of them")
+    if split not in SPLITS:
+        raise InvalidValueError(f"--split {split!r}: give train, val or test")
+
+
 def evaluate(engine: Engine, model_names: Sequence[str], dataset: str | None = None,
              split: str = "test", *, strict: bool = False, crops: int | None = None,
              combine: str | None = None, baselines: bool = True,
@@ -127,6 +141,7 @@ def evaluate(engine: Engine, model_names: Sequence[str], dataset: str | None = N
     set's baselines below the models."""
     if not model_names:
         raise GeotoolError("name at least one model (--model NAME)")
+    check_split(split)
     rows: list[dict[str, Any]] = []
     dataset_name = dataset or ""
     seen_sets: list[tuple[int, str]] = []
@@ -196,13 +211,13 @@ def rich_table(table: EvaluationTable) -> Any:
     more = Table(title="Error, GeoScore, class and semantic accuracy (%)")
     for t in (ladder, more):
         for h in ("model", "prediction", "level"):
-            t.add_column(h)
-    ladder.add_column("n", justify="right")
+            t.add_column(h, overflow="fold")
+    ladder.add_column("n", justify="right", overflow="fold")
     for r in RADII_KM:
-        ladder.add_column(f"{r} km", justify="right")
+        ladder.add_column(f"{r} km", justify="right", overflow="fold")
     for h in ("mean km", "median km", "GeoScore", "top-1", "top-5", "country", "state",
               "city"):
-        more.add_column(h, justify="right")
+        more.add_column(h, justify="right", overflow="fold")
     rest = [m for m in MEASURES if m not in LADDER]
     for row in shown.itertuples(index=False):
         v = row._asdict()

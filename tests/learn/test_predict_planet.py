@@ -100,7 +100,9 @@ def test_ladder_matches_numpy_over_exported_predictions(
     exported = export_predictions(planet_engine, "semp_small", tmp_path / "p.csv")
     with exported.path.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["img_id", "p_key", "pred_class", "pred_lat", "pred_lng"]
+    assert list(rows[0]) == ["img_id", "p_key", "pred_class", "pred_lat", "pred_lng", "mode"]
+    assert {r["mode"] for r in rows if r["p_key"] == "hierarchy"} == {"hier"}
+    assert {r["mode"] for r in rows if r["p_key"] != "hierarchy"} == {"flat"}
     table = evaluate(planet_engine, ["semp_small"], "tiny", "test", baselines=False)
     frame = table.frame
     with planet_engine.connect() as conn:
