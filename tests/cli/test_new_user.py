@@ -5,30 +5,19 @@ from __future__ import annotations
 
 import os
 import re
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from support.bad_images import png_declaring
 from typer.main import get_command
 from typer.testing import CliRunner
 
 from geotool.cli.app import app
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def png_declaring(path: Path, width: int, height: int) -> Path:
-    """A PNG whose header declares ``width`` x ``height`` pixels (no pixel data)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
-    return path
 
 
 # ------------------------------------------------------------- 1. nothing is cut
