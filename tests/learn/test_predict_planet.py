@@ -347,7 +347,7 @@ def test_cli_predict_evaluate_export(planet_db: PlanetDb, planet_url: str,
     res = runner.invoke(app, ["predict-image", str(photo), "--model", "semp_small", "--json"],
                         env=env)
     assert res.exit_code == 0, res.output
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)  # stderr: the warning that the 48 px photo is upscaled
     assert doc[0]["schema"] == "geotool.predict-image/1" and doc[0]["lat"] is not None
 
 
