@@ -159,9 +159,14 @@ def _logging(verbosity: int) -> None:
 
     from geotool.cli.common import console
 
-    handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
-    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s",
-                        handlers=[handler], force=True)
+    handler: logging.Handler
+    if console.is_terminal:
+        handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
+        fmt = "%(name)s: %(message)s"
+    else:  # a log file or pipe: plain lines, never padded to the (uncut) console width
+        handler = logging.StreamHandler()
+        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=logging.WARNING, format=fmt, handlers=[handler], force=True)
     level = logging.INFO if verbosity == 1 else logging.DEBUG
     logging.getLogger("geotool").setLevel(level)
     if verbosity >= 2:

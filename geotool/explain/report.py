@@ -81,6 +81,7 @@ class ConceptReport:
     spearman: float | None = None
     design: dict[str, list[str]] | None = None
     chart: Path | None = None
+    verification: Any = None  # geotool.explain.verify.VerifySummary of the newest check
 
     def to_dict(self) -> dict[str, Any]:
         def table(t: IntervalTable) -> dict[str, Any]:
@@ -92,6 +93,8 @@ class ConceptReport:
                 "overall": table(self.overall),
                 "dilation": [{**vars(d), "difference": d.difference} for d in self.dilation],
                 "spearman": self.spearman,
+                "verification": (self.verification.to_dict() if self.verification is not None
+                                 else None),
                 "chart": str(self.chart) if self.chart else None}
 
 
@@ -180,8 +183,11 @@ def concept_report(engine: Engine, model_name: str, *, run_id: int | None = None
                     dilation.append(DilationRow(s.concept, b, s.n_images,
                                                 base[s.concept].median_ci, s.median_ci))
         dilation.sort(key=lambda d: (d.beta, -d.difference))
+        from geotool.explain.verify import latest_verification
+
+        verification = latest_verification(conn, concept_run_id, min_images)
     report = ConceptReport(model_name, concept_run_id, params, beta, min_images, intervals,
-                           overall, dilation)
+                           overall, dilation, verification=verification)
     if design is not None:
         report.design = (dict(json.loads(Path(design).read_text(encoding="utf-8")))
                          if isinstance(design, Path | str) else dict(design))
@@ -271,6 +277,13 @@ def format_report(report: ConceptReport, top: int = 10) -> str:
             else f"{report.spearman:.3f}"
         lines.append(f"\nSpearman(median ci, designed informativeness) = {rho} over "
                      f"{sum(1 for s in report.overall.rows if s.concept in score)} concepts")
+    if report.verification is not None:
+        from geotool.explain.verify import format_verify
+
+        v = report.verification
+        lines.append(f"\nOcclusion check (verify run {v.verify_run_id}, fill {v.fill}, "
+                     f"{v.images_total} photos; geotool concepts verify):")
+        lines.extend(format_verify(v).splitlines()[2:])
     if report.chart:
         lines.append(f"\nbar chart: {report.chart}")
     return "\n".join(lines)

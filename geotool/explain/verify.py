@@ -287,6 +287,22 @@ def verify_concepts(engine: Engine, params: VerifyParams, *,
     return summary
 
 
+def latest_verification(conn: Connection, concept_run_id: int,
+                        min_images: int) -> VerifySummary | None:
+    """The newest verify run of a concept run with its comparison (for
+    ``geotool concepts report``); None when the run was never verified."""
+    row = conn.execute(sa.text(
+        "SELECT v.id, v.params, count(DISTINCT o.image_id) AS n "
+        "FROM concept_verify_runs v LEFT JOIN concept_occlusion o ON o.verify_run_id = v.id "
+        "WHERE v.concept_run_id = :r GROUP BY v.id ORDER BY v.id DESC LIMIT 1"),
+        {"r": concept_run_id}).one_or_none()
+    if row is None:
+        return None
+    summary = VerifySummary(int(row.id), concept_run_id, 0, str(row.params.get("fill")),
+                            int(row.n), int(row.n), min_images=min_images)
+    return verify_report(conn, summary)
+
+
 def verify_report(conn: Connection, summary: VerifySummary) -> VerifySummary:
     """Fill ``summary.concepts`` and the Spearman figures from the database."""
     rows = sqlfiles.run(conn, "concepts_verify_report.sql",

@@ -37,6 +37,17 @@ def test_tables_are_not_cut_when_stdout_is_a_pipe() -> None:
         assert cell in res.stdout
 
 
+def test_log_lines_in_a_pipe_are_plain_and_unpadded() -> None:
+    code = ("import logging\nfrom geotool.cli.app import _logging\n_logging(1)\n"
+            "logging.getLogger('geotool.x').info('hello from the log')\n")
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env["PYTHONPATH"] = str(REPO)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True, timeout=60)
+    [line] = [ln for ln in res.stderr.splitlines() if "hello from the log" in ln]
+    assert line.endswith("INFO geotool.x: hello from the log") and len(line) < 80
+
+
 def test_numbers_fold_instead_of_being_elided_on_a_narrow_terminal() -> None:
     from rich.console import Console
 

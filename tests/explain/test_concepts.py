@@ -484,6 +484,11 @@ def test_verify_resumes_and_cli(concept_db: tuple[Engine, TinyConceptModel, str]
     again = verify_concepts(engine, VerifyParams(model.name, run=computed.concept_run_id))
     assert (again.verify_run_id, again.images_checked, again.images_already_done) == (
         verified.verify_run_id, 0, verified.images_total)
+    report = concept_report(engine, model.name, run_id=computed.concept_run_id,
+                            min_images=MIN_IMAGES)
+    assert report.verification is not None
+    assert report.verification.spearman == pytest.approx(verified.spearman)
+    assert "Occlusion check (verify run" in format_report(report)
     result = CliRunner().invoke(app, [
         "concepts", "verify", "--model", model.name, "--run", str(computed.concept_run_id),
         "--fill", "blur", "--limit", "5", "--json", "--database-url", url])
