@@ -493,7 +493,7 @@ def test_verify_resumes_and_cli(concept_db: tuple[Engine, TinyConceptModel, str]
         "concepts", "verify", "--model", model.name, "--run", str(computed.concept_run_id),
         "--fill", "blur", "--limit", "5", "--json", "--database-url", url])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)  # stderr: the progress bar
     assert data["fill"] == "blur" and data["images_checked"] == 5
     assert data["verify_run_id"] != verified.verify_run_id
     with pytest.raises(InvalidValueError, match="--fill"):
