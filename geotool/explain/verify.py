@@ -25,8 +25,8 @@ The photo is the same validation view ci explained (:mod:`geotool.explain.prepro
 the mask the same undilated label map; the forward pass is float32 (no AMP). Rows go to
 ``concept_occlusion`` (migration 0016) under a ``concept_verify_runs`` row keyed by the
 parameters, so a rerun resumes; the per-concept comparison (mean drop beside median ci,
-Spearman between them) is ``sql/concepts_verify_report.sql`` over the views of
-``sql/concepts_verify_views.sql``. docs/concepts.md says how to read the figure.
+Spearman between them) is ``sql/explain/concepts_verify_report.sql`` over the views of
+``sql/explain/concepts_verify_views.sql`` (a schema file: ``db upgrade`` applies it). docs/concepts.md says how to read the figure.
 """
 
 from __future__ import annotations
@@ -224,7 +224,6 @@ def verify_concepts(engine: Engine, params: VerifyParams, *,
     segmenter = segmenter or synthetic_masks()
     with engine.begin() as conn:
         concept_run_id, run_params = _pick_run(conn, params)
-        sqlfiles.run(conn, "concepts_verify_views.sql")
     if 0 not in [int(b) for b in run_params.get("betas", [0])]:
         raise GeotoolError(f"concept run {concept_run_id} has no β = 0 rows (β "
                            f"{run_params.get('betas')}); verify compares with undilated ci: "
@@ -305,7 +304,7 @@ def latest_verification(conn: Connection, concept_run_id: int,
 
 def verify_report(conn: Connection, summary: VerifySummary) -> VerifySummary:
     """Fill ``summary.concepts`` and the Spearman figures from the database."""
-    rows = sqlfiles.run(conn, "concepts_verify_report.sql",
+    rows = sqlfiles.run(conn, "explain/concepts_verify_report.sql",
                         verify_run_id=summary.verify_run_id, min_images=summary.min_images)
     assert rows is not None
     result = rows.all()

@@ -10,7 +10,8 @@ concept occluded, and with a control region of the same size occluded:
   count, the class, ``p_base``, ``p_occluded``, ``p_control`` and the control's circular
   shift (``control_dy``, ``control_dx``).
 
-The views over them live in sql/concepts_verify_views.sql (re-applied by ``db upgrade``).
+The views over them live in sql/explain/concepts_verify_views.sql (a schema file: ``db
+upgrade`` drops and re-applies them around every migration).
 
 Revision ID: 0016
 Revises: 0011 (issue 17's second revision; the lead re-chains it at merge)
@@ -68,7 +69,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP VIEW IF EXISTS concept_verify_summary")
-    op.execute("DROP VIEW IF EXISTS concept_verify_rows")
     op.drop_table("concept_occlusion")
     op.drop_table("concept_verify_runs")
