@@ -26,7 +26,8 @@ the mask the same undilated label map; the forward pass is float32 (no AMP). Row
 ``concept_occlusion`` (migration 0016) under a ``concept_verify_runs`` row keyed by the
 parameters, so a rerun resumes; the per-concept comparison (mean drop beside median ci,
 Spearman between them) is ``sql/explain/concepts_verify_report.sql`` over the views of
-``sql/explain/concepts_verify_views.sql`` (a schema file: ``db upgrade`` applies it). docs/concepts.md says how to read the figure.
+``sql/explain/concepts_verify_views.sql`` (a schema file: ``db upgrade`` applies it).
+docs/concepts.md says how to read the figure.
 """
 
 from __future__ import annotations
