@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from scratch_databases import ScratchDatabases  # noqa: E402
 from support.tiny_concept_model import build_tiny_concept_model  # noqa: E402
 
-from geotool.explain.attributions import ExplainOptions  # noqa: E402
-from geotool.explain.pipeline import ConceptOptions, compute_concepts  # noqa: E402
+from geotool.explain.attributions import ExplainParams  # noqa: E402
+from geotool.explain.pipeline import ConceptParams, InfluenceParams, compute_concepts  # noqa: E402
 from geotool.explain.verify import VerifyParams, format_verify, verify_concepts  # noqa: E402
 
 
@@ -47,11 +47,12 @@ def main() -> None:
                 print(f"seed {seed}: held-out accuracy state {model.test_accuracy[0]:.2f} "
                       f"country {model.test_accuracy[1]:.2f}", flush=True)
                 for k in (409, None) if args.default_k else (409,):
-                    options = ConceptOptions(
-                        explain=ExplainOptions(noise_samples=4, ig_steps=8), k=k,
+                    options = InfluenceParams(
+                        explain=ExplainParams(noise_samples=4, ig_steps=8), k=k,
                         betas=(0, 2))
-                    run = compute_concepts(engine, model.name, model.dataset, args.split,
-                                           options)
+                    run = compute_concepts(engine, ConceptParams(
+                        model=model.name, dataset=model.dataset, split=args.split,
+                        influence=options))
                     for fill in ("mean", "blur"):
                         summary = verify_concepts(engine, VerifyParams(
                             model.name, run=run.concept_run_id, fill=fill))  # type: ignore[arg-type]

@@ -164,7 +164,7 @@ def occluded(photo: NDArray[np.uint8], replacement: NDArray[np.float32],
 
 
 def _pick_run(conn: Connection, params: VerifyParams) -> tuple[int, dict[str, Any]]:
-    from geotool.explain.report import pick_run
+    from geotool.explain.pipeline import pick_run
 
     return pick_run(conn, params.model, params.run)
 

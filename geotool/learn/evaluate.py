@@ -13,7 +13,6 @@ Markdown or LaTeX (pandas) or a Rich table.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from geotool.db import datasets, sqlfiles
 from geotool.errors import GeotoolError, InvalidValueError
 from geotool.learn.registry import ModelRecord, get_model
+from geotool.progress import NO_PROGRESS, Progress
 
 RADII_KM = (1, 25, 200, 750, 2500)
 LADDER = tuple(f"acc_{r}km" for r in RADII_KM)
@@ -118,35 +118,56 @@ def pick_prediction_run(conn: Connection, model: ModelRecord, dataset_id: int, s
     return int(run)
 
 
-def check_split(split: str) -> None:
-    """Evaluation reports one split at a time (the baselines and the photo set are per
-    split); ``all`` — which ``predict --split all`` accepts — is refused with what to do."""
-    from geotool.db.tables import SPLITS
+@dataclass(frozen=True)
+class EvaluateParams:
+    """What ``evaluate`` compares: models ``models`` on ``dataset``/``split`` (default
+    dataset: the one each model's partitioning set was built from), each through its
+    newest prediction run (or the one with ``crops``/``combine``); ``strict`` counts a
+    photo within r km when its error is < r (default <=, as the reference code);
+    ``baselines`` adds each distinct set's baselines, ``random_baseline`` the random class
+    among them (slow on large sets)."""
 
-    if split == "all":
-        raise InvalidValueError(
-            "--split all: evaluate reports one split at a time (its photo set and "
-            "baselines are per split); give --split train, val or test — a `predict "
-            "--split all` run covers each of them")
-    if split not in SPLITS:
-        raise InvalidValueError(f"--split {split!r}: give train, val or test")
+    models: tuple[str, ...]
+    dataset: str | None = None
+    split: str = "test"
+    strict: bool = False
+    crops: int | None = None
+    combine: str | None = None
+    baselines: bool = True
+    random_baseline: bool = True
+
+    def validate(self) -> None:
+        if not self.models:
+            raise InvalidValueError("name at least one model (--model NAME)")
+        if self.split == "all":  # `predict --split all` exists; evaluation is per split
+            raise InvalidValueError(
+                "--split all: evaluate reports one split at a time (its photo set and "
+                "baselines are per split); give --split train, val or test — a `predict "
+                "--split all` run covers each of them")
+        if self.split not in ("train", "val", "test"):
+            raise InvalidValueError(f"--split {self.split!r}: use train, val or test")
+        if self.crops is not None and self.crops < 1:
+            raise InvalidValueError(f"--crops {self.crops}: must be at least 1")
+        if self.combine is not None and self.combine not in ("mean", "max"):
+            raise InvalidValueError(f"--combine {self.combine!r}: use mean or max")
 
 
-def evaluate(engine: Engine, model_names: Sequence[str], dataset: str | None = None,
-             split: str = "test", *, strict: bool = False, crops: int | None = None,
-             combine: str | None = None, baselines: bool = True,
-             random_baseline: bool = True) -> EvaluationTable:
-    """The ladder of each model's newest matching prediction run on ``dataset``/``split``
-    (default dataset: the one its partitioning set was built from), with each distinct
-    set's baselines below the models."""
-    if not model_names:
-        raise GeotoolError("name at least one model (--model NAME)")
-    check_split(split)
+def evaluate(engine: Engine, params: EvaluateParams, *,
+             progress: Progress = NO_PROGRESS) -> EvaluationTable:
+    """The ladder of each model's newest matching prediction run (:class:`EvaluateParams`),
+    with each distinct set's baselines below the models; ``progress`` gets one phase per
+    model."""
+    params.validate()
+    model_names, dataset, split, strict = (params.models, params.dataset, params.split,
+                                           params.strict)
+    crops, combine, baselines = params.crops, params.combine, params.baselines
+    random_baseline = params.random_baseline
     rows: list[dict[str, Any]] = []
     dataset_name = dataset or ""
     seen_sets: list[tuple[int, str]] = []
     with engine.connect() as conn:
         for name in model_names:
+            progress.phase(f"evaluating {name}")
             model = get_model(conn, name)
             dataset_id, dataset_name = _dataset(conn, model, dataset)
             run_id = pick_prediction_run(conn, model, dataset_id, split, crops, combine)
