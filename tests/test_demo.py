@@ -39,8 +39,8 @@ def test_demo_end_to_end_and_resume(db_url: str, nominatim_db: str, tmp_path: Pa
 
     assert [s.name for s in first.steps] == [
         "database", "synthetic world", "Nominatim import", "synthetic photos", "ingest",
-        "reverse geocoding", "partitionings", "training", "five-crop prediction",
-        "evaluation", "one photo", "concept influence"]
+        "reverse geocoding", "partitionings", "training", "alignment training",
+        "five-crop prediction", "evaluation", "one photo", "concept influence"]
     assert not any(s.skipped for s in first.steps)
     assert progress.messages[0] == "[1] database …"  # each step reported as it starts
     assert "generating countries" in dict(progress.phases)  # and the stages' own phases
@@ -82,7 +82,7 @@ def test_demo_end_to_end_and_resume(db_url: str, nominatim_db: str, tmp_path: Pa
     skipped = {s.name for s in second.steps if s.skipped}
     assert skipped == {"synthetic world", "Nominatim import", "synthetic photos", "ingest",
                        "reverse geocoding", "partitionings", "training",
-                       "five-crop prediction", "concept influence"}
+                       "alignment training", "five-crop prediction", "concept influence"}
     assert second.evaluation.frame.equals(first.evaluation.frame)
     assert second.images == first.images
     assert second.partitionings == first.partitionings
@@ -119,6 +119,13 @@ def _check_learning(report: Any, engine: sa.Engine, workdir: Path) -> None:
     assert report.concepts is not None and report.concept_chart.is_file()
     assert "Concept influence of model demo_semp_model" in report.concepts_text
     assert (workdir / "models" / "demo_semp_model").is_dir()
+    align = report.models["demo_align_model"]  # the alignment family, λ > 0
+    assert {"acc_25km", "acc_750km", "loss_concept"} <= set(align)
+    assert align["acc_2500km"] >= align["acc_750km"] >= align["acc_25km"]
+    with engine.connect() as conn:
+        family = conn.execute(sa.text(
+            "SELECT family FROM models WHERE name = 'demo_align_model'")).scalar_one()
+    assert family == "align"
 
 
 def test_demo_training_config_ships_with_geotool() -> None:
@@ -127,6 +134,8 @@ def test_demo_training_config_ships_with_geotool() -> None:
 
     config = load_train_config(training_config(DemoParams().train_config))
     assert config.backbone == "small_cnn" and config.epochs >= 1
+    align = load_train_config(training_config(DemoParams().align_config))
+    assert align.family == "align" and align.concept_lambda > 0
 
 
 def test_demo_rejects_bad_configuration(tmp_path: Path) -> None:
@@ -162,4 +171,5 @@ def test_a_step_is_one_entry(tmp_path: Path) -> None:
     names = [s.name for s in STEPS]
     assert len(set(names)) == len(names) and names[0] == "database"
     assert [s.name for s in STEPS if s.learning] == [
-        "training", "five-crop prediction", "evaluation", "one photo", "concept influence"]
+        "training", "alignment training", "five-crop prediction", "evaluation", "one photo",
+        "concept influence"]
