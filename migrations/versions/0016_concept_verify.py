@@ -14,7 +14,7 @@ The views over them live in sql/explain/concepts_verify_views.sql (a schema file
 upgrade`` drops and re-applies them around every migration).
 
 Revision ID: 0016
-Revises: 0011 (issue 17's second revision; the lead re-chains it at merge)
+Revises: 0018 (main's head when merged; issue 17's second revision — the lead re-chains it)
 """
 
 import sqlalchemy as sa
@@ -22,7 +22,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0016"
-down_revision = "0011"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
