@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
+from geotool.cli.common import DatabaseUrlOption, friendly_errors, out, uncut_table
 from geotool.cli.progress import RichProgress
 
 
@@ -49,7 +48,7 @@ def demo(
     with RichProgress() as progress:
         report = run_demo(params, progress=progress)
 
-    steps = Table("step", "result", "seconds", title="geotool demo")
+    steps = uncut_table("step", "result", "seconds", title="geotool demo")
     for st in report.steps:
         steps.add_row(st.name, ("[dim](done before)[/] " if st.skipped else "") + st.detail,
                       f"{st.seconds:,.1f}")
@@ -59,7 +58,8 @@ def demo(
               f"{report.geocode_agreement:.1%} of {report.geocode_checked:,} images")
     out.print(f"labelled images inside their SemP cell's OSM polygon: "
               f"{report.cells_containing:.1%}")
-    levels = Table("set", "level", "partitioning", "τ", "classes", "labelled", "median img/class")
+    levels = uncut_table("set", "level", "partitioning", "τ", "classes", "labelled",
+                         "median img/class")
     for lv in report.partitionings:
         levels.add_row(lv["set"], str(lv["level"]), lv["name"], str(lv["tau"] or "-"),
                        f"{lv['n_classes']:,}", f"{lv['n_labelled']:,}",

@@ -68,7 +68,7 @@ def summary_table(summary: IngestSummary, seconds: float) -> Table:
     table = Table(title=f"ingest {summary.dataset} ← {Path(summary.source).name} "
                         f"({summary.format})")
     table.add_column("", style="bold")
-    table.add_column("rows", justify="right")
+    table.add_column("rows", justify="right", overflow="fold")
     table.add_row("read", f"{summary.rows_read:,}")
     table.add_row("loaded (new)", f"{summary.loaded:,}")
     table.add_row("already present", f"{summary.already_present:,}")

@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
+from geotool.cli.common import DatabaseUrlOption, friendly_errors, out, uncut_table
 from geotool.cli.progress import RichProgress
 from geotool.db.engine import get_engine
 from geotool.partition.reference_import import ReferenceParams, import_reference
@@ -25,7 +24,7 @@ def list_(database_url: DatabaseUrlOption = None) -> None:
 
     Example: geotool partitions list
     """
-    table = Table("name", "scheme", "dataset", "partitionings", "classes", "created")
+    table = uncut_table("name", "scheme", "dataset", "partitionings", "classes", "created")
     for s in list_sets(get_engine(database_url)):
         table.add_row(s.name, s.scheme, s.dataset or "-", str(s.n_partitionings),
                       f"{s.n_classes:,}", str(s.created_at)[:19])
@@ -45,8 +44,8 @@ def show(
     """
     params, levels = show_set(get_engine(database_url), name)
     out.print(f"[bold]{name}[/] {params}")
-    table = Table("level", "partitioning", "τ", "classes", "labelled", "img/class min",
-                  "median", "max", "depth", "orphans", "geometry")
+    table = uncut_table("level", "partitioning", "τ", "classes", "labelled", "img/class min",
+                        "median", "max", "depth", "orphans", "geometry")
     for lv in levels:
         depth = "-" if lv.depth_min is None else f"{lv.depth_min}–{lv.depth_max}"
         table.add_row(str(lv.level), lv.name, str(lv.tau or "-"), f"{lv.n_classes:,}",

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
-from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
+from geotool.cli.common import DatabaseUrlOption, console, friendly_errors, out, uncut_table
 from geotool.cli.progress import RichProgress
 from geotool.db.engine import get_engine
+
+if TYPE_CHECKING:  # geotool.learn imports PyTorch: only when a command runs
+    from geotool.learn.predict import ImageAnswer, PredictSummary
 
 CropsOption = Annotated[int, typer.Option(
     "--crops", help="5: five crops (four corners and the centre); 1: the centre crop.")]
@@ -63,10 +66,26 @@ def predict(
     params.validate()
     with RichProgress(unit=" img/s") as progress:
         summary = run_predict(get_engine(database_url), params, progress=progress)
-    out.print(f"{summary.predicted:,} photos predicted ({summary.images_per_s:,.1f} img/s), "
-              f"{summary.already_done:,} already done, {summary.failed:,} unreadable "
-              f"(prediction run {summary.prediction_run_id}); next: "
-              f"geotool evaluate --model {model} --split {split}")
+    out.print(predict_summary_line(summary, model, dataset, split))
+
+
+def predict_summary_line(summary: PredictSummary, model: str, dataset: str,
+                         split: str) -> str:
+    """What ``geotool predict`` prints: counts, the next command, and how to retry
+    unreadable photos (a rerun counts them as done)."""
+    evaluate_split = "test" if split == "all" else split
+    line = (f"{summary.predicted:,} photos predicted ({summary.images_per_s:,.1f} img/s), "
+            f"{summary.already_done:,} already done, {summary.failed:,} unreadable "
+            f"(prediction run {summary.prediction_run_id}); next: "
+            f"geotool evaluate --model {model} --split {evaluate_split}")
+    if split == "all":
+        line += " (one split at a time: train, val or test)"
+    if summary.failed or summary.failed_before:
+        line += (f". Unreadable photos ({summary.failed + summary.failed_before:,} in this "
+                 "run, listed in prediction_failures) count as done on a rerun: fix the "
+                 f"files, then `geotool predict --model {model} --dataset {dataset} --split "
+                 f"{split} --retry-failed`")
+    return line
 
 
 @friendly_errors
@@ -85,19 +104,48 @@ def predict_image(
     """Where was this photo taken? The hierarchical answer with its confidence per level,
     the predicted coordinate and the most probable cells.
 
+    The files are checked before the model is loaded; the exit code is 1 when any photo
+    could not be read (the others are still answered). A photo smaller than the model's
+    input is answered with a warning (it is upscaled).
+
     Example: geotool predict-image photo.jpg --model semp_r50
     """
     from geotool.learn.lookup import ready_model
-    from geotool.learn.predict import pick_device
+    from geotool.learn.predict import ImageAnswer, photo_file_problem, photo_size, pick_device
     from geotool.learn.predict import predict_image as run_predict_image
 
-    dev = str(pick_device(device))
-    ready = ready_model(get_engine(database_url), model, device=dev)
-    answers = run_predict_image(ready, photos, crops=crops, combine=combine, top_k=top_k,
-                                resize=resize, device=dev)
+    problems = {i: photo_file_problem(p) for i, p in enumerate(photos)}
+    readable = [p for i, p in enumerate(photos) if problems[i] is None]
+    answers: list[ImageAnswer] = []
+    if readable:
+        dev = str(pick_device(device))
+        ready = ready_model(get_engine(database_url), model, device=dev)
+        size = ready.loaded.image_size
+        for p in readable:
+            wh = photo_size(p)
+            if wh is not None and min(wh) < size:
+                console.print(f"[yellow]warning:[/] {escape(str(p))} is {wh[0]}×{wh[1]} px, "
+                              f"smaller than the model's {size} px input: it is upscaled, "
+                              "expect a less reliable answer", soft_wrap=True)
+        answered = iter(run_predict_image(ready, readable, crops=crops, combine=combine,
+                                          top_k=top_k, resize=resize, device=dev))
+    for i, p in enumerate(photos):
+        problem = problems[i]
+        answers.append(ImageAnswer(str(p), error=problem) if problem is not None
+                       else next(answered))
+    failed = [a for a in answers if a.error]
     if as_json:
         out.print_json(json.dumps([a.to_dict() for a in answers]))
-        return
+    else:
+        _print_answers(answers)
+    if failed:
+        console.print(f"[bold red]error:[/] {len(failed)} of {len(answers)} photo(s) could "
+                      f"not be read: {escape('; '.join(str(a.error) for a in failed))}",
+                      soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def _print_answers(answers: list[ImageAnswer]) -> None:
     for a in answers:
         out.print(f"[bold]{a.path}[/]")
         if a.error:
@@ -107,7 +155,7 @@ def predict_image(
         fine = a.hierarchical[0] if a.hierarchical else None
         if fine is not None:
             out.print(f"  {fine.label}  ({fine.lat:.5f}, {fine.lon:.5f})")
-        table = Table("level", "rank", "cell", "probability", "lat", "lon")
+        table = uncut_table("level", "rank", "cell", "probability", "lat", "lon")
         for level in a.top_k:
             for rank, c in enumerate(level, 1):
                 table.add_row(f"{c.level} {c.partitioning}", str(rank), c.label,

@@ -169,6 +169,21 @@ def model_checkpoint(conn: Connection, model_name: str) -> tuple[int, str]:
     return row.id, str(row.checkpoint_path)
 
 
+def pick_run(conn: Connection, model_name: str, run_id: int | None) -> tuple[int, dict[str, Any]]:
+    """The concept run to report: ``run_id``, or the model's newest with ok images."""
+    model_id, _ = model_checkpoint(conn, model_name)
+    sql = ("SELECT r.id, r.params FROM concept_runs r WHERE r.model_id = :m "
+           + ("AND r.id = :run " if run_id is not None else "")
+           + "AND EXISTS (SELECT 1 FROM concept_images i WHERE i.run_id = r.id "
+             "AND i.status = 'ok') ORDER BY r.id DESC LIMIT 1")
+    row = conn.execute(sa.text(sql), {"m": model_id, "run": run_id}).one_or_none()
+    if row is None:
+        which = f"concept run {run_id}" if run_id is not None else "no concept run"
+        raise GeotoolError(f"model {model_name!r}: {which} with explained images; run "
+                           f"`geotool concepts compute --model {model_name} ...` first")
+    return int(row.id), dict(row.params)
+
+
 def ensure_concepts(conn: Connection, segmenter: Segmenter) -> dict[int, int]:
     """Make sure the segmenter's vocabulary is in ``concepts``; value -> concepts.id."""
     for value, name in sorted(segmenter.names.items()):

@@ -78,5 +78,10 @@ def open_photo(path: str | Path) -> Image.Image:
         img = Image.open(path)
         img.load()
         return img
-    except (OSError, UnidentifiedImageError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise GeotoolError(f"cannot read photo {path}: refused, too large to decode safely "
+                           f"({exc})") from None
+    except UnidentifiedImageError:
+        raise GeotoolError(f"cannot read photo {path}: not an image Pillow can read") from None
+    except OSError as exc:
         raise GeotoolError(f"cannot read photo {path}: {exc}") from exc

@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import sqlfiles
 from geotool.errors import GeotoolError, InvalidValueError, require_module
-from geotool.explain.pipeline import model_checkpoint
+from geotool.explain.pipeline import pick_run
 from geotool.progress import NO_PROGRESS, Progress
 
 DEFAULT_BOUNDS_KM = (0.0, 25.0, 750.0, 2500.0)
@@ -122,6 +121,7 @@ class ConceptReport:
     spearman: float | None = None
     design: dict[str, list[str]] | None = None
     chart: Path | None = None
+    verification: Any = None  # geotool.explain.verify.VerifySummary of the newest check
 
     def to_dict(self) -> dict[str, Any]:
         def table(t: IntervalTable) -> dict[str, Any]:
@@ -133,6 +133,8 @@ class ConceptReport:
                 "overall": table(self.overall),
                 "dilation": [{**vars(d), "difference": d.difference} for d in self.dilation],
                 "spearman": self.spearman,
+                "verification": (self.verification.to_dict() if self.verification is not None
+                                 else None),
                 "chart": str(self.chart) if self.chart else None}
 
 
@@ -171,21 +173,6 @@ def _stats(conn: Connection, run_id: int, beta: int, bounds: list[tuple[float, f
     return [IntervalTable(lo, hi, by[(lo, hi)]) for lo, hi in bounds]
 
 
-def pick_run(conn: Connection, model_name: str, run_id: int | None) -> tuple[int, dict[str, Any]]:
-    """The concept run to report: ``run_id``, or the model's newest with ok images."""
-    model_id, _ = model_checkpoint(conn, model_name)
-    sql = ("SELECT r.id, r.params FROM concept_runs r WHERE r.model_id = :m "
-           + ("AND r.id = :run " if run_id is not None else "")
-           + "AND EXISTS (SELECT 1 FROM concept_images i WHERE i.run_id = r.id "
-             "AND i.status = 'ok') ORDER BY r.id DESC LIMIT 1")
-    row = conn.execute(sa.text(sql), {"m": model_id, "run": run_id}).one_or_none()
-    if row is None:
-        which = f"concept run {run_id}" if run_id is not None else "no concept run"
-        raise GeotoolError(f"model {model_name!r}: {which} with explained images; run "
-                           f"`geotool concepts compute --model {model_name} ...` first")
-    return int(row.id), dict(row.params)
-
-
 def concept_report(engine: Engine, params: ReportParams, *,
                    progress: Progress = NO_PROGRESS) -> ConceptReport:
     """Aggregate one concept run of ``params.model`` (see the module docstring and
@@ -220,8 +207,11 @@ def concept_report(engine: Engine, params: ReportParams, *,
                             base[(t.lower_km, s.concept)].median_ci, s.median_ci,
                             t.lower_km, t.upper_km))
         dilation.sort(key=lambda d: (d.beta, d.lower_km, -d.difference))
+        from geotool.explain.verify import latest_verification
+
+        verification = latest_verification(conn, concept_run_id, min_images)
     report = ConceptReport(model_name, concept_run_id, run_params, beta, min_images,
-                           intervals, overall, dilation)
+                           intervals, overall, dilation, verification=verification)
     if design is not None:
         report.design = (dict(json.loads(Path(design).read_text(encoding="utf-8")))
                          if isinstance(design, Path | str) else dict(design))
@@ -312,6 +302,13 @@ def format_report(report: ConceptReport, top: int = 10) -> str:
             else f"{report.spearman:.3f}"
         lines.append(f"\nSpearman(median ci, designed informativeness) = {rho} over "
                      f"{sum(1 for s in report.overall.rows if s.concept in score)} concepts")
+    if report.verification is not None:
+        from geotool.explain.verify import format_verify
+
+        v = report.verification
+        lines.append(f"\nOcclusion check (verify run {v.verify_run_id}, fill {v.fill}, "
+                     f"{v.images_total} photos; geotool concepts verify):")
+        lines.extend(format_verify(v).splitlines()[2:])
     if report.chart:
         lines.append(f"\nbar chart: {report.chart}")
     return "\n".join(lines)

@@ -114,7 +114,7 @@ class LabelMapFiles:
         try:
             with Image.open(path) as img:
                 arr = np.asarray(img)
-        except (OSError, UnidentifiedImageError) as exc:
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
             return MaskProblem("unreadable", f"{path}: {exc}")
         if arr.ndim != 2:
             return MaskProblem("unreadable", f"{path}: a label map has one channel, "

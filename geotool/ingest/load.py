@@ -128,6 +128,9 @@ def _ingest(conn: Connection, reader: Reader, dataset: str, split: str | None, s
     sqlfiles.run(conn, "ingest/stage")
     checker = RowChecker(split, swap_latlon)
     rows_read = _stage(conn, reader, checker, progress)
+    if rows_read == 0:  # rolls back the dataset row made above: no empty dataset
+        raise IngestError(f"{source} has no data rows (only a header?): nothing to ingest, "
+                          f"and dataset {dataset!r} was not created; check the file")
     progress.phase("checking")
     sqlfiles.run(conn, "ingest/check", dataset_id=dataset_id)
 

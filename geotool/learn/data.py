@@ -49,6 +49,23 @@ from geotool.learn.view import (
 VIEW = 2
 
 
+def decode_reason(exc: BaseException) -> str:
+    """Why Pillow could not decode bytes, without the ``<_io.BytesIO object at 0x…>`` its
+    message names instead of the file (the caller adds the file's name)."""
+    if isinstance(exc, UnidentifiedImageError):
+        return "not an image Pillow can read (empty, damaged or another format)"
+    if isinstance(exc, Image.DecompressionBombError):
+        return f"refused, too large to decode safely ({exc})"
+    return str(exc)
+
+
+def source_name(source: ImageSource) -> str:
+    """The file (or shard record) an image comes from, for messages."""
+    if source.shard_path is not None:
+        return f"{source.shard_path}@{source.offset}"
+    return str(source.path)
+
+
 def read_image_bytes(source: ImageSource) -> bytes:
     """The encoded bytes of an image (file or shard record)."""
     if source.shard_path is not None:
@@ -73,8 +90,9 @@ def decode_image(data: bytes, min_short_side: int, draft: bool = True) -> Image.
             opened.draft("RGB", (min_short_side, min_short_side))
         img = opened.convert("RGB")
         img.load()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise BadImage(f"cannot decode: {exc}") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError,
+            SyntaxError) as exc:
+        raise BadImage(f"cannot decode: {decode_reason(exc)}") from None
     if img.width < 1 or img.height < 1:
         raise BadImage("empty image")
     return img
@@ -180,8 +198,9 @@ class LabelledImages(Dataset[Item]):
             if self.encoded:
                 try:
                     header = Image.open(io.BytesIO(data))
-                except (UnidentifiedImageError, OSError, ValueError) as exc:
-                    raise BadImage(f"cannot decode: {exc}") from None
+                except (UnidentifiedImageError, Image.DecompressionBombError, OSError,
+                        ValueError) as exc:
+                    raise BadImage(f"cannot decode: {decode_reason(exc)}") from None
                 if header.format != "JPEG":
                     raise BadImage(f"not a JPEG ({header.format}): decode on the CPU")
                 plan = crop_plan(header.width, header.height, self.spec, rng)
@@ -190,7 +209,11 @@ class LabelledImages(Dataset[Item]):
             img = decode_image(data, self.spec.resize, self.spec.draft)
             tensor = transform_image(img, self.spec, rng)
         except BadImage as exc:
-            return None, self.targets[row], row, str(exc), None
+            reason = str(exc)
+            name = source_name(self.labels.sources[row])
+            if name not in reason:
+                reason = f"{name}: {reason}"
+            return None, self.targets[row], row, reason, None
         return tensor, self.targets[row], row, None, None
 
 

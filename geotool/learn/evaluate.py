@@ -198,6 +198,11 @@ class EvaluateParams:
     def validate(self) -> None:
         if not self.models:
             raise InvalidValueError("name at least one model (--model NAME)")
+        if self.split == "all":  # `predict --split all` exists; evaluation is per split
+            raise InvalidValueError(
+                "--split all: evaluate reports one split at a time (its photo set and "
+                "baselines are per split); give --split train, val or test — a `predict "
+                "--split all` run covers each of them")
         if self.split not in ("train", "val", "test"):
             raise InvalidValueError(f"--split {self.split!r}: use train, val or test")
         if self.crops is not None and self.crops < 1:
@@ -309,13 +314,13 @@ def rich_table(table: EvaluationTable) -> Any:
     more = Table(title="Error, GeoScore, class and semantic accuracy (%)")
     for t in (ladder, more):
         for h in ("model", "prediction", "level"):
-            t.add_column(h)
-    ladder.add_column("n", justify="right")
+            t.add_column(h, overflow="fold")
+    ladder.add_column("n", justify="right", overflow="fold")
     for r in RADII_KM:
-        ladder.add_column(f"{r} km", justify="right")
+        ladder.add_column(f"{r} km", justify="right", overflow="fold")
     for h in ("mean km", "median km", "GeoScore", "top-1", "top-5", "country", "state",
               "city"):
-        more.add_column(h, justify="right")
+        more.add_column(h, justify="right", overflow="fold")
     rest = [m for m in MEASURES if m not in LADDER]
     for row in shown.itertuples(index=False):
         v = row._asdict()

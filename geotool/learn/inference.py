@@ -106,7 +106,15 @@ def read_image(path: str | Path | None) -> Image.Image:
             return img.convert("RGB")
     except FileNotFoundError:
         raise GeotoolError(f"{path}: file not found") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except IsADirectoryError:
+        raise GeotoolError(f"{path}: is a directory, not a photo") from None
+    except Image.DecompressionBombError as exc:
+        raise GeotoolError(f"{path}: refused, the image is too large to decode safely "
+                           f"({exc})") from None
+    except UnidentifiedImageError:
+        raise GeotoolError(f"{path}: not an image Pillow can read (empty, damaged or "
+                           "another format)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
         raise GeotoolError(f"{path}: cannot decode the image ({exc})") from None
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 import torch
+from PIL import Image
 from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import datasets
@@ -107,8 +108,9 @@ class PredictSummary:
     prediction_run_id: int
     predicted: int = 0
     failed: int = 0
-    already_done: int = 0
+    already_done: int = 0  # photos answered or recorded as unreadable by an earlier call
     seconds: float = 0.0
+    failed_before: int = 0  # of already_done: unreadable in an earlier call (--retry-failed)
 
     @property
     def images_per_s(self) -> float:
@@ -293,10 +295,12 @@ def predict(engine: Engine, params: PredictParams, *,
         if options.retry_failed:
             conn.execute(sa.text("DELETE FROM prediction_failures WHERE prediction_run_id = :r"),
                          {"r": run_id})
-        total, done = conn.execute(sa.text(
+        total, done, failed_before = conn.execute(sa.text(
             "SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM predictions p "
             "WHERE p.prediction_run_id = :run AND p.image_id = i.id AND p.mode = 'flat' "
             "AND p.level = 0) OR EXISTS (SELECT 1 FROM prediction_failures f "
+            "WHERE f.prediction_run_id = :run AND f.image_id = i.id)), "
+            "count(*) FILTER (WHERE EXISTS (SELECT 1 FROM prediction_failures f "
             "WHERE f.prediction_run_id = :run AND f.image_id = i.id)) "
             "FROM images i WHERE i.dataset_id = :ds "
             "AND (CAST(:split AS text) IS NULL OR i.split = :split)"),
@@ -304,7 +308,8 @@ def predict(engine: Engine, params: PredictParams, *,
     if total == 0:
         raise GeotoolError(f"dataset {dataset!r} has no images"
                            + (f" in split {split!r}" if split else ""))
-    summary = PredictSummary(model_name, run_id, already_done=int(done))
+    summary = PredictSummary(model_name, run_id, already_done=int(done),
+                             failed_before=int(failed_before))
     recorded = {"model": model_name, "dataset": dataset, "split": split,
                 "prediction_run_id": run_id, **asdict(options),
                 "resize": transform.resize, "device": str(device), "amp_mode": amp,
@@ -406,6 +411,39 @@ class ImageAnswer:
                 "hierarchical": [asdict(c) for c in self.hierarchical],
                 "flat": [asdict(c) for c in self.flat],
                 "top_k": [[asdict(c) for c in level] for level in self.top_k]}
+
+
+def photo_file_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be a photo, from the file system alone (checked before a
+    model is loaded); None when it may be one (decoding can still fail)."""
+    p = Path(path)
+    if not p.exists():
+        return f"{p}: file not found"
+    if p.is_dir():
+        return f"{p}: is a directory, not a photo"
+    if not p.is_file():
+        return f"{p}: not a regular file"
+    try:
+        if p.stat().st_size == 0:
+            return f"{p}: the file is empty"
+        with open(p, "rb"):
+            pass
+    except OSError as exc:
+        return f"{p}: cannot open ({exc.strerror or exc})"
+    return None
+
+
+def photo_size(path: str | Path) -> tuple[int, int] | None:
+    """(width, height) from the photo's header without decoding it; None if unreadable."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                return img.size
+    except (OSError, Image.DecompressionBombError, ValueError, SyntaxError):
+        return None
 
 
 def _cell(classes: SetClasses, level: int, index: int, prob: float) -> CellAnswer:

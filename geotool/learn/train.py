@@ -221,7 +221,8 @@ class _Trainer:
         self.model_id: int | None = None
         self.run_id: int | None = None
         self.writer: Any = None
-        self.bad_total = 0
+        self.bad_total = 0  # skips (an image drawn in several epochs counts each time)
+        self.bad_seen: set[int] = set()  # distinct images skipped, each reported once
         self.items_total = 0
         self.best_loss = math.inf
         self.best_metrics: dict[str, float] = {}
@@ -364,14 +365,18 @@ class _Trainer:
         return pairs
 
     def record_bad(self, pairs: list[tuple[int, str]]) -> None:
-        if not pairs or not self.ranks.main:
+        """Record and report each bad image once: an image drawn again in a later epoch
+        is skipped silently (it is already in ``bad_images``)."""
+        new = {i: why for i, why in pairs if i not in self.bad_seen}
+        self.bad_seen.update(new)
+        if not new or not self.ranks.main:
             return
         with self.engine.begin() as conn:
             conn.execute(sa.text(
                 "INSERT INTO bad_images (image_id, run_id, reason) VALUES (:i, :r, :why) "
                 "ON CONFLICT DO NOTHING"),
-                [{"i": i, "r": self.run_id, "why": why} for i, why in pairs])
-        for image_id, why in pairs[:3]:
+                [{"i": i, "r": self.run_id, "why": why} for i, why in new.items()])
+        for image_id, why in new.items():
             self.progress.message(f"skipped image {image_id}: {why}")
 
     def reduce(self, values: torch.Tensor) -> torch.Tensor:
@@ -572,7 +577,7 @@ class _Trainer:
         return TrainSummary(cfg.name, self.model_id, self.run_id, step, step * cfg.batch_size,
                            self.checkpoint_dir() / "best.pt" if self.best_step is not None
                            else None, self.checkpoint_dir() / "last.pt", self.best_metrics,
-                           self.last_val, self.bad_total, resumed_from,
+                           self.last_val, len(self.bad_seen), resumed_from,
                            time.monotonic() - t0, self.weights_note)
 
     def _check_bad_share(self) -> None:

@@ -35,6 +35,8 @@ from geotool.progress import RecordingProgress
 OPTIONS = InfluenceParams(explain=ExplainParams(noise_samples=4, ig_steps=8), k=409,
                          betas=(0, 2), batch_size=16)
 MIN_IMAGES = 10
+# concepts verify on seed 0 (fill mean): Spearman(median ci, mean drop), measured
+SPEARMAN_SEED0 = 0.563
 
 # one small model trained per module (~30 s) and several passes over the photos
 pytestmark = pytest.mark.slow
@@ -494,3 +496,131 @@ def test_cli_compute_resumes_after_sigkill(concept_db: tuple[Engine, TinyConcept
         in " ".join(result.stdout.split())
     with engine.connect() as conn:
         assert conn.execute(count).scalar_one() == limit
+
+
+# --- concepts verify: occlusion against ci (issue 17) ---------------------------------
+
+@pytest.fixture(scope="module")
+def verified(concept_db: tuple[Engine, TinyConceptModel, str], computed: Any) -> Any:
+    from geotool.explain.verify import VerifyParams, verify_concepts
+
+    engine, model, _ = concept_db
+    return verify_concepts(engine, VerifyParams(model.name, run=computed.concept_run_id))
+
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406])
+IMAGENET_STD = np.array([0.229, 0.224, 0.225])
+
+
+def _p_target(model: Any, photos: list[np.ndarray], target: int) -> np.ndarray:
+    """NumPy input normalisation and softmax around the model's forward pass."""
+    import torch
+
+    x = (np.stack(photos) - IMAGENET_MEAN) / IMAGENET_STD  # [B, H, W, 3] in [0, 1] units
+    with torch.no_grad():
+        logits = model(torch.from_numpy(x.transpose(0, 3, 1, 2)).float())[0].double()
+    z = logits.numpy() - logits.numpy().max(axis=1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    return np.asarray(p[:, target])
+
+
+def test_verify_rows_agree_with_numpy(concept_db: tuple[Engine, TinyConceptModel, str],
+                                      computed: Any, verified: Any) -> None:
+    """Every ok photo checked, one row per β = 0 concept; for three photos the stored
+    probabilities equal an independent computation (mean fill = ImageNet's mean colour;
+    the control = the concept's mask rolled by the stored offset, same pixel count)."""
+    from geotool.learn.checkpoint import load_model
+
+    engine, model, _ = concept_db
+    assert verified.images_checked == verified.images_total == computed.images_total
+    with engine.connect() as conn:
+        n_ci = conn.execute(sa.text(
+            "SELECT count(*) FROM concept_influence WHERE run_id = :r AND beta = 0"),
+            {"r": computed.concept_run_id}).scalar_one()
+        rows = conn.execute(sa.text(
+            "SELECT i.path, i.mask_path, o.image_id, c.value, o.pixels, o.target_class, "
+            "o.p_base, o.p_occluded, o.p_control, o.control_dy, o.control_dx "
+            "FROM concept_occlusion o JOIN images i ON i.id = o.image_id "
+            "JOIN concepts c ON c.id = o.concept_id WHERE o.verify_run_id = :v "
+            "ORDER BY o.image_id, c.value"), {"v": verified.verify_run_id}).all()
+    assert len(rows) == verified.rows == n_ci
+    net = load_model(model.checkpoint).model.eval()
+    for image_id in sorted({r.image_id for r in rows})[:3]:
+        mine = [r for r in rows if r.image_id == image_id]
+        photo = np.asarray(Image.open(mine[0].path).convert("RGB"), dtype=np.float64) / 255
+        labels = np.asarray(Image.open(mine[0].mask_path))
+        assert sorted(set(np.unique(labels).tolist()) - {0}) == [r.value for r in mine]
+        variants = [photo]
+        for r in mine:
+            region = labels == r.value
+            control = np.roll(region, (r.control_dy, r.control_dx), axis=(0, 1))
+            assert region.sum() == control.sum() == r.pixels
+            for m in (region, control):
+                v = photo.copy()
+                v[m] = IMAGENET_MEAN
+                variants.append(v)
+        p = _p_target(net, variants, mine[0].target_class)
+        for j, r in enumerate(mine):
+            assert r.p_base == pytest.approx(p[0], abs=1e-5)
+            assert r.p_occluded == pytest.approx(p[1 + 2 * j], abs=1e-5)
+            assert r.p_control == pytest.approx(p[2 + 2 * j], abs=1e-5)
+
+
+def test_verify_report_agrees_with_numpy(concept_db: tuple[Engine, TinyConceptModel, str],
+                                         verified: Any) -> None:
+    """Mean drop, median ci and both Spearman figures against NumPy/scipy over the raw
+    rows; the figure itself pinned to the value measured on seed 0."""
+    from scipy.stats import spearmanr
+
+    engine, _, _ = concept_db
+    with engine.connect() as conn:
+        raw = conn.execute(sa.text(
+            "SELECT c.name, o.p_base - o.p_occluded AS d, o.p_base - o.p_control AS cd, f.ci "
+            "FROM concept_occlusion o JOIN concepts c ON c.id = o.concept_id "
+            "JOIN concept_verify_runs v ON v.id = o.verify_run_id "
+            "JOIN concept_influence f ON f.run_id = v.concept_run_id "
+            "AND f.image_id = o.image_id AND f.concept_id = o.concept_id AND f.beta = 0 "
+            "WHERE o.verify_run_id = :v"), {"v": verified.verify_run_id}).all()
+    names = sorted({r.name for r in raw if sum(x.name == r.name for x in raw) >= MIN_IMAGES})
+    assert [c.concept for c in sorted(verified.concepts, key=lambda c: c.concept)] == names
+    med, drop, above = [], [], []
+    for c in sorted(verified.concepts, key=lambda c: c.concept):
+        mine = [r for r in raw if r.name == c.concept]
+        assert c.n_images == len(mine)
+        assert c.median_ci == pytest.approx(float(np.median([r.ci for r in mine])))
+        assert c.mean_drop == pytest.approx(float(np.mean([r.d for r in mine])))
+        assert c.mean_control_drop == pytest.approx(float(np.mean([r.cd for r in mine])))
+        med.append(c.median_ci)
+        drop.append(c.mean_drop)
+        above.append(c.mean_drop - c.mean_control_drop)
+    assert verified.spearman == pytest.approx(spearmanr(med, drop).statistic)
+    assert verified.spearman_vs_control == pytest.approx(spearmanr(med, above).statistic)
+    assert verified.spearman == pytest.approx(SPEARMAN_SEED0, abs=0.02)
+
+
+def test_verify_resumes_and_cli(concept_db: tuple[Engine, TinyConceptModel, str],
+                                computed: Any, verified: Any) -> None:
+    from geotool.errors import InvalidValueError
+    from geotool.explain.verify import VerifyParams, verify_concepts
+
+    engine, model, url = concept_db
+    again = verify_concepts(engine, VerifyParams(model.name, run=computed.concept_run_id))
+    assert (again.verify_run_id, again.images_checked, again.images_already_done) == (
+        verified.verify_run_id, 0, verified.images_total)
+    report = concept_report(engine, ReportParams(model.name, run_id=computed.concept_run_id,
+                                                 min_images=MIN_IMAGES))
+    assert report.verification is not None
+    assert report.verification.spearman == pytest.approx(verified.spearman)
+    assert "Occlusion check (verify run" in format_report(report)
+    result = CliRunner().invoke(app, [
+        "concepts", "verify", "--model", model.name, "--run", str(computed.concept_run_id),
+        "--fill", "blur", "--limit", "5", "--json", "--database-url", url])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)  # stderr: the progress bar
+    assert data["fill"] == "blur" and data["images_checked"] == 5
+    assert data["verify_run_id"] != verified.verify_run_id
+    with pytest.raises(InvalidValueError, match="--fill"):
+        VerifyParams(model.name, fill="grey").validate()  # type: ignore[arg-type]
+    bad = CliRunner().invoke(app, ["concepts", "verify", "--model", model.name, "--fill",
+                                   "grey", "--database-url", url])
+    assert bad.exit_code != 0 and "--fill 'grey'" in bad.output

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from support.bad_images import png_declaring
 from support.tiny_planet import TinyPlanet, build_tiny_planet
 from support.tiny_training import fit_tiny_model
 from typer.testing import CliRunner
@@ -100,7 +101,9 @@ def test_ladder_matches_numpy_over_exported_predictions(
                                   PredictionExportParams("semp_small", tmp_path / "p.csv"))
     with exported.path.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["img_id", "p_key", "pred_class", "pred_lat", "pred_lng"]
+    assert list(rows[0]) == ["img_id", "p_key", "pred_class", "pred_lat", "pred_lng", "mode"]
+    assert {r["mode"] for r in rows if r["p_key"] == "hierarchy"} == {"hier"}
+    assert {r["mode"] for r in rows if r["p_key"] != "hierarchy"} == {"flat"}
     table = evaluate(planet_engine, EvaluateParams(("semp_small",), "tiny", "test",
                                                    baselines=False))
     frame = table.frame
@@ -343,7 +346,7 @@ def test_cli_predict_evaluate_export(planet_db: PlanetDb, planet_url: str,
     res = runner.invoke(app, ["predict-image", str(photo), "--model", "semp_small", "--json"],
                         env=env)
     assert res.exit_code == 0, res.output
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)  # stderr: the warning that the 48 px photo is upscaled
     assert doc[0]["schema"] == "geotool.predict-image/1" and doc[0]["lat"] is not None
 
 
@@ -557,3 +560,38 @@ def test_non_finite_probabilities_are_failures_not_class_0(
     assert set(failures) == set(second) and summary.failed == len(second) > 0
     assert all("non-finite" in r for r in failures.values())
     assert stored == 0 and summary.predicted > 0
+
+
+def test_cli_what_a_new_user_hits(planet_db: PlanetDb, planet_url: str,
+                                  tmp_path: Path) -> None:
+    """Issue 17: predict-image's exit code, bomb and small-photo handling; a rerun of
+    predict points to --retry-failed; `runs` names the model of a predict run."""
+    from PIL import Image
+
+    runner = CliRunner()
+    env = {"GEOTOOL_DATABASE_URL": planet_url}
+    photo = next((planet_db.planet.photo_dir / "images").rglob("*.jpg"))
+    bomb = png_declaring(tmp_path / "bomb.png", 100_000, 100_000)
+    small = tmp_path / "small.png"
+    Image.new("RGB", (8, 6), (120, 130, 140)).save(small)
+    res = runner.invoke(app, ["predict-image", str(photo), str(bomb), str(small), "--model",
+                              "semp_small"], env=env)
+    assert res.exit_code == 1, res.output  # one photo could not be read
+    assert "Traceback" not in res.output
+    assert "too large to decode safely" in res.output
+    assert "small.png is 8×6 px, smaller than the model's" in res.output
+    assert "1 of 3 photo(s) could not be read" in res.output
+    ok = runner.invoke(app, ["predict-image", str(photo), "--model", "semp_small"], env=env)
+    assert ok.exit_code == 0, ok.output
+    with sa.create_engine(planet_url).begin() as conn:
+        conn.execute(sa.text(
+            "UPDATE images SET path = '/nonexistent/x.jpg' WHERE id = "
+            "(SELECT min(id) FROM images WHERE split = 'test')"))
+    args = ["predict", "--model", "semp_small", "--dataset", "tiny", "--crops", "1"]
+    first = runner.invoke(app, args, env=env)
+    assert first.exit_code == 0 and "1 unreadable" in first.output, first.output
+    again = runner.invoke(app, args, env=env)
+    assert again.exit_code == 0, again.output
+    assert "--retry-failed" in again.output and "1 in this run" in again.output
+    listed = runner.invoke(app, ["runs", "--stage", "predict"], env=env)
+    assert listed.exit_code == 0 and "model semp_small" in listed.output, listed.output
