@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import datasets, sqlfiles
 from geotool.errors import GeotoolError
-from geotool.learn.registry import ModelRecord, get_model
+from geotool.learn.registry import ModelRecord, get_model, model_family
 
 RADII_KM = (1, 25, 200, 750, 2500)
 LADDER = tuple(f"acc_{r}km" for r in RADII_KM)
@@ -87,6 +87,9 @@ def _missing(value: Any) -> bool:
 def _dataset(conn: Connection, model: ModelRecord, dataset: str | None) -> tuple[int, str]:
     if dataset is not None:
         return datasets.dataset_id(conn, dataset), dataset
+    if model_family(model) == "align" and model.params.get("dataset"):
+        name = str(model.params["dataset"])  # an alignment model: its training dataset
+        return datasets.dataset_id(conn, name), name
     row = conn.execute(sa.text(
         "SELECT d.id, d.name FROM partitioning_sets s JOIN datasets d ON d.id = s.dataset_id "
         "WHERE s.id = :s"), {"s": model.set_id}).first()
@@ -96,24 +99,29 @@ def _dataset(conn: Connection, model: ModelRecord, dataset: str | None) -> tuple
 
 
 def pick_prediction_run(conn: Connection, model: ModelRecord, dataset_id: int, split: str,
-                        crops: int | None = None, combine: str | None = None) -> int:
-    """The newest prediction run of ``model`` (matching crops/combine when given) that
-    has predictions for the split, or an error saying which command makes one."""
+                        crops: int | None = None, combine: str | None = None,
+                        gallery: str | None = None) -> int:
+    """The newest prediction run of ``model`` (matching crops/combine, and for an
+    alignment model the gallery, when given) that has predictions for the split, or an
+    error saying which command makes one."""
     run = conn.execute(sa.text(
         "SELECT pr.id FROM prediction_runs pr WHERE pr.model_id = :m "
         "AND (CAST(:crops AS int) IS NULL OR pr.crops = :crops) "
         "AND (CAST(:comb AS text) IS NULL OR pr.combine = :comb) "
+        "AND (CAST(:gallery AS text) IS NULL OR pr.gallery_id = "
+        "     (SELECT g.id FROM galleries g WHERE g.name = :gallery)) "
         "AND EXISTS (SELECT 1 FROM predictions p JOIN images i ON i.id = p.image_id "
         "            WHERE p.prediction_run_id = pr.id AND i.dataset_id = :ds "
         "            AND i.split = :split) "
         "ORDER BY pr.id DESC LIMIT 1"),
         {"m": model.id, "crops": crops, "comb": combine, "ds": dataset_id,
-         "split": split}).scalar()
+         "split": split, "gallery": gallery}).scalar()
     if run is None:
         raise GeotoolError(
             f"model {model.name!r} has no predictions for split {split!r} of this dataset"
             + (f" with --crops {crops}" if crops else "")
             + (f" --combine {combine}" if combine else "")
+            + (f" --gallery {gallery}" if gallery else "")
             + f"; run `geotool predict --model {model.name} --split {split}` first")
     return int(run)
 
@@ -121,10 +129,16 @@ def pick_prediction_run(conn: Connection, model: ModelRecord, dataset_id: int, s
 def evaluate(engine: Engine, model_names: Sequence[str], dataset: str | None = None,
              split: str = "test", *, strict: bool = False, crops: int | None = None,
              combine: str | None = None, baselines: bool = True,
-             random_baseline: bool = True) -> EvaluationTable:
+             random_baseline: bool = True, gallery: str | None = None) -> EvaluationTable:
     """The ladder of each model's newest matching prediction run on ``dataset``/``split``
-    (default dataset: the one its partitioning set was built from), with each distinct
-    set's baselines below the models."""
+    (default dataset: the one its partitioning set was built from; for an alignment
+    model, its training dataset), with each distinct set's baselines below the models.
+
+    Both families share the ladder: a classifier's rows are its flat levels and its
+    hierarchical answer, an alignment model's row is its gallery answer ('gallery
+    top-1', the partitioning column naming the gallery; no class accuracy). Alignment
+    models have no partitioning set, hence no baselines of their own: evaluate them with
+    a classifier to see the set's baselines beside them."""
     if not model_names:
         raise GeotoolError("name at least one model (--model NAME)")
     rows: list[dict[str, Any]] = []
@@ -134,8 +148,12 @@ def evaluate(engine: Engine, model_names: Sequence[str], dataset: str | None = N
         for name in model_names:
             model = get_model(conn, name)
             dataset_id, dataset_name = _dataset(conn, model, dataset)
-            run_id = pick_prediction_run(conn, model, dataset_id, split, crops, combine)
-            levels = _level_names(conn, model.set_id)
+            align = model_family(model) == "align"
+            run_id = pick_prediction_run(conn, model, dataset_id, split, crops,
+                                         combine if not align else None,
+                                         gallery if align else None)
+            levels = (_gallery_name(conn, run_id) if align
+                      else _level_names(conn, model.set_id))
             ladder = conn.execute(sa.text(
                 "SELECT * FROM geotool_run_ladder(:run, :strict) "
                 "WHERE dataset_id = :ds AND split = :split ORDER BY mode DESC, level"),
@@ -145,7 +163,7 @@ def evaluate(engine: Engine, model_names: Sequence[str], dataset: str | None = N
                 if r["mode"] == "hier" and r["level"] != 0:
                     continue  # the hierarchical answer is its fine class
                 rows.append({"model": name, "kind": "model",
-                             "prediction": "hierarchical" if r["mode"] == "hier" else "flat",
+                             "prediction": PREDICTION_OF_MODE[str(r["mode"])],
                              "level": int(r["level"]),
                              "partitioning": levels.get(int(r["level"]), ""),
                              "n_images": int(r["n_images"]),
@@ -157,6 +175,16 @@ def evaluate(engine: Engine, model_names: Sequence[str], dataset: str | None = N
                                        random_baseline))
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     return EvaluationTable(frame, strict, dataset_name, split)
+
+
+PREDICTION_OF_MODE = {"flat": "flat", "hier": "hierarchical", "gallery": "gallery top-1"}
+
+
+def _gallery_name(conn: Connection, run_id: int) -> dict[int, str]:
+    name = conn.execute(sa.text(
+        "SELECT g.name FROM prediction_runs r JOIN galleries g ON g.id = r.gallery_id "
+        "WHERE r.id = :r"), {"r": run_id}).scalar()
+    return {0: f"gallery {name}"}
 
 
 def _level_names(conn: Connection, set_id: int | None) -> dict[int, str]:
@@ -180,7 +208,7 @@ def _baselines(conn: Connection, model: ModelRecord, levels: dict[int, str], dat
     return out
 
 
-SHORT = {"hierarchical": "hier", "most frequent class": "most frequent",
+SHORT = {"hierarchical": "hier", "gallery top-1": "gallery", "most frequent class": "most frequent",
          "random class (expected)": "random (exp.)"}
 
 

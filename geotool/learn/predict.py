@@ -44,6 +44,7 @@ from geotool.learn.inference import (
     read_image,
 )
 from geotool.learn.lookup import ReadyModel, ready_model
+from geotool.learn.registry import get_model, model_family
 from geotool.progress import NO_PROGRESS, Progress
 
 PREDICTION_COLUMNS = ("prediction_run_id", "image_id", "mode", "level", "cell_id",
@@ -250,11 +251,23 @@ def _batches(items: Iterator[tuple[int, str | None, float, float]], size: int
 
 def predict(engine: Engine, model_name: str, dataset: str, split: str | None = "test",
             options: PredictOptions | None = None,
-            progress: Progress = NO_PROGRESS) -> PredictSummary:
+            progress: Progress = NO_PROGRESS, gallery: str | None = None,
+            concepts_top: int = 0) -> PredictSummary:
     """Predict every photo of ``dataset`` (one ``split``, or all with None) with model
-    ``model_name`` into ``predictions``; resumable (see the module docstring)."""
+    ``model_name`` into ``predictions``; resumable (see the module docstring).
+
+    An alignment model answers from ``gallery`` (its concept scores: the first
+    ``concepts_top``, 0 = all) through :func:`geotool.learn.align.predict.predict_align`.
+    """
     options = options or PredictOptions()
     options.check()
+    with engine.connect() as conn:
+        family = model_family(get_model(conn, model_name))
+    if family == "align":
+        from geotool.learn.align.predict import AlignPredictParams, predict_align
+
+        return predict_align(engine, AlignPredictParams.from_options(
+            model_name, dataset, split, options, gallery, concepts_top), progress=progress)
     device = pick_device(options.device)
     ready = ready_model(engine, model_name, device=str(device))
     transform = crop_transform(ready, options)

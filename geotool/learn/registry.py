@@ -60,6 +60,17 @@ def _record(row: Any) -> ModelRecord:
                        row.updated_at, n_classes)
 
 
+#: The model families (``family`` of the training config): the paper's classifier and
+#: the image–GPS alignment model (issue 20).
+FAMILIES = ("classifier", "align")
+
+
+def model_family(record: ModelRecord) -> str:
+    """``classifier`` or ``align``: the ``family`` of the model's training config
+    (models trained before the alignment family existed are classifiers)."""
+    return str(record.params.get("family") or "classifier")
+
+
 def find_model(conn: Connection, name: str) -> ModelRecord | None:
     row = conn.execute(sa.text(f"SELECT {_COLUMNS} FROM {_FROM} WHERE m.name = :n"),
                        {"n": name}).one_or_none()

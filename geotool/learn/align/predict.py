@@ -42,7 +42,8 @@ from geotool.learn.align.gallery import Gallery, GalleryParams, load_gallery, re
 from geotool.learn.align.topk import TopK, mean_embedding, topk_similarity
 from geotool.learn.geodesy import haversine_km
 from geotool.learn.inference import CropTransform, default_resize, normalisation
-from geotool.learn.registry import ModelRecord, get_model
+from geotool.learn.predict import PredictOptions, PredictSummary, load_crops, pick_device
+from geotool.learn.registry import ModelRecord, get_model, model_family
 from geotool.progress import NO_PROGRESS, Progress
 
 FAMILY = "align"
@@ -57,11 +58,6 @@ SCHEMA = "geotool.predict-image-align/1"
 
 #: (checkpoint path, device) → (model, meta); the trainer's loader by default.
 Loader = Callable[[Path, str], tuple[torch.nn.Module, dict[str, Any]]]
-
-
-def model_family(record: ModelRecord) -> str:
-    """``classifier`` or ``align``: the ``family`` of the model's training config."""
-    return str(record.params.get("family") or "classifier")
 
 
 def default_loader(path: Path, device: str) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -181,25 +177,29 @@ class AlignPredictParams:
         if self.resize is not None and self.resize < 1:
             raise InvalidValueError(f"--resize {self.resize}: must be a positive pixel count")
 
+    @classmethod
+    def from_options(cls, model: str, dataset: str, split: str | None,
+                     options: PredictOptions, gallery: str | None = None,
+                     concepts_top: int = 0) -> AlignPredictParams:
+        """The classifier's prediction options mapped onto an alignment model's: crops
+        are combined by averaging their embeddings, so ``combine`` must be ``mean``."""
+        if options.combine != "mean":
+            raise InvalidValueError(f"--combine {options.combine}: an alignment model "
+                                    "averages the crops' embeddings; use mean")
+        return cls(model, dataset, split, gallery, options.crops, options.top_k,
+                   options.batch_size, options.resize, options.device, concepts_top,
+                   options.retry_failed)
+
 
 @dataclass
-class AlignPredictSummary:
-    """What one call of :func:`predict_align` did (shaped like the classifier's)."""
+class AlignPredictSummary(PredictSummary):
+    """What one call of :func:`predict_align` did: the classifier's summary plus the
+    gallery, its size, and whether its embeddings came from the cache."""
 
-    model: str
-    prediction_run_id: int
-    gallery: str
-    gallery_points: int
-    cache_hit: bool
-    gallery_seconds: float
-    predicted: int = 0
-    failed: int = 0
-    already_done: int = 0
-    seconds: float = 0.0
-
-    @property
-    def images_per_s(self) -> float:
-        return self.predicted / self.seconds if self.seconds > 0 else 0.0
+    gallery: str = ""
+    gallery_points: int = 0
+    cache_hit: bool = False
+    gallery_seconds: float = 0.0
 
 
 def training_dataset(record: ModelRecord) -> str | None:
@@ -334,8 +334,6 @@ def predict_align(engine: Engine, params: AlignPredictParams, *,
                   ) -> AlignPredictSummary:
     """Predict every photo of ``params.dataset`` (one split, or all with None) with an
     alignment model into ``predictions`` and ``prediction_concepts``; resumable."""
-    from geotool.learn.predict import load_crops, pick_device
-
     params.validate()
     device = pick_device(params.device)
     with engine.connect() as conn:
@@ -362,8 +360,9 @@ def predict_align(engine: Engine, params: AlignPredictParams, *,
     if total == 0:
         raise GeotoolError(f"dataset {params.dataset!r} has no images"
                            + (f" in split {params.split!r}" if params.split else ""))
-    summary = AlignPredictSummary(params.model, run_id, gallery.name, gallery.n_points,
-                                  cached.hit, cached.seconds, already_done=int(done))
+    summary = AlignPredictSummary(params.model, run_id, already_done=int(done),
+                                  gallery=gallery.name, gallery_points=gallery.n_points,
+                                  cache_hit=cached.hit, gallery_seconds=cached.seconds)
     scale = loaded.logit_scale
     run_record = {**asdict(params), "prediction_run_id": run_id, "family": FAMILY,
                   "gallery_points": gallery.n_points, "cache_hit": cached.hit,
@@ -492,8 +491,6 @@ def predict_image_align(engine: Engine, model: str, paths: Sequence[str | Path],
                         ) -> list[AlignImageAnswer]:
     """Answer photo files with alignment model ``model`` (nothing written but the
     gallery cache); an unreadable file gets an answer with ``error`` set."""
-    from geotool.learn.predict import load_crops, pick_device
-
     if near_km <= 0:
         raise InvalidValueError(f"--near-km {near_km}: must be positive")
     dev = pick_device(device)
