@@ -279,7 +279,8 @@ class ImageClasses(Base):
 
 # --------------------------------------------------------------------------- learn
 class Model(Base):
-    """A trained model: its partitioning set, architecture, parameters and checkpoints.
+    """A trained model: its family, partitioning set (classifier) or dataset (alignment
+    model), architecture, parameters and checkpoints.
 
     ``set_id`` goes NULL when the set is rebuilt or dropped; ``set_name``,
     ``class_fingerprint`` and ``classes`` (migration 0007) keep what the model predicts,
@@ -310,6 +311,14 @@ class Model(Base):
     run_id: Mapped[int | None] = mapped_column(
         sa.BigInteger, sa.ForeignKey("runs.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+    # migration 0018: two model families; an alignment model's dataset and concept names
+    family: Mapped[str] = mapped_column(sa.Text, server_default="classifier")
+    dataset_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("datasets.id", ondelete="SET NULL"))
+    concepts: Mapped[list[str] | None] = mapped_column(JSONB)
+
+    __table_args__ = (sa.CheckConstraint("family IN ('classifier', 'align')",
+                                         name="family_known"),)
 
 
 class TrainingMetric(Base):

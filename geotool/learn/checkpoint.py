@@ -4,11 +4,14 @@ A checkpoint is one ``torch.save`` file holding a dict with plain types and tens
 (so it loads with ``weights_only=True``):
 
 ``format``      ``"geotool-checkpoint"``; ``version`` 1
+``family``      ``"classifier"`` (absent in older files: a classifier) or ``"align"``
 ``backbone``    backbone name (``geotool.learn.model.BACKBONES``)
 ``image_size``  input size the model was trained at
 ``classes``     :meth:`geotool.learn.classes.SetClasses.to_dict` (keys, labels,
-                coordinates and fingerprint of every level's classes)
-``model``       the :class:`~geotool.learn.model.GeoClassifier` state dict
+                coordinates and fingerprint of every level's classes); a classifier's
+``concept_names``, ``vocabulary``: an alignment model's concept bank (its names in order)
+``model``       the :class:`~geotool.learn.model.GeoClassifier` (or
+                :class:`~geotool.learn.align.model.AlignModel`) state dict
 ``config``      the full training configuration (a dict)
 ``state``       optional training state for ``--resume``: optimiser, scheduler, data
                 position, RNG states (written by the training loop; absent in exports)
@@ -84,6 +87,10 @@ class LoadedModel:
 def load_model(path: Path, device: str | torch.device = "cpu") -> LoadedModel:
     """Build the model stored in checkpoint ``path`` and load its weights (eval mode)."""
     data = read_checkpoint(path)
+    if data.get("family", "classifier") != "classifier":
+        raise GeotoolError(f"{path} holds an alignment model (family {data['family']!r}), not "
+                           "a classifier; load it with geotool.learn.align.model."
+                           "load_align_checkpoint")
     classes = SetClasses.from_dict(data["classes"])
     model = GeoClassifier(data["backbone"], classes.n_classes)
     model.load_state_dict(data["model"])

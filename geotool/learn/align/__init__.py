@@ -1,8 +1,19 @@
-"""The image–GPS alignment family (GeoCLIP-style contrastive model with a concept bank).
+"""The second model family: concept-aware image–GPS alignment (GeoCLIP + a concept bank).
 
-The model and its training live in ``model.py`` and the shared training loop; this
-package also holds what answers with a trained model: GPS galleries kept in PostGIS
-(``gallery``), their embeddings cached per (checkpoint, gallery) (``cache``), batched
-top-k similarity (``topk``), predictions written beside the classifier's (``predict``),
-the concept report (``report``) and the downstream linear probe (``probe``).
+An image encoder and a GPS encoder are aligned by contrastive learning (GeoCLIP); both
+embeddings are also projected onto a shared bank of named geographic concepts and a
+concept-level divergence pulls the two distributions together (Hou et al. 2025). The
+method and every decision are in docs/method.md ("The alignment family").
+
+Modules: ``gps`` (the GeoCLIP location encoder), ``image`` (backbone + projection),
+``vocabulary`` (concept lists in TOML, no PyTorch), ``concepts`` (the bank and the
+losses), ``loss`` (InfoNCE with a queue), ``model`` (``AlignModel``, building and loading),
+``family`` (what the shared training loop needs from this family), ``data`` (its
+training examples).
+
+Answering with a trained model: ``gallery`` (GPS candidates kept in PostGIS, no
+PyTorch), ``cache`` (their embeddings computed once per checkpoint and gallery),
+``topk`` (batched top-k similarity), ``predict`` (predictions written beside the
+classifier's, and single photos), ``report`` (which concepts drive the answers, by
+region) and ``probe`` (linear probes on the frozen embeddings).
 """
