@@ -72,9 +72,8 @@ FAMILIES = ("classifier", "align")
 
 
 def model_family(record: ModelRecord) -> str:
-    """``classifier`` or ``align``: the ``family`` of the model's training config
-    (models trained before the alignment family existed are classifiers)."""
-    return str(record.params.get("family") or "classifier")
+    """``classifier`` or ``align`` (``models.family``; older rows are classifiers)."""
+    return str(record.family or "classifier")
 
 
 def find_model(conn: Connection, name: str) -> ModelRecord | None:

@@ -70,8 +70,9 @@ def load_tiny(path: Path, device: str) -> tuple[nn.Module, dict[str, Any]]:
     data = torch.load(path, map_location=device, weights_only=True)
     model = TinyAlignModel(concept_names=tuple(data["concept_names"]))
     model.load_state_dict(data["state"])
-    meta = {"image_size": data["image_size"], "concept_vocabulary": "tiny",
-            "config": {"family": "align", "image_size": data["image_size"]}}
+    meta = {"image_size": data["image_size"],
+            "config": {"family": "align", "image_size": data["image_size"],
+                       "concept_vocab": "tiny"}}
     return model.to(device).eval(), meta
 
 
@@ -80,6 +81,9 @@ def register_tiny(engine: Engine, name: str, checkpoint: Path, dataset: str) -> 
     params = {"family": "align", "dataset": dataset, "image_size": 32}
     with engine.begin() as conn:
         return int(conn.execute(sa.text(
-            "INSERT INTO models (name, arch, params, checkpoint_path, status) VALUES "
-            "(:n, 'tiny_align', CAST(:p AS jsonb), :c, 'done') RETURNING id"),
-            {"n": name, "p": json.dumps(params), "c": str(checkpoint)}).scalar_one())
+            "INSERT INTO models (name, family, dataset_id, concepts, arch, params, "
+            "checkpoint_path, status) SELECT :n, 'align', d.id, CAST(:k AS jsonb), "
+            "'tiny_align', CAST(:p AS jsonb), :c, 'done' FROM datasets d WHERE d.name = :ds "
+            "RETURNING id"),
+            {"n": name, "p": json.dumps(params), "c": str(checkpoint), "ds": dataset,
+             "k": json.dumps(list(CONCEPTS))}).scalar_one())

@@ -22,6 +22,7 @@ points within ``near_km`` of the answer) and the concepts that explain it.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -55,6 +56,8 @@ PREDICTION_TYPES = ("int4", "int8", "text", "int2", "float8", "float8", "float8"
 CONCEPT_COLUMNS = ("prediction_run_id", "image_id", "side", "concept_ids", "scores")
 CONCEPT_TYPES = ("int4", "int8", "text", "int4[]", "float4[]")
 SCHEMA = "geotool.predict-image-align/1"
+#: The cap on exp(logit_scale), as AlignModel.similarity applies it in training.
+MAX_LOGIT_SCALE = 100.0
 
 #: (checkpoint path, device) → (model, meta); the trainer's loader by default.
 Loader = Callable[[Path, str], tuple[torch.nn.Module, dict[str, Any]]]
@@ -62,11 +65,10 @@ Loader = Callable[[Path, str], tuple[torch.nn.Module, dict[str, Any]]]
 
 def default_loader(path: Path, device: str) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The trainer's :func:`geotool.learn.align.model.load_align_checkpoint`."""
-    from geotool.learn.align import model as align_model
+    from geotool.learn.align.model import load_align_checkpoint
 
-    loaded = align_model.load_align_checkpoint(path)
-    model, meta = loaded[0], dict(loaded[1])
-    return model.to(device).eval(), meta
+    model, meta = load_align_checkpoint(path, device)
+    return model, dict(meta)
 
 
 @dataclass
@@ -89,10 +91,11 @@ class LoadedAlign:
 
     @property
     def logit_scale(self) -> float:
-        """exp(the model's learned log-scale): the softmax's inverse temperature."""
+        """exp(the model's learned log-scale), capped at 100 as in training: the
+        softmax's inverse temperature."""
         value = self.model.logit_scale
         scale = value.detach() if isinstance(value, torch.Tensor) else torch.tensor(value)
-        return float(scale.float().exp())
+        return float(scale.float().clamp(max=math.log(MAX_LOGIT_SCALE)).exp())
 
     @property
     def device(self) -> torch.device:
@@ -205,7 +208,7 @@ class AlignPredictSummary(PredictSummary):
 def training_dataset(record: ModelRecord) -> str | None:
     """The dataset an alignment model was trained on (its config's ``dataset``)."""
     value = record.params.get("dataset")
-    return str(value) if value else None
+    return str(value) if value else None  # models.dataset_id goes NULL with the dataset
 
 
 def resolve_gallery(engine: Engine, record: ModelRecord, name: str | None,
@@ -243,9 +246,10 @@ def ensure_concepts(conn: Connection, names: Sequence[str], vocabulary: str) -> 
 
 
 def vocabulary_name(loaded: LoadedAlign) -> str:
-    """The model's concept vocabulary name (checkpoint meta), else the model's name."""
-    return str(loaded.meta.get("concept_vocabulary") or loaded.meta.get("vocabulary")
-               or loaded.row.name)
+    """The model's concept vocabulary (its config's ``concept_vocab``: a name such as
+    ``planet`` or a file's stem), else the model's name."""
+    vocab = str((loaded.meta.get("config") or {}).get("concept_vocab") or "")
+    return Path(vocab).stem if vocab else loaded.row.name
 
 
 def _prediction_run(conn: Connection, loaded: LoadedAlign, params: AlignPredictParams,
