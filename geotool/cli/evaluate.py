@@ -28,6 +28,9 @@ def evaluate(
     combine: Annotated[str | None, typer.Option(
         "--combine", help="Use the prediction run with this combination (mean or max).",
         show_default=False)] = None,
+    gallery: Annotated[str | None, typer.Option(
+        "--gallery", help="Alignment models: use the prediction run with this gallery "
+        "(default: newest).", show_default=False)] = None,
     baselines: Annotated[bool, typer.Option(
         "--baselines/--no-baselines", help="Most frequent class, random class, oracle.")
     ] = True,
@@ -41,6 +44,9 @@ def evaluate(
     """Accuracy at 1/25/200/750/2500 km, mean/median error, GeoScore, top-1/top-5 and
     semantic (country/state/city) accuracy, computed in SQL from the predictions.
 
+    Both model families share one ladder: an alignment model's row is its gallery answer
+    (no class accuracy; its semantic accuracy is judged by the photos' place polygons).
+
     Example: geotool evaluate --model semp_r50 --model s2_r50 --split test --format md
     """
     from geotool.learn.evaluate import FORMATS, rich_table
@@ -49,7 +55,7 @@ def evaluate(
     if fmt not in FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
     table = run_evaluate(get_engine(database_url), model, dataset, split, strict=strict,
-                         crops=crops, combine=combine, baselines=baselines)
+                         crops=crops, combine=combine, baselines=baselines, gallery=gallery)
     if fmt == "table":
         out.print(rich_table(table))
         return

@@ -5,6 +5,7 @@ baselines; predict-image's sentence."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from geotool.learn.align.predict import (
     predict_align,
     predict_image_align,
 )
+from geotool.learn.align.probe import ProbeParams, probe
+from geotool.learn.align.report import align_concept_report
 from geotool.learn.evaluate import evaluate
 from geotool.learn.geodesy import haversine_km
 from geotool.learn.inference import CropTransform, default_resize, read_image
@@ -191,3 +194,65 @@ def test_cells_gallery_and_predict_image_sentence(planet: tuple[str, Engine, Pat
     assert f"{top[0]} {top[1]:.2f}, {second[0]} {second[1]:.2f}" in line
     assert sum(s for _, s in ok.concepts) == pytest.approx(1.0, abs=1e-3)
     assert ok.to_dict()["schema"] == "geotool.predict-image-align/1"
+
+
+def test_probe_climate_from_frozen_gps_embeddings(planet: tuple[str, Engine, Path],
+                                                  aligned: dict[str, Any]) -> None:
+    _, engine, photos = planet
+    summary = probe(engine, ProbeParams("tiny_align", "climate", alpha=0.5),
+                    loader=load_tiny)
+    truth = {p["id"]: p["climate"] for p in
+             json.loads((photos / "photos.json").read_text())["photos"]}
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT external_id, split, lat, lon FROM images WHERE split IN ('train', 'test') "
+            "ORDER BY id")).all()
+    classes = sorted({truth[r.external_id] for r in rows})
+    assert summary.classes == classes and summary.kind == "class"
+    assert summary.n_train == sum(r.split == "train" for r in rows)
+    assert summary.n_test == sum(r.split == "test" for r in rows)
+    # the same probe computed independently: augmented least squares on one-hot labels
+    with torch.no_grad():
+        emb = aligned["model"].encode_gps(torch.tensor(
+            [(r.lat, r.lon) for r in rows], dtype=torch.float32)).double().numpy()
+    y = np.eye(len(classes))[[classes.index(truth[r.external_id]) for r in rows]]
+    tr = np.asarray([r.split == "train" for r in rows])
+    xm, ym = emb[tr].mean(0), y[tr].mean(0)
+    d = emb.shape[1]
+    w = np.linalg.lstsq(np.vstack([emb[tr] - xm, np.sqrt(0.5) * np.eye(d)]),
+                        np.vstack([y[tr] - ym, np.zeros((d, len(classes)))]), rcond=None)[0]
+    pred = ((emb[~tr] - xm) @ w + ym).argmax(1)
+    assert summary.scores["accuracy"] == pytest.approx(float(np.mean(pred == y[~tr].argmax(1))))
+    country = probe(engine, ProbeParams("tiny_align", "country", side="image",
+                                        method="logistic"), loader=load_tiny)
+    assert len(country.classes) == 4 and 0 <= country.scores["accuracy"] <= 1
+
+
+def test_concept_report_and_views_agree(planet: tuple[str, Engine, Path],
+                                        aligned: dict[str, Any], tmp_path: Path) -> None:
+    _, engine, _ = planet
+    report = align_concept_report(engine, "tiny_align", chart=tmp_path / "c.png")
+    assert report.chart is not None and report.chart.stat().st_size > 1000
+    run = aligned["summary"].prediction_run_id
+    with engine.connect() as conn:
+        view = {(r.country, r.concept): r for r in conn.execute(sa.text(
+            "SELECT country, concept, n_photos, mean_score, share_first "
+            "FROM align_concepts_by_country WHERE prediction_run_id = :r AND side = 'image'"),
+            {"r": run})}
+        cells = conn.execute(sa.text(
+            "SELECT count(DISTINCT cell_id) FROM align_concepts_by_cell "
+            "WHERE prediction_run_id = :r"), {"r": run}).scalar()
+        ranked = conn.execute(sa.text(
+            "SELECT count(*) FROM align_prediction_concepts WHERE prediction_run_id = :r "
+            "AND rank = 1"), {"r": run}).scalar()
+    assert cells and ranked == 2 * aligned["summary"].predicted
+    assert sum(r.n_photos for r in report.regions) == aligned["summary"].predicted
+    for region in report.regions:
+        for concept, mean, lift in region.top:
+            got = view[region.region, concept]
+            assert got.n_photos == region.n_photos
+            assert mean == pytest.approx(got.mean_score, abs=1e-6)
+            assert lift == pytest.approx(mean / report.mean_score[concept])
+    assert report.informative is None  # the stand-in's vocabulary marks nothing
+    with pytest.raises(GeotoolError, match="choose image or location"):
+        align_concept_report(engine, "tiny_align", side="both")
