@@ -133,12 +133,12 @@ def _prediction_run(conn: Connection, ready: ReadyModel, options: PredictOptions
     conn.execute(sa.text(
         "INSERT INTO prediction_runs (model_id, crops, combine, top_k, resize, image_size, "
         "params) VALUES (:m, :c, :comb, :k, :r, :s, CAST(:p AS jsonb)) "
-        "ON CONFLICT (model_id, crops, combine, top_k, resize) DO NOTHING"),
+        "ON CONFLICT ON CONSTRAINT uq_prediction_runs_key DO NOTHING"),
         {"m": ready.row.id, "c": options.crops, "comb": options.combine, "k": options.top_k,
          "r": transform.resize, "s": transform.size, "p": json.dumps(params)})
     return int(conn.execute(sa.text(
         "SELECT id FROM prediction_runs WHERE model_id = :m AND crops = :c AND combine = :comb "
-        "AND top_k = :k AND resize = :r"),
+        "AND top_k = :k AND resize = :r AND gallery_id IS NULL"),
         {"m": ready.row.id, "c": options.crops, "comb": options.combine, "k": options.top_k,
          "r": transform.resize}).scalar_one())
 

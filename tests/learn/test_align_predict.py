@@ -16,7 +16,8 @@ import pytest
 import sqlalchemy as sa
 import torch
 from sqlalchemy.engine import Engine
-from support.learn_planet import planet_database
+from support.align_configs import small_align
+from support.learn_planet import planet_database, small
 from support.tiny_align_model import TinyAlignModel, load_tiny, register_tiny, save_tiny
 
 from geotool.errors import GeotoolError
@@ -256,3 +257,39 @@ def test_concept_report_and_views_agree(planet: tuple[str, Engine, Path],
     assert report.informative is None  # the stand-in's vocabulary marks nothing
     with pytest.raises(GeotoolError, match="choose image or location"):
         align_concept_report(engine, "tiny_align", side="both")
+
+
+@pytest.mark.slow
+def test_real_model_through_the_cli_beside_a_classifier(planet: tuple[str, Engine, Path],
+                                                        tmp_path: Path) -> None:
+    """A trained AlignModel (align-model's trainer, tiny config) and a trained classifier:
+    `geotool predict` for both, one `geotool evaluate` ladder with the set's baselines,
+    `geotool predict-image`'s sentence, `geotool probe` and `geotool align-report`."""
+    from typer.testing import CliRunner
+
+    from geotool.cli.app import app
+    from geotool.learn.train import train
+
+    url, engine, photos = planet
+    train(engine, small_align(tmp_path / "a", name="real_align", epochs=1))
+    train(engine, small(tmp_path / "c", name="real_cls", epochs=1))
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(app, [*args, "--database-url", url])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    for name in ("real_align", "real_cls"):
+        run("predict", "--model", name, "--dataset", "tiny", "--crops", "1")
+    ladder = run("evaluate", "--model", "real_cls", "--model", "real_align", "--format", "csv")
+    lines = [ln.split(",") for ln in ladder.strip().splitlines()]
+    assert [ln[:3] for ln in lines if ln[0] == "real_align"] == \
+        [["real_align", "model", "gallery top-1"]]
+    assert any(ln[1] == "baseline" and ln[2] == "most frequent class" for ln in lines)
+    image = sorted((photos / "images").rglob("*.jpg"))[0]
+    said = run("predict-image", str(image), "--model", "real_align", "--crops", "1")
+    assert "near " in said and " — because: " in said
+    probed = run("probe", "--model", "real_align", "--target", "climate")
+    assert "climate" in probed
+    assert "distinctive concepts" in run("align-report", "--model", "real_align")
