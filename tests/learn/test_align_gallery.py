@@ -90,9 +90,9 @@ def test_galleries_from_dataset_csv_with_bad_input(engine: Engine, tmp_path: Pat
         GalleryParams("bad name!", "csv", "f.csv").validate()
     with pytest.raises(InvalidValueError, match="source"):
         GalleryParams("g", "web", "f.csv").validate()
-    with pytest.raises(GeotoolError, match="no gallery named 'x'.*pts_train"):
-        with engine.connect() as conn:
-            read_gallery(conn, "x")
+    with pytest.raises(GeotoolError, match="no gallery named 'x'.*pts_train"), \
+            engine.connect() as conn:
+        read_gallery(conn, "x")
     # a failed load leaves nothing behind
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM galleries")).scalar() == 1

@@ -77,7 +77,7 @@ class LoadedAlign:
     checkpoint's content hash (the model half of the cache key) and its input view."""
 
     row: ModelRecord
-    model: torch.nn.Module
+    model: Any  # an AlignModel, or any module with its interface (tests' stand-in)
     meta: dict[str, Any]
     checkpoint: Path
     checkpoint_sha256: str
@@ -360,7 +360,8 @@ def predict_align(engine: Engine, params: AlignPredictParams, *,
         counted = sqlfiles.run(conn, "align/predict_count.sql", run=run_id, ds=dataset_id,
                                split=params.split)
         assert counted is not None
-        total, done = counted.one()
+        counts: tuple[Any, ...] = tuple(counted.one())
+        total, done = int(counts[0]), int(counts[1])
     if total == 0:
         raise GeotoolError(f"dataset {params.dataset!r} has no images"
                            + (f" in split {params.split!r}" if params.split else ""))
@@ -522,7 +523,7 @@ def predict_image_align(engine: Engine, model: str, paths: Sequence[str | Path],
         places = place_names(conn, gal.coords[best])
     for b, i in enumerate(ok):
         a = answers[i]
-        a.lat, a.lon = (float(v) for v in gal.coords[best[b]])
+        a.lat, a.lon = float(gal.coords[best[b], 0]), float(gal.coords[best[b], 1])
         a.place = places[b]
         a.confidence = confidence_near(top, gal, b, near_km)
         a.top_k = [PointAnswer(int(j), float(gal.coords[j, 0]), float(gal.coords[j, 1]),

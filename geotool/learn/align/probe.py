@@ -93,10 +93,10 @@ def logistic_fit(x: np.ndarray, labels: np.ndarray, n_classes: int, alpha: float
         opt.zero_grad()
         loss = torch.nn.functional.cross_entropy(xt @ w + b, yt) \
             + 0.5 * alpha * (w * w).sum() / n
-        loss.backward()  # type: ignore[no-untyped-call]
+        loss.backward()
         return loss
 
-    opt.step(closure)  # type: ignore[no-untyped-call]
+    opt.step(closure)
     return LinearFit(w.detach().numpy(), b.detach().numpy())
 
 

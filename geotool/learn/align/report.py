@@ -133,8 +133,8 @@ def align_concept_report(engine: Engine, model: str, *, run_id: int | None = Non
         assert result is not None
         rows = result.all()
         ids = sorted({int(c) for r in rows for c in r.concept_ids})
-        names = dict(conn.execute(sa.text("SELECT id, name FROM concepts WHERE id = ANY(:i)"),
-                                  {"i": ids}).all())
+        names: dict[int, str] = {int(i): str(n) for i, n in conn.execute(sa.text(
+            "SELECT id, name FROM concepts WHERE id = ANY(:i)"), {"i": ids})}
     if not rows:
         raise GeotoolError(f"prediction run {run} holds no {side} concept scores")
     column = {cid: k for k, cid in enumerate(ids)}
