@@ -41,11 +41,10 @@ def align_report(
     Example: geotool align-report --model align1 --chart align-concepts.png
     """
     from geotool.db.engine import get_engine
-    from geotool.learn.align.report import align_concept_report
+    from geotool.learn.align.report import AlignReportParams, align_concept_report
 
-    report = align_concept_report(get_engine(database_url), model, run_id=run, side=side,
-                                  partitioning=partitioning, radius_km=radius_km, top=top,
-                                  min_photos=min_photos, chart=chart)
+    report = align_concept_report(get_engine(database_url), AlignReportParams(
+        model, run, side, partitioning, radius_km, top, min_photos, chart))
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
         return

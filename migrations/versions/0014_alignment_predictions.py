@@ -104,6 +104,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("checkpoint_sha256", "gallery_sha256", "chunk",
                                 name=op.f("pk_gallery_embeddings")),
     )
+    # float32 bytes do not compress: store them out of line without trying
+    op.execute("ALTER TABLE gallery_embeddings ALTER COLUMN data SET STORAGE EXTERNAL")
 
     # prediction runs: the family and the gallery; the key includes the gallery
     op.add_column("prediction_runs", sa.Column("family", sa.Text(),

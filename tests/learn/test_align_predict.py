@@ -28,7 +28,7 @@ from geotool.learn.align.predict import (
     predict_image_align,
 )
 from geotool.learn.align.probe import ProbeParams, probe
-from geotool.learn.align.report import align_concept_report
+from geotool.learn.align.report import AlignReportParams, align_concept_report
 from geotool.learn.evaluate import evaluate
 from geotool.learn.geodesy import haversine_km
 from geotool.learn.inference import CropTransform, default_resize, read_image
@@ -232,7 +232,8 @@ def test_probe_climate_from_frozen_gps_embeddings(planet: tuple[str, Engine, Pat
 def test_concept_report_and_views_agree(planet: tuple[str, Engine, Path],
                                         aligned: dict[str, Any], tmp_path: Path) -> None:
     _, engine, _ = planet
-    report = align_concept_report(engine, "tiny_align", chart=tmp_path / "c.png")
+    report = align_concept_report(engine, AlignReportParams("tiny_align",
+                                                            chart=tmp_path / "c.png"))
     assert report.chart is not None and report.chart.stat().st_size > 1000
     run = aligned["summary"].prediction_run_id
     with engine.connect() as conn:
@@ -256,7 +257,7 @@ def test_concept_report_and_views_agree(planet: tuple[str, Engine, Path],
             assert lift == pytest.approx(mean / report.mean_score[concept])
     assert report.informative is None  # the stand-in's vocabulary marks nothing
     with pytest.raises(GeotoolError, match="choose image or location"):
-        align_concept_report(engine, "tiny_align", side="both")
+        align_concept_report(engine, AlignReportParams("tiny_align", side="both"))
 
 
 @pytest.mark.slow

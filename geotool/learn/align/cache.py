@@ -29,6 +29,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from geotool.db.copy import psycopg_connection
 from geotool.errors import GeotoolError
 from geotool.learn.align.gallery import Gallery
 from geotool.progress import NO_PROGRESS, Progress
@@ -74,13 +75,16 @@ def read_cached(conn: Connection, checkpoint_sha256: str, gallery_sha256: str
         return None
     out = np.empty((int(head.n_points), int(head.dim)), dtype=np.float32)
     at = 0
-    for n_rows, data in conn.execute(sa.text(
-            "SELECT n_rows, data FROM gallery_embeddings WHERE checkpoint_sha256 = :c "
-            "AND gallery_sha256 = :g ORDER BY chunk"),
-            {"c": checkpoint_sha256, "g": gallery_sha256}):
-        block = np.frombuffer(data, dtype="<f4").reshape(int(n_rows), int(head.dim))
-        out[at:at + int(n_rows)] = block
-        at += int(n_rows)
+    # binary result format: bytea in text format is hex, whose parsing cost ~17 s per
+    # 200 MB (docs/benchmarks.md, "Gallery cache")
+    with psycopg_connection(conn).cursor(binary=True) as cur:
+        cur.execute("SELECT n_rows, data FROM gallery_embeddings WHERE checkpoint_sha256 = %s "
+                    "AND gallery_sha256 = %s ORDER BY chunk",
+                    (checkpoint_sha256, gallery_sha256))
+        for n_rows, data in cur:
+            block = np.frombuffer(data, dtype="<f4").reshape(int(n_rows), int(head.dim))
+            out[at:at + int(n_rows)] = block
+            at += int(n_rows)
     if at != out.shape[0]:  # a torn entry cannot be written (one transaction), but say so
         raise GeotoolError(f"cached gallery embeddings {checkpoint_sha256[:12]}/"
                            f"{gallery_sha256[:12]} hold {at} of {out.shape[0]} rows; "

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 from geotool.db import sqlfiles
 from geotool.errors import GeotoolError, InvalidValueError, require_module
 from geotool.learn.registry import get_model, model_family
+from geotool.progress import NO_PROGRESS, Progress
 
 SIDES = ("image", "location")
 
@@ -116,17 +117,41 @@ def informative_flags(engine: Engine, model: str) -> dict[str, bool] | None:
     return flags or None
 
 
-def align_concept_report(engine: Engine, model: str, *, run_id: int | None = None,
-                         side: str = "image", partitioning: str | None = None,
-                         radius_km: float = 750.0, top: int = 3, min_photos: int = 1,
-                         chart: Path | None = None) -> AlignConceptReport:
+@dataclass(frozen=True)
+class AlignReportParams:
+    """What ``geotool align-report`` reports: model ``model``'s prediction run ``run_id``
+    (None: its newest with concept scores), the concepts of ``side`` (image | location)
+    by the photos' country or, with ``partitioning``, their true cell there; an answer
+    within ``radius_km`` counts as correct; ``top`` concepts per region, regions with at
+    least ``min_photos``; ``chart`` a PNG path for the heat map."""
+
+    model: str
+    run_id: int | None = None
+    side: str = "image"
+    partitioning: str | None = None
+    radius_km: float = 750.0
+    top: int = 3
+    min_photos: int = 1
+    chart: Path | None = None
+
+    def validate(self) -> None:
+        if self.side not in SIDES:
+            raise InvalidValueError(f"--side {self.side!r}: choose image or location")
+        if self.radius_km <= 0:
+            raise InvalidValueError(f"--radius-km {self.radius_km}: must be positive")
+        if self.top < 1 or self.min_photos < 1:
+            raise InvalidValueError("--top and --min-photos must be at least 1")
+
+
+def align_concept_report(engine: Engine, params: AlignReportParams, *,
+                         progress: Progress = NO_PROGRESS) -> AlignConceptReport:
     """Aggregate the concept scores of a prediction run by region (module docstring)."""
-    if side not in SIDES:
-        raise InvalidValueError(f"--side {side!r}: choose image or location")
-    if radius_km <= 0 or top < 1 or min_photos < 1:
-        raise InvalidValueError("--radius-km must be positive; --top and --min-photos at "
-                                "least 1")
-    run = pick_align_run(engine, model, run_id)
+    params.validate()
+    model, side, partitioning = params.model, params.side, params.partitioning
+    radius_km, top, min_photos, chart = (params.radius_km, params.top, params.min_photos,
+                                         params.chart)
+    progress.phase("concept report", None)
+    run = pick_align_run(engine, model, params.run_id)
     with engine.connect() as conn:
         result = sqlfiles.run(conn, "align/report_photos.sql", run=run, side=side,
                               radius=radius_km, partitioning=partitioning)
