@@ -27,6 +27,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -150,14 +151,22 @@ def read_coordinates_csv(path: Path | str) -> np.ndarray:
     return check_coordinates(np.asarray(rows, dtype=np.float64), f"gallery CSV {path}")
 
 
+def _pairs(arrays: Any) -> np.ndarray:
+    """``[N, 2]`` from a row of two float8 arrays (lat, lon): coordinates are read as two
+    arrays in one row, since 100k Row objects turned into an array cost ~10 s."""
+    lats, lons = arrays
+    return np.column_stack([np.asarray(lats, dtype=np.float64),
+                            np.asarray(lons, dtype=np.float64)]).reshape(-1, 2)
+
+
 def _dataset_coordinates(conn: Connection, params: GalleryParams) -> np.ndarray:
     ds = datasets.dataset_id(conn, params.ref)
     split = None if params.split == "all" else params.split
-    rows = conn.execute(sa.text(
-        "SELECT DISTINCT lat, lon FROM images WHERE dataset_id = :ds "
-        "AND (CAST(:split AS text) IS NULL OR split = :split) ORDER BY lat, lon"),
-        {"ds": ds, "split": split}).all()
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 2)
+    return _pairs(conn.execute(sa.text(
+        "SELECT coalesce(array_agg(lat ORDER BY lat, lon), '{}'), "
+        "coalesce(array_agg(lon ORDER BY lat, lon), '{}') FROM (SELECT DISTINCT lat, lon "
+        "FROM images WHERE dataset_id = :ds AND (CAST(:split AS text) IS NULL OR "
+        "split = :split)) d"), {"ds": ds, "split": split}).one())
 
 
 def _cell_coordinates(conn: Connection, partitioning: str) -> np.ndarray:
@@ -168,10 +177,10 @@ def _cell_coordinates(conn: Connection, partitioning: str) -> np.ndarray:
             "SELECT name FROM partitionings ORDER BY name LIMIT 20"))]
         raise GeotoolError(f"no partitioning named {partitioning!r} (known: "
                            f"{', '.join(known) or 'none; `geotool build` makes one'})")
-    rows = conn.execute(sa.text(
-        "SELECT lat, lon FROM cells WHERE partitioning_id = :p ORDER BY class_index"),
-        {"p": pid}).all()
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 2)
+    return _pairs(conn.execute(sa.text(
+        "SELECT coalesce(array_agg(lat ORDER BY class_index), '{}'), "
+        "coalesce(array_agg(lon ORDER BY class_index), '{}') FROM cells "
+        "WHERE partitioning_id = :p"), {"p": pid}).one())
 
 
 def source_coordinates(conn: Connection, params: GalleryParams) -> np.ndarray:
@@ -243,10 +252,10 @@ def read_gallery(conn: Connection, name: str) -> Gallery:
         raise GeotoolError(
             f"no gallery named {name!r} (known: {', '.join(known) or 'none'}); make one "
             f"with `geotool gallery load --name {name} --csv FILE` (or --dataset/--cells)")
-    pts = conn.execute(sa.text(
-        "SELECT lat, lon FROM gallery_points WHERE gallery_id = :g ORDER BY idx"),
-        {"g": row.id}).all()
-    coords = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+    coords = _pairs(conn.execute(sa.text(
+        "SELECT coalesce(array_agg(lat ORDER BY idx), '{}'), "
+        "coalesce(array_agg(lon ORDER BY idx), '{}') FROM gallery_points WHERE gallery_id = :g"),
+        {"g": row.id}).one())
     if len(coords) != row.n_points or len(coords) == 0:
         raise GeotoolError(f"gallery {name!r} holds {len(coords)} points, expected "
                            f"{row.n_points}; load it again with `geotool gallery load`")
