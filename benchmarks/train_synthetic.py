@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from geotool.db.engine import database_url, get_engine
 from geotool.db.migrate import upgrade
 from geotool.geocode.boundaries import load_boundaries, read_boundaries
-from geotool.geocode.pipeline import geocode_dataset
+from geotool.geocode.pipeline import GeocodeParams, geocode
 from geotool.geocode.registry import GeocoderOptions
 from geotool.ingest.load import ingest_file
 from geotool.learn.config import load_train_config
@@ -50,8 +50,8 @@ def build_planet(url: str, workdir: Path, photos: int, size: int) -> None:
         generate_photos(world, photos, size, photo_dir, seed=7, overwrite=True)
     ingest_file(photo_dir / "all.csv", "demo", engine=engine)
     load_boundaries(engine, read_boundaries(world / "boundaries.geojson"), "world")
-    geocode_dataset(engine, "demo", "boundaries", GeocoderOptions(database_url=url),
-                    details=False)
+    geocode(engine, GeocodeParams("demo", "boundaries", GeocoderOptions(database_url=url),
+                                  details=False))
     build_partitioning(engine, BuildParams(name="demo_semp", dataset="demo",
                                            taus=(10, 25, 50)))
     build_partitioning(engine, BuildParams(name="demo_s2", scheme="s2", dataset="demo",

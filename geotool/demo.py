@@ -214,15 +214,16 @@ def run_demo(config: DemoConfig | None = None, *, workdir: Path | None = None,
     step("ingest", ingest)
 
     def geocode() -> tuple[str, bool]:
-        from geotool.geocode.pipeline import geocode_dataset
+        from geotool.geocode.pipeline import GeocodeParams
+        from geotool.geocode.pipeline import geocode as geocode_stage
         from geotool.geocode.registry import GeocoderOptions
 
         options = GeocoderOptions(database_url=url_holder["url"], concurrency=2,
                                   nominatim_dsn=local.nominatim_dsn,
                                   nominatim_project_dir=str(local.project_dir),
-                                  simplify=0.0001, warn=log)
-        summary = geocode_dataset(engine, config.dataset, config.geocoder, options,
-                                  progress=progress)
+                                  simplify=0.0001)
+        summary = geocode_stage(engine, GeocodeParams(config.dataset, config.geocoder, options),
+                                progress=progress)
         if summary.images_todo == 0 and summary.details_written == 0:
             return "every image already has its address vector", True
         return (f"{summary.images_written:,} images with {summary.geocoder}: {summary.ok:,} ok, "

@@ -154,11 +154,6 @@ def ensure_concepts(conn: Connection, segmenter: Segmenter) -> dict[int, int]:
     return ids
 
 
-def ensure_views(conn: Connection) -> None:
-    """(Re)create the aggregation views of sql/concepts_views.sql."""
-    sqlfiles.run(conn, "concepts_views.sql")
-
-
 def _params_key(params: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
 
@@ -264,7 +259,6 @@ def compute_concepts(engine: Engine, model_name: str, dataset: str, split: str =
         model_id, checkpoint = model_checkpoint(conn, model_name)
         dataset_id = datasets.dataset_id(conn, dataset)
         concept_ids = ensure_concepts(conn, segmenter)
-        ensure_views(conn)
     loaded = load_model(Path(checkpoint))
     if options.explain.target == "true":
         _check_true_classes(engine, model_name, loaded)
@@ -306,7 +300,7 @@ def _one_batch(engine: Engine, session: ExplainSession, segmenter: Segmenter,
     truth: dict[int, int] = {}
     if session.options.explain.target == "true":
         with engine.connect() as conn:
-            rows = sqlfiles.run(conn, "concepts_true_classes.sql", model_id=model_id,
+            rows = sqlfiles.run(conn, "explain/concepts_true_classes.sql", model_id=model_id,
                                 level=session.options.explain.level,
                                 image_ids=[t.ref.id for t in batch])
             assert rows is not None

@@ -1,7 +1,7 @@
 """Reports of concept influence like the paper's: Tables 3 and 4, Figure 4, and the design.
 
 :func:`concept_report` reads one concept run of a model (the newest by default) through
-``sql/concepts_report.sql`` and returns, per error interval, every concept seen in at
+``sql/explain/concepts_report.sql`` and returns, per error interval, every concept seen in at
 least ``min_images`` images with its median and mean ci (Table 3 shows the ten highest
 and ten lowest), the dilation difference per concept (median ci with β minus without,
 over all images; Table 4), optionally a bar chart PNG (Figure 4), and — when the
@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import sqlfiles
 from geotool.errors import GeotoolError, require_module
-from geotool.explain.pipeline import ensure_views, model_checkpoint
+from geotool.explain.pipeline import model_checkpoint
 
 DEFAULT_BOUNDS_KM = (0.0, 25.0, 750.0, 2500.0)
 
@@ -119,7 +119,7 @@ def informativeness(design: dict[str, list[str]]) -> dict[str, int]:
 
 def _stats(conn: Connection, run_id: int, beta: int, bounds: list[tuple[float, float]],
            min_images: int) -> list[IntervalTable]:
-    rows = sqlfiles.run(conn, "concepts_report.sql", run_id=run_id, beta=beta,
+    rows = sqlfiles.run(conn, "explain/concepts_report.sql", run_id=run_id, beta=beta,
                         lower_km=[b[0] for b in bounds], upper_km=[b[1] for b in bounds],
                         min_images=min_images)
     assert rows is not None
@@ -161,7 +161,6 @@ def concept_report(engine: Engine, model_name: str, *, run_id: int | None = None
                            "increasing numbers, e.g. 0,25,750,2500")
     bounds = list(zip(bounds_km[:-1], bounds_km[1:], strict=True))
     with engine.begin() as conn:
-        ensure_views(conn)
         concept_run_id, params = pick_run(conn, model_name, run_id)
         betas = [int(b) for b in params.get("betas", [0])]
         if beta not in betas:

@@ -5,13 +5,13 @@ How a file goes in (``ingest_file``):
 1. The reader streams rows; :class:`~geotool.ingest.validate.RowChecker` checks each one
    and psycopg COPY writes them, good and bad, into a TEMP staging table. Nothing of the
    file is held in memory beyond one COPY buffer.
-2. ``sql/ingest_check.sql`` marks duplicate ids and ids already stored with another
+2. ``sql/ingest/check.sql`` marks duplicate ids and ids already stored with another
    coordinate, in SQL (bounded memory, whatever the file size).
 3. Invalid rows and no ``skip_invalid``: the first ones are reported with line numbers
    and reasons and the transaction rolls back — nothing at all is written, not even the
-   dataset row. Otherwise the valid rows are inserted (``sql/ingest_load.sql``), the
-   refused ones recorded in ``rejected_rows`` (``sql/ingest_rejected.sql``), EMP-16
-   address vectors written (``sql/ingest_addresses.sql``) and a ``runs`` row records the
+   dataset row. Otherwise the valid rows are inserted (``sql/ingest/load.sql``), the
+   refused ones recorded in ``rejected_rows`` (``sql/ingest/rejected.sql``), EMP-16
+   address vectors written (``sql/ingest/addresses.sql``) and a ``runs`` row records the
    parameters and counts.
 
 Re-running the same file gives exactly the same rows: existing images are matched by
@@ -105,7 +105,7 @@ def ingest_file(
 def _ingest(conn: Connection, reader: Reader, dataset: str, split: str | None, source: str,
             run: RunRecord, skip_invalid: bool, swap_latlon: bool, progress: Progress,
             max_listed: int) -> IngestSummary:
-    result = sqlfiles.run(conn, "ingest_dataset", dataset_name=dataset)
+    result = sqlfiles.run(conn, "ingest/dataset", dataset_name=dataset)
     assert result is not None
     dataset_id = int(result.scalar_one())
     # the run row was committed before the dataset existed; it is linked to the dataset in
@@ -114,11 +114,11 @@ def _ingest(conn: Connection, reader: Reader, dataset: str, split: str | None, s
                  {"d": dataset_id, "r": run.id})
     run_id = run.id
 
-    sqlfiles.run(conn, "ingest_stage")
+    sqlfiles.run(conn, "ingest/stage")
     checker = RowChecker(split, swap_latlon)
     rows_read = _stage(conn, reader, checker, progress)
     progress.phase("checking")
-    sqlfiles.run(conn, "ingest_check", dataset_id=dataset_id)
+    sqlfiles.run(conn, "ingest/check", dataset_id=dataset_id)
 
     reasons = {str(k): int(n) for k, n in conn.execute(sa.text(
         "SELECT kind, count(*) FROM ingest_staging WHERE kind IS NOT NULL "
@@ -135,12 +135,12 @@ def _ingest(conn: Connection, reader: Reader, dataset: str, split: str | None, s
         raise InvalidRowsError(source, listed, rejected, reasons, hint)
 
     progress.phase("loading")
-    updated, loaded = _rowcounts(conn, "ingest_load", dataset_id=dataset_id)
-    sqlfiles.run(conn, "ingest_rejected", dataset_id=dataset_id, source=source)
+    updated, loaded = _rowcounts(conn, "ingest/load", dataset_id=dataset_id)
+    sqlfiles.run(conn, "ingest/rejected", dataset_id=dataset_id, source=source)
     geocoded = locations_added = 0
     if reader.format_name == "emp16":
         progress.phase("addresses")
-        counts = _rowcounts(conn, "ingest_addresses", dataset_id=dataset_id)
+        counts = _rowcounts(conn, "ingest/addresses", dataset_id=dataset_id)
         locations_added, geocoded = counts[0], counts[-1]
 
     summary = IngestSummary(

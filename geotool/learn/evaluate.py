@@ -2,7 +2,7 @@
 
 Every number comes from the database: ``geotool_run_ladder(run, strict)`` (the view
 ``evaluation_ladder`` is its ``<=`` form for every run) over ``predictions``, and
-``sql/evaluate_baselines.sql`` for the most-frequent-class, random-class and oracle
+``sql/learn/evaluate_baselines.sql`` for the most-frequent-class, random-class and oracle
 baselines of each model's partitioning set. Python only picks the prediction runs,
 gathers the rows into one table (:class:`EvaluationTable`, shaped like the paper's
 Table 2: a row per model and prediction, accuracy at 1 / 25 / 200 / 750 / 2500 km, then
@@ -194,7 +194,7 @@ def _level_names(conn: Connection, set_id: int | None) -> dict[int, str]:
 
 def _baselines(conn: Connection, model: ModelRecord, levels: dict[int, str], dataset_id: int,
                split: str, strict: bool, with_random: bool) -> list[dict[str, Any]]:
-    result = sqlfiles.run(conn, "evaluate_baselines.sql", set_id=model.set_id,
+    result = sqlfiles.run(conn, "learn/evaluate_baselines.sql", set_id=model.set_id,
                           dataset_id=dataset_id, split=split, strict=strict,
                           with_random=with_random)
     assert result is not None

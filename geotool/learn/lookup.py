@@ -39,7 +39,7 @@ def read_ancestor_matrix(conn: Connection, set_name: str, n_classes: list[int]) 
     (row 0 the identity, -1 where the fine class has none), from ``cell_ancestors``."""
     out = np.full((len(n_classes), n_classes[0]), -1, dtype=np.int64)
     out[0] = np.arange(n_classes[0])
-    rows = sqlfiles.run(conn, "predict_ancestors.sql", set_name=set_name)
+    rows = sqlfiles.run(conn, "learn/predict_ancestors.sql", set_name=set_name)
     assert rows is not None
     for row in rows:
         level, fine, coarse = int(row.level), int(row.fine_class), row.ancestor_class

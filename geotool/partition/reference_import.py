@@ -115,7 +115,7 @@ def _import(engine: Engine, name: str, files: list[Path], h_dict: Path | None,
             _insert_cells(conn, pid, cells)
             pids.append(pid)
         _ancestors(conn, parts, pids, parents, is_s2)
-        sqlfiles.run(conn, "partition_refresh_views")
+        sqlfiles.run(conn, "partition/refresh_views")
     return set_id
 
 

@@ -160,10 +160,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # the re-runnable views of sql/align/ read these tables: dropped first
-    for view in ("align_concepts_by_cell", "align_concepts_by_country",
-                 "align_prediction_concepts"):
-        op.execute(f"DROP VIEW IF EXISTS {view}")
     op.drop_table("prediction_concepts")
     op.execute("DELETE FROM predictions WHERE mode = 'gallery'")
     op.drop_constraint(op.f("ck_predictions_answer_of_mode"), "predictions", type_="check")

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from geotool.geocode.boundaries import load_boundaries, read_boundaries
-from geotool.geocode.pipeline import geocode_dataset
+from geotool.geocode.pipeline import GeocodeParams, geocode
 from geotool.geocode.registry import GeocoderOptions
 from geotool.ingest.load import ingest_file
 from geotool.learn.config import TrainConfig, load_train_config
@@ -38,8 +38,8 @@ def build_tiny_planet(engine: Engine, url: str, directory: Path, photos: int = 2
                     test_fraction=0.1)
     ingest_file(photo_dir / "all.csv", "tiny", engine=engine)
     load_boundaries(engine, read_boundaries(world / "boundaries.geojson"), "world")
-    geocode_dataset(engine, "tiny", "boundaries", GeocoderOptions(database_url=url),
-                    details=False)
+    geocode(engine, GeocodeParams("tiny", "boundaries", GeocoderOptions(database_url=url),
+                                  details=False))
     build_partitioning(engine, BuildParams(name=set_name, dataset="tiny", taus=taus))
     return photo_dir
 

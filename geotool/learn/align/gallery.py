@@ -237,7 +237,7 @@ def load_gallery(engine: Engine, params: GalleryParams, *,
                    for i, (lat, lon) in enumerate(coords.tolist())),
                   ("int4", "int4", "float8", "float8"))
         progress.advance(len(coords))
-        sqlfiles.run(conn, "align/gallery_cache_orphans.sql")
+        sqlfiles.run(conn, "learn/align_gallery_cache_orphans.sql")
     return GallerySummary(params.name, gallery_id, params.source, ref, len(coords), sha,
                           changed=True)
 
@@ -266,7 +266,7 @@ def read_gallery(conn: Connection, name: str) -> Gallery:
 def list_galleries(engine: Engine) -> list[dict[str, object]]:
     """Every gallery with its size, source and how many cached embedding sets it has."""
     with engine.connect() as conn:
-        result = sqlfiles.run(conn, "align/gallery_list.sql")
+        result = sqlfiles.run(conn, "learn/align_gallery_list.sql")
         assert result is not None
         return [dict(r) for r in result.mappings()]
 

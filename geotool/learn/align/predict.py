@@ -292,7 +292,7 @@ def _todo(engine: Engine, dataset_id: int, split: str | None, run_id: int,
     after = -1
     while True:
         with engine.connect() as conn:
-            result = sqlfiles.run(conn, "align/predict_todo.sql", ds=dataset_id, split=split,
+            result = sqlfiles.run(conn, "learn/align_predict_todo.sql", ds=dataset_id, split=split,
                                   after=after, run=run_id, limit=chunk)
             assert result is not None
             rows = result.all()
@@ -357,7 +357,7 @@ def predict_align(engine: Engine, params: AlignPredictParams, *,
         if params.retry_failed:
             conn.execute(sa.text("DELETE FROM prediction_failures WHERE prediction_run_id = :r"),
                          {"r": run_id})
-        counted = sqlfiles.run(conn, "align/predict_count.sql", run=run_id, ds=dataset_id,
+        counted = sqlfiles.run(conn, "learn/align_predict_count.sql", run=run_id, ds=dataset_id,
                                split=params.split)
         assert counted is not None
         counts: tuple[Any, ...] = tuple(counted.one())
@@ -481,7 +481,7 @@ def place_names(conn: Connection, coords: np.ndarray) -> list[str | None]:
     database holds no geocoded place)."""
     out: list[str | None] = []
     for lat, lon in np.asarray(coords, dtype=np.float64).reshape(-1, 2).tolist():
-        result = sqlfiles.run(conn, "align/nearest_place.sql", lat=lat, lon=lon)
+        result = sqlfiles.run(conn, "learn/align_nearest_place.sql", lat=lat, lon=lon)
         assert result is not None
         row = result.first()
         names = [n for n in ((row.place, row.country) if row is not None else ()) if n]

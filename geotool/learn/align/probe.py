@@ -204,7 +204,7 @@ class ProbeSummary:
 
 def _photos(engine: Engine, dataset_id: int, splits: Sequence[str]) -> list[Any]:
     with engine.connect() as conn:
-        result = sqlfiles.run(conn, "align/probe_photos.sql", ds=dataset_id,
+        result = sqlfiles.run(conn, "learn/align_probe_photos.sql", ds=dataset_id,
                               splits=list(splits))
         assert result is not None
         return list(result.all())

@@ -2,7 +2,7 @@
 
 The alignment counterpart of ``geotool concepts report``. It reads the concept scores
 stored with a prediction run (``prediction_concepts``: per photo, side ``image`` or
-``location``) through ``sql/align/report_photos.sql`` and aggregates per region — the
+``location``) through ``sql/learn/align_report_photos.sql`` and aggregates per region — the
 photo's country (address vector) or its true cell in a named partitioning:
 
 - per region: photos, the share answered within ``radius_km``, and the concepts with the
@@ -153,7 +153,7 @@ def align_concept_report(engine: Engine, params: AlignReportParams, *,
     progress.phase("concept report", None)
     run = pick_align_run(engine, model, params.run_id)
     with engine.connect() as conn:
-        result = sqlfiles.run(conn, "align/report_photos.sql", run=run, side=side,
+        result = sqlfiles.run(conn, "learn/align_report_photos.sql", run=run, side=side,
                               radius=radius_km, partitioning=partitioning)
         assert result is not None
         rows = result.all()
