@@ -19,14 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-
-TESTS = Path(__file__).resolve().parents[1] / "tests"
 
 TEMP_BYTES = sa.text("SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()")
 TEMP_TABLES = sa.text(
@@ -96,8 +93,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--old-sql", type=Path, help="another geocode/bulk_reverse.sql")
     args = parser.parse_args()
-    sys.path.insert(0, str(TESTS))
-    from support.real_osm import helsinki_points
+    from tests.support.real_osm import helsinki_points
 
     variants = {"current": "geocode/bulk_reverse"}
     if args.old_sql:

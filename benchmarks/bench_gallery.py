@@ -16,7 +16,7 @@ image side (both sides run it alike). The first cached call (encode + store) is 
 its own. Calls alternate, ``--runs`` re-encoding calls and ``--cached-runs`` cached ones;
 min and median reported, plus the check that cached and re-encoded embeddings are equal.
 
-    .venv/bin/python benchmarks/bench_gallery.py --runs 2 --cached-runs 5
+    .venv/bin/python -m benchmarks.bench_gallery --runs 1 --cached-runs 3
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 import torch
-from scratch_databases import ScratchDatabases
 
+from benchmarks.scratch_databases import ScratchDatabases
 from geotool.learn.align.cache import encode_all, file_sha256, gallery_embeddings
 from geotool.learn.align.gallery import GalleryParams, load_gallery, read_gallery
 from geotool.learn.align.model import build_align_model

@@ -67,16 +67,17 @@ def predict(
     Example: geotool predict --model semp_r50 --dataset mp16 --split test
     """
     from geotool.learn.align.predict import AlignPredictSummary
-    from geotool.learn.predict import PredictOptions
+    from geotool.learn.predict import PredictParams
     from geotool.learn.predict import predict as run_predict
 
-    options = PredictOptions(crops=crops, combine=combine, top_k=top_k, batch_size=batch_size,
-                             resize=resize, device=device, amp=amp, workers=workers,
-                             retry_failed=retry_failed)
+    params = PredictParams(model=model, dataset=dataset, split=None if split == "all" else split,
+                           crops=crops, combine=combine, top_k=top_k, batch_size=batch_size,
+                           resize=resize, device=device, amp=amp, workers=workers,
+                           retry_failed=retry_failed, gallery=gallery,
+                           concepts_top=concepts_top)
+    params.validate()
     with RichProgress(unit=" img/s") as progress:
-        summary = run_predict(get_engine(database_url), model, dataset,
-                              None if split == "all" else split, options, progress,
-                              gallery=gallery, concepts_top=concepts_top)
+        summary = run_predict(get_engine(database_url), params, progress=progress)
     if isinstance(summary, AlignPredictSummary):
         how = "from the cache" if summary.cache_hit else "encoded and cached"
         out.print(f"gallery {summary.gallery}: {summary.gallery_points:,} points, embeddings "

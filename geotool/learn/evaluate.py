@@ -13,7 +13,6 @@ Markdown or LaTeX (pandas) or a Rich table.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +21,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import datasets, sqlfiles
-from geotool.errors import GeotoolError
+from geotool.errors import GeotoolError, InvalidValueError
 from geotool.learn.registry import ModelRecord, get_model, model_family
+from geotool.progress import NO_PROGRESS, Progress
 
 RADII_KM = (1, 25, 200, 750, 2500)
 LADDER = tuple(f"acc_{r}km" for r in RADII_KM)
@@ -126,26 +126,59 @@ def pick_prediction_run(conn: Connection, model: ModelRecord, dataset_id: int, s
     return int(run)
 
 
-def evaluate(engine: Engine, model_names: Sequence[str], dataset: str | None = None,
-             split: str = "test", *, strict: bool = False, crops: int | None = None,
-             combine: str | None = None, baselines: bool = True,
-             random_baseline: bool = True, gallery: str | None = None) -> EvaluationTable:
-    """The ladder of each model's newest matching prediction run on ``dataset``/``split``
-    (default dataset: the one its partitioning set was built from; for an alignment
-    model, its training dataset), with each distinct set's baselines below the models.
+@dataclass(frozen=True)
+class EvaluateParams:
+    """What ``evaluate`` compares: models ``models`` on ``dataset``/``split`` (default
+    dataset: the one each model's partitioning set was built from; for an alignment
+    model, its training dataset), each through its newest prediction run (or the one
+    with ``crops``/``combine``, and for an alignment model ``gallery``); ``strict``
+    counts a photo within r km when its error is < r (default <=, as the reference code);
+    ``baselines`` adds each distinct set's baselines, ``random_baseline`` the random class
+    among them (slow on large sets).
 
     Both families share the ladder: a classifier's rows are its flat levels and its
     hierarchical answer, an alignment model's row is its gallery answer ('gallery
     top-1', the partitioning column naming the gallery; no class accuracy). Alignment
     models have no partitioning set, hence no baselines of their own: evaluate them with
     a classifier to see the set's baselines beside them."""
-    if not model_names:
-        raise GeotoolError("name at least one model (--model NAME)")
+
+    models: tuple[str, ...]
+    dataset: str | None = None
+    split: str = "test"
+    strict: bool = False
+    crops: int | None = None
+    combine: str | None = None
+    baselines: bool = True
+    random_baseline: bool = True
+    gallery: str | None = None
+
+    def validate(self) -> None:
+        if not self.models:
+            raise InvalidValueError("name at least one model (--model NAME)")
+        if self.split not in ("train", "val", "test"):
+            raise InvalidValueError(f"--split {self.split!r}: use train, val or test")
+        if self.crops is not None and self.crops < 1:
+            raise InvalidValueError(f"--crops {self.crops}: must be at least 1")
+        if self.combine is not None and self.combine not in ("mean", "max"):
+            raise InvalidValueError(f"--combine {self.combine!r}: use mean or max")
+
+
+def evaluate(engine: Engine, params: EvaluateParams, *,
+             progress: Progress = NO_PROGRESS) -> EvaluationTable:
+    """The ladder of each model's newest matching prediction run (:class:`EvaluateParams`),
+    with each distinct set's baselines below the models; ``progress`` gets one phase per
+    model."""
+    params.validate()
+    model_names, dataset, split, strict = (params.models, params.dataset, params.split,
+                                           params.strict)
+    crops, combine, baselines = params.crops, params.combine, params.baselines
+    random_baseline, gallery = params.random_baseline, params.gallery
     rows: list[dict[str, Any]] = []
     dataset_name = dataset or ""
     seen_sets: list[tuple[int, str]] = []
     with engine.connect() as conn:
         for name in model_names:
+            progress.phase(f"evaluating {name}")
             model = get_model(conn, name)
             dataset_id, dataset_name = _dataset(conn, model, dataset)
             align = model_family(model) == "align"

@@ -68,7 +68,7 @@ def resolve_dataset(conn: Connection, dataset: str | None) -> tuple[int, str]:
     raise PartitionError(f"no dataset named {dataset!r} (known: {names})")
 
 
-def build_partitioning(engine: Engine, params: BuildParams,
+def build_partitioning(engine: Engine, params: BuildParams, *,
                        progress: Progress = NO_PROGRESS) -> BuildSummary:
     """Build (or atomically replace) the multi-partitioning ``params.name``.
 

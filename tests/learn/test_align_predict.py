@@ -29,7 +29,7 @@ from geotool.learn.align.predict import (
 )
 from geotool.learn.align.probe import ProbeParams, probe
 from geotool.learn.align.report import AlignReportParams, align_concept_report
-from geotool.learn.evaluate import evaluate
+from geotool.learn.evaluate import EvaluateParams, evaluate
 from geotool.learn.geodesy import haversine_km
 from geotool.learn.inference import CropTransform, default_resize, read_image
 
@@ -156,7 +156,7 @@ def test_resume_cache_and_stale_run(planet: tuple[str, Engine, Path],
 def test_ladder_beside_a_classifier_and_semantic_accuracy(
         planet: tuple[str, Engine, Path], aligned: dict[str, Any]) -> None:
     _, engine, _ = planet
-    table = evaluate(engine, ["tiny_align"], "tiny", "test")
+    table = evaluate(engine, EvaluateParams(("tiny_align",), "tiny", "test"))
     frame = table.frame
     assert list(frame["prediction"]) == ["gallery top-1"]
     with engine.connect() as conn:
@@ -171,7 +171,7 @@ def test_ladder_beside_a_classifier_and_semantic_accuracy(
     assert pd.isna(row["top1"]) and row["partitioning"] == "gallery tiny_train"
     assert 0.0 <= row["country"] <= 1.0  # judged by the photos' country polygons
     with pytest.raises(GeotoolError, match="no predictions .* --gallery other"):
-        evaluate(engine, ["tiny_align"], "tiny", "test", gallery="other")
+        evaluate(engine, EvaluateParams(("tiny_align",), "tiny", "test", gallery="other"))
 
 
 def test_cells_gallery_and_predict_image_sentence(planet: tuple[str, Engine, Path],
@@ -269,11 +269,11 @@ def test_real_model_through_the_cli_beside_a_classifier(planet: tuple[str, Engin
     from typer.testing import CliRunner
 
     from geotool.cli.app import app
-    from geotool.learn.train import train
+    from geotool.learn.train import TrainParams, train
 
     url, engine, photos = planet
-    train(engine, small_align(tmp_path / "a", name="real_align", epochs=1))
-    train(engine, small(tmp_path / "c", name="real_cls", epochs=1))
+    train(engine, TrainParams(small_align(tmp_path / "a", name="real_align", epochs=1)))
+    train(engine, TrainParams(small(tmp_path / "c", name="real_cls", epochs=1)))
     runner = CliRunner()
 
     def run(*args: str) -> str:

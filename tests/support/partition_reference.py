@@ -19,7 +19,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
-from support.partition_data import World
+from .partition_data import World
 
 
 @dataclass

@@ -43,7 +43,7 @@ from geotool.learn.align.gallery import Gallery, GalleryParams, load_gallery, re
 from geotool.learn.align.topk import TopK, mean_embedding, topk_similarity
 from geotool.learn.geodesy import haversine_km
 from geotool.learn.inference import CropTransform, default_resize, normalisation
-from geotool.learn.predict import PredictOptions, PredictSummary, load_crops, pick_device
+from geotool.learn.predict import PredictParams, PredictSummary, load_crops, pick_device
 from geotool.learn.registry import ModelRecord, get_model, model_family
 from geotool.progress import NO_PROGRESS, Progress
 
@@ -181,17 +181,15 @@ class AlignPredictParams:
             raise InvalidValueError(f"--resize {self.resize}: must be a positive pixel count")
 
     @classmethod
-    def from_options(cls, model: str, dataset: str, split: str | None,
-                     options: PredictOptions, gallery: str | None = None,
-                     concepts_top: int = 0) -> AlignPredictParams:
-        """The classifier's prediction options mapped onto an alignment model's: crops
+    def from_params(cls, params: PredictParams) -> AlignPredictParams:
+        """The classifier's prediction parameters mapped onto an alignment model's: crops
         are combined by averaging their embeddings, so ``combine`` must be ``mean``."""
-        if options.combine != "mean":
-            raise InvalidValueError(f"--combine {options.combine}: an alignment model "
+        if params.combine != "mean":
+            raise InvalidValueError(f"--combine {params.combine}: an alignment model "
                                     "averages the crops' embeddings; use mean")
-        return cls(model, dataset, split, gallery, options.crops, options.top_k,
-                   options.batch_size, options.resize, options.device, concepts_top,
-                   options.retry_failed)
+        return cls(params.model, params.dataset, params.split, params.gallery, params.crops,
+                   params.top_k, params.batch_size, params.resize, params.device,
+                   params.concepts_top, params.retry_failed)
 
 
 @dataclass
