@@ -7,6 +7,7 @@ name in ``lookup`` (for ``explain`` too). Importing this package imports no PyTo
 most of its modules do."""
 
 __all__ = [
-    "badimage", "checkpoint", "classes", "config", "data", "evaluate", "geodesy", "inference",
-    "labels", "lookup", "model", "predict", "registry", "shards", "train", "weights"
+    "align", "badimage", "checkpoint", "classes", "classifier", "config", "data", "evaluate",
+    "family", "geodesy", "inference", "labels", "lookup", "model", "predict", "registry",
+    "shards", "train", "weights"
 ]

@@ -17,3 +17,8 @@ PyTorch), ``cache`` (their embeddings computed once per checkpoint and gallery),
 classifier's, and single photos), ``report`` (which concepts drive the answers, by
 region) and ``probe`` (linear probes on the frozen embeddings).
 """
+
+__all__ = [
+    "cache", "concepts", "data", "family", "gallery", "gps", "image", "loss", "model",
+    "predict", "probe", "report", "topk", "vocabulary",
+]
