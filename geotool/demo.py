@@ -3,9 +3,11 @@
 ``geotool demo`` (and the README's first command) runs every stage for real — the private
 PostGIS server, a seeded world with its OSM extract imported into a local Nominatim,
 rendered photos, ingest, reverse geocoding, the SemP and S2 partitionings, a model trained
-on each (``training/synthetic.toml``), five-crop prediction of the test split, the
-evaluation ladder with its baselines, one photo answered, and concept influence with its
-report — and checks the data half against the generator's own truth. Every step is
+on each (``training/synthetic.toml``) and the concept-aware alignment model (λ > 0,
+``training/align_synthetic.toml``), five-crop prediction of the test split (the alignment
+model from its training coordinates' gallery), one evaluation ladder for all three with the
+baselines, one photo answered by the SemP and the alignment model, and concept influence
+with its report — and checks the data half against the generator's own truth. Every step is
 idempotent and resumable: a finished step is recognised and skipped, an interrupted one is
 redone or continued, so running the demo twice costs little the second time.
 
@@ -59,6 +61,7 @@ class DemoParams:
     nominatim_database: str = "nominatim"
     learn: bool = True  # train, predict, evaluate and explain (needs the ml extra)
     train_config: str = "synthetic.toml"  # a file of training/ (geotool.db.resources)
+    align_config: str = "align_synthetic.toml"  # the alignment model's ("": none)
     epochs: int | None = None  # None: the training config's
     concept_images: int = 120  # test photos explained for concept influence
     workdir: Path | None = None
@@ -102,6 +105,7 @@ class DemoReport:
     models: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> best metrics
     evaluation: Any = None  # geotool.learn.evaluate.EvaluationTable
     answer: Any = None  # geotool.learn.predict.ImageAnswer of one test photo
+    align_answer: Any = None  # geotool.learn.align.predict.AlignImageAnswer of that photo
     answer_truth: str = ""  # that photo's true place (its address vector, fine first)
     concepts: Any = None  # geotool.explain.report.ConceptReport
     concepts_text: str = ""
@@ -125,6 +129,13 @@ class DemoContext:
     #: The demo's models and the partitioning set each learns.
     models: dict[str, str] = field(default_factory=lambda: {
         "demo_semp_model": "demo_semp", "demo_s2_model": "demo_s2"})
+    #: The demo's alignment model (learns the dataset; none when align_config is "").
+    align_model: str = "demo_align_model"
+
+    @property
+    def all_models(self) -> list[str]:
+        """The classifiers, then the alignment model when the demo trains one."""
+        return [*self.models, *([self.align_model] if self.params.align_config else [])]
 
     @property
     def world_dir(self) -> Path:
@@ -341,11 +352,35 @@ def _training(ctx: DemoContext) -> Outcome:
     return Outcome("; ".join(parts), skipped=done)
 
 
+def _align_training(ctx: DemoContext) -> Outcome:
+    """The alignment model (λ > 0, training/align_synthetic.toml) on the demo's photos."""
+    from geotool.db.resources import training_config
+    from geotool.learn.config import load_train_config
+    from geotool.learn.registry import find_model
+    from geotool.learn.train import TrainParams, train
+
+    name = ctx.align_model
+    with ctx.engine.connect() as conn:
+        existing = find_model(conn, name)
+    if existing is not None and existing.status == "done":
+        ctx.report.models[name] = dict(existing.metrics or {})
+        return Outcome(f"{name} already trained", skipped=True)
+    cfg = load_train_config(training_config(ctx.params.align_config),
+                            dataset=ctx.params.dataset, name=name, epochs=ctx.params.epochs,
+                            checkpoint_dir=str(ctx.workdir / "models" / name))
+    ctx.progress.message(f"    training {name} on {ctx.params.dataset} ({cfg.backbone}, "
+                         f"λ = {cfg.concept_lambda}, {cfg.epochs} epochs)")
+    result = train(ctx.engine, TrainParams(cfg, resume=existing is not None),
+                   progress=ctx.progress)
+    ctx.report.models[name] = dict(result.best_metrics)
+    return Outcome(f"{name}: {result.steps:,} steps in {result.seconds:,.0f} s")
+
+
 def _prediction(ctx: DemoContext) -> Outcome:
     from geotool.learn.predict import PredictParams, predict
 
     parts, done = [], True
-    for name in ctx.models:
+    for name in ctx.all_models:  # the alignment model answers from its training coordinates
         summary = predict(ctx.engine, PredictParams(name, ctx.params.dataset, "test"),
                           progress=ctx.progress)
         done = done and summary.predicted == 0
@@ -358,7 +393,7 @@ def _evaluation(ctx: DemoContext) -> Outcome:
     from geotool.learn.evaluate import EvaluateParams, evaluate
 
     ctx.report.evaluation = evaluate(ctx.engine, EvaluateParams(
-        tuple(ctx.models), ctx.params.dataset, "test"))
+        tuple(ctx.all_models), ctx.params.dataset, "test"))
     return Outcome(f"{len(ctx.report.evaluation.frame)} rows (models and baselines)")
 
 
@@ -379,7 +414,14 @@ def _one_photo(ctx: DemoContext) -> Outcome:
     ready = ready_model(ctx.engine, "demo_semp_model")
     ctx.report.answer = predict_image(ready, [row.path])[0]
     ctx.report.answer_truth = truth or ""
-    return Outcome(f"{row.path}: {ctx.report.answer.summary_line()}")
+    detail = f"{row.path}: {ctx.report.answer.summary_line()}"
+    if ctx.params.align_config:
+        from geotool.learn.align.predict import predict_image_align
+
+        ctx.report.align_answer = predict_image_align(ctx.engine, ctx.align_model,
+                                                      [row.path])[0]
+        detail += f"; {ctx.align_model}: {ctx.report.align_answer.summary_line()}"
+    return Outcome(detail)
 
 
 def _concepts(ctx: DemoContext) -> Outcome:
@@ -403,6 +445,11 @@ def _concepts(ctx: DemoContext) -> Outcome:
                    skipped=summary.images_explained == 0)
 
 
+def _align_not_wanted(ctx: DemoContext) -> str | None:
+    return "no alignment model (align_config is empty)" if not ctx.params.align_config \
+        else None
+
+
 def _demo_k(params: DemoParams) -> int:
     """Top-k pixels for the demo: 10 % of the model's input pixels. At the synthetic
     model's 64 px the default (1000 at 224 px, scaled: 82 px) leaves most concepts with no
@@ -424,6 +471,7 @@ STEPS: list[Step] = [
     Step("reverse geocoding", never_done, _geocode),
     Step("partitionings", never_done, _partitionings),
     Step("training", never_done, _training, learning=True),
+    Step("alignment training", _align_not_wanted, _align_training, learning=True),
     Step("five-crop prediction", never_done, _prediction, learning=True),
     Step("evaluation", never_done, _evaluation, learning=True),
     Step("one photo", never_done, _one_photo, learning=True),
