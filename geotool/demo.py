@@ -61,7 +61,7 @@ class DemoParams:
     nominatim_database: str = "nominatim"
     learn: bool = True  # train, predict, evaluate and explain (needs the ml extra)
     train_config: str = "synthetic.toml"  # a file of training/ (geotool.db.resources)
-    align_config: str = "align_synthetic.toml"  # the alignment model's ("": none)
+    align_config: str = "align_synthetic.toml"  # the alignment model's (λ > 0)
     epochs: int | None = None  # None: the training config's
     concept_images: int = 120  # test photos explained for concept influence
     workdir: Path | None = None
@@ -129,13 +129,13 @@ class DemoContext:
     #: The demo's models and the partitioning set each learns.
     models: dict[str, str] = field(default_factory=lambda: {
         "demo_semp_model": "demo_semp", "demo_s2_model": "demo_s2"})
-    #: The demo's alignment model (learns the dataset; none when align_config is "").
+    #: The demo's alignment model (family align, λ > 0; learns the dataset's photos).
     align_model: str = "demo_align_model"
 
     @property
     def all_models(self) -> list[str]:
-        """The classifiers, then the alignment model when the demo trains one."""
-        return [*self.models, *([self.align_model] if self.params.align_config else [])]
+        """The classifiers, then the alignment model: what is predicted and evaluated."""
+        return [*self.models, self.align_model]
 
     @property
     def world_dir(self) -> Path:
@@ -353,7 +353,8 @@ def _training(ctx: DemoContext) -> Outcome:
 
 
 def _align_training(ctx: DemoContext) -> Outcome:
-    """The alignment model (λ > 0, training/align_synthetic.toml) on the demo's photos."""
+    """The concept-aware image–GPS alignment model (``training/align_synthetic.toml``:
+    λ = 0.5, the planet's concept vocabulary) on the demo's photos and coordinates."""
     from geotool.db.resources import training_config
     from geotool.learn.config import load_train_config
     from geotool.learn.registry import find_model
@@ -373,7 +374,10 @@ def _align_training(ctx: DemoContext) -> Outcome:
     result = train(ctx.engine, TrainParams(cfg, resume=existing is not None),
                    progress=ctx.progress)
     ctx.report.models[name] = dict(result.best_metrics)
-    return Outcome(f"{name}: {result.steps:,} steps in {result.seconds:,.0f} s")
+    m = result.best_metrics
+    return Outcome(f"{name}: {result.steps:,} steps in {result.seconds:,.0f} s; val within "
+                   f"25/200/750 km {m.get('acc_25km', 0):.3f}/{m.get('acc_200km', 0):.3f}/"
+                   f"{m.get('acc_750km', 0):.3f}")
 
 
 def _prediction(ctx: DemoContext) -> Outcome:
@@ -415,12 +419,10 @@ def _one_photo(ctx: DemoContext) -> Outcome:
     ctx.report.answer = predict_image(ready, [row.path])[0]
     ctx.report.answer_truth = truth or ""
     detail = f"{row.path}: {ctx.report.answer.summary_line()}"
-    if ctx.params.align_config:
-        from geotool.learn.align.predict import predict_image_align
+    from geotool.learn.align.predict import predict_image_align
 
-        ctx.report.align_answer = predict_image_align(ctx.engine, ctx.align_model,
-                                                      [row.path])[0]
-        detail += f"; {ctx.align_model}: {ctx.report.align_answer.summary_line()}"
+    ctx.report.align_answer = predict_image_align(ctx.engine, ctx.align_model, [row.path])[0]
+    detail += f"; {ctx.align_model}: {ctx.report.align_answer.summary_line()}"
     return Outcome(detail)
 
 
@@ -445,11 +447,6 @@ def _concepts(ctx: DemoContext) -> Outcome:
                    skipped=summary.images_explained == 0)
 
 
-def _align_not_wanted(ctx: DemoContext) -> str | None:
-    return "no alignment model (align_config is empty)" if not ctx.params.align_config \
-        else None
-
-
 def _demo_k(params: DemoParams) -> int:
     """Top-k pixels for the demo: 10 % of the model's input pixels. At the synthetic
     model's 64 px the default (1000 at 224 px, scaled: 82 px) leaves most concepts with no
@@ -471,7 +468,7 @@ STEPS: list[Step] = [
     Step("reverse geocoding", never_done, _geocode),
     Step("partitionings", never_done, _partitionings),
     Step("training", never_done, _training, learning=True),
-    Step("alignment training", _align_not_wanted, _align_training, learning=True),
+    Step("alignment training", never_done, _align_training, learning=True),
     Step("five-crop prediction", never_done, _prediction, learning=True),
     Step("evaluation", never_done, _evaluation, learning=True),
     Step("one photo", never_done, _one_photo, learning=True),
