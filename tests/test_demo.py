@@ -168,4 +168,5 @@ def test_a_step_is_one_entry(tmp_path: Path) -> None:
     names = [s.name for s in STEPS]
     assert len(set(names)) == len(names) and names[0] == "database"
     assert [s.name for s in STEPS if s.learning] == [
-        "training", "five-crop prediction", "evaluation", "one photo", "concept influence"]
+        "training", "alignment training", "five-crop prediction", "evaluation", "one photo",
+        "concept influence"]
