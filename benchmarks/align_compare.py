@@ -16,18 +16,22 @@ gallery coordinate (the unique training coordinates) of highest cosine similarit
 classifier its finest class's mean coordinate. Beside them the most-frequent-class
 baseline (the finest SemP class with the most training photos, for every test photo).
 Prints accuracy at 1/25/200/750/2500 km per run, the mean ± standard deviation over the
-seeds, and the concept measurement: among correctly placed test photos (≤ 25 km and
+seeds, and the concept measurements: among correctly placed test photos (≤ 25 km and
 ≤ 200 km), how often the top image-side concept is one the planet's design makes
-informative vs one it makes uninformative (mask concepts only: 7 of each, chance 50 %).
+informative vs one it makes uninformative (mask concepts only: 7 of each, chance 50 %);
+and how often the top climate concept (image side; GPS side at the true coordinate) is
+the photo's true climate band (majority class beside it).
 
-    python benchmarks/align_compare.py --workdir /tmp/align-compare --seeds 0 1
+    python -m benchmarks.align_compare --workdir /tmp/align-compare --seeds 0 1
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import statistics
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -39,21 +43,21 @@ import sqlalchemy as sa
 import torch
 
 from geotool.geocode.boundaries import load_boundaries, read_boundaries
-from geotool.geocode.pipeline import geocode_dataset
+from geotool.geocode.pipeline import GeocodeParams, geocode
 from geotool.geocode.registry import GeocoderOptions
 from geotool.ingest.load import ingest_file
 from geotool.learn.align.data import read_align_rows
 from geotool.learn.align.family import encode_gallery
 from geotool.learn.align.model import load_align_checkpoint
-from geotool.learn.align.vocabulary import load_vocabulary
 from geotool.learn.checkpoint import load_model
 from geotool.learn.config import load_train_config
 from geotool.learn.data import LabelledImages, ValBatches, batch_pixels, collate, normalise
 from geotool.learn.geodesy import haversine_km
-from geotool.learn.train import _specs, train
+from geotool.learn.train import TrainParams, _specs, train
 from geotool.partition.build import BuildParams, build_partitioning
 from geotool.synth.photos import generate_photos
 from geotool.synth.world import generate_world
+from geotool.vocab.concepts import load_vocabulary
 
 ROOT = Path(__file__).resolve().parent.parent
 RADII = (1, 25, 200, 750, 2500)
@@ -70,8 +74,8 @@ def build_planet(url: str, workdir: Path, world_seed: int, photos: int, size: in
         generate_photos(world, photos, size, photo_dir, seed=world_seed, overwrite=True)
     ingest_file(photo_dir / "all.csv", DATASET, engine=engine)
     load_boundaries(engine, read_boundaries(world / "boundaries.geojson"), "world")
-    geocode_dataset(engine, DATASET, "boundaries", GeocoderOptions(database_url=url),
-                    details=False)
+    geocode(engine, GeocodeParams(DATASET, "boundaries", GeocoderOptions(database_url=url),
+                                  details=False))
     build_partitioning(engine, BuildParams(name=SET, dataset=DATASET, taus=(10, 25, 50)))
     return photo_dir
 
@@ -91,14 +95,21 @@ def ladder(km: np.ndarray) -> dict[str, float]:
     return out
 
 
+def climate_truth(photo_dir: Path) -> dict[str, str]:
+    doc = json.loads((photo_dir / "photos.json").read_text(encoding="utf-8"))
+    return {str(p["id"]): str(p["climate"]) for p in doc["photos"]}
+
+
 @torch.no_grad()
-def evaluate_align(engine: Any, checkpoint: Path) -> tuple[dict[str, float], dict[str, Any]]:
+def evaluate_align(engine: Any, checkpoint: Path, photo_dir: Path
+                   ) -> tuple[dict[str, float], dict[str, Any]]:
     model, meta = load_align_checkpoint(checkpoint)
     cfg = load_train_config(None, **{k: v for k, v in meta["config"].items()
                                      if k not in ("name",)}, name="eval")
     with engine.connect() as conn:
         train_rows = read_align_rows(conn, DATASET, "train").arrays
-        test_rows = read_align_rows(conn, DATASET, "test").arrays
+        test_all = read_align_rows(conn, DATASET, "test")
+        test_rows = test_all.arrays
     gallery = torch.from_numpy(np.unique(np.stack([train_rows.lat, train_rows.lon], 1),
                                          axis=0)).float()
     gallery_emb = encode_gallery(model, gallery)
@@ -114,8 +125,23 @@ def evaluate_align(engine: Any, checkpoint: Path) -> tuple[dict[str, float], dic
         rows_all.append(rows)
     km = np.concatenate(kms)
     scores = np.concatenate(tops)
-    return ladder(km), concept_measure(km, scores, list(meta["concept_names"]),
-                                       meta["config"]["concept_vocab"])
+    names = list(meta["concept_names"])
+    measure = concept_measure(km, scores, names, meta["config"]["concept_vocab"])
+    # the climate concepts against the photos' true climate band (image side; GPS side at
+    # the true coordinates)
+    truth_of = climate_truth(photo_dir)
+    rows = np.concatenate(rows_all)
+    truth = np.array([truth_of.get(test_all.external_ids[r], "") for r in rows])
+    cols = [i for i, n in enumerate(names) if n.endswith(" climate")]
+    if cols:
+        def band(s: np.ndarray) -> np.ndarray:
+            return np.array([names[cols[i]].split()[0] for i in s[:, cols].argmax(1)])
+        gps = model.concept_scores(model.encode_gps(torch.from_numpy(
+            np.stack([test_rows.lat[rows], test_rows.lon[rows]], 1)).float())).numpy()
+        measure["climate_acc_image"] = float((band(scores) == truth).mean())
+        measure["climate_acc_gps"] = float((band(gps) == truth).mean())
+        measure["climate_majority"] = float(max(np.mean(truth == c) for c in set(truth)))
+    return ladder(km), measure
 
 
 def concept_measure(km: np.ndarray, scores: np.ndarray, names: list[str],
@@ -186,10 +212,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
 
 
 def main() -> None:
-    import sys
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from scratch_databases import ScratchDatabases
+    from benchmarks.scratch_databases import ScratchDatabases
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/align-compare"))
@@ -205,6 +228,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally: close the server
     args.workdir.mkdir(parents=True, exist_ok=True)
     scratch = ScratchDatabases(Path(tempfile.mkdtemp(prefix="align_cmp_")))
     try:
@@ -213,8 +237,10 @@ def main() -> None:
         t0 = time.monotonic()
         build_planet(url, args.workdir, args.world_seed, args.photos, args.size)
         print(f"planet ready in {time.monotonic() - t0:.0f} s", flush=True)
-        variants = {"geoclip": dict(concept_lambda=0.0, concept_supervision=0.0),
-                    "concept": {}, "concept_nosup": dict(concept_supervision=0.0)}
+        variants: dict[str, dict[str, Any]] = {
+            "geoclip": dict(concept_lambda=0.0, concept_supervision=0.0), "concept": {},
+            "concept_nosup": dict(concept_supervision=0.0),
+            "concept_lift": dict(concept_target="lift")}
         runs: list[dict[str, Any]] = []
         for seed in args.seeds:
             for variant in args.variants:
@@ -225,14 +251,18 @@ def main() -> None:
                 if variant == "semp":
                     cfg = load_train_config(args.classifier_config, partitions=SET, name=name,
                                             checkpoint_dir=str(ck), seed=seed, **extra)
-                    result = train(engine, cfg, force=True)
-                    metrics, concepts = evaluate_classifier(engine, result.best_checkpoint), {}
+                    result = train(engine, TrainParams(cfg, force=True))
+                    assert result.best_checkpoint is not None
+                    metrics = evaluate_classifier(engine, result.best_checkpoint)
+                    concepts: dict[str, Any] = {}
                 else:
                     cfg = load_train_config(args.config, dataset=DATASET, name=name,
                                             checkpoint_dir=str(ck), seed=seed,
                                             **variants[variant], **extra)
-                    result = train(engine, cfg, force=True)
-                    metrics, concepts = evaluate_align(engine, result.best_checkpoint)
+                    result = train(engine, TrainParams(cfg, force=True))
+                    assert result.best_checkpoint is not None
+                    metrics, concepts = evaluate_align(engine, result.best_checkpoint,
+                                                       args.workdir / "photos")
                 run = {"variant": variant, "seed": seed, "metrics": metrics,
                        "concepts": concepts, "train_seconds": round(time.monotonic() - t1, 1),
                        "steps": result.steps}

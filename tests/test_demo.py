@@ -125,6 +125,13 @@ def _check_learning(report: Any, engine: sa.Engine, workdir: Path) -> None:
     assert report.concepts is not None and report.concept_chart.is_file()
     assert "Concept influence of model demo_semp_model" in report.concepts_text
     assert (workdir / "models" / "demo_semp_model").is_dir()
+    align = report.models["demo_align_model"]  # the alignment family, λ > 0
+    assert {"acc_25km", "acc_750km", "loss_concept"} <= set(align)
+    assert align["acc_2500km"] >= align["acc_750km"] >= align["acc_25km"]
+    with engine.connect() as conn:
+        family = conn.execute(sa.text(
+            "SELECT family FROM models WHERE name = 'demo_align_model'")).scalar_one()
+    assert family == "align"
 
 
 def test_demo_training_config_ships_with_geotool() -> None:
@@ -133,6 +140,8 @@ def test_demo_training_config_ships_with_geotool() -> None:
 
     config = load_train_config(training_config(DemoParams().train_config))
     assert config.backbone == "small_cnn" and config.epochs >= 1
+    align = load_train_config(training_config(DemoParams().align_config))
+    assert align.family == "align" and align.concept_lambda > 0
 
 
 def test_demo_rejects_bad_configuration(tmp_path: Path) -> None:

@@ -21,14 +21,13 @@ from geotool.learn import registry
 from geotool.learn.checkpoint import read_checkpoint
 from geotool.learn.classes import SetClasses, check_same_classes, read_set_classes
 from geotool.learn.config import TrainConfig
-from geotool.learn.family import TrainingFamily
+from geotool.learn.family import TrainerView, TrainingFamily
 from geotool.learn.geodesy import haversine_km
 from geotool.learn.labels import read_label_arrays
 from geotool.learn.model import GeoClassifier
 
 if TYPE_CHECKING:
     from geotool.learn.data import Batch
-    from geotool.learn.train import _Trainer
 
 KM_LADDER = (1, 25, 200, 750, 2500)
 
@@ -114,7 +113,7 @@ class ClassifierFamily(TrainingFamily):
             self.weights_note = f"backbone {cfg.backbone}: packaged ImageNet weights"
         return model
 
-    def loss(self, trainer: _Trainer, batch: Batch, step: int) -> torch.Tensor:
+    def loss(self, trainer: TrainerView, batch: Batch, step: int) -> torch.Tensor:
         x = trainer.pixels(batch)
         y = batch.targets.to(trainer.device, non_blocking=True)
         with trainer.autocast():
@@ -128,7 +127,7 @@ class ClassifierFamily(TrainingFamily):
         return loss
 
     @torch.no_grad()
-    def validate(self, trainer: _Trainer) -> dict[str, float]:
+    def validate(self, trainer: TrainerView) -> dict[str, float]:
         labels = self.val_rows
         if len(labels) == 0:
             return {}

@@ -116,6 +116,7 @@ class TrainConfig:
     concept_temperature: float = 0.1  # τ of the concept softmax
     concept_supervision: float = 0.0  # μ, weight of the concept-truth cross-entropy
     concept_truth: str = ""  # photos.json with per-photo climates ("" = beside the images)
+    concept_target: str = "share"  # mask truth: share (pixel share) | lift (share / mean share)
 
     def validate(self, resume: bool = False) -> None:
         """Raise :class:`InvalidValueError` naming the first value that cannot work.
@@ -131,10 +132,10 @@ class TrainConfig:
                                "(`geotool partitions list` shows them)")
         if self.family == "align" and not resume:
             if self.partitions:
-                raise GeotoolError("an alignment model (family = 'align') learns photos and "
+                raise InvalidValueError("an alignment model (family = 'align') learns photos and "
                                    "coordinates, not cells: give --dataset, not --partitions")
             if not self.dataset:
-                raise GeotoolError("say which dataset an alignment model learns: --dataset "
+                raise InvalidValueError("say which dataset an alignment model learns: --dataset "
                                    "NAME (`geotool datasets` lists them)")
         if not self.name:
             raise InvalidValueError("give the model a name: --name NAME")
@@ -177,34 +178,37 @@ class TrainConfig:
             raise InvalidValueError("give either --weights or --init-from, not both")
 
     def _validate_align(self) -> None:
-        from geotool.learn.align.vocabulary import load_vocabulary
+        from geotool.vocab.concepts import load_vocabulary
 
         for name in ("embed_dim", "projection_hidden", "gps_hidden", "gps_depth"):
             if getattr(self, name) < 1:
-                raise GeotoolError(f"{name} must be at least 1, not {getattr(self, name)}")
+                raise InvalidValueError(f"{name} must be at least 1, not {getattr(self, name)}")
         if not self.gps_sigmas or min(self.gps_sigmas) <= 0:
-            raise GeotoolError(f"gps_sigmas must be positive scales (GeoCLIP: [1, 16, 256]), "
+            raise InvalidValueError(f"gps_sigmas must be positive scales (GeoCLIP: [1, 16, 256]), "
                                f"not {self.gps_sigmas}")
         if self.gps_init not in ("random", "geoclip"):
-            raise GeotoolError(f"gps_init must be random or geoclip, not {self.gps_init!r}")
+            raise InvalidValueError(f"gps_init must be random or geoclip, not {self.gps_init!r}")
         if self.queue_size < 0 or self.queue_store not in ("coordinates", "embeddings"):
-            raise GeotoolError("queue_size must be 0 or more and queue_store coordinates or "
+            raise InvalidValueError("queue_size must be 0 or more and queue_store coordinates or "
                                f"embeddings, not {self.queue_size} / {self.queue_store!r}")
         if self.gps_jitter_km < 0:
-            raise GeotoolError(f"gps_jitter_km must be 0 or more, not {self.gps_jitter_km}")
+            raise InvalidValueError(f"gps_jitter_km must be 0 or more, not {self.gps_jitter_km}")
         if self.concept_lambda < 0 or self.concept_supervision < 0:
-            raise GeotoolError("concept_lambda and concept_supervision are weights: 0 or more")
+            raise InvalidValueError("concept_lambda and concept_supervision are weights: 0 or more")
         if self.concept_divergence not in ("js", "sym_kl"):
-            raise GeotoolError(f"concept_divergence must be js or sym_kl, not "
+            raise InvalidValueError(f"concept_divergence must be js or sym_kl, not "
                                f"{self.concept_divergence!r}")
+        if self.concept_target not in ("share", "lift"):
+            raise InvalidValueError(f"concept_target must be share or lift, not "
+                               f"{self.concept_target!r}")
         if self.concept_temperature <= 0 or self.init_temperature <= 0:
-            raise GeotoolError("concept_temperature and init_temperature must be positive")
+            raise InvalidValueError("concept_temperature and init_temperature must be positive")
         if self.backbone == "clip" and not self.clip_path:
-            raise GeotoolError("backbone = 'clip' needs clip_path, a local CLIP model folder "
+            raise InvalidValueError("backbone = 'clip' needs clip_path, a local CLIP model folder "
                                "(geotool never downloads weights)")
         vocab = load_vocabulary(self.concept_vocab)
         if self.concept_supervision > 0 and not any(c.has_truth for c in vocab.concepts):
-            raise GeotoolError(f"concept_supervision > 0 needs a vocabulary with truth "
+            raise InvalidValueError(f"concept_supervision > 0 needs a vocabulary with truth "
                                f"(mask or climate entries); {vocab.name!r} has none")
 
     def input_size(self) -> int:

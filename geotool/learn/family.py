@@ -6,13 +6,17 @@ AMP, the sampler, checkpoints and exact resume, the run record, ``models`` and
 it reads, the model and its optimiser, the batch → loss step, the validation metrics,
 what its checkpoint carries besides the weights, and any training state of its own (the
 alignment family's GPS queue). Families: ``classifier`` (:mod:`geotool.learn.classifier`)
-and ``align`` (:mod:`geotool.learn.align.family`).
+and ``align`` (:mod:`geotool.learn.align.family`); ``geotool.learn.train.family_for``
+picks one. A family sees the loop only through :class:`TrainerView`, so nothing here or
+in a family imports the loop (no import cycle).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 from sqlalchemy.engine import Connection, Engine
@@ -23,7 +27,36 @@ from geotool.learn.labels import LabelArrays
 
 if TYPE_CHECKING:
     from geotool.learn.data import Batch
-    from geotool.learn.train import _Trainer
+
+
+class Ranks(Protocol):
+    """This process's rank among ``world`` processes."""
+
+    @property
+    def rank(self) -> int: ...
+
+    @property
+    def world(self) -> int: ...
+
+
+class TrainerView(Protocol):
+    """What a family may use of the running loop (``geotool.learn.train._Trainer``)."""
+
+    config: TrainConfig
+    device: torch.device
+    model: nn.Module  # the unwrapped model
+    train_module: nn.Module  # what the step calls (DDP-wrapped under torchrun)
+
+    @property
+    def ranks(self) -> Ranks: ...
+
+    def autocast(self) -> AbstractContextManager[Any]: ...
+
+    def pixels(self, batch: Batch) -> torch.Tensor: ...
+
+    def val_batches(self, labels: LabelArrays) -> Iterator[Batch]: ...
+
+    def reduce(self, values: torch.Tensor) -> torch.Tensor: ...
 
 
 class TrainingFamily(ABC):
@@ -57,11 +90,11 @@ class TrainingFamily(ABC):
                                weight_decay=cfg.weight_decay)
 
     @abstractmethod
-    def loss(self, trainer: _Trainer, batch: Batch, step: int) -> torch.Tensor:
+    def loss(self, trainer: TrainerView, batch: Batch, step: int) -> torch.Tensor:
         """The training loss of one (rank's slice of a) batch; ``step`` counts from 0."""
 
     @abstractmethod
-    def validate(self, trainer: _Trainer) -> dict[str, float]:
+    def validate(self, trainer: TrainerView) -> dict[str, float]:
         """Validation metrics on ``val_rows`` (must hold ``loss``: lowest = best)."""
 
     @abstractmethod
@@ -85,14 +118,3 @@ class TrainingFamily(ABC):
     @abstractmethod
     def val_message(self, step: int, metrics: dict[str, float]) -> str:
         """One progress line after a validation."""
-
-
-def family_for(cfg: TrainConfig) -> TrainingFamily:
-    """The family object of ``cfg.family``."""
-    if cfg.family == "align":
-        from geotool.learn.align.family import AlignFamily
-
-        return AlignFamily()
-    from geotool.learn.classifier import ClassifierFamily
-
-    return ClassifierFamily()

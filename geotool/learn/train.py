@@ -67,7 +67,7 @@ from geotool.learn.data import (
     normalise,
     steps_per_epoch,
 )
-from geotool.learn.family import TrainingFamily, family_for
+from geotool.learn.family import TrainingFamily
 from geotool.learn.inference import default_resize
 from geotool.learn.labels import LabelArrays
 from geotool.progress import NO_PROGRESS, Progress
@@ -184,6 +184,17 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def family_for(cfg: TrainConfig) -> TrainingFamily:
+    """The family object of ``cfg.family`` (one per run)."""
+    if cfg.family == "align":
+        from geotool.learn.align.family import AlignFamily
+
+        return AlignFamily()
+    from geotool.learn.classifier import ClassifierFamily
+
+    return ClassifierFamily()
 
 
 class _Trainer:

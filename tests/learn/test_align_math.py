@@ -28,8 +28,8 @@ from geotool.learn.align.family import jitter
 from geotool.learn.align.gps import GpsEncoder, check_coordinates, load_geoclip_weights
 from geotool.learn.align.loss import GpsQueue, info_nce
 from geotool.learn.align.model import build_align_model
-from geotool.learn.align.vocabulary import load_vocabulary
 from geotool.learn.geodesy import haversine_km
+from geotool.vocab.concepts import load_vocabulary
 
 
 def test_info_nce_with_a_queue_matches_the_hand_computed_value() -> None:
@@ -202,3 +202,39 @@ def test_efficientnet_lite0_has_its_packaged_imagenet_weights() -> None:
     assert torch.equal(model.backbone.state_dict()[key], weights[key])
     with pytest.raises(GeotoolError, match="no pretrained weights installed"):
         GeoClassifier("small_cnn", [3], pretrained=True)
+
+
+def test_concept_truth_from_masks_and_climates(tmp_path: Path) -> None:
+    import json
+
+    from PIL import Image
+
+    from geotool.learn.align.data import AlignRows, concept_targets
+    from geotool.learn.labels import ImageSource, LabelArrays
+    from geotool.vocab.ade20k import ADE20K_IDS
+
+    vocab = load_vocabulary("planet")
+    sky, tower, arid = vocab.index("sky"), vocab.index("tower"), vocab.index("arid climate")
+    images = tmp_path / "images" / "000"
+    images.mkdir(parents=True)
+    first = np.full((4, 4), ADE20K_IDS["sky"], dtype=np.uint8)
+    first[0, 0] = ADE20K_IDS["tower"]  # 1/16 tower, 15/16 sky
+    second = np.full((4, 4), ADE20K_IDS["sky"], dtype=np.uint8)  # all sky
+    masks = []
+    for i, labels in enumerate((first, second)):
+        Image.fromarray(labels).save(tmp_path / f"m{i}.png")
+        masks.append(str(tmp_path / f"m{i}.png"))
+    (tmp_path / "photos.json").write_text(json.dumps(
+        {"photos": [{"id": "a", "climate": "arid"}, {"id": "b", "climate": "polar?"}]}))
+    arrays = LabelArrays(np.arange(2), np.zeros(2), np.zeros(2), np.zeros((2, 0), np.int64),
+                         [ImageSource(str(images / "a.jpg")), ImageSource(str(images / "b.jpg"))])
+    rows = AlignRows(arrays, ["a", "b"], masks)
+    share = concept_targets(rows, vocab)
+    assert share[0, sky] == pytest.approx(15 / 16) and share[0, tower] == pytest.approx(1 / 16)
+    assert share[0, arid] == 1.0 and share[1, arid:].sum() == 0  # unknown climate: no truth
+    lift = concept_targets(rows, vocab, mode="lift")
+    # mean shares: sky 31/32, tower 1/32 → lifts 30/31 and 2; rescaled to the row's total 1
+    s, t = (15 / 16) / (31 / 32), (1 / 16) / (1 / 32)
+    assert lift[0, tower] == pytest.approx(t / (s + t))
+    assert lift[0, sky] == pytest.approx(s / (s + t))
+    assert lift[1, sky] == pytest.approx(1.0)

@@ -25,7 +25,7 @@ from geotool.errors import GeotoolError
 from geotool.learn.align.model import AlignModel, load_align_checkpoint
 from geotool.learn.checkpoint import load_model, read_checkpoint
 from geotool.learn.config import load_train_config
-from geotool.learn.train import train
+from geotool.learn.train import TrainParams, train
 
 TESTS = Path(__file__).resolve().parents[1]
 planet = pytest.fixture(scope="module")(planet_database)
@@ -38,7 +38,7 @@ def test_an_alignment_model_trains_and_is_recorded(planet: tuple[str, Engine, Pa
     from geotool.cli.app import app
 
     url, engine, _ = planet
-    train(engine, small_align(tmp_path, name="al", epochs=3))
+    train(engine, TrainParams(small_align(tmp_path, name="al", epochs=3)))
     with engine.connect() as conn:
         row = conn.execute(sa.text(
             "SELECT family, dataset_id, concepts, status, set_id, checkpoint_path, metrics "
@@ -84,8 +84,30 @@ def test_alignment_input_errors_are_one_line(planet: tuple[str, Engine, Path],
             ({"gps_init": "geoclip"}, "does not fit it"),
             ({"concept_vocab": "world", "concept_supervision": 0.5}, "has none")):
         with pytest.raises(GeotoolError, match=named) as info:
-            train(engine, small_align(tmp_path, name="bad", **overrides))
+            train(engine, TrainParams(small_align(tmp_path, name="bad", **overrides)))
         assert "\n" not in str(info.value)
+
+
+def test_cli_trains_an_alignment_model(planet: tuple[str, Engine, Path],
+                                       tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from geotool.cli.app import app
+
+    url, _, _ = planet
+    config = tmp_path / "a.toml"
+    config.write_text('family = "align"\nbackbone = "small_cnn"\nimage_size = 32\n'
+                      'pretrained = false\nembed_dim = 16\nprojection_hidden = 16\n'
+                      'gps_hidden = 16\ngps_depth = 1\nqueue_size = 32\nbatch_size = 16\n'
+                      'concept_vocab = "planet"\nworkers = 0\n')
+    args = ["train", "--config", str(config), "--dataset", "tiny", "--name", "cli_al",
+            "--checkpoint-dir", str(tmp_path / "ck"), "--max-steps", "2",
+            "--database-url", url]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "2 steps" in result.output and "(InfoNCE" in result.output
+    wrong = CliRunner().invoke(app, [*args[:5], "--partitions", "tiny", *args[5:]])
+    assert wrong.exit_code == 1 and "give --dataset, not --partitions" in wrong.output
 
 
 def test_bad_images_are_skipped_and_recorded(planet: tuple[str, Engine, Path],
@@ -99,8 +121,8 @@ def test_bad_images_are_skipped_and_recorded(planet: tuple[str, Engine, Path],
         conn.execute(sa.text("UPDATE images SET path = :p WHERE id = :i"),
                      {"p": str(tmp_path / "gone.jpg"), "i": image_id})
     try:
-        result = train(engine, small_align(tmp_path, name="al_bad", epochs=1,
-                                           max_bad_share=0.05))
+        result = train(engine, TrainParams(small_align(tmp_path, name="al_bad", epochs=1,
+                                                       max_bad_share=0.05)))
         with engine.connect() as conn:
             reasons = dict(conn.execute(sa.text(
                 "SELECT image_id, reason FROM bad_images WHERE run_id = :r"),
@@ -117,7 +139,7 @@ import os, signal, sys
 sys.path.insert(0, {tests!r})
 import sqlalchemy as sa
 from geotool.progress import NullProgress
-from geotool.learn.train import train
+from geotool.learn.train import TrainParams, train
 from support.align_configs import small_align
 from pathlib import Path
 
@@ -127,7 +149,7 @@ class KillAt(NullProgress):
             os.kill(os.getpid(), signal.SIGKILL)
 
 engine = sa.create_engine({url!r})
-train(engine, small_align(Path({tmp!r}), name="al_killed"), KillAt())
+train(engine, TrainParams(small_align(Path({tmp!r}), name="al_killed")), progress=KillAt())
 """
 
 
@@ -136,7 +158,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(planet: tuple[str, Engine, P
                                                     tmp_path: Path) -> None:
     url, engine, _ = planet
     torch.set_num_threads(1)
-    whole = train(engine, small_align(tmp_path / "w", name="al_whole"))
+    whole = train(engine, TrainParams(small_align(tmp_path / "w", name="al_whole")))
     # 10 steps per epoch, checkpoints every 3: killed at 14, the last checkpoint is 12
     script = KILL_SCRIPT.format(tests=str(TESTS), url=url, tmp=str(tmp_path / "k"),
                                 kill_at=14)
@@ -154,7 +176,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(planet: tuple[str, Engine, P
     assert eventually(status, "died") == "died"
     kept = read_checkpoint(tmp_path / "k" / "ck" / "last.pt")
     assert kept["state"]["step"] == 12 and kept["state"]["family"]["queue"]["filled"] == 48
-    resumed = train(engine, load_train_config(None, name="al_killed"), resume=True)
+    resumed = train(engine, TrainParams(load_train_config(None, name="al_killed"), resume=True))
     assert (resumed.resumed_from_step, resumed.steps) == (12, whole.steps)
     a = read_checkpoint(whole.last_checkpoint)
     b = read_checkpoint(resumed.last_checkpoint)

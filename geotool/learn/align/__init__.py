@@ -6,10 +6,10 @@ concept-level divergence pulls the two distributions together (Hou et al. 2025).
 method and every decision are in docs/method.md ("The alignment family").
 
 Modules: ``gps`` (the GeoCLIP location encoder), ``image`` (backbone + projection),
-``vocabulary`` (concept lists in TOML, no PyTorch), ``concepts`` (the bank and the
-losses), ``loss`` (InfoNCE with a queue), ``model`` (``AlignModel``, building and loading),
-``family`` (what the shared training loop needs from this family), ``data`` (its
-training examples).
+``vocabulary`` (re-exports :mod:`geotool.vocab.concepts`, the TOML concept lists),
+``concepts`` (the bank and the losses), ``loss`` (InfoNCE with a queue), ``model``
+(``AlignModel``, building and loading), ``family`` (what the shared training loop needs
+from this family), ``data`` (its training examples).
 
 Answering with a trained model: ``gallery`` (GPS candidates kept in PostGIS, no
 PyTorch), ``cache`` (their embeddings computed once per checkpoint and gallery),

@@ -1,6 +1,6 @@
 """The alignment family's examples: a dataset's photos, coordinates and concept truth.
 
-``read_align_rows`` reads ``sql/learn_align_images.sql`` once per run into
+``read_align_rows`` reads ``sql/learn/align_images.sql`` once per run into
 :class:`~geotool.learn.labels.LabelArrays` (no class columns: an alignment model learns
 coordinates), so the shared sampler, transforms and bad-image handling apply unchanged.
 
@@ -12,7 +12,9 @@ the vocabulary's concepts:
 - a ``climate`` concept: 1 when the photo's place has that climate band (``photos.json``
   of the synthetic photo set: ``concept_truth``, or found beside the images), else 0.
 
-Rows without any truth (no mask, unknown climate) have zero mass and are left out of the
+``concept_target = "lift"`` replaces a mask concept's share by its share relative to the
+concept's mean share (see :func:`concept_targets`). Rows without any truth (no mask,
+unknown climate) have zero mass and are left out of the
 supervision term.
 """
 
@@ -28,8 +30,8 @@ from sqlalchemy.engine import Connection
 
 from geotool.db import sqlfiles
 from geotool.errors import InvalidValueError, MissingInputError
-from geotool.learn.align.vocabulary import Vocabulary
 from geotool.learn.labels import ImageSource, LabelArrays
+from geotool.vocab.concepts import Vocabulary
 
 
 @dataclass
@@ -42,7 +44,7 @@ class AlignRows:
 
 
 def read_align_rows(conn: Connection, dataset: str, split: str) -> AlignRows:
-    rows = sqlfiles.run(conn, "learn_align_images.sql", dataset=dataset, split=split)
+    rows = sqlfiles.run(conn, "learn/align_images.sql", dataset=dataset, split=split)
     assert rows is not None
     ids, lat, lon, ext, masks = [], [], [], [], []
     sources: list[ImageSource] = []
@@ -75,9 +77,15 @@ def _find_photos_json(rows: AlignRows, given: str) -> Path | None:
     return None
 
 
-def concept_targets(rows: AlignRows, vocab: Vocabulary, truth_file: str = "") -> np.ndarray:
-    """Per-photo concept truth [n, K] (float32; unnormalised, see the module docstring)."""
-    from geotool.synth.concepts import ADE20K_IDS
+def concept_targets(rows: AlignRows, vocab: Vocabulary, truth_file: str = "",
+                    mode: str = "share") -> np.ndarray:
+    """Per-photo concept truth [n, K] (float32; unnormalised, see the module docstring).
+
+    ``mode = "lift"``: a mask concept's pixel share divided by its mean share over these
+    photos (how much more of it the photo shows than usual), the mask columns then
+    rescaled to the same total as their shares — so a small, rare concept that is there
+    (a tower) weighs more than a large one every photo shows (sidewalk, sky)."""
+    from geotool.vocab.ade20k import ADE20K_IDS
 
     n, k = len(rows.arrays), len(vocab)
     out = np.zeros((n, k), dtype=np.float32)
@@ -98,6 +106,14 @@ def concept_targets(rows: AlignRows, vocab: Vocabulary, truth_file: str = "") ->
                 labels = np.asarray(im)
             counts = np.bincount(labels.ravel(), minlength=256)
             out[r, cols] = counts[label_ids] / labels.size
+        if mode == "lift":
+            share = out[:, cols]
+            mean = share.mean(0)
+            lifted = np.where(mean > 0, share / np.where(mean > 0, mean, 1.0), 0.0)
+            total, lifted_total = share.sum(1, keepdims=True), lifted.sum(1, keepdims=True)
+            out[:, cols] = np.where(lifted_total > 0,
+                                    lifted * total / np.where(lifted_total > 0, lifted_total,
+                                                              1.0), 0.0)
     climate_cols = {c.climate: j for j, c in enumerate(vocab.concepts) if c.climate}
     if climate_cols:
         path = _find_photos_json(rows, truth_file)

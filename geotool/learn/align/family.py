@@ -35,15 +35,14 @@ from geotool.learn.align.concepts import concept_divergence, concept_supervision
 from geotool.learn.align.data import AlignRows, concept_targets, read_align_rows
 from geotool.learn.align.loss import GpsQueue, info_nce
 from geotool.learn.align.model import FAMILY, AlignModel, build_align_model
-from geotool.learn.align.vocabulary import Vocabulary, check_names, load_vocabulary
 from geotool.learn.classifier import KM_LADDER
 from geotool.learn.config import TrainConfig
-from geotool.learn.family import TrainingFamily
+from geotool.learn.family import TrainerView, TrainingFamily
 from geotool.learn.geodesy import haversine_km
+from geotool.vocab.concepts import Vocabulary, check_names, load_vocabulary
 
 if TYPE_CHECKING:
     from geotool.learn.data import Batch
-    from geotool.learn.train import _Trainer
 
 KM_PER_DEGREE = 6371.0 * math.pi / 180.0
 
@@ -108,7 +107,8 @@ class AlignFamily(TrainingFamily):
                                f"{len(self.train_rows)} train photos of dataset "
                                f"{cfg.dataset!r}; give a smaller --batch-size")
         if cfg.concept_supervision > 0:
-            t = concept_targets(self.train_all, self.vocab, cfg.concept_truth)
+            t = concept_targets(self.train_all, self.vocab, cfg.concept_truth,
+                                cfg.concept_target)
             if not (t.sum(1) > 0).any():
                 raise GeotoolError(f"concept_supervision > 0, but no train photo of "
                                    f"{cfg.dataset!r} has concept truth for vocabulary "
@@ -144,7 +144,7 @@ class AlignFamily(TrainingFamily):
         if self.queue is not None and "queue" in state:
             self.queue.load_state_dict(state["queue"])
 
-    def loss(self, trainer: _Trainer, batch: Batch, step: int) -> torch.Tensor:
+    def loss(self, trainer: TrainerView, batch: Batch, step: int) -> torch.Tensor:
         cfg, device = trainer.config, trainer.device
         assert self.queue is not None
         self.queue.to(device)
@@ -189,7 +189,7 @@ class AlignFamily(TrainingFamily):
         self.queue.push(pending)
         self._pending = None
 
-    def validate(self, trainer: _Trainer) -> dict[str, float]:
+    def validate(self, trainer: TrainerView) -> dict[str, float]:
         cfg, device, labels = trainer.config, trainer.device, self.val_rows
         model = self.model
         model.eval()

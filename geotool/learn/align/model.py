@@ -91,7 +91,7 @@ def build_align_model(cfg: Any, concept_names: list[str] | None = None) -> Align
     backbone's packaged weights. ``concept_names`` (a checkpoint's) replaces reading the
     vocabulary file. Random parts are seeded by ``seed``.
     """
-    from geotool.learn.align.vocabulary import load_vocabulary
+    from geotool.vocab.concepts import load_vocabulary
 
     c = _cfg_dict(cfg)
     seed = int(c.get("seed", 0))

@@ -1,4 +1,4 @@
--- learn_align_images.sql: the photos of dataset <dataset> in <split> that an alignment
+-- learn/align_images.sql: the photos of dataset <dataset> in <split> that an alignment
 -- model (family 'align') learns: image id, external id, where its pixels are (a file path,
 -- or a msgpack shard record from shard_index; the shard wins when both exist), its
 -- coordinate and its concept mask (synthetic planet). Ordered by image id, so the arrays
