@@ -30,18 +30,20 @@ from sqlalchemy.engine import Connection, Engine
 from geotool.db import datasets
 from geotool.db.copy import copy_rows
 from geotool.db.runs import recorded_run
-from geotool.errors import GeotoolError, InvalidValueError, UnavailableError
+from geotool.errors import GeotoolError, InvalidValueError
 from geotool.learn.classes import SetClasses
 from geotool.learn.geodesy import haversine_km
 from geotool.learn.inference import (
     BatchAnswer,
     CropTransform,
+    PredictSummary,
     answer_from_probs,
     check_options,
     default_resize,
     level_probabilities,
+    load_crops,
     normalisation,
-    read_image,
+    pick_device,
 )
 from geotool.learn.lookup import ReadyModel, ready_model
 from geotool.learn.registry import get_model, model_family
@@ -99,39 +101,8 @@ class PredictParams:
             raise InvalidValueError(f"--workers {self.workers}: must be 0 or more")
 
 
-@dataclass
-class PredictSummary:
-    """What one call of :func:`predict` did."""
-
-    model: str
-    prediction_run_id: int
-    predicted: int = 0
-    failed: int = 0
-    already_done: int = 0
-    seconds: float = 0.0
-
-    @property
-    def images_per_s(self) -> float:
-        return self.predicted / self.seconds if self.seconds > 0 else 0.0
 
 
-def pick_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; otherwise the named device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise InvalidValueError(f"--device {name!r}: choose auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UnavailableError(f"--device {name}: CUDA is not available on this machine")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise InvalidValueError(f"--device {name}: this machine has "
-                                    f"{torch.cuda.device_count()} CUDA device(s)")
-    elif device.type != "cpu":
-        raise InvalidValueError(f"--device {name!r}: choose auto, cpu, cuda or cuda:N")
-    return device
 
 
 def crop_transform(ready: ReadyModel, options: PredictParams) -> CropTransform:
@@ -189,44 +160,6 @@ def _todo(engine: Engine, dataset_id: int, split: str | None, run_id: int,
         after = int(rows[-1].id)
 
 
-class _PhotoFiles(torch.utils.data.Dataset[tuple[int, torch.Tensor | None, str | None]]):
-    """Photo paths → crops tensors; a photo that cannot be read yields its reason."""
-
-    def __init__(self, paths: Sequence[str | None], transform: CropTransform) -> None:
-        self.paths = list(paths)
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None]:
-        try:
-            return index, self.transform(read_image(self.paths[index])), None
-        except GeotoolError as exc:
-            return index, None, str(exc)
-
-
-def _collate(items: list[tuple[int, torch.Tensor | None, str | None]]
-             ) -> list[tuple[int, torch.Tensor | None, str | None]]:
-    return items
-
-
-def load_crops(paths: Sequence[str | None], transform: CropTransform, workers: int = 0
-               ) -> tuple[torch.Tensor | None, list[int], dict[int, str]]:
-    """Crops of the readable photos ``[n_ok, C, 3, S, S]``, their positions, and the
-    reason per position of each unreadable one."""
-    data = _PhotoFiles(paths, transform)
-    if workers > 0:
-        loader = torch.utils.data.DataLoader(data, batch_size=max(1, len(data)),
-                                             num_workers=workers, collate_fn=_collate)
-        items = [item for batch in loader for item in batch]
-    else:
-        items = [data[i] for i in range(len(data))]
-    ok = [(i, t) for i, t, _ in items if t is not None]
-    failed = {i: reason for i, t, reason in items if t is None and reason is not None}
-    if not ok:
-        return None, [], failed
-    return torch.stack([t for _, t in ok]), [i for i, _ in ok], failed
 
 
 def prediction_rows(run_id: int, image_ids: Sequence[int], true_coords: Sequence[tuple[float,
@@ -268,6 +201,21 @@ def _batches(items: Iterator[tuple[int, str | None, float, float]], size: int
         yield batch
 
 
+def _predict_align(engine: Engine, params: PredictParams, progress: Progress
+                   ) -> PredictSummary:
+    """An alignment model's prediction with the same parameters: crops are combined by
+    averaging their embeddings, so ``combine`` must be ``mean``."""
+    from geotool.learn.align.predict import AlignPredictParams, predict_align
+
+    if params.combine != "mean":
+        raise InvalidValueError(f"--combine {params.combine}: an alignment model averages "
+                                "the crops' embeddings; use mean")
+    return predict_align(engine, AlignPredictParams(
+        params.model, params.dataset, params.split, params.gallery, params.crops,
+        params.top_k, params.batch_size, params.resize, params.device, params.concepts_top,
+        params.retry_failed), progress=progress)
+
+
 def predict(engine: Engine, params: PredictParams, *,
             progress: Progress = NO_PROGRESS) -> PredictSummary:
     """Predict every photo of ``params.dataset`` (one ``params.split``, or all with None)
@@ -280,10 +228,7 @@ def predict(engine: Engine, params: PredictParams, *,
     with engine.connect() as conn:
         family = model_family(get_model(conn, params.model))
     if family == "align":
-        from geotool.learn.align.predict import AlignPredictParams, predict_align
-
-        return predict_align(engine, AlignPredictParams.from_params(params),
-                             progress=progress)
+        return _predict_align(engine, params, progress)
     options, model_name, dataset, split = params, params.model, params.dataset, params.split
     device = pick_device(options.device)
     ready = ready_model(engine, model_name, device=str(device))

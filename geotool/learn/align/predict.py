@@ -42,8 +42,14 @@ from geotool.learn.align.cache import file_sha256, gallery_embeddings
 from geotool.learn.align.gallery import Gallery, GalleryParams, load_gallery, read_gallery
 from geotool.learn.align.topk import TopK, mean_embedding, topk_similarity
 from geotool.learn.geodesy import haversine_km
-from geotool.learn.inference import CropTransform, default_resize, normalisation
-from geotool.learn.predict import PredictParams, PredictSummary, load_crops, pick_device
+from geotool.learn.inference import (
+    CropTransform,
+    PredictSummary,
+    default_resize,
+    load_crops,
+    normalisation,
+    pick_device,
+)
 from geotool.learn.registry import ModelRecord, get_model, model_family
 from geotool.progress import NO_PROGRESS, Progress
 
@@ -179,17 +185,6 @@ class AlignPredictParams:
             raise InvalidValueError(f"--concepts-top {self.concepts_top}: 0 (all) or more")
         if self.resize is not None and self.resize < 1:
             raise InvalidValueError(f"--resize {self.resize}: must be a positive pixel count")
-
-    @classmethod
-    def from_params(cls, params: PredictParams) -> AlignPredictParams:
-        """The classifier's prediction parameters mapped onto an alignment model's: crops
-        are combined by averaging their embeddings, so ``combine`` must be ``mean``."""
-        if params.combine != "mean":
-            raise InvalidValueError(f"--combine {params.combine}: an alignment model "
-                                    "averages the crops' embeddings; use mean")
-        return cls(params.model, params.dataset, params.split, params.gallery, params.crops,
-                   params.top_k, params.batch_size, params.resize, params.device,
-                   params.concepts_top, params.retry_failed)
 
 
 @dataclass

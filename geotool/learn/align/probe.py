@@ -36,6 +36,7 @@ from sqlalchemy.engine import Engine
 from geotool.db import datasets, sqlfiles
 from geotool.errors import GeotoolError, InvalidValueError, MissingInputError
 from geotool.learn.align.predict import Loader, align_transform, load_align
+from geotool.learn.inference import load_crops, pick_device
 from geotool.learn.registry import get_model
 from geotool.progress import NO_PROGRESS, Progress
 
@@ -266,8 +267,6 @@ def _is_numeric(values: Sequence[str]) -> bool:
 def probe(engine: Engine, params: ProbeParams, *, progress: Progress = NO_PROGRESS,
           loader: Loader | None = None) -> ProbeSummary:
     """Fit and score one linear probe (see the module docstring)."""
-    from geotool.learn.predict import load_crops, pick_device
-
     params.validate()
     device = pick_device(params.device)
     with engine.connect() as conn:
