@@ -6,10 +6,12 @@ rendered photos, ingest, reverse geocoding, the SemP and S2 partitionings, a mod
 on each (``training/synthetic.toml``) and the concept-aware alignment model (λ > 0,
 ``training/align_synthetic.toml``), five-crop prediction of the test split (the alignment
 model from its training coordinates' gallery), one evaluation ladder for all three with the
-baselines, one photo answered by the SemP and the alignment model, and concept influence
-with its report — and checks the data half against the generator's own truth. Every step is
-idempotent and resumable: a finished step is recognised and skipped, an interrupted one is
-redone or continued, so running the demo twice costs little the second time.
+baselines, one photo answered by the SemP and the alignment model, concept influence with
+its report, a QGIS project reading the demo's database and the one photo's explain page
+(docs/viewing.md) — and checks the data half against the generator's own truth. Every
+step is idempotent and resumable: a finished step is recognised and skipped, an
+interrupted one is redone or continued, so running the demo twice costs little the second
+time.
 
 The demo is a list of :class:`Step` over one :class:`DemoContext`: a step has a name, an
 ``is_done(ctx)`` that says what is already there (or None: the step has work to do, or
@@ -20,6 +22,7 @@ only its stage can tell, as ingest and prediction skip finished work themselves)
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -110,6 +113,9 @@ class DemoReport:
     concepts: Any = None  # geotool.explain.report.ConceptReport
     concepts_text: str = ""
     concept_chart: Path | None = None
+    qgis_project: Path | None = None  # the QGIS project reading the demo's database
+    explain_page: Path | None = None  # the one photo's explain page
+    viewing: list[str] = field(default_factory=list)  # commands that open and remake them
 
 
 @dataclass
@@ -447,6 +453,43 @@ def _concepts(ctx: DemoContext) -> Outcome:
                    skipped=summary.images_explained == 0)
 
 
+def _qgis_project(ctx: DemoContext) -> Outcome:
+    from geotool.export.qgis import QgisParams, export_qgis
+
+    path = ctx.workdir / "demo.qgz"
+    done = export_qgis(ctx.engine, QgisParams(path), progress=ctx.progress)
+    env = "" if "PGSERVICEFILE" in os.environ or \
+        done.service_file == Path.home() / ".pg_service.conf" else \
+        f"PGSERVICEFILE={done.service_file} "
+    ctx.report.qgis_project = path
+    ctx.report.viewing += [f"{env}qgis {path}",
+                           f"geotool export qgis --out {path.name}  (to write it again)"]
+    return Outcome(f"{path}: {len(done.layers)} layers through service {done.service!r} "
+                   f"({done.service_file}); open it with: {env}qgis {path}")
+
+
+def _explain_page(ctx: DemoContext) -> Outcome:
+    from geotool.explain.attributions import ExplainParams
+    from geotool.explain.page import ExplainPageParams, explain_page
+    from geotool.explain.pipeline import InfluenceParams
+
+    if ctx.report.answer is None:
+        return Outcome("no photo answered (the one-photo step did not run)", skipped=True)
+    photo = Path(ctx.report.answer.path)
+    path = ctx.workdir / "explain.html"
+    influence = InfluenceParams(explain=ExplainParams(noise_samples=4, ig_steps=8),
+                                k=_demo_k(ctx.params))
+    done = explain_page(ctx.engine, ExplainPageParams(
+        photo, "demo_semp_model", path, influence=influence), progress=ctx.progress)
+    ctx.report.explain_page = path
+    ctx.report.viewing += [
+        f"open {path} in a browser (one file, no network)",
+        f"geotool concepts explain {photo} --model demo_semp_model --html {path.name}  "
+        "(to write it again)"]
+    return Outcome(f"{path}: {done.bytes / 1e3:,.0f} kB, {done.cells} cells, "
+                   f"{done.concepts} concepts")
+
+
 def _demo_k(params: DemoParams) -> int:
     """Top-k pixels for the demo: 10 % of the model's input pixels. At the synthetic
     model's 64 px the default (1000 at 224 px, scaled: 82 px) leaves most concepts with no
@@ -473,6 +516,8 @@ STEPS: list[Step] = [
     Step("evaluation", never_done, _evaluation, learning=True),
     Step("one photo", never_done, _one_photo, learning=True),
     Step("concept influence", never_done, _concepts, learning=True),
+    Step("QGIS project", never_done, _qgis_project),
+    Step("explain page", never_done, _explain_page, learning=True),
 ]
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what geotool needs on a fresh Debian/Ubuntu machine, then nothing more on later runs:
-#   - system packages (PostgreSQL + PostGIS, osm2pgsql, ICU headers for Nominatim) when they are
-#     missing, with apt-get as root or through passwordless sudo;
+#   - system packages (PostgreSQL + PostGIS, osm2pgsql, ICU headers for Nominatim, and the viewers
+#     QGIS (python3-qgis, headless) and Chromium) when they are missing, with apt-get as root or
+#     through passwordless sudo;
 #   - a virtual environment in .venv with geotool and its extras (dev, nominatim, ml).
 # Called by scripts/demo.sh and scripts/test.sh. Set GEOTOOL_NO_APT=1 to never call apt-get.
 set -euo pipefail
@@ -29,6 +30,21 @@ command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 "$PY" -c "import os, sysconfig; assert os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h'))" \
   >/dev/null 2>&1 || need_apt+=(python3-dev)
 "$PY" -c "import venv, ensurepip" >/dev/null 2>&1 || need_apt+=(python3-venv)
+# The viewers (docs/viewing.md): QGIS's Python bindings for the system Python, run headless
+# by the tests on exported projects, and a browser for the explain page. Optional: with
+# GEOTOOL_NO_APT=1 they are only reported (their tests then skip, or fail under CI=true).
+viewer_apt=()
+QT_QPA_PLATFORM=offscreen /usr/bin/python3 -c "import qgis.core" >/dev/null 2>&1 \
+  || viewer_apt+=(python3-qgis qgis-providers)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+  || viewer_apt+=(chromium)
+if [ ${#viewer_apt[@]} -gt 0 ]; then
+  if [ "${GEOTOOL_NO_APT:-0}" = "1" ]; then
+    echo "geotool: viewers not installed: ${viewer_apt[*]} (GEOTOOL_NO_APT=1; their tests skip)" >&2
+  else
+    need_apt+=("${viewer_apt[@]}")
+  fi
+fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "${GEOTOOL_NO_APT:-0}" = "1" ]; then

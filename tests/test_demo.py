@@ -31,6 +31,8 @@ def nominatim_db(cluster: Any) -> Iterator[str]:
 def test_demo_end_to_end_and_resume(db_url: str, nominatim_db: str, tmp_path: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GEOTOOL_DATABASE_URL", db_url)  # Nominatim lands on the same server
+    monkeypatch.setenv("GEOTOOL_HOME", str(tmp_path / "home"))  # the QGIS project's service
+    monkeypatch.setenv("PGSERVICEFILE", str(tmp_path / "pg_service.conf"))  # and password
     config = DemoParams(seed=3, countries=2, photos=400, size=64, taus=(5, 10, 20),
                         s2_img_min=5, s2_img_maxes=(100, 50), nominatim_database=nominatim_db,
                         epochs=4, concept_images=24, workdir=tmp_path, database_url=db_url)
@@ -40,7 +42,8 @@ def test_demo_end_to_end_and_resume(db_url: str, nominatim_db: str, tmp_path: Pa
     assert [s.name for s in first.steps] == [
         "database", "synthetic world", "Nominatim import", "synthetic photos", "ingest",
         "reverse geocoding", "partitionings", "training", "alignment training",
-        "five-crop prediction", "evaluation", "one photo", "concept influence"]
+        "five-crop prediction", "evaluation", "one photo", "concept influence",
+        "QGIS project", "explain page"]
     assert not any(s.skipped for s in first.steps)
     assert progress.messages[0] == "[1] database …"  # each step reported as it starts
     assert "generating countries" in dict(progress.phases)  # and the stages' own phases
@@ -132,6 +135,11 @@ def _check_learning(report: Any, engine: sa.Engine, workdir: Path) -> None:
         family = conn.execute(sa.text(
             "SELECT family FROM models WHERE name = 'demo_align_model'")).scalar_one()
     assert family == "align"
+    # the viewing steps: a project and a page, and the commands that open them
+    assert report.qgis_project == workdir / "demo.qgz" and report.qgis_project.is_file()
+    assert report.explain_page == workdir / "explain.html" and report.explain_page.is_file()
+    assert " cells, " in next(s.detail for s in report.steps if s.name == "explain page")
+    assert any(line.endswith(f"qgis {report.qgis_project}") for line in report.viewing)
 
 
 def test_demo_training_config_ships_with_geotool() -> None:
@@ -178,4 +186,4 @@ def test_a_step_is_one_entry(tmp_path: Path) -> None:
     assert len(set(names)) == len(names) and names[0] == "database"
     assert [s.name for s in STEPS if s.learning] == [
         "training", "alignment training", "five-crop prediction", "evaluation", "one photo",
-        "concept influence"]
+        "concept influence", "explain page"]

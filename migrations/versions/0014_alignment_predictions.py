@@ -19,7 +19,7 @@ answers beside class answers, and the concept scores of each answer (issue 20).
   first.
 
 Revision ID: 0014
-Revises: 0018
+Revises: 0015
 """
 
 import geoalchemy2
@@ -28,7 +28,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0014"
-down_revision = "0018"  # after align-model's 0018 in this branch; the lead re-chains
+down_revision = "0015"  # after main's 0015 (which follows 0018) in this branch; the lead re-chains
 branch_labels = None
 depends_on = None
 

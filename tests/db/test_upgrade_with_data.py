@@ -4,8 +4,9 @@ same schema as a fresh database.
 Rows go in at the revision that introduces their table (0001: datasets, images,
 locations, address vectors, geocodes, partitioning sets, partitionings, cells, labels,
 models, runs...; 0002: the geocode cache; 0003: the hierarchy; 0004: boundaries; 0007:
-training; 0008: predictions; 0009: concepts; 0010: data keys; 0014: galleries, their
-cached embeddings, an alignment answer and its concepts), the database is upgraded
+training; 0008: predictions; 0009: concepts; 0010: data keys; 0015: QGIS's layer styles
+and projects; 0014: galleries, their cached embeddings, an alignment answer and its
+concepts), the database is upgraded
 one revision at a time, and every table's row count is compared with what went in.
 (0008 and 0009 replace ``predictions`` and ``concepts``/``concept_influence`` of 0001,
 which no release ever wrote: those get rows only after their new shape exists.)
@@ -81,7 +82,8 @@ DATA: dict[str, list[str]] = {
         "INSERT INTO predictions (prediction_run_id, image_id, mode, level, cell_id, "
         "class_index, probability, lat, lon, true_lat, true_lon, error_km) VALUES "
         "(1, 3, 'flat', 0, 1, 0, 0.9, 1, 1, 0.5, 0.5, 78.6), "
-        "(1, 3, 'flat', 1, 3, 0, 0.8, 1.2, 1.2, 0.5, 0.5, 110.0)",
+        "(1, 3, 'flat', 1, 3, 0, 0.8, 1.2, 1.2, 0.5, 0.5, 110.0), "
+        "(1, 3, 'hier', 0, 1, 0, 0.9, 1, 1, 0.5, 0.5, 78.6)",
         "INSERT INTO prediction_failures (prediction_run_id, image_id, reason) "
         "VALUES (1, 2, 'unreadable')",
     ],
@@ -94,6 +96,12 @@ DATA: dict[str, list[str]] = {
         "mask_pixels, hit_pixels) VALUES (1, 3, 2, 0, 0.5, 0.25, 2.0, 10, 5)",
     ],
     "0010": ["UPDATE locations SET data_key = 'world-1'"],
+    "0015": [
+        "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
+        "f_geometry_column, stylename, styleqml, useasdefault) VALUES (current_database(), "
+        "'public', 'qgis_cells', 'geom', 's', XMLPARSE(DOCUMENT '<qgis/>'), true)",
+        "INSERT INTO qgis_projects (name, metadata, content) VALUES ('p', '{}', '\\x00')",
+    ],
     "0014": [
         "INSERT INTO galleries (id, name, source, source_ref, content_sha256, n_points) "
         "VALUES (1, 'g', 'csv', 'g.csv', 'h', 2)",
@@ -200,7 +208,7 @@ def test_upgrade_from_first_revision_keeps_every_row(empty_db_url: str, db_url: 
     assert final["image_classes"] == 3
     assert labels == [(1, 1, 1), (1, 2, 2), (2, 1, 3), (2, 2, 3), (2, 3, 3)]
     assert label_view == [(1, 0, 0), (2, 1, 0), (3, None, 0)]
-    assert error_km == [78.6, 110.0]
+    assert error_km == [78.6, 78.6, 110.0]
     assert status == "ok"
     # the upgraded database and a fresh one have the same schema
     upgraded, fresh = _schema(empty_db_url), _schema(db_url)
