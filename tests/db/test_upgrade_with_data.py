@@ -196,7 +196,7 @@ def test_upgrade_from_first_revision_keeps_every_row(empty_db_url: str, db_url: 
             label_view = conn.execute(sa.text(
                 "SELECT image_id, class_0, class_1 FROM labels_s ORDER BY 1")).all()
             error_km = conn.execute(sa.text(
-                "SELECT error_km FROM predictions WHERE mode = 'flat' ORDER BY level")
+                "SELECT error_km FROM predictions WHERE mode <> 'gallery' ORDER BY level")
             ).scalars().all()
             status = conn.execute(sa.text("SELECT status FROM runs_status")).scalar_one()
     finally:
