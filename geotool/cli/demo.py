@@ -75,6 +75,9 @@ def demo(
         label = a.hierarchical[0].label if a.hierarchical else ""
         out.print(f"one test photo, {a.path}:\n  answer: {a.summary_line()} — {label} "
                   f"({a.lat:.3f}, {a.lon:.3f})\n  truth:  {report.answer_truth}")
+    if report.align_answer is not None and report.align_answer.error is None:
+        b = report.align_answer
+        out.print(f"  alignment model: {b.summary_line()} ({b.lat:.3f}, {b.lon:.3f})")
     if report.concepts_text:
         out.print(report.concepts_text)
         out.print(f"concept chart: {report.concept_chart}")
@@ -82,6 +85,7 @@ def demo(
         out.print("look at it:\n" + "\n".join(f"  {line}" for line in report.viewing))
     out.print("Next: geotool partitions show demo_semp · "
               "geotool export cells demo_semp --format gpkg --out demo_cells.gpkg · "
-              "geotool evaluate --model demo_semp_model --model demo_s2_model · "
+              "geotool evaluate --model demo_semp_model --model demo_s2_model "
+              "--model demo_align_model · geotool align-report --model demo_align_model · "
               "geotool predict-image PHOTO --model demo_semp_model")
 

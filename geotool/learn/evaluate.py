@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import datasets, sqlfiles
 from geotool.errors import GeotoolError, InvalidValueError
-from geotool.learn.registry import ModelRecord, get_model
+from geotool.learn.registry import ModelRecord, get_model, model_family
 from geotool.progress import NO_PROGRESS, Progress
 
 RADII_KM = (1, 25, 200, 750, 2500)
@@ -93,6 +93,9 @@ def _missing(value: Any) -> bool:
 def _dataset(conn: Connection, model: ModelRecord, dataset: str | None) -> tuple[int, str]:
     if dataset is not None:
         return datasets.dataset_id(conn, dataset), dataset
+    if model_family(model) == "align" and model.params.get("dataset"):
+        name = str(model.params["dataset"])  # an alignment model: its training dataset
+        return datasets.dataset_id(conn, name), name
     row = conn.execute(sa.text(
         "SELECT d.id, d.name FROM partitioning_sets s JOIN datasets d ON d.id = s.dataset_id "
         "WHERE s.id = :s"), {"s": model.set_id}).first()
@@ -121,9 +124,11 @@ class PickedRun:
 
 def pick_prediction_run(conn: Connection, model: ModelRecord, dataset_id: int, split: str,
                         crops: int | None = None, combine: str | None = None,
-                        top_k: int | None = None, resize: int | None = None) -> PickedRun:
-    """The newest prediction run of ``model`` (matching crops/combine/top_k/resize when
-    given) that has predictions for the split, or an error saying which command makes one."""
+                        top_k: int | None = None, resize: int | None = None,
+                        gallery: str | None = None) -> PickedRun:
+    """The newest prediction run of ``model`` (matching crops/combine/top_k/resize, and for
+    an alignment model the gallery, when given) that has predictions for the split, or an
+    error saying which command makes one."""
     row = conn.execute(sa.text(
         "SELECT pr.id, pr.crops, pr.combine, pr.top_k, pr.resize FROM prediction_runs pr "
         "WHERE pr.model_id = :m "
@@ -131,24 +136,26 @@ def pick_prediction_run(conn: Connection, model: ModelRecord, dataset_id: int, s
         "AND (CAST(:comb AS text) IS NULL OR pr.combine = :comb) "
         "AND (CAST(:k AS int) IS NULL OR pr.top_k = :k) "
         "AND (CAST(:r AS int) IS NULL OR pr.resize = :r) "
+        "AND (CAST(:gallery AS text) IS NULL OR pr.gallery_id = "
+        "     (SELECT g.id FROM galleries g WHERE g.name = :gallery)) "
         "AND EXISTS (SELECT 1 FROM predictions p JOIN images i ON i.id = p.image_id "
         "            WHERE p.prediction_run_id = pr.id AND i.dataset_id = :ds "
         "            AND i.split = :split) "
         "ORDER BY pr.id DESC LIMIT 1"),
         {"m": model.id, "crops": crops, "comb": combine, "k": top_k, "r": resize,
-         "ds": dataset_id, "split": split}).first()
+         "ds": dataset_id, "split": split, "gallery": gallery}).first()
     if row is None:
         asked = "".join(f" {flag} {value}" for flag, value in (
             ("--crops", crops), ("--combine", combine), ("--top-k", top_k),
-            ("--resize", resize)) if value is not None)
+            ("--resize", resize), ("--gallery", gallery)) if value is not None)
         raise GeotoolError(
             f"model {model.name!r} has no predictions for split {split!r} of this dataset"
             + (f" with{asked}" if asked else "")
             + f"; run `geotool predict --model {model.name} --split {split}{asked}` first")
     answered, failed, total = conn.execute(sa.text(
         "SELECT count(*) FILTER (WHERE EXISTS (SELECT 1 FROM predictions p "
-        "  WHERE p.prediction_run_id = :run AND p.image_id = i.id AND p.mode = 'flat' "
-        "  AND p.level = 0)), "
+        "  WHERE p.prediction_run_id = :run AND p.image_id = i.id "
+        "  AND p.mode IN ('flat', 'gallery') AND p.level = 0)), "
         "count(*) FILTER (WHERE EXISTS (SELECT 1 FROM prediction_failures f "
         "  WHERE f.prediction_run_id = :run AND f.image_id = i.id)), count(*) "
         "FROM images i WHERE i.dataset_id = :ds AND i.split = :split"),
@@ -177,12 +184,19 @@ def _coverage_warning(model: str, run: PickedRun, split: str) -> str | None:
 @dataclass(frozen=True)
 class EvaluateParams:
     """What ``evaluate`` compares: models ``models`` on ``dataset``/``split`` (default
-    dataset: the one each model's partitioning set was built from), each through its
-    newest prediction run (or the one with ``crops``/``combine``/``top_k``/``resize``);
-    ``strict`` counts a
-    photo within r km when its error is < r (default <=, as the reference code);
+    dataset: the one each model's partitioning set was built from; for an alignment
+    model, its training dataset), each through its newest prediction run (or the one
+    with ``crops``/``combine``/``top_k``/``resize``, and for an alignment model
+    ``gallery``); ``strict``
+    counts a photo within r km when its error is < r (default <=, as the reference code);
     ``baselines`` adds each distinct set's baselines, ``random_baseline`` the random class
-    among them (slow on large sets)."""
+    among them (slow on large sets).
+
+    Both families share the ladder: a classifier's rows are its flat levels and its
+    hierarchical answer, an alignment model's row is its gallery answer ('gallery
+    top-1', the partitioning column naming the gallery; no class accuracy). Alignment
+    models have no partitioning set, hence no baselines of their own: evaluate them with
+    a classifier to see the set's baselines beside them."""
 
     models: tuple[str, ...]
     dataset: str | None = None
@@ -194,6 +208,7 @@ class EvaluateParams:
     resize: int | None = None
     baselines: bool = True
     random_baseline: bool = True
+    gallery: str | None = None
 
     def validate(self) -> None:
         if not self.models:
@@ -227,7 +242,7 @@ def evaluate(engine: Engine, params: EvaluateParams, *,
                                            params.strict)
     crops, combine, baselines = params.crops, params.combine, params.baselines
     top_k, resize = params.top_k, params.resize
-    random_baseline = params.random_baseline
+    random_baseline, gallery = params.random_baseline, params.gallery
     rows: list[dict[str, Any]] = []
     warnings: list[str] = []
     dataset_name = dataset or ""
@@ -237,12 +252,15 @@ def evaluate(engine: Engine, params: EvaluateParams, *,
             progress.phase(f"evaluating {name}")
             model = get_model(conn, name)
             dataset_id, dataset_name = _dataset(conn, model, dataset)
-            run = pick_prediction_run(conn, model, dataset_id, split, crops, combine, top_k,
-                                      resize)
+            align = model_family(model) == "align"
+            run = pick_prediction_run(conn, model, dataset_id, split, crops,
+                                      combine if not align else None, top_k, resize,
+                                      gallery if align else None)
             warning = _coverage_warning(name, run, split)
             if warning:
                 warnings.append(warning)
-            levels = _level_names(conn, model.set_id)
+            levels = (_gallery_name(conn, run.id) if align
+                      else _level_names(conn, model.set_id))
             ladder = conn.execute(sa.text(
                 "SELECT * FROM geotool_run_ladder(:run, :strict) "
                 "WHERE dataset_id = :ds AND split = :split ORDER BY mode DESC, level"),
@@ -252,7 +270,7 @@ def evaluate(engine: Engine, params: EvaluateParams, *,
                 if r["mode"] == "hier" and r["level"] != 0:
                     continue  # the hierarchical answer is its fine class
                 rows.append({"model": name, "kind": "model",
-                             "prediction": "hierarchical" if r["mode"] == "hier" else "flat",
+                             "prediction": PREDICTION_OF_MODE[str(r["mode"])],
                              "level": int(r["level"]),
                              "partitioning": levels.get(int(r["level"]), ""),
                              **run.columns(), "n_images": int(r["n_images"]),
@@ -269,6 +287,16 @@ def evaluate(engine: Engine, params: EvaluateParams, *,
     for col in ("run", "crops", "top_k", "resize"):  # whole numbers, missing for baselines
         frame[col] = frame[col].astype("Int64")
     return EvaluationTable(frame, strict, dataset_name, split, warnings)
+
+
+PREDICTION_OF_MODE = {"flat": "flat", "hier": "hierarchical", "gallery": "gallery top-1"}
+
+
+def _gallery_name(conn: Connection, run_id: int) -> dict[int, str]:
+    name = conn.execute(sa.text(
+        "SELECT g.name FROM prediction_runs r JOIN galleries g ON g.id = r.gallery_id "
+        "WHERE r.id = :r"), {"r": run_id}).scalar()
+    return {0: f"gallery {name}"}
 
 
 def _level_names(conn: Connection, set_id: int | None) -> dict[int, str]:
@@ -297,7 +325,7 @@ def _baselines(conn: Connection, model: ModelRecord, levels: dict[int, str], dat
     return out
 
 
-SHORT = {"hierarchical": "hier", "most frequent class": "most frequent",
+SHORT = {"hierarchical": "hier", "gallery top-1": "gallery", "most frequent class": "most frequent",
          "random class (expected)": "random (exp.)"}
 
 

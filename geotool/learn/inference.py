@@ -25,6 +25,11 @@ of every level would give a consistent model. A factor of 1 instead let a small 
 with τ_fine ≤ n < τ_coarse beat classes with twice its probability. The ancestor matrix
 is indexed by *fine* class for every level (the reference code indexed the coarse column
 of its three-level matrix by middle classes).
+
+Also here, because both model families' prediction uses them (and the alignment family's
+must not import the classifier's ``predict`` module): the device choice
+(:func:`pick_device`), reading photos into crop tensors (:func:`load_crops`) and the
+summary of a prediction run (:class:`PredictSummary`).
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from geotool.errors import GeotoolError, InvalidValueError
+from geotool.errors import GeotoolError, InvalidValueError, UnavailableError
 from geotool.learn.view import (  # noqa: F401  (re-exported: the view's one definition)
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -234,3 +239,81 @@ def level_probabilities(model: torch.nn.Module, crops: torch.Tensor, combine: st
         p = torch.softmax(lg.float(), dim=1).view(batch, n_crops, -1)
         out.append(combine_crops(p, combine).cpu().numpy().astype(np.float64))
     return out
+
+
+# --------------------------------------------------------------------------- shared by
+# both families' prediction (geotool.learn.predict, geotool.learn.align.predict)
+@dataclass
+class PredictSummary:
+    """What one call of :func:`predict` did."""
+
+    model: str
+    prediction_run_id: int
+    predicted: int = 0
+    failed: int = 0
+    already_done: int = 0  # photos answered or recorded as unreadable by an earlier call
+    seconds: float = 0.0
+    failed_before: int = 0  # of already_done: unreadable in an earlier call (--retry-failed)
+
+    @property
+    def images_per_s(self) -> float:
+        return self.predicted / self.seconds if self.seconds > 0 else 0.0
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; otherwise the named device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise InvalidValueError(f"--device {name!r}: choose auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UnavailableError(f"--device {name}: CUDA is not available on this machine")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise InvalidValueError(f"--device {name}: this machine has "
+                                    f"{torch.cuda.device_count()} CUDA device(s)")
+    elif device.type != "cpu":
+        raise InvalidValueError(f"--device {name!r}: choose auto, cpu, cuda or cuda:N")
+    return device
+
+
+class _PhotoFiles(torch.utils.data.Dataset[tuple[int, torch.Tensor | None, str | None]]):
+    """Photo paths → crops tensors; a photo that cannot be read yields its reason."""
+
+    def __init__(self, paths: Sequence[str | None], transform: CropTransform) -> None:
+        self.paths = list(paths)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None]:
+        try:
+            return index, self.transform(read_image(self.paths[index])), None
+        except GeotoolError as exc:
+            return index, None, str(exc)
+
+
+def _collate(items: list[tuple[int, torch.Tensor | None, str | None]]
+             ) -> list[tuple[int, torch.Tensor | None, str | None]]:
+    return items
+
+
+def load_crops(paths: Sequence[str | None], transform: CropTransform, workers: int = 0
+               ) -> tuple[torch.Tensor | None, list[int], dict[int, str]]:
+    """Crops of the readable photos ``[n_ok, C, 3, S, S]``, their positions, and the
+    reason per position of each unreadable one."""
+    data = _PhotoFiles(paths, transform)
+    if workers > 0:
+        loader = torch.utils.data.DataLoader(data, batch_size=max(1, len(data)),
+                                             num_workers=workers, collate_fn=_collate)
+        items = [item for batch in loader for item in batch]
+    else:
+        items = [data[i] for i in range(len(data))]
+    ok = [(i, t) for i, t, _ in items if t is not None]
+    failed = {i: reason for i, t, reason in items if t is None and reason is not None}
+    if not ok:
+        return None, [], failed
+    return torch.stack([t for _, t in ok]), [i for i, _ in ok], failed

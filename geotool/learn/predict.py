@@ -31,20 +31,23 @@ from sqlalchemy.engine import Connection, Engine
 from geotool.db import datasets
 from geotool.db.copy import copy_rows
 from geotool.db.runs import recorded_run
-from geotool.errors import GeotoolError, InvalidValueError, UnavailableError
+from geotool.errors import GeotoolError, InvalidValueError
 from geotool.learn.classes import SetClasses
 from geotool.learn.geodesy import haversine_km
 from geotool.learn.inference import (
     BatchAnswer,
     CropTransform,
+    PredictSummary,
     amp_mode,
     answer_from_probs,
     check_options,
     finite_rows,
     level_probabilities,
-    read_image,
+    load_crops,
+    pick_device,
 )
 from geotool.learn.lookup import ReadyModel, ready_model
+from geotool.learn.registry import get_model, model_family
 from geotool.learn.view import normalisation, view_resize
 from geotool.progress import NO_PROGRESS, Progress
 
@@ -65,7 +68,9 @@ class PredictParams:
     ``default_resize(model image size)``; :func:`geotool.learn.view.view_resize`);
     ``device`` ``auto``: CUDA when available, else CPU; ``amp``: autocast on CUDA, bf16
     where the GPU has it, else fp16; ``retry_failed`` tries photos again that a previous
-    run could not read."""
+    run could not read. For an alignment model: ``gallery`` (None: its
+    training dataset's ``<dataset>_train``) and ``concepts_top`` (concept scores stored
+    per answer and side, best first; 0: all)."""
 
     model: str
     dataset: str
@@ -79,6 +84,8 @@ class PredictParams:
     amp: bool = True
     workers: int = 0
     retry_failed: bool = False
+    gallery: str | None = None  # alignment models: the gallery to answer from
+    concepts_top: int = 0  # alignment models: concept scores kept per side (0: all)
 
     def validate(self) -> None:
         if not self.model:
@@ -100,40 +107,8 @@ class PredictParams:
             raise InvalidValueError(f"--workers {self.workers}: must be 0 or more")
 
 
-@dataclass
-class PredictSummary:
-    """What one call of :func:`predict` did."""
-
-    model: str
-    prediction_run_id: int
-    predicted: int = 0
-    failed: int = 0
-    already_done: int = 0  # photos answered or recorded as unreadable by an earlier call
-    seconds: float = 0.0
-    failed_before: int = 0  # of already_done: unreadable in an earlier call (--retry-failed)
-
-    @property
-    def images_per_s(self) -> float:
-        return self.predicted / self.seconds if self.seconds > 0 else 0.0
 
 
-def pick_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; otherwise the named device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise InvalidValueError(f"--device {name!r}: choose auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UnavailableError(f"--device {name}: CUDA is not available on this machine")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise InvalidValueError(f"--device {name}: this machine has "
-                                    f"{torch.cuda.device_count()} CUDA device(s)")
-    elif device.type != "cpu":
-        raise InvalidValueError(f"--device {name!r}: choose auto, cpu, cuda or cuda:N")
-    return device
 
 
 def crop_transform(ready: ReadyModel, options: PredictParams) -> CropTransform:
@@ -160,12 +135,12 @@ def _prediction_run(conn: Connection, ready: ReadyModel, options: PredictParams,
     conn.execute(sa.text(
         "INSERT INTO prediction_runs (model_id, checkpoint_sha256, amp, crops, combine, top_k, "
         "resize, image_size, params) VALUES (:m, :h, :amp, :c, :comb, :k, :r, :s, "
-        "CAST(:p AS jsonb)) ON CONFLICT (model_id, checkpoint_sha256, amp, crops, combine, "
-        "top_k, resize) DO NOTHING"),
+        "CAST(:p AS jsonb)) ON CONFLICT ON CONSTRAINT uq_prediction_runs_key DO NOTHING"),
         {**key, "s": transform.size, "p": json.dumps(params)})
     return int(conn.execute(sa.text(
         "SELECT id FROM prediction_runs WHERE model_id = :m AND checkpoint_sha256 = :h "
-        "AND amp = :amp AND crops = :c AND combine = :comb AND top_k = :k AND resize = :r"),
+        "AND amp = :amp AND crops = :c AND combine = :comb AND top_k = :k AND resize = :r "
+        "AND gallery_id IS NULL"),
         key).scalar_one())
 
 
@@ -196,44 +171,6 @@ def _todo(engine: Engine, dataset_id: int, split: str | None, run_id: int,
         after = int(rows[-1].id)
 
 
-class _PhotoFiles(torch.utils.data.Dataset[tuple[int, torch.Tensor | None, str | None]]):
-    """Photo paths → crops tensors; a photo that cannot be read yields its reason."""
-
-    def __init__(self, paths: Sequence[str | None], transform: CropTransform) -> None:
-        self.paths = list(paths)
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None]:
-        try:
-            return index, self.transform(read_image(self.paths[index])), None
-        except GeotoolError as exc:
-            return index, None, str(exc)
-
-
-def _collate(items: list[tuple[int, torch.Tensor | None, str | None]]
-             ) -> list[tuple[int, torch.Tensor | None, str | None]]:
-    return items
-
-
-def load_crops(paths: Sequence[str | None], transform: CropTransform, workers: int = 0
-               ) -> tuple[torch.Tensor | None, list[int], dict[int, str]]:
-    """Crops of the readable photos ``[n_ok, C, 3, S, S]``, their positions, and the
-    reason per position of each unreadable one."""
-    data = _PhotoFiles(paths, transform)
-    if workers > 0:
-        loader = torch.utils.data.DataLoader(data, batch_size=max(1, len(data)),
-                                             num_workers=workers, collate_fn=_collate)
-        items = [item for batch in loader for item in batch]
-    else:
-        items = [data[i] for i in range(len(data))]
-    ok = [(i, t) for i, t, _ in items if t is not None]
-    failed = {i: reason for i, t, reason in items if t is None and reason is not None}
-    if not ok:
-        return None, [], failed
-    return torch.stack([t for _, t in ok]), [i for i, _ in ok], failed
 
 
 def prediction_rows(run_id: int, image_ids: Sequence[int], true_coords: Sequence[tuple[float,
@@ -275,12 +212,34 @@ def _batches(items: Iterator[tuple[int, str | None, float, float]], size: int
         yield batch
 
 
+def _predict_align(engine: Engine, params: PredictParams, progress: Progress
+                   ) -> PredictSummary:
+    """An alignment model's prediction with the same parameters: crops are combined by
+    averaging their embeddings, so ``combine`` must be ``mean``."""
+    from geotool.learn.align.predict import AlignPredictParams, predict_align
+
+    if params.combine != "mean":
+        raise InvalidValueError(f"--combine {params.combine}: an alignment model averages "
+                                "the crops' embeddings; use mean")
+    return predict_align(engine, AlignPredictParams(
+        params.model, params.dataset, params.split, params.gallery, params.crops,
+        params.top_k, params.batch_size, params.resize, params.device, params.concepts_top,
+        params.retry_failed), progress=progress)
+
+
 def predict(engine: Engine, params: PredictParams, *,
             progress: Progress = NO_PROGRESS) -> PredictSummary:
     """Predict every photo of ``params.dataset`` (one ``params.split``, or all with None)
     with model ``params.model`` into ``predictions``; resumable (see the module
-    docstring)."""
+    docstring).
+
+    An alignment model answers from ``params.gallery`` through
+    :func:`geotool.learn.align.predict.predict_align` (its summary says more)."""
     params.validate()
+    with engine.connect() as conn:
+        family = model_family(get_model(conn, params.model))
+    if family == "align":
+        return _predict_align(engine, params, progress)
     options, model_name, dataset, split = params, params.model, params.dataset, params.split
     device = pick_device(options.device)
     ready = ready_model(engine, model_name, device=str(device))
