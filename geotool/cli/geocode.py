@@ -18,7 +18,8 @@ def geocode(
     geocoder: Annotated[
         str,
         typer.Option("--geocoder", help="nominatim (in-process, local import), http "
-                     "(--nominatim-url), bulk (SQL on local Nominatim tables), boundaries."),
+                     "(--nominatim-url), bulk (SQL on local Nominatim tables), boundaries, "
+                     "geonames (country polygons + GeoNames places)."),
     ] = "nominatim",
     nominatim_url: Annotated[
         str | None,
@@ -59,6 +60,18 @@ def geocode(
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Geocode images marked failed again.")
     ] = False,
+    city_km: Annotated[
+        float, typer.Option("--city-km", help="geonames: the nearest place names the photo "
+                            "when it is within this distance.")
+    ] = 25.0,
+    admin_km: Annotated[
+        float, typer.Option("--admin-km", help="geonames: the nearest place's admin areas "
+                            "name the photo when it is within this distance.")
+    ] = 250.0,
+    coast_km: Annotated[
+        float, typer.Option("--coast-km", help="geonames: a point outside every country "
+                            "polygon takes the nearest country within this distance.")
+    ] = 20.0,
     database_url: DatabaseUrlOption = None,
 ) -> None:
     """Reverse-geocode every image of a dataset into its address vector (finest first,
@@ -66,6 +79,8 @@ def geocode(
     at any time and run it again; a finished dataset reports 0 to do.
 
     Example: geotool geocode --dataset demo --geocoder nominatim --precision 5 --concurrency 2
+
+    Example: geotool geocode --dataset mp16 --geocoder geonames
     """
     from geotool.db.engine import get_engine
     from geotool.geocode.pipeline import geocode_dataset
@@ -78,6 +93,7 @@ def geocode(
         nominatim_dsn=nominatim_dsn, concurrency=concurrency, simplify=simplify,
         user_agent=settings.user_agent, timeout=timeout, retries=retries,
         warn=lambda msg: console.print(f"[bold yellow]warning:[/] {escape(msg)}"),
+        extra={"city_km": city_km, "admin_km": admin_km, "coast_km": coast_km},
     )
     if geocoder != "http":
         options.nominatim_url = nominatim_url

@@ -142,12 +142,18 @@ def _run(
     try:
         with recorded_run(engine, "geocode", params, ds) as run:
             try:
-                # closing(): a batch that fails must end the streaming query's connection
-                # now, not whenever the generator is garbage-collected.
-                with contextlib.closing(
-                        store.iter_pending_points(engine, ds, precision, namespace)) as pending:
-                    _geocode_batches(engine, gc, source, namespace, data_key, pending,
-                                     batch_size, summary, progress, after_batch)
+                in_database = getattr(gc, "geocode_pending", None)
+                if in_database is not None:
+                    # the geocoder answers and writes whole batches in SQL (geonames)
+                    _geocode_in_database(in_database, engine, ds, precision, batch_size,
+                                         summary, progress, after_batch)
+                else:
+                    # closing(): a batch that fails must end the streaming query's
+                    # connection now, not whenever the generator is garbage-collected.
+                    with contextlib.closing(store.iter_pending_points(
+                            engine, ds, precision, namespace)) as pending:
+                        _geocode_batches(engine, gc, source, namespace, data_key, pending,
+                                         batch_size, summary, progress, after_batch)
                 if details:
                     _fetch_details(engine, gc, ds, summary, batch_size, data_key, progress)
             finally:  # Ctrl-C and failures too: stored batches stay, the run says so
@@ -184,6 +190,21 @@ def _geocode_batches(
         progress.advance(len(batch))
         if after_batch:
             after_batch(batches)
+
+
+def _geocode_in_database(
+    geocode_pending: Callable[..., Any], engine: Engine, dataset: int, precision: int | None,
+    batch_size: int, summary: GeocodeSummary, progress: Progress,
+    after_batch: Callable[[int], None] | None,
+) -> None:
+    """A geocoder that answers and stores batches itself in SQL (``geocode_pending``):
+    no coordinate passes through Python; counts come back per run."""
+    progress.phase("geocoding points", summary.images_todo)
+    counts = geocode_pending(engine, dataset, precision, batch_size, progress, after_batch)
+    summary.points_queried += counts.images
+    summary.images_written += counts.images
+    summary.ok += counts.ok
+    summary.unplaceable += counts.unplaceable
 
 
 def _details_pending(engine: Engine, dataset: int, details: bool, gc: Geocoder) -> bool:
