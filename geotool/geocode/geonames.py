@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -144,8 +144,7 @@ class GeoNamesGeocoder:
                                       after_id=after, batch_size=batch_size,
                                       precision=precision)
                 assert result is not None
-                row = result.one()
-                last, n = row[0], int(row[1])
+                last, n = cast("tuple[int, int]", tuple(result.one()))
                 if not n:
                     break
                 conn.execute(sa.text("ANALYZE gn_points"))
