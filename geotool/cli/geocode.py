@@ -38,7 +38,8 @@ def geocode(
                      "(4 ≈ 11 m); default: exact coordinates."),
     ] = None,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", help="Reverse queries in flight at once "
+        int, typer.Option("--concurrency", help="Reverse queries in flight at once (geonames: "
+                          "database connections working at once) "
                           "(more helps when Nominatim has spare cores; see docs/benchmarks.md).")
     ] = 2,
     simplify: Annotated[

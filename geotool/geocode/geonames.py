@@ -31,6 +31,7 @@ polygons are reloaded, and the geocoder is faster than the cache.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -89,17 +90,20 @@ class GeoNamesGeocoder:
     source = "geonames"
     namespace = None  # never cached: see the module docstring
     data_key = None
-    concurrency = None
     pipeline_batch = DEFAULT_BATCH
 
     def __init__(self, engine: Engine, params: GeonamesParams | None = None,
-                 batch_size: int = DEFAULT_BATCH) -> None:
+                 batch_size: int = DEFAULT_BATCH, concurrency: int = 1) -> None:
         self.engine = engine
         self.params = params or GeonamesParams()
         self.params.validate()
         if batch_size < 1:
             raise InvalidValueError(f"batch size must be at least 1, not {batch_size}")
+        if not 1 <= concurrency <= 64:
+            raise InvalidValueError(f"--concurrency must be between 1 and 64, not "
+                                    f"{concurrency}")
         self.batch_size = batch_size
+        self.concurrency = concurrency
 
     def close(self) -> None:
         """Nothing to release: the engine is the caller's."""
@@ -133,7 +137,26 @@ class GeoNamesGeocoder:
                         batch_size: int, progress: Progress,
                         after_batch: Callable[[int], None] | None = None) -> InDatabaseCounts:
         """Answer and store every image of the dataset without an ``image_geocodes`` row,
-        ``batch_size`` images per transaction, in image id order."""
+        ``batch_size`` images per transaction, in image id order; with ``concurrency`` n,
+        n connections work at once, worker k on the images whose id is k modulo n (no
+        two touch the same image; each commits whole batches)."""
+        workers = self.concurrency
+        if workers == 1:
+            return self._work(engine, dataset_id, precision, batch_size, progress,
+                              after_batch, 0, 1)
+        with ThreadPoolExecutor(workers, thread_name_prefix="geonames") as pool:
+            futures = [pool.submit(self._work, engine, dataset_id, precision, batch_size,
+                                   progress, after_batch, k, workers)
+                       for k in range(workers)]
+            parts = [f.result() for f in futures]
+        return InDatabaseCounts(images=sum(p.images for p in parts),
+                                ok=sum(p.ok for p in parts),
+                                unplaceable=sum(p.unplaceable for p in parts),
+                                batches=sum(p.batches for p in parts))
+
+    def _work(self, engine: Engine, dataset_id: int, precision: int | None,
+              batch_size: int, progress: Progress, after_batch: Callable[[int], None] | None,
+              worker: int, workers: int) -> InDatabaseCounts:
         counts = InDatabaseCounts()
         after = 0
         params = self._sql_params()
@@ -142,7 +165,7 @@ class GeoNamesGeocoder:
                 conn.execute(sa.text("SET LOCAL jit = off"))
                 result = sqlfiles.run(conn, "geocode/geonames_batch.sql", dataset_id=dataset_id,
                                       after_id=after, batch_size=batch_size,
-                                      precision=precision)
+                                      precision=precision, worker=worker, workers=workers)
                 assert result is not None
                 last, n = cast("tuple[int, int]", tuple(result.one()))
                 if not n:
@@ -235,4 +258,5 @@ def make_geocoder(options: GeocoderOptions) -> GeoNamesGeocoder:
         city_km=float(options.extra.get("city_km", DEFAULT_CITY_KM)),
         admin_km=float(options.extra.get("admin_km", DEFAULT_ADMIN_KM)),
         coast_km=float(options.extra.get("coast_km", DEFAULT_COAST_KM)))
-    return GeoNamesGeocoder(get_engine(options.database_url), params)
+    return GeoNamesGeocoder(get_engine(options.database_url), params,
+                            concurrency=max(1, min(options.concurrency, 64)))
