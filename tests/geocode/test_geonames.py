@@ -27,8 +27,6 @@ from typer.testing import CliRunner
 from geotool.cli.app import app
 from geotool.geocode.geonames import GeoNamesGeocoder, GeonamesParams
 from geotool.geocode.geonames_files import load_countries, load_file
-from geotool.geocode.pipeline import geocode_dataset
-from geotool.geocode.registry import GeocoderOptions
 from geotool.ingest.load import ingest_file
 
 REPO = Path(__file__).resolve().parents[2]

@@ -37,7 +37,7 @@ def test_seeded_draw_near_the_source(tmp_path: Path) -> None:
     src = np.array(
         [[float(x) for x in ln.split(",")] for ln in source.read_text().splitlines()[1:]])
     a = resample(source, tmp_path / "a.csv", ResampleParams(n=300, jitter_km=1.0, seed=3))
-    b = resample(source, tmp_path / "b.csv", ResampleParams(n=300, jitter_km=1.0, seed=3))
+    resample(source, tmp_path / "b.csv", ResampleParams(n=300, jitter_km=1.0, seed=3))
     c = resample(source, tmp_path / "c.csv", ResampleParams(n=300, jitter_km=1.0, seed=4))
     assert (a.source_points, a.written) == (1000, 300)
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
