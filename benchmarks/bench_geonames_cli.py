@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,35 +89,37 @@ def geotool(*args: str) -> list[str]:
 
 
 def one_size(n: int, scratch: ScratchDatabases, work: Path, concurrency: int
-             ) -> list[dict[str, Any]]:
+             ) -> Iterator[dict[str, Any]]:
+    """The stages at size ``n``, each row yielded as soon as its stage ends (a run cut
+    short still leaves the stages it finished)."""
     from support.geonames_data import geoclip_coordinates, natural_earth, rg_cities
 
     url = scratch.fresh()
     db = ["--database-url", url]
-    rows = [run_stage("countries", geotool("geonames", "countries", str(natural_earth()), *db),
-                      url),
-            run_stage("load places", geotool("geonames", "load", str(rg_cities()), *db), url)]
     source = geoclip_coordinates()
-    if n == 100_000:
-        points = source
-    else:
-        points = work / f"points_{n}.csv"
-        rows.append(run_stage("resample", geotool(
-            "resample", str(source), "--n", str(n), "--out", str(points), "--seed", "0"),
-            url))
-    rows.append(run_stage("ingest", geotool("ingest", str(points), "--dataset", "bench",
-                                            "--split", "train", *db), url))
-    rows.append(run_stage("geocode", geotool(
-        "geocode", "--dataset", "bench", "--geocoder", "geonames", "--concurrency",
-        str(concurrency), *db), url))
-    rows.append(run_stage("build SemP", geotool(
-        "build", "--tau", "50", "75", "100", "--name", "semp_50_75_100", "--dataset", "bench",
-        *db), url))
-    rows.append(run_stage("build S2", geotool(
-        "build", "--scheme", "s2", "--img-min", "50", "--img-max", "5000", "2000", "1000",
-        "--name", "s2_m", "--dataset", "bench", *db), url))
-    rows.append(run_stage("labels", [sys.executable, "-c", LABELS, url, "semp_50_75_100"],
-                          url))
+    points = source if n == 100_000 else work / f"points_{n}.csv"
+    stages: list[tuple[str, list[str]]] = [
+        ("countries", geotool("geonames", "countries", str(natural_earth()), *db)),
+        ("load places", geotool("geonames", "load", str(rg_cities()), *db))]
+    if n != 100_000:
+        stages.append(("resample", geotool("resample", str(source), "--n", str(n), "--out",
+                                           str(points), "--seed", "0")))
+    stages += [
+        ("ingest", geotool("ingest", str(points), "--dataset", "bench", "--split", "train",
+                           *db)),
+        ("geocode", geotool("geocode", "--dataset", "bench", "--geocoder", "geonames",
+                            "--concurrency", str(concurrency), *db)),
+        ("build SemP", geotool("build", "--tau", "50", "75", "100", "--name",
+                               "semp_50_75_100", "--dataset", "bench", *db)),
+        ("build S2", geotool("build", "--scheme", "s2", "--img-min", "50", "--img-max",
+                             "5000", "2000", "1000", "--name", "s2_m", "--dataset", "bench",
+                             *db)),
+        ("labels", [sys.executable, "-c", LABELS, url, "semp_50_75_100"]),
+    ]
+    for name, command in stages:
+        row = run_stage(name, command, url)
+        row["n"] = n
+        yield row
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         classes = conn.execute(sa.text(
@@ -124,12 +127,15 @@ def one_size(n: int, scratch: ScratchDatabases, work: Path, concurrency: int
             "ON s.id = p.set_id ORDER BY s.name, p.level")).all()
         statuses = dict(conn.execute(sa.text(
             "SELECT status, count(*) FROM image_geocodes GROUP BY 1")).all())
+        locations = conn.execute(sa.text(
+            "SELECT count(DISTINCT location_id) FROM image_addresses")).scalar_one()
+        at_least_50 = conn.execute(sa.text(
+            "SELECT count(*) FROM (SELECT location_id FROM image_addresses GROUP BY 1 "
+            "HAVING count(*) >= 50) q")).scalar_one()
     engine.dispose()
-    for row in rows:
-        row["n"] = n
-    rows.append({"n": n, "stage": "result", "classes": [list(c) for c in classes],
-                 "geocode_status": statuses})
-    return rows
+    yield {"n": n, "stage": "result", "classes": [list(c) for c in classes],
+           "geocode_status": statuses, "locations": locations,
+           "locations_50": at_least_50}
 
 
 def table(rows: list[dict[str, Any]]) -> str:
