@@ -40,12 +40,12 @@ def load(
     Example: geotool geonames load cities1000.txt admin1CodesASCII.txt admin2Codes.txt
     """
     from geotool.db.engine import get_engine
-    from geotool.geocode.geonames_files import load_file
+    from geotool.geocode.geonames_files import GeonamesLoadParams, load_geonames
 
     engine = get_engine(database_url)
     for path in files:
         with RichProgress(unit=" rows/s", transient=True) as progress:
-            summary = load_file(engine, path, kind, progress=progress)
+            summary = load_geonames(engine, GeonamesLoadParams(path, kind), progress=progress)
         if summary.kind == "countries":
             out.print(f"{path}: {summary.countries} country polygons "
                       f"({summary.parts} indexed pieces)")
@@ -73,10 +73,10 @@ def countries(
     Example: geotool geonames countries ne_10m_admin_0_countries.shp
     """
     from geotool.db.engine import get_engine
-    from geotool.geocode.geonames_files import load_countries
+    from geotool.geocode.geonames_files import CountriesParams, load_countries
 
     with RichProgress(transient=True) as progress:
-        summary = load_countries(get_engine(database_url), file, prefix=prefix,
+        summary = load_countries(get_engine(database_url), CountriesParams(file, prefix),
                                  progress=progress)
     unresolved = (f"; without a usable ISO code, skipped: {', '.join(summary.unresolved)}"
                   if summary.unresolved else "")

@@ -33,8 +33,9 @@ def resample(
     from geotool.ingest.resample import ResampleParams
     from geotool.ingest.resample import resample as draw
 
-    params = ResampleParams(n=n, jitter_km=jitter_km, seed=seed, source_format=fmt)
+    params = ResampleParams(source, out_path, n=n, jitter_km=jitter_km, seed=seed,
+                            source_format=fmt)
     with RichProgress(unit=" points/s", transient=True) as progress:
-        summary = draw(source, out_path, params, progress=progress)
+        summary = draw(params, progress=progress)
     out.print(f"wrote {summary.written:,} coordinates drawn from {summary.source_points:,} "
               f"in {source} to {out_path}")

@@ -54,7 +54,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import sqlfiles
 from geotool.db.copy import copy_rows
-from geotool.errors import GeotoolError, MissingInputError
+from geotool.errors import GeotoolError, InvalidValueError, MissingInputError
 from geotool.geocode.iso3166 import ALPHA3_OF, ISO3166
 from geotool.progress import NO_PROGRESS, Progress
 
@@ -325,21 +325,51 @@ def read_rg(path: Path, counts: LoadSummary) -> Iterator[PlaceRow | AdminRow]:
 
 
 # --------------------------------------------------------------------------- loading
-def load_file(engine: Engine, path: Path | str, kind: str = "auto", *,
-              progress: Progress = NO_PROGRESS) -> LoadSummary:
+@dataclass(frozen=True)
+class GeonamesLoadParams:
+    """What ``geotool geonames load`` loads: one file, of ``kind`` (auto: told from its
+    first line; see :data:`KINDS`)."""
+
+    path: Path | str
+    kind: str = "auto"
+
+    def validate(self) -> None:
+        if self.kind != "auto" and self.kind not in KINDS:
+            raise InvalidValueError(f"unknown kind {self.kind!r}; choose auto or one of "
+                                    f"{', '.join(KINDS)}")
+        if not Path(self.path).is_file():
+            raise MissingInputError(f"{self.path} does not exist")
+
+
+@dataclass(frozen=True)
+class CountriesParams:
+    """What ``geotool geonames countries`` loads: ``path`` (None: Natural Earth from the
+    pyogrio wheel), keys ``<prefix>:<alpha-3>``."""
+
+    path: Path | str | None = None
+    prefix: str = "ne"
+
+    def validate(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_-]{0,15}", self.prefix):
+            raise InvalidValueError(f"--prefix {self.prefix!r} must be a short lower-case "
+                                    "word (letters, digits, - or _), e.g. ne")
+        if self.path is not None and not Path(self.path).is_file():
+            raise MissingInputError(f"{self.path} does not exist")
+
+
+def load_geonames(engine: Engine, params: GeonamesLoadParams, *,
+                  progress: Progress = NO_PROGRESS) -> LoadSummary:
     """Load one GeoNames file (or a country polygon file) in one transaction."""
-    path = Path(path)
+    params.validate()
+    path, kind = Path(params.path), params.kind
     found = detect_kind(path) if kind == "auto" else kind
-    if found not in KINDS:
-        raise GeonamesFileError(f"unknown kind {kind!r}; choose auto or one of "
-                                f"{', '.join(KINDS)}")
     if kind != "auto":
         actual = detect_kind(path)
         if actual != kind:
             raise GeonamesFileError(f"{path} looks like a {actual!r} file, not {kind!r}; "
                                     "drop --kind or name the right file. Nothing was loaded.")
     if found == "countries":
-        return load_countries(engine, path, progress=progress)
+        return load_countries(engine, CountriesParams(path), progress=progress)
     summary = LoadSummary(str(path.resolve()), found)
     rows: Iterator[PlaceRow | AdminRow]
     if found == "places":
@@ -452,15 +482,13 @@ def _text(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
-def load_countries(engine: Engine, path: Path | str | None = None, *, prefix: str = "ne",
+def load_countries(engine: Engine, params: CountriesParams, *,
                    progress: Progress = NO_PROGRESS) -> LoadSummary:
-    """Replace the loaded country polygons with those of ``path`` (default: Natural Earth
-    from the pyogrio wheel), in one transaction; keys ``<prefix>:<alpha-3>``."""
-    path = Path(path) if path is not None else natural_earth_path()
-    if not path.is_file():
-        raise MissingInputError(f"{path} does not exist")
-    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,15}", prefix):
-        raise GeonamesFileError(f"key prefix {prefix!r} must be a short lower-case word")
+    """Replace the loaded country polygons with those of ``params.path`` (default: Natural
+    Earth from the pyogrio wheel), in one transaction; keys ``<prefix>:<alpha-3>``."""
+    params.validate()
+    path = Path(params.path) if params.path is not None else natural_earth_path()
+    prefix = params.prefix
     features, unresolved = read_countries(path)
     summary = LoadSummary(str(path.resolve()), "countries", rows_read=len(features),
                           unresolved=unresolved)

@@ -35,14 +35,20 @@ CHUNK = 500_000
 
 @dataclass(frozen=True)
 class ResampleParams:
-    """What ``resample`` draws: ``n`` coordinates, offsets of ``jitter_km``, ``seed``."""
+    """What ``resample`` draws: ``n`` coordinates of ``source`` (read as
+    ``source_format``, as ``geotool ingest`` reads it), moved by offsets of ``jitter_km``,
+    with ``seed``, written to ``out``."""
 
+    source: Path | str
+    out: Path | str
     n: int
     jitter_km: float = 1.0
     seed: int = 0
     source_format: str = "auto"
 
     def validate(self) -> None:
+        if not Path(self.source).is_file():
+            raise MissingInputError(f"{self.source} does not exist")
         if self.n < 1:
             raise InvalidValueError(f"--n must be at least 1, not {self.n}")
         if not 0 <= self.jitter_km <= 1000:
@@ -96,14 +102,12 @@ def jitter(points: np.ndarray, rng: np.random.Generator, jitter_km: float) -> np
     return np.column_stack([new_lat, new_lon])
 
 
-def resample(source: Path | str, out: Path | str, params: ResampleParams, *,
-             progress: Progress = NO_PROGRESS) -> ResampleSummary:
-    """Write ``params.n`` jittered draws of ``source``'s coordinates to ``out`` (CSV
-    ``id,lat,lon``; written under ``<out>.part`` and renamed when complete)."""
+def resample(params: ResampleParams, *, progress: Progress = NO_PROGRESS
+             ) -> ResampleSummary:
+    """Write ``params.n`` jittered draws of the source's coordinates to ``params.out``
+    (CSV ``id,lat,lon``; written under ``<out>.part`` and renamed when complete)."""
     params.validate()
-    source, out = Path(source), Path(out)
-    if not source.is_file():
-        raise MissingInputError(f"{source} does not exist")
+    source, out = Path(params.source), Path(params.out)
     points = read_coordinates(source, params.source_format)
     if len(points) == 0:
         raise InvalidValueError(f"{source} holds no valid coordinates to draw from")

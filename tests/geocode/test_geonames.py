@@ -26,7 +26,12 @@ from typer.testing import CliRunner
 
 from geotool.cli.app import app
 from geotool.geocode.geonames import GeoNamesGeocoder, GeonamesParams
-from geotool.geocode.geonames_files import load_countries, load_file
+from geotool.geocode.geonames_files import (
+    CountriesParams,
+    GeonamesLoadParams,
+    load_countries,
+    load_geonames,
+)
 from geotool.ingest.load import ingest_file
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,8 +46,8 @@ def gn_url(cluster: object) -> Iterator[str]:
     name = f"geotool_gn_{uuid.uuid4().hex[:8]}"
     url = cluster.create(name, template=TEMPLATE)  # type: ignore[attr-defined]
     engine = sa.create_engine(url)
-    load_countries(engine, natural_earth())
-    load_file(engine, rg_cities())
+    load_countries(engine, CountriesParams(natural_earth()))
+    load_geonames(engine, GeonamesLoadParams(rg_cities()))
     engine.dispose()
     yield url
     sa_engines_dispose()

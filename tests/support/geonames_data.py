@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from support.requires import skip_or_fail
+from .requires import skip_or_fail
 
 
 def package_file(package: str, *parts: str) -> Path:
