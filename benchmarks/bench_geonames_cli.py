@@ -12,8 +12,9 @@ from them (seed 0, 1 km jitter) — and run each stage as its own ``geotool`` pr
 child Python process: no command prints every label). Per stage: wall seconds, the
 client's peak RSS (the process and its children, polled every 0.1 s), the server's temp
 file bytes (``pg_stat_database.temp_bytes`` of the database before/after; temporary
-*tables* are not temp files and are not counted) and the load average before and after
-(the machine may be shared). Results go to ``--out`` as JSON lines and a Markdown table
+*tables* are not temp files and are not counted), the database's growth
+(``pg_database_size``) and the load average before and after (the machine may be
+shared). Results go to ``--out`` as JSON lines and a Markdown table
 on stdout; ``--growth`` prints each stage's time ratio between consecutive sizes.
 
     GEOTOOL_BENCH_DATABASE_URL=postgresql+psycopg://... \\
@@ -50,10 +51,10 @@ LABELS = ("import sys; from geotool.db.engine import get_engine; "
 def run_stage(name: str, command: list[str], url: str) -> dict[str, Any]:
     """Run one command; its wall time, peak RSS (with children), temp bytes, load."""
     engine = sa.create_engine(url)
-    temp = sa.text("SELECT temp_bytes FROM pg_stat_database WHERE datname = "
-                   "current_database()")
+    temp = sa.text("SELECT temp_bytes, pg_database_size(current_database()) "
+                   "FROM pg_stat_database WHERE datname = current_database()")
     with engine.connect() as conn:
-        temp_before = int(conn.execute(temp).scalar_one())
+        temp_before, size_before = (int(v) for v in conn.execute(temp).one())
     load_before = os.getloadavg()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     start = time.monotonic()
@@ -75,10 +76,11 @@ def run_stage(name: str, command: list[str], url: str) -> dict[str, Any]:
         raise SystemExit(f"{name} failed ({proc.returncode}):\n{output}")
     time.sleep(1.0)  # the server publishes statistics at transaction end / every second
     with engine.connect() as conn:
-        temp_after = int(conn.execute(temp).scalar_one())
+        temp_after, size_after = (int(v) for v in conn.execute(temp).one())
     engine.dispose()
     return {"stage": name, "seconds": round(seconds, 2), "peak_rss_mb": round(peak / 2**20),
             "temp_mb": round((temp_after - temp_before) / 2**20, 1),
+            "db_growth_mb": round((size_after - size_before) / 2**20),
             "load_before": [round(v, 1) for v in load_before],
             "load_after": [round(v, 1) for v in os.getloadavg()],
             "output": " ".join(output.split())[-300:]}
@@ -149,12 +151,34 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def growth(rows: list[dict[str, Any]]) -> str:
+    """Each stage's seconds per 100,000 photos at every size (flat = linear in N)."""
+    by: dict[str, dict[int, float]] = {}
+    for r in rows:
+        if r["stage"] not in ("result", "countries", "load places"):
+            by.setdefault(r["stage"], {})[r["n"]] = r["seconds"]
+    sizes = sorted({n for times in by.values() for n in times})
+    lines = ["| stage | " + " | ".join(f"s per 100k at {n:,}" for n in sizes) + " |",
+             "|---|" + "---:|" * len(sizes)]
+    for stage, times in by.items():
+        cells = [f"{times[n] / n * 100_000:.1f}" if n in times else "" for n in sizes]
+        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("geonames_bench.jsonl"))
+    parser.add_argument("--table", type=Path, help="only print the table and the growth of "
+                        "the rows in this JSON lines file (a run cut short included)")
     args = parser.parse_args()
+    if args.table:
+        rows = [json.loads(line) for line in args.table.read_text().splitlines() if line]
+        print(table(rows))
+        print(growth(rows))
+        return
     with tempfile.TemporaryDirectory(prefix="geonames-bench-") as tmp:
         work = Path(tmp)
         scratch = ScratchDatabases(work, prefix="geonames_bench")
@@ -169,6 +193,7 @@ def main() -> None:
         finally:
             scratch.close()
     print(table(rows))
+    print(growth(rows))
 
 
 if __name__ == "__main__":
