@@ -141,13 +141,14 @@ def one_size(n: int, scratch: ScratchDatabases, work: Path, concurrency: int
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| N | stage | s | client peak RSS MB | server temp MB | load before → after |",
-             "|---:|---|---:|---:|---:|---|"]
+    lines = ["| N | stage | s | client peak RSS MB | server temp MB | database growth MB "
+             "| load before → after |", "|---:|---|---:|---:|---:|---:|---|"]
     for r in rows:
         if r["stage"] == "result":
             continue
         lines.append(f"| {r['n']:,} | {r['stage']} | {r['seconds']:.1f} | {r['peak_rss_mb']} "
-                     f"| {r['temp_mb']} | {r['load_before'][0]} → {r['load_after'][0]} |")
+                     f"| {r['temp_mb']} | {r.get('db_growth_mb', '–')} "
+                     f"| {r['load_before'][0]} → {r['load_after'][0]} |")
     return "\n".join(lines)
 
 
