@@ -147,3 +147,14 @@ def test_natural_earth_codes_resolved() -> None:
     assert by_name["France"] == ("FRA", "FR") and by_name["Norway"] == ("NOR", "NO")
     assert by_name["N. Cyprus"] == ("CYN", "CY") and by_name["Cyprus"] == ("CYP", "CY")
     assert by_name["Somaliland"] == ("SOL", "SO") and by_name["Kosovo"] == ("XKX", "XK")
+
+
+def test_geocoder_says_what_to_load(engine: Engine, tmp_path: Path) -> None:
+    from geotool.errors import UnavailableError
+    from geotool.geocode.geonames import GeoNamesGeocoder
+
+    with pytest.raises(UnavailableError, match="geotool geonames countries"):
+        GeoNamesGeocoder(engine).check()
+    gf.load_countries(engine, gf.CountriesParams(natural_earth()))
+    with pytest.raises(UnavailableError, match="geotool geonames load"):
+        GeoNamesGeocoder(engine).check()
