@@ -1,8 +1,8 @@
 -- After any geonames load: which GeoNames country codes count as inside each country
 -- polygon (geonames_countries.codes). A polygon's own alpha-2 code, plus every code that
 -- has no polygon of its own (territories a coarse file folds into a neighbour, e.g.
--- French Guiana (GF) inside Natural Earth 1:110m's France, Andorra (AD) inside Spain or
--- France) assigned to the polygon that holds most of that code's places.
+-- French Guiana (GF) and Andorra (AD) inside Natural Earth 1:110m's France) assigned to
+-- the polygon that holds most of that code's places.
 
 DROP TABLE IF EXISTS gn_orphan_codes;
 
