@@ -137,7 +137,8 @@ class GeoNamesGeocoder:
                         batch_size: int, progress: Progress,
                         after_batch: Callable[[int], None] | None = None) -> InDatabaseCounts:
         """Answer and store every image of the dataset without an ``image_geocodes`` row,
-        ``batch_size`` images per transaction, in image id order; with ``concurrency`` n,
+        ``batch_size`` images per transaction, in image id order (a range scan of the
+        primary key per batch: no batch rereads the dataset); with ``concurrency`` n,
         n connections work at once, worker k on the images whose id is k modulo n (no
         two touch the same image; each commits whole batches)."""
         workers = self.concurrency
@@ -167,14 +168,16 @@ class GeoNamesGeocoder:
                                       after_id=after, batch_size=batch_size,
                                       precision=precision, worker=worker, workers=workers)
                 assert result is not None
-                last, n = cast("tuple[int, int]", tuple(result.one()))
-                if not n:
+                last, looked, n = cast("tuple[int, int, int]", tuple(result.one()))
+                if not looked:
                     break
-                conn.execute(sa.text("ANALYZE gn_points"))
-                sqlfiles.run(conn, "geocode/geonames_locate.sql", **params)
-                written = sqlfiles.run(conn, "geocode/geonames_write.sql", **params)
-                assert written is not None
-                ok, unplaceable = (int(v) for v in written.one())
+                ok = unplaceable = 0
+                if n:
+                    conn.execute(sa.text("ANALYZE gn_points"))
+                    sqlfiles.run(conn, "geocode/geonames_locate.sql", **params)
+                    written = sqlfiles.run(conn, "geocode/geonames_write.sql", **params)
+                    assert written is not None
+                    ok, unplaceable = (int(v) for v in written.one())
             after = int(last)
             counts.batches += 1
             counts.ok += ok
