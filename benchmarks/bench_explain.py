@@ -30,7 +30,7 @@ import torch
 from scipy import ndimage
 
 from geotool.explain.attributions import (
-    ExplainOptions,
+    ExplainParams,
     Normalisation,
     explain_batch,
     explain_per_image,
@@ -113,7 +113,7 @@ def main() -> None:
         plain = copy.deepcopy(model)  # the baseline's model stays in the default format
         norm = Normalisation()
         inputs = norm.apply(torch.rand(args.images, 3, args.size, args.size)).to(device)
-        options = ExplainOptions(noise_samples=args.noise_samples, ig_steps=args.ig_steps,
+        options = ExplainParams(noise_samples=args.noise_samples, ig_steps=args.ig_steps,
                                  internal_batch_size=args.internal_batch_size)
         if device.type == "cpu":
             a = explain_batch(model, inputs, options, norm, keep_attributions=True)

@@ -26,20 +26,19 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
-from scratch_databases import ScratchDatabases
+
+from benchmarks.scratch_databases import ScratchDatabases
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def points_for(args: argparse.Namespace) -> list[tuple[float, float]]:
     if args.world:
-        from bench_geocode import world_points
-
+        from benchmarks.bench_geocode import world_points
         from geotool.synth.world import load_world
 
         return world_points(load_world(args.world), args.points, seed=5)
-    sys.path.insert(0, str(ROOT / "tests"))
-    from support.real_osm import helsinki_points
+    from tests.support.real_osm import helsinki_points
 
     return helsinki_points(args.points, seed=5)
 

@@ -8,7 +8,7 @@ In one run, on the same points of a synthetic world imported into a fresh local 
 - a thread pool over the sync API (one ``NominatimAPI`` per thread);
 - HTTP: the same Nominatim v1 endpoints served locally (``geotool.geocode.nominatim.serve``)
   queried by geotool's HTTP geocoder (/reverse + one /details per place), K = 1 and 4;
-- the whole ``geocode_dataset`` pipeline (cache lookup, DB writes, location details) with
+- the whole ``geocode`` pipeline (cache lookup, DB writes, location details) with
   the in-process geocoder.
 Every figure is points/s and a ratio against the baseline measured in the same run. Each
 measurement queries its own seeded points (same mix), never points another one queried,
@@ -91,7 +91,7 @@ def main() -> None:
     from geotool.geocode.nominatim.inprocess import InProcessNominatim
     from geotool.geocode.nominatim.local import LocalNominatim, import_osm
     from geotool.geocode.nominatim.serve import serve
-    from geotool.geocode.pipeline import geocode_dataset
+    from geotool.geocode.pipeline import GeocodeParams, geocode
     from geotool.synth.world import generate_world
 
     server = PrivateServer(tmp / "server")
@@ -174,8 +174,9 @@ def main() -> None:
                     "VALUES (:d, :e, 'train', :lat, :lon)"),
                     [{"d": ds, "e": str(i), "lat": a, "lon": b} for i, (a, b) in enumerate(pts)])
             with InProcessNominatim(local.environ, local.project_dir, concurrency=8) as gc:
-                summary = timed("pipeline geocode_dataset (K=8, writes, details)", len(pts),
-                                lambda: geocode_dataset(engine, name, gc, batch_size=500),
+                summary = timed("pipeline geocode (K=8, writes, details)", len(pts),
+                                lambda: geocode(engine, GeocodeParams(name, batch_size=500),
+                                                geocoder=gc),
                                 rates)
             print(f"  (pipeline: {summary.details_written} location details fetched)")
             engine.dispose()

@@ -18,7 +18,7 @@ shared). Results go to ``--out`` as JSON lines and a Markdown table
 on stdout; ``--growth`` prints each stage's time ratio between consecutive sizes.
 
     GEOTOOL_BENCH_DATABASE_URL=postgresql+psycopg://... \\
-    .venv/bin/python benchmarks/bench_geonames_cli.py --sizes 100000 1000000 4723695 \\
+    .venv/bin/python -m benchmarks.bench_geonames_cli --sizes 100000 1000000 4723695 \\
         --out /tmp/geonames_bench.jsonl
 """
 
@@ -37,10 +37,10 @@ from typing import Any
 
 import psutil
 import sqlalchemy as sa
-from scratch_databases import ScratchDatabases
+
+from benchmarks.scratch_databases import ScratchDatabases
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
 
 LABELS = ("import sys; from geotool.db.engine import get_engine; "
           "from geotool.partition.labels import label_rows; "
@@ -94,7 +94,7 @@ def one_size(n: int, scratch: ScratchDatabases, work: Path, concurrency: int
              ) -> Iterator[dict[str, Any]]:
     """The stages at size ``n``, each row yielded as soon as its stage ends (a run cut
     short still leaves the stages it finished)."""
-    from support.geonames_data import geoclip_coordinates, natural_earth, rg_cities
+    from tests.support.geonames_data import geoclip_coordinates, natural_earth, rg_cities
 
     url = scratch.fresh()
     db = ["--database-url", url]

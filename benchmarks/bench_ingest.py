@@ -31,9 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from scratch_databases import ScratchDatabases
 
+from benchmarks.scratch_databases import ScratchDatabases
 from geotool.db.urls import libpq_url
+
+ROOT = Path(__file__).resolve().parents[1]  # the repository: children run from it
 
 
 def write_csv(path: Path, n: int, seed: int = 0) -> None:
@@ -49,12 +51,13 @@ def write_csv(path: Path, n: int, seed: int = 0) -> None:
 # --------------------------------------------------------------------------- children
 def child(kind: str, file: str, url: str) -> dict[str, Any]:
     """One measurement inside this (fresh) process."""
-    from geotool.ingest.load import ingest_file
+    from geotool.db.engine import get_engine
+    from geotool.ingest.load import IngestParams, ingest_file
 
     start = time.perf_counter()
     rows = 0
     if kind == "ingest":
-        rows = ingest_file(file, "bench", "train", database_url=url).loaded
+        rows = ingest_file(get_engine(url), IngestParams(file, "bench", split="train")).loaded
     elif kind == "pandas":
         import pandas as pd
         import sqlalchemy as sa
@@ -87,8 +90,9 @@ def child(kind: str, file: str, url: str) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- parent
 def measure(kind: str, file: Path, url: str) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, "--child", kind, "--file", str(file),
-                          "--url", url], check=True, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "benchmarks.bench_ingest", "--child", kind,
+                          "--file", str(file), "--url", url], check=True,
+                         capture_output=True, text=True, cwd=ROOT)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 

@@ -43,9 +43,11 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from scratch_databases import ScratchDatabases
 
+from benchmarks.scratch_databases import ScratchDatabases
 from geotool.db.urls import libpq_url
+
+ROOT = Path(__file__).resolve().parents[1]  # the repository: children run from it
 
 TAUS = (50, 75, 100)
 FAN = (30, 8, 15, 8, 5)  # countries, states/country, cities/state, districts/city, POIs
@@ -419,8 +421,8 @@ def compare(url: str) -> str:
 
 # --------------------------------------------------------------------------- parent
 def measure(kind: str, url: str) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, "--child", kind, "--url", url],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "benchmarks.bench_partition", "--child", kind,
+                          "--url", url], check=True, capture_output=True, text=True, cwd=ROOT)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 

@@ -35,9 +35,11 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from scratch_databases import ScratchDatabases
 
+from benchmarks.scratch_databases import ScratchDatabases
 from geotool.learn.geodesy import haversine_km
+
+ROOT = Path(__file__).resolve().parents[1]  # the repository: children run from it
 
 LEVELS = (1000, 300, 30)  # cities, states, countries: classes per level, fine -> coarse
 TOP_K = 10
@@ -278,14 +280,15 @@ def _memory_mb(field: str) -> float:
 
 
 def _evaluate_child(url: str) -> None:
-    from geotool.learn.evaluate import evaluate
+    from geotool.learn.evaluate import EvaluateParams, evaluate
 
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         conn.execute(sa.text("SELECT 1"))
     before = _memory_mb("VmRSS")
     start = time.perf_counter()
-    table = evaluate(engine, ["bench_model"], "bench", "test", random_baseline=False)
+    table = evaluate(engine, EvaluateParams(("bench_model",), "bench", "test",
+                                            random_baseline=False))
     seconds = time.perf_counter() - start
     peak = _memory_mb("VmHWM")
     print(json.dumps({"seconds": seconds, "rss_before_mb": before,
@@ -296,8 +299,8 @@ def _evaluate_child(url: str) -> None:
 def bench_evaluate(url: str, runs: int) -> dict[str, Any]:
     results = []
     for _ in range(runs):
-        out = subprocess.run([sys.executable, __file__, "_evaluate", url], check=True,
-                             capture_output=True, text=True).stdout
+        out = subprocess.run([sys.executable, "-m", "benchmarks.bench_predict", "_evaluate", url],
+                             check=True, capture_output=True, text=True, cwd=ROOT).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))
         print("evaluate", results[-1], flush=True)
     return {"seconds": _stats([r["seconds"] for r in results]),

@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 import uuid
 from pathlib import Path
-
-TESTS = Path(__file__).resolve().parents[1] / "tests"
 
 
 def main() -> None:
@@ -30,15 +27,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--nominatim-dsn", help="an existing Helsinki import (pgsql:...)")
     args = parser.parse_args()
-    sys.path.insert(0, str(TESTS))
-    from support.geocode_compare import unexplained_differences
-    from support.real_osm import helsinki_pbf, helsinki_points
-
     from geotool.db.server import PrivateServer
     from geotool.geocode.nominatim.bulk import BulkNominatim
     from geotool.geocode.nominatim.inprocess import InProcessNominatim
     from geotool.geocode.nominatim.local import LocalNominatim, import_osm
     from geotool.settings import load_settings
+    from tests.support.geocode_compare import unexplained_differences
+    from tests.support.real_osm import helsinki_pbf, helsinki_points
 
     report: dict[str, object] = {"points": args.points, "seed": args.seed}
     server = database = None

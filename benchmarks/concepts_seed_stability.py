@@ -14,21 +14,17 @@ the Spearman correlation of median ci with designed informativeness (concepts se
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from scratch_databases import ScratchDatabases  # noqa: E402
-from support.tiny_concept_model import build_tiny_concept_model  # noqa: E402
-
-from geotool.explain.attributions import ExplainOptions  # noqa: E402
-from geotool.explain.pipeline import ConceptOptions, compute_concepts  # noqa: E402
-from geotool.explain.report import concept_report  # noqa: E402
+from benchmarks.scratch_databases import ScratchDatabases
+from geotool.explain.attributions import ExplainParams  # noqa: E402
+from geotool.explain.pipeline import ConceptParams, InfluenceParams, compute_concepts  # noqa: E402
+from geotool.explain.report import ReportParams, concept_report  # noqa: E402
+from tests.support.tiny_concept_model import build_tiny_concept_model
 
 
 def main() -> None:
@@ -46,13 +42,14 @@ def main() -> None:
                 print(f"seed {seed}: held-out accuracy state {model.test_accuracy[0]:.2f} "
                       f"country {model.test_accuracy[1]:.2f}")
                 for k in (409, None):
-                    options = ConceptOptions(
-                        explain=ExplainOptions(noise_samples=4, ig_steps=8), k=k,
+                    options = InfluenceParams(
+                        explain=ExplainParams(noise_samples=4, ig_steps=8), k=k,
                         betas=(0, 2))
-                    compute_concepts(engine, model.name, model.dataset, "test", options)
+                    compute_concepts(engine, ConceptParams(model=model.name, dataset=model.dataset,
+                                                           split="test", influence=options))
                     for beta in (0, 2):
-                        rep = concept_report(engine, model.name, beta=beta, min_images=10,
-                                             design=model.design)
+                        rep = concept_report(engine, ReportParams(
+                            model.name, beta=beta, min_images=10, design=model.design))
                         rows = rep.overall.rows
                         inf = [r.median_ci for r in rows if model.design.get(r.concept)]
                         uninf = [r.median_ci for r in rows if r.concept in model.design

@@ -41,9 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_train import make_jpegs  # noqa: E402
-
+from benchmarks.bench_train import make_jpegs  # noqa: E402
 from geotool.learn.data import EpochBatches, LabelledImages, TransformSpec, normalise  # noqa: E402
 from geotool.learn.labels import ImageSource, LabelArrays  # noqa: E402
 from geotool.learn.model import GeoClassifier  # noqa: E402

@@ -23,11 +23,11 @@ import sqlalchemy as sa
 from geotool.db.engine import database_url, get_engine
 from geotool.db.migrate import upgrade
 from geotool.geocode.boundaries import load_boundaries, read_boundaries
-from geotool.geocode.pipeline import geocode_dataset
+from geotool.geocode.pipeline import GeocodeParams, geocode
 from geotool.geocode.registry import GeocoderOptions
-from geotool.ingest.load import ingest_file
+from geotool.ingest.load import IngestParams, ingest_file
 from geotool.learn.config import load_train_config
-from geotool.learn.train import train
+from geotool.learn.train import TrainParams, train
 from geotool.partition.build import BuildParams, build_partitioning
 from geotool.synth.photos import generate_photos
 from geotool.synth.world import generate_world
@@ -48,10 +48,10 @@ def build_planet(url: str, workdir: Path, photos: int, size: int) -> None:
     photo_dir = workdir / "photos"
     if not (photo_dir / "all.csv").is_file():
         generate_photos(world, photos, size, photo_dir, seed=7, overwrite=True)
-    ingest_file(photo_dir / "all.csv", "demo", engine=engine)
+    ingest_file(engine, IngestParams(photo_dir / "all.csv", "demo"))
     load_boundaries(engine, read_boundaries(world / "boundaries.geojson"), "world")
-    geocode_dataset(engine, "demo", "boundaries", GeocoderOptions(database_url=url),
-                    details=False)
+    geocode(engine, GeocodeParams("demo", "boundaries", GeocoderOptions(database_url=url),
+                                  details=False))
     build_partitioning(engine, BuildParams(name="demo_semp", dataset="demo",
                                            taus=(10, 25, 50)))
     build_partitioning(engine, BuildParams(name="demo_s2", scheme="s2", dataset="demo",
@@ -92,7 +92,7 @@ def main() -> None:
         cfg = load_train_config(args.config, partitions=set_name, name=f"synthetic_{set_name}",
                                 checkpoint_dir=str(args.workdir / "models" / set_name))
         t1 = time.monotonic()
-        result = train(get_engine(url), cfg, force=True)
+        result = train(get_engine(url), TrainParams(cfg, force=True))
         seconds = time.monotonic() - t1
         m = result.best_metrics
         levels = sorted(int(k[5:]) for k in m if k.startswith("acc_l"))

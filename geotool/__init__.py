@@ -5,3 +5,8 @@ that parses arguments, calls the functions here and shows progress.
 """
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "__version__", "cli", "db", "demo", "errors", "explain", "export", "geocode", "ingest",
+    "learn", "partition", "progress", "settings", "synth", "vocab",
+]

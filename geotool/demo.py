@@ -5,20 +5,25 @@ PostGIS server, a seeded world with its OSM extract imported into a local Nomina
 rendered photos, ingest, reverse geocoding, the SemP and S2 partitionings, a model trained
 on each (``training/synthetic.toml``), five-crop prediction of the test split, the
 evaluation ladder with its baselines, one photo answered, and concept influence with its
-report — and checks the data half against the generator's own truth. Every step is idempotent and
-resumable: a finished step is recognised and skipped, an interrupted one is redone or
-continued, so running the demo twice costs little the second time.
+report — and checks the data half against the generator's own truth. Every step is
+idempotent and resumable: a finished step is recognised and skipped, an interrupted one is
+redone or continued, so running the demo twice costs little the second time.
+
+The demo is a list of :class:`Step` over one :class:`DemoContext`: a step has a name, an
+``is_done(ctx)`` that says what is already there (or None: the step has work to do, or
+only its stage can tell, as ingest and prediction skip finished work themselves), and a
+``run(ctx)`` that does it and says what it did. :func:`run_demo` is a loop over
+:data:`STEPS`; adding a step (a new model family, a QGIS project) is one entry there.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -28,10 +33,19 @@ from geotool.errors import InvalidValueError
 from geotool.progress import NO_PROGRESS, Progress
 from geotool.settings import Settings, load_settings
 
+if TYPE_CHECKING:
+    from geotool.geocode.nominatim.local import LocalNominatim
+
+__all__ = ["STEPS", "DemoContext", "DemoParams", "DemoReport", "Outcome", "Step",
+           "StepResult", "demo_workdir", "run_demo"]
+
 
 @dataclass(frozen=True)
-class DemoConfig:
-    """What the demo builds. The defaults finish in a few minutes on two CPU cores."""
+class DemoParams:
+    """What the demo builds. The defaults finish in a few minutes on two CPU cores.
+
+    ``workdir`` holds the world and the photos (default ``<geotool home>/demo``);
+    ``database_url`` the database (default: geotool's private server)."""
 
     seed: int = 7
     countries: int = 6
@@ -47,6 +61,8 @@ class DemoConfig:
     train_config: str = "synthetic.toml"  # a file of training/ (geotool.db.resources)
     epochs: int | None = None  # None: the training config's
     concept_images: int = 120  # test photos explained for concept influence
+    workdir: Path | None = None
+    database_url: str | None = None
 
     def validate(self) -> None:
         if self.countries < 1:
@@ -57,6 +73,8 @@ class DemoConfig:
         if self.geocoder not in {"bulk", "nominatim"}:
             raise InvalidValueError(
                 f"--geocoder must be bulk or nominatim, not {self.geocoder!r}")
+        if self.epochs is not None and self.epochs < 1:
+            raise InvalidValueError(f"--epochs must be at least 1, not {self.epochs}")
 
 
 @dataclass
@@ -90,6 +108,76 @@ class DemoReport:
     concept_chart: Path | None = None
 
 
+@dataclass
+class DemoContext:
+    """What the steps share: the parameters, where things go, and what earlier steps made
+    (the database URL and engine, the local Nominatim). Steps write their results into
+    ``report``."""
+
+    params: DemoParams
+    workdir: Path
+    progress: Progress
+    report: DemoReport
+    url: str = ""  # the resolved database URL (the database step)
+    _engine: Engine | None = None
+    _local: LocalNominatim | None = None
+
+    #: The demo's models and the partitioning set each learns.
+    models: dict[str, str] = field(default_factory=lambda: {
+        "demo_semp_model": "demo_semp", "demo_s2_model": "demo_s2"})
+
+    @property
+    def world_dir(self) -> Path:
+        return self.workdir / "world"
+
+    @property
+    def photo_dir(self) -> Path:
+        return self.workdir / "photos"
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from geotool.db.engine import get_engine
+
+            self._engine = get_engine(self.url)
+        return self._engine
+
+    @property
+    def local(self) -> LocalNominatim:
+        """The local Nominatim the world is imported into (on the demo's server)."""
+        if self._local is None:
+            from geotool.geocode.nominatim.local import local_nominatim
+
+            url = self.params.database_url
+            self._local = local_nominatim(load_settings(database_url=url) if url else None,
+                                          database=self.params.nominatim_database)
+        return self._local
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a step's ``run`` did; ``skipped``: its stage found the work already done."""
+
+    detail: str
+    skipped: bool = False
+
+
+def never_done(ctx: DemoContext) -> str | None:
+    """For steps that always run: they are cheap, or only their stage can tell what is
+    already done (and then skips it, reporting ``Outcome.skipped``)."""
+    return None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the demo. ``is_done(ctx)`` returns what is already there (the step is
+    then skipped and that is its detail) or None; ``run(ctx)`` does the work.
+    ``learning`` steps need the ml extra and are left out with ``--no-learn``."""
+
+    name: str
+    is_done: Callable[[DemoContext], str | None]
+    run: Callable[[DemoContext], Outcome]
+    learning: bool = False
 
 
 def demo_workdir(settings: Settings | None = None) -> Path:
@@ -97,158 +185,115 @@ def demo_workdir(settings: Settings | None = None) -> Path:
     return (settings or load_settings()).home / "demo"
 
 
-def _world_matches(world_dir: Path, config: DemoConfig) -> bool:
-    meta = world_dir / "world.json"
-    if not meta.is_file():
-        return False
-    try:
-        data = json.loads(meta.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return bool(data.get("seed") == config.seed and data.get("n_countries") == config.countries)
-
-
-def _photos_match(photo_dir: Path, world_dir: Path, config: DemoConfig) -> bool:
-    import hashlib
-
-    meta = photo_dir / "photos.json"
-    if not meta.is_file() or not (photo_dir / "all.csv").is_file():
-        return False
-    try:
-        params = json.loads(meta.read_text(encoding="utf-8")).get("parameters", {})
-    except (OSError, ValueError):
-        return False
-    world_hash = hashlib.sha256((world_dir / "world.json").read_bytes()).hexdigest()
-    return bool(params.get("n") == config.photos and params.get("size") == config.size
-                and params.get("seed") == config.seed
-                and params.get("world_sha256") == world_hash)
-
-
-def run_demo(config: DemoConfig | None = None, *, workdir: Path | None = None,
-             database_url: str | None = None, progress: Progress = NO_PROGRESS,
-             ) -> DemoReport:
-    """Run the pipeline on the synthetic planet and return what happened.
-
-    ``progress`` gets one message per step (its name, then what it did) and the phases of
-    the stages the steps call.
-    """
-    log = progress.message
+# ----------------------------------------------------------------------------- data half
+def _database(ctx: DemoContext) -> Outcome:
     from geotool.db.engine import database_url as resolve_url
-    from geotool.db.engine import get_engine
     from geotool.db.migrate import upgrade
 
-    config = config or DemoConfig()
-    config.validate()
-    workdir = workdir or demo_workdir()
-    workdir.mkdir(parents=True, exist_ok=True)
-    report = DemoReport(workdir=workdir)
+    ctx.url = resolve_url(ctx.params.database_url)
+    revision = upgrade(ctx.url)
+    return Outcome(f"PostGIS at {shown_url(ctx.url)}, schema at revision {revision}")
 
-    def step(name: str, fn: Callable[[], tuple[str, bool]]) -> None:
-        t0 = time.monotonic()
-        log(f"[{len(report.steps) + 1}] {name} …")
-        detail, skipped = fn()
-        report.steps.append(StepResult(name, detail, time.monotonic() - t0, skipped))
-        log(f"    {detail}")
 
-    url_holder: dict[str, str] = {}
+def _world_done(ctx: DemoContext) -> str | None:
+    from geotool.synth.places import world_matches
 
-    def database() -> tuple[str, bool]:
-        url = resolve_url(database_url)
-        revision = upgrade(url)
-        url_holder["url"] = url
-        shown = shown_url(url)
-        return f"PostGIS at {shown}, schema at revision {revision}", False
+    p = ctx.params
+    if world_matches(ctx.world_dir, p.seed, p.countries):
+        return f"world of seed {p.seed} already in {ctx.world_dir}"
+    return None
 
-    step("database", database)
-    engine = get_engine(url_holder["url"])
-    world_dir, photo_dir = workdir / "world", workdir / "photos"
 
-    def world() -> tuple[str, bool]:
-        from geotool.synth.world import generate_world
+def _world(ctx: DemoContext) -> Outcome:
+    from geotool.synth.world import generate_world
 
-        if _world_matches(world_dir, config):
-            return f"world of seed {config.seed} already in {world_dir}", True
-        w = generate_world(config.seed, config.countries, world_dir, progress=progress)
-        return f"{len(w.places):,} places in {config.countries} countries → {world_dir}", False
+    p = ctx.params
+    w = generate_world(p.seed, p.countries, ctx.world_dir, progress=ctx.progress)
+    return Outcome(f"{len(w.places):,} places in {p.countries} countries → {ctx.world_dir}")
 
-    step("synthetic world", world)
 
-    from geotool.geocode.nominatim.local import local_nominatim
+def _nominatim(ctx: DemoContext) -> Outcome:
+    from geotool.geocode.nominatim.local import import_osm
 
-    local = local_nominatim(load_settings(database_url=database_url) if database_url else None,
-                            database=config.nominatim_database)
+    osm = ctx.world_dir / "world.osm"
+    record = import_osm(osm, ctx.local)
+    where = f"Nominatim database {record.database}"
+    if record.skipped:
+        return Outcome(f"{where} already holds this extract", skipped=True)
+    return Outcome(f"imported {osm} into {where}")
 
-    def nominatim() -> tuple[str, bool]:
-        from geotool.geocode.nominatim.local import import_osm
 
-        record = import_osm(world_dir / "world.osm", local)
-        where = f"Nominatim database {record.database}"
-        if record.skipped:
-            return f"{where} already holds this extract", True
-        return f"imported {world_dir / 'world.osm'} into {where}", False
+def _photos_done(ctx: DemoContext) -> str | None:
+    from geotool.synth.photos import photo_set_matches
 
-    step("Nominatim import", nominatim)
+    p = ctx.params
+    if photo_set_matches(ctx.photo_dir, ctx.world_dir, p.photos, p.size, p.seed):
+        return f"{p.photos:,} photos already in {ctx.photo_dir}"
+    return None
 
-    def photos() -> tuple[str, bool]:
-        from geotool.synth.photos import generate_photos
 
-        if _photos_match(photo_dir, world_dir, config):
-            return f"{config.photos:,} photos already in {photo_dir}", True
-        if photo_dir.exists():  # the demo's own folder, cut short or made with other settings
-            shutil.rmtree(photo_dir)
-        generate_photos(world_dir, config.photos, config.size, photo_dir, seed=config.seed,
-                        overwrite=True, progress=progress)
-        return f"{config.photos:,} photos of {config.size} px → {photo_dir}", False
+def _photos(ctx: DemoContext) -> Outcome:
+    from geotool.synth.photos import generate_photos
 
-    step("synthetic photos", photos)
+    p = ctx.params
+    if ctx.photo_dir.exists():  # the demo's own folder, cut short or made with other settings
+        shutil.rmtree(ctx.photo_dir)
+    generate_photos(ctx.world_dir, p.photos, p.size, ctx.photo_dir, seed=p.seed,
+                    overwrite=True, progress=ctx.progress)
+    return Outcome(f"{p.photos:,} photos of {p.size} px → {ctx.photo_dir}")
 
-    def ingest() -> tuple[str, bool]:
-        from geotool.ingest.load import ingest_file
 
-        summary = ingest_file(photo_dir / "all.csv", config.dataset, engine=engine,
-                              progress=progress)
-        done = summary.loaded == 0 and summary.updated == 0
-        return (f"{summary.rows_read:,} rows: {summary.loaded:,} loaded, "
-                f"{summary.already_present:,} already present"), done
+def _ingest(ctx: DemoContext) -> Outcome:
+    from geotool.ingest.load import IngestParams, ingest_file
 
-    step("ingest", ingest)
+    summary = ingest_file(ctx.engine, IngestParams(ctx.photo_dir / "all.csv",
+                                                   ctx.params.dataset),
+                          progress=ctx.progress)
+    return Outcome(f"{summary.rows_read:,} rows: {summary.loaded:,} loaded, "
+                   f"{summary.already_present:,} already present",
+                   skipped=summary.loaded == 0 and summary.updated == 0)
 
-    def geocode() -> tuple[str, bool]:
-        from geotool.geocode.pipeline import geocode_dataset
-        from geotool.geocode.registry import GeocoderOptions
 
-        options = GeocoderOptions(database_url=url_holder["url"], concurrency=2,
-                                  nominatim_dsn=local.nominatim_dsn,
-                                  nominatim_project_dir=str(local.project_dir),
-                                  simplify=0.0001, warn=log)
-        summary = geocode_dataset(engine, config.dataset, config.geocoder, options,
-                                  progress=progress)
-        if summary.images_todo == 0 and summary.details_written == 0:
-            return "every image already has its address vector", True
-        return (f"{summary.images_written:,} images with {summary.geocoder}: {summary.ok:,} ok, "
-                f"{summary.unplaceable:,} unplaceable, {summary.failed:,} failed; "
-                f"{summary.details_written:,} locations described"), False
+def _geocode(ctx: DemoContext) -> Outcome:
+    from geotool.geocode.pipeline import GeocodeParams, geocode
+    from geotool.geocode.registry import GeocoderOptions
 
-    step("reverse geocoding", geocode)
+    local = ctx.local
+    options = GeocoderOptions(database_url=ctx.url, concurrency=2,
+                              nominatim_dsn=local.nominatim_dsn,
+                              nominatim_project_dir=str(local.project_dir), simplify=0.0001)
+    summary = geocode(ctx.engine, GeocodeParams(ctx.params.dataset, ctx.params.geocoder,
+                                                options), progress=ctx.progress)
+    if summary.images_todo == 0 and summary.details_written == 0:
+        return Outcome("every image already has its address vector", skipped=True)
+    return Outcome(f"{summary.images_written:,} images with {summary.geocoder}: "
+                   f"{summary.ok:,} ok, {summary.unplaceable:,} unplaceable, "
+                   f"{summary.failed:,} failed; {summary.details_written:,} locations "
+                   "described")
 
-    def build() -> tuple[str, bool]:
-        from geotool.partition.build import BuildParams, build_partitioning
 
-        wanted = [BuildParams(name="demo_semp", dataset=config.dataset, taus=config.taus),
-                  BuildParams(name="demo_s2", scheme="s2", dataset=config.dataset,
-                              img_min=config.s2_img_min, img_maxes=config.s2_img_maxes)]
-        todo = [p for p in wanted if not _set_is_current(engine, p)]
-        for params in todo:  # a rebuild would change the classes the models learnt
-            build_partitioning(engine, params, progress)
-        parts = [f"{p.name}: " + ", ".join(str(n) for n in _class_counts(engine, p.name))
-                 + " classes" for p in wanted]
-        return "; ".join(parts), not todo
+def _partition_params(ctx: DemoContext) -> list[Any]:
+    from geotool.partition.build import BuildParams
 
-    step("partitionings", build)
-    _check(engine, config, world_dir, report)
-    if config.learn:
-        _learn(engine, config, workdir, photo_dir, report, step, progress)
-    return report
+    p = ctx.params
+    return [BuildParams(name="demo_semp", dataset=p.dataset, taus=p.taus),
+            BuildParams(name="demo_s2", scheme="s2", dataset=p.dataset,
+                        img_min=p.s2_img_min, img_maxes=p.s2_img_maxes)]
+
+
+def _partitionings(ctx: DemoContext) -> Outcome:
+    """Build the sets that are missing or were built otherwise (a rebuild would change
+    the classes the models learnt), then check the data half against the truth."""
+    from geotool.partition.build import build_partitioning
+
+    wanted = _partition_params(ctx)
+    todo = [p for p in wanted if not _set_is_current(ctx.engine, p)]
+    for params in todo:
+        build_partitioning(ctx.engine, params, progress=ctx.progress)
+    parts = [f"{p.name}: " + ", ".join(str(n) for n in _class_counts(ctx.engine, p.name))
+             + " classes" for p in wanted]
+    _check(ctx)
+    return Outcome("; ".join(parts), skipped=not todo)
 
 
 def _set_is_current(engine: Engine, params: Any) -> bool:
@@ -268,126 +313,161 @@ def _class_counts(engine: Engine, set_name: str) -> list[int]:
             "WHERE s.name = :n ORDER BY p.level"), {"n": set_name}).scalars()]
 
 
-Step = Callable[[str, Callable[[], tuple[str, bool]]], None]
-
-
-def _learn(engine: Engine, config: DemoConfig, workdir: Path, photo_dir: Path,
-           report: DemoReport, step: Step, progress: Progress) -> None:
-    """The learning half: train SemP and S2 models, predict the test split, evaluate
-    both against the baselines, answer one photo, and measure concept influence."""
+# ------------------------------------------------------------------------- learning half
+def _training(ctx: DemoContext) -> Outcome:
     from geotool.db.resources import training_config
-    from geotool.errors import require_module
-
-    require_module("torch", "ml", "the demo's training, prediction and concept steps")
     from geotool.learn.config import load_train_config
     from geotool.learn.registry import find_model
-    from geotool.learn.train import train
+    from geotool.learn.train import TrainParams, train
 
-    models = {"demo_semp_model": "demo_semp", "demo_s2_model": "demo_s2"}
-
-    def training() -> tuple[str, bool]:
-        done, parts = True, []
-        for name, set_name in models.items():
-            with engine.connect() as conn:
-                existing = find_model(conn, name)
-            if existing is not None and existing.status == "done":
-                report.models[name] = dict(existing.metrics or {})
-                parts.append(f"{name} already trained")
-                continue
-            done = False
-            cfg = load_train_config(training_config(config.train_config), partitions=set_name,
-                                    name=name, epochs=config.epochs,
-                                    checkpoint_dir=str(workdir / "models" / name))
-            progress.message(f"    training {name} on {set_name} "
+    done, parts = True, []
+    for name, set_name in ctx.models.items():
+        with ctx.engine.connect() as conn:
+            existing = find_model(conn, name)
+        if existing is not None and existing.status == "done":
+            ctx.report.models[name] = dict(existing.metrics or {})
+            parts.append(f"{name} already trained")
+            continue
+        done = False
+        cfg = load_train_config(training_config(ctx.params.train_config),
+                                partitions=set_name, name=name, epochs=ctx.params.epochs,
+                                checkpoint_dir=str(ctx.workdir / "models" / name))
+        ctx.progress.message(f"    training {name} on {set_name} "
                              f"({cfg.backbone}, {cfg.epochs} epochs)")
-            result = train(engine, cfg, progress, resume=existing is not None)
-            report.models[name] = dict(result.best_metrics)
-            parts.append(f"{name}: {result.steps:,} steps in {result.seconds:,.0f} s")
-        return "; ".join(parts), done
-
-    step("training", training)
-
-    def prediction() -> tuple[str, bool]:
-        from geotool.learn.predict import predict
-
-        parts, done = [], True
-        for name in models:
-            summary = predict(engine, name, config.dataset, "test", progress=progress)
-            done = done and summary.predicted == 0
-            parts.append(f"{name}: {summary.predicted + summary.already_done:,} test photos "
-                         f"({summary.already_done:,} done before), {summary.failed} failed")
-        return "; ".join(parts), done
-
-    step("five-crop prediction", prediction)
-
-    def evaluation() -> tuple[str, bool]:
-        from geotool.learn.evaluate import evaluate
-
-        report.evaluation = evaluate(engine, list(models), config.dataset, "test")
-        return f"{len(report.evaluation.frame)} rows (models and baselines)", False
-
-    step("evaluation", evaluation)
-
-    def one_photo() -> tuple[str, bool]:
-        from geotool.learn.lookup import ready_model
-        from geotool.learn.predict import predict_image
-
-        with engine.connect() as conn:
-            row = conn.execute(sa.text(
-                "SELECT i.id, i.path FROM images i JOIN datasets d ON d.id = i.dataset_id "
-                "WHERE d.name = :ds AND i.split = 'test' AND i.path IS NOT NULL "
-                "ORDER BY i.id LIMIT 1"), {"ds": config.dataset}).one()
-            truth = conn.execute(sa.text(
-                "SELECT string_agg(coalesce(l.name_en, l.name, l.osm_key), ', ' "
-                "ORDER BY a.position) FROM image_addresses a "
-                "JOIN locations l ON l.id = a.location_id WHERE a.image_id = :i"),
-                {"i": row.id}).scalar()
-        ready = ready_model(engine, "demo_semp_model")
-        report.answer = predict_image(ready, [row.path])[0]
-        report.answer_truth = truth or ""
-        return f"{row.path}: {report.answer.summary_line()}", False
-
-    step("one photo", one_photo)
-
-    def concepts() -> tuple[str, bool]:
-        from geotool.explain.attributions import ExplainOptions
-        from geotool.explain.pipeline import ConceptOptions, compute_concepts
-        from geotool.explain.report import concept_report, format_report
-
-        options = ConceptOptions(explain=ExplainOptions(noise_samples=4, ig_steps=8),
-                                 k=_demo_k(config), betas=(0, 2),
-                                 limit=config.concept_images)
-        summary = compute_concepts(engine, "demo_semp_model", config.dataset, "test",
-                                   options, progress)
-        chart = workdir / "concepts.png"
-        report.concepts = concept_report(engine, "demo_semp_model", min_images=10,
-                                         design=photo_dir / "design.json", chart=chart)
-        report.concepts_text = format_report(report.concepts)
-        report.concept_chart = chart
-        done = summary.images_explained == 0
-        return (f"{summary.images_explained + summary.images_already_done:,} test photos "
-                f"explained ({summary.images_already_done:,} before); chart {chart}"), done
-
-    step("concept influence", concepts)
+        result = train(ctx.engine, TrainParams(cfg, resume=existing is not None),
+                       progress=ctx.progress)
+        ctx.report.models[name] = dict(result.best_metrics)
+        parts.append(f"{name}: {result.steps:,} steps in {result.seconds:,.0f} s")
+    return Outcome("; ".join(parts), skipped=done)
 
 
-def _demo_k(config: DemoConfig) -> int:
+def _prediction(ctx: DemoContext) -> Outcome:
+    from geotool.learn.predict import PredictParams, predict
+
+    parts, done = [], True
+    for name in ctx.models:
+        summary = predict(ctx.engine, PredictParams(name, ctx.params.dataset, "test"),
+                          progress=ctx.progress)
+        done = done and summary.predicted == 0
+        parts.append(f"{name}: {summary.predicted + summary.already_done:,} test photos "
+                     f"({summary.already_done:,} done before), {summary.failed} failed")
+    return Outcome("; ".join(parts), skipped=done)
+
+
+def _evaluation(ctx: DemoContext) -> Outcome:
+    from geotool.learn.evaluate import EvaluateParams, evaluate
+
+    ctx.report.evaluation = evaluate(ctx.engine, EvaluateParams(
+        tuple(ctx.models), ctx.params.dataset, "test"))
+    return Outcome(f"{len(ctx.report.evaluation.frame)} rows (models and baselines)")
+
+
+def _one_photo(ctx: DemoContext) -> Outcome:
+    from geotool.learn.lookup import ready_model
+    from geotool.learn.predict import predict_image
+
+    with ctx.engine.connect() as conn:
+        row = conn.execute(sa.text(
+            "SELECT i.id, i.path FROM images i JOIN datasets d ON d.id = i.dataset_id "
+            "WHERE d.name = :ds AND i.split = 'test' AND i.path IS NOT NULL "
+            "ORDER BY i.id LIMIT 1"), {"ds": ctx.params.dataset}).one()
+        truth = conn.execute(sa.text(
+            "SELECT string_agg(coalesce(l.name_en, l.name, l.osm_key), ', ' "
+            "ORDER BY a.position) FROM image_addresses a "
+            "JOIN locations l ON l.id = a.location_id WHERE a.image_id = :i"),
+            {"i": row.id}).scalar()
+    ready = ready_model(ctx.engine, "demo_semp_model")
+    ctx.report.answer = predict_image(ready, [row.path])[0]
+    ctx.report.answer_truth = truth or ""
+    return Outcome(f"{row.path}: {ctx.report.answer.summary_line()}")
+
+
+def _concepts(ctx: DemoContext) -> Outcome:
+    from geotool.explain.attributions import ExplainParams
+    from geotool.explain.pipeline import ConceptParams, InfluenceParams, compute_concepts
+    from geotool.explain.report import ReportParams, concept_report, format_report
+
+    influence = InfluenceParams(explain=ExplainParams(noise_samples=4, ig_steps=8),
+                                k=_demo_k(ctx.params), betas=(0, 2),
+                                limit=ctx.params.concept_images)
+    summary = compute_concepts(ctx.engine, ConceptParams(
+        "demo_semp_model", ctx.params.dataset, "test", influence), progress=ctx.progress)
+    chart = ctx.workdir / "concepts.png"
+    report = ctx.report
+    report.concepts = concept_report(ctx.engine, ReportParams(
+        "demo_semp_model", min_images=10, design=ctx.photo_dir / "design.json", chart=chart))
+    report.concepts_text = format_report(report.concepts)
+    report.concept_chart = chart
+    return Outcome(f"{summary.images_explained + summary.images_already_done:,} test photos "
+                   f"explained ({summary.images_already_done:,} before); chart {chart}",
+                   skipped=summary.images_explained == 0)
+
+
+def _demo_k(params: DemoParams) -> int:
     """Top-k pixels for the demo: 10 % of the model's input pixels. At the synthetic
     model's 64 px the default (1000 at 224 px, scaled: 82 px) leaves most concepts with no
     top-k pixel at all and their median ci at 0 (docs/concepts.md)."""
     from geotool.db.resources import training_config
     from geotool.learn.config import load_train_config
 
-    size = load_train_config(training_config(config.train_config)).input_size()
+    size = load_train_config(training_config(params.train_config)).input_size()
     return max(1, size * size // 10)
 
 
-def _check(engine: Engine, config: DemoConfig, world_dir: Path, report: DemoReport) -> None:
+#: The demo, in order. Each step may use what the steps before it made.
+STEPS: list[Step] = [
+    Step("database", never_done, _database),
+    Step("synthetic world", _world_done, _world),
+    Step("Nominatim import", never_done, _nominatim),
+    Step("synthetic photos", _photos_done, _photos),
+    Step("ingest", never_done, _ingest),
+    Step("reverse geocoding", never_done, _geocode),
+    Step("partitionings", never_done, _partitionings),
+    Step("training", never_done, _training, learning=True),
+    Step("five-crop prediction", never_done, _prediction, learning=True),
+    Step("evaluation", never_done, _evaluation, learning=True),
+    Step("one photo", never_done, _one_photo, learning=True),
+    Step("concept influence", never_done, _concepts, learning=True),
+]
+
+
+def run_demo(params: DemoParams | None = None, *, progress: Progress = NO_PROGRESS,
+             steps: list[Step] | None = None) -> DemoReport:
+    """Run the pipeline (``steps``, default :data:`STEPS`) on the synthetic planet and
+    return what happened.
+
+    ``progress`` gets one message per step (its name, then what it did) and the phases of
+    the stages the steps call.
+    """
+    params = params or DemoParams()
+    params.validate()
+    workdir = params.workdir or demo_workdir()
+    workdir.mkdir(parents=True, exist_ok=True)
+    ctx = DemoContext(params, workdir, progress, DemoReport(workdir=workdir))
+    for step in steps if steps is not None else STEPS:
+        if step.learning and not params.learn:
+            continue
+        if step.learning:
+            from geotool.errors import require_module
+
+            require_module("torch", "ml", "the demo's training, prediction and concept steps")
+        t0 = time.monotonic()
+        progress.message(f"[{len(ctx.report.steps) + 1}] {step.name} …")
+        done = step.is_done(ctx)
+        outcome = Outcome(done, skipped=True) if done is not None else step.run(ctx)
+        ctx.report.steps.append(StepResult(step.name, outcome.detail,
+                                           time.monotonic() - t0, outcome.skipped))
+        progress.message(f"    {outcome.detail}")
+    return ctx.report
+
+
+def _check(ctx: DemoContext) -> None:
     """Compare the database with the generator's truth and collect what to show."""
     from geotool.partition.summary import list_sets, show_set
     from geotool.synth.places import load_world
 
-    world = load_world(world_dir)
+    engine, config, report = ctx.engine, ctx.params, ctx.report
+    world = load_world(ctx.world_dir)
     with engine.connect() as conn:
         report.images = {row[0]: int(row[1]) for row in conn.execute(sa.text(
             "SELECT i.split, count(*) FROM images i JOIN datasets d ON d.id = i.dataset_id "

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from support.nominatim_fixtures import _missing_tools
 
-from geotool.demo import DemoConfig, run_demo
+from geotool.demo import STEPS, DemoParams, run_demo
 from geotool.progress import RecordingProgress
 from geotool.synth.places import load_world
 
@@ -31,11 +31,11 @@ def nominatim_db(cluster: Any) -> Iterator[str]:
 def test_demo_end_to_end_and_resume(db_url: str, nominatim_db: str, tmp_path: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GEOTOOL_DATABASE_URL", db_url)  # Nominatim lands on the same server
-    config = DemoConfig(seed=3, countries=2, photos=400, size=64, taus=(5, 10, 20),
+    config = DemoParams(seed=3, countries=2, photos=400, size=64, taus=(5, 10, 20),
                         s2_img_min=5, s2_img_maxes=(100, 50), nominatim_database=nominatim_db,
-                        epochs=4, concept_images=24)
+                        epochs=4, concept_images=24, workdir=tmp_path, database_url=db_url)
     progress = RecordingProgress()
-    first = run_demo(config, workdir=tmp_path, database_url=db_url, progress=progress)
+    first = run_demo(config, progress=progress)
 
     assert [s.name for s in first.steps] == [
         "database", "synthetic world", "Nominatim import", "synthetic photos", "ingest",
@@ -72,8 +72,13 @@ def test_demo_end_to_end_and_resume(db_url: str, nominatim_db: str, tmp_path: Pa
     assert first.cell_examples and all(", " in label for label in first.cell_examples)
 
     _check_learning(first, engine, tmp_path)
+    # the figures, for comparing two versions of the demo by eye (pytest -s)
+    print(first.images, first.geocode_agreement, first.cells_containing, first.partitionings,
+          first.cell_examples, first.models, sep="\n")
+    print(first.evaluation.frame.to_string())
+    print(first.answer.summary_line(), first.concepts_text, sep="\n")
 
-    second = run_demo(config, workdir=tmp_path, database_url=db_url, progress=progress)
+    second = run_demo(config, progress=progress)
     skipped = {s.name for s in second.steps if s.skipped}
     assert skipped == {"synthetic world", "Nominatim import", "synthetic photos", "ingest",
                        "reverse geocoding", "partitionings", "training",
@@ -84,8 +89,7 @@ def test_demo_end_to_end_and_resume(db_url: str, nominatim_db: str, tmp_path: Pa
 
     # A photo set cut short (no photos.json written) is rendered again, not trusted.
     (tmp_path / "photos" / "photos.json").unlink()
-    third = run_demo(replace(config, learn=False), workdir=tmp_path, database_url=db_url,
-                     progress=progress)
+    third = run_demo(replace(config, learn=False), progress=progress)
     assert not next(s for s in third.steps if s.name == "synthetic photos").skipped
     assert third.images == first.images
 
@@ -121,12 +125,41 @@ def test_demo_training_config_ships_with_geotool() -> None:
     from geotool.db.resources import training_config
     from geotool.learn.config import load_train_config
 
-    config = load_train_config(training_config(DemoConfig().train_config))
+    config = load_train_config(training_config(DemoParams().train_config))
     assert config.backbone == "small_cnn" and config.epochs >= 1
 
 
 def test_demo_rejects_bad_configuration(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="--countries"):
-        run_demo(DemoConfig(countries=0), workdir=tmp_path)
+        run_demo(DemoParams(countries=0, workdir=tmp_path))
     with pytest.raises(ValueError, match="--geocoder"):
-        run_demo(DemoConfig(geocoder="carrier-pigeon"), workdir=tmp_path)
+        run_demo(DemoParams(geocoder="carrier-pigeon", workdir=tmp_path))
+
+
+def test_a_step_is_one_entry(tmp_path: Path) -> None:
+    """The demo is a list of steps over one context: a new step is one entry, it sees what
+    the steps before it left in the context, and a step whose ``is_done`` answers is
+    skipped with that answer as its detail."""
+    from geotool.demo import Outcome, Step
+
+    seen: list[str] = []
+
+    def record(ctx: Any) -> Outcome:
+        seen.append(str(ctx.photo_dir))
+        return Outcome(f"{len(ctx.report.steps)} steps before me")
+
+    steps = [Step("first", lambda ctx: None, record),
+             Step("second", lambda ctx: "nothing to do", record),
+             Step("third", lambda ctx: None, record)]
+    progress = RecordingProgress()
+    report = run_demo(DemoParams(workdir=tmp_path), progress=progress, steps=steps)
+    assert [(s.name, s.detail, s.skipped) for s in report.steps] == [
+        ("first", "0 steps before me", False), ("second", "nothing to do", True),
+        ("third", "2 steps before me", False)]
+    assert seen == [str(tmp_path / "photos")] * 2
+    assert progress.messages == ["[1] first …", "    0 steps before me", "[2] second …",
+                                 "    nothing to do", "[3] third …", "    2 steps before me"]
+    names = [s.name for s in STEPS]
+    assert len(set(names)) == len(names) and names[0] == "database"
+    assert [s.name for s in STEPS if s.learning] == [
+        "training", "five-crop prediction", "evaluation", "one photo", "concept influence"]

@@ -55,7 +55,7 @@ def test_wheel_installs_and_runs(tmp_path: Path, empty_db_url: str, db_url: str)
     names = set(zipfile.ZipFile(wheel).namelist())
     for shipped in ("geotool/_resources/alembic.ini", "geotool/_resources/migrations/env.py",
                     "geotool/_resources/migrations/versions/0001_foundation_schema.py",
-                    "geotool/_resources/sql/partition_hierarchy.sql"):
+                    "geotool/_resources/sql/partition/hierarchy.sql"):
         assert shipped in names, shipped
     assert not any(n.startswith(("sql/", "migrations/", "tests/")) for n in names)
 

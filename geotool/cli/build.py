@@ -6,23 +6,10 @@ from typing import Annotated
 
 import typer
 
-from geotool.cli.common import DatabaseUrlOption, UserError, friendly_errors, out
+from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
 from geotool.cli.progress import RichProgress
 from geotool.db.engine import get_engine
 from geotool.partition.build import BuildParams, build_partitioning
-
-
-def _numbers(first: list[str] | None, extra: list[str], flag: str) -> tuple[int, ...]:
-    values: list[int] = []
-    for raw in [*(first or []), *extra]:
-        for piece in raw.split(","):
-            if not piece.strip():
-                continue
-            try:
-                values.append(int(piece))
-            except ValueError:
-                raise UserError(f"{flag} takes whole numbers, got {piece!r}") from None
-    return tuple(values)
 
 
 @friendly_errors
@@ -59,27 +46,14 @@ def build(
 
     Example: geotool build --scheme countries --tau 1000 --name countries_1000
     """
-    extra = list(ctx.args)
-    if scheme not in {"semantic", "s2", "countries"}:
-        raise UserError(f"--scheme must be semantic, s2 or countries, not {scheme!r}")
-    wrong = ("--tau", tau) if scheme == "s2" else ("--img-max", img_max)
-    if wrong[1]:
-        raise UserError(f"{wrong[0]} does not apply to --scheme {scheme}")
-    if extra and not (img_max if scheme == "s2" else tau):
-        raise UserError(f"unexpected arguments: {' '.join(extra)} (list values follow "
-                        f"{'--img-max' if scheme == 's2' else '--tau'}, e.g. --tau 50 75 100)")
-    if scheme == "s2":
-        maxes = _numbers(img_max, extra, "--img-max") or (5000, 2000, 1000)
-        params = BuildParams(name=name, scheme="s2", dataset=dataset, split=split,
-                             img_min=img_min, img_maxes=maxes, s2_start_level=s2_start_level)
-    else:
-        taus = _numbers(tau, extra, "--tau") or ((1000,) if scheme == "countries"
-                                                 else (50, 75, 100))
-        params = BuildParams(name=name, scheme=scheme, dataset=dataset, split=split,
-                             taus=taus, areas_only=areas_only, min_images=min_images)
+    params = BuildParams.from_flags(
+        name, scheme, taus=tau or [], img_maxes=img_max or [], extra=list(ctx.args),
+        dataset=dataset, split=split, areas_only=areas_only, min_images=min_images,
+        img_min=img_min, s2_start_level=s2_start_level)
+    params.validate()
     engine = get_engine(database_url)
     with RichProgress(transient=True) as progress:
-        summary = build_partitioning(engine, params, progress)
+        summary = build_partitioning(engine, params, progress=progress)
     out.print(f"[bold]{summary.name}[/] ({summary.scheme}) from {summary.n_train_images:,} "
               f"{split} images of {summary.dataset}; labels in view {summary.label_view}")
     for lv in summary.levels:

@@ -39,9 +39,6 @@ DatabaseUrlOption = Annotated[
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: The CLI's name for :class:`GeotoolError` (kept for the commands that raise it).
-UserError = GeotoolError
-
 
 class _Options:
     """Root options (``--debug``) that every command's error handling reads."""

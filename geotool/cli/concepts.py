@@ -12,10 +12,9 @@ import typer
 from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
 from geotool.cli.progress import RichProgress
 from geotool.db.engine import get_engine
-from geotool.errors import GeotoolError
 
 if TYPE_CHECKING:  # the explain modules import PyTorch: only when a command runs
-    from geotool.explain.pipeline import ConceptOptions
+    from geotool.explain.pipeline import InfluenceParams
 
 app = typer.Typer(help="Concept influence (ci): which segmented concepts a model's "
                   "explanations rest on.\n\n"
@@ -53,35 +52,19 @@ MaskDirOption = Annotated[Path | None, typer.Option(
     "--mask-dir", help="Folder of <external id>.png label maps (instead of mask_path).")]
 
 
-def _betas(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(sorted({int(v) for v in text.split(",") if v.strip()}))
-    except ValueError:
-        raise GeotoolError(f"--beta {text!r}: give whole numbers, e.g. 0,1,2") from None
-    if not values or min(values) < 0:
-        raise GeotoolError(f"--beta {text!r}: give non-negative whole numbers, e.g. 0,1,2")
-    return values
+def _influence(noise_samples: int, ig_steps: int, noise: float, k: int | None, beta: str,
+               min_size: float, reduction: str, device: str, batch_size: int = 16,
+               limit: int | None = None, seed: int = 0,
+               target: str = "predicted") -> InfluenceParams:
+    from geotool.explain.attributions import ExplainParams
+    from geotool.explain.pipeline import InfluenceParams
 
-
-def _options(noise_samples: int, ig_steps: int, noise: float, k: int | None, beta: str,
-             min_size: float, reduction: str, device: str, batch_size: int = 16,
-             limit: int | None = None, seed: int = 0,
-             target: str = "predicted") -> ConceptOptions:
-    from geotool.explain.attributions import ExplainOptions
-    from geotool.explain.pipeline import ConceptOptions
-
-    if target not in ("predicted", "true"):
-        raise GeotoolError(f"--target {target!r}: use predicted or true")
-    if reduction not in ("absmax", "max"):
-        raise GeotoolError(f"--reduction {reduction!r}: use absmax or max")
-    if noise_samples < 1 or ig_steps < 2 or noise < 0:
-        raise GeotoolError("--noise-samples must be >= 1, --ig-steps >= 2, --noise >= 0")
-    return ConceptOptions(
-        explain=ExplainOptions(noise_samples=noise_samples, ig_steps=ig_steps,
-                               noise_fraction=noise, reduction=reduction, seed=seed,
-                               target=target),  # type: ignore[arg-type]
-        k=k, betas=_betas(beta), min_size=min_size, batch_size=batch_size, device=device,
-        limit=limit)
+    return InfluenceParams(
+        explain=ExplainParams(noise_samples=noise_samples, ig_steps=ig_steps,
+                              noise_fraction=noise, reduction=reduction, seed=seed,
+                              target=target),  # type: ignore[arg-type]
+        k=k, betas=InfluenceParams.parse_betas(beta), min_size=min_size,
+        batch_size=batch_size, device=device, limit=limit)
 
 
 @app.command("compute")
@@ -119,16 +102,18 @@ def compute(
 
     Example: geotool concepts compute --model m1 --dataset demo --split test --beta 0,2
     """
-    options = _options(noise_samples, ig_steps, noise, k, beta, min_size, reduction, device,
-                       batch_size, limit, seed, target)
-    from geotool.explain.pipeline import compute_concepts
+    from geotool.explain.pipeline import ConceptParams, compute_concepts
     from geotool.explain.segmenters import make_segmenter
 
+    params = ConceptParams(model=model, dataset=dataset, split=split, influence=_influence(
+        noise_samples, ig_steps, noise, k, beta, min_size, reduction, device, batch_size,
+        limit, seed, target))
+    params.validate()
     seg = make_segmenter(segmenter, names_file=seg_names, folder=mask_dir,
                          model_path=seg_model, arch=seg_arch, device=device)
     with RichProgress(unit=" images/s") as progress:
-        summary = compute_concepts(get_engine(database_url), model, dataset, split, options,
-                                   progress, segmenter=seg)
+        summary = compute_concepts(get_engine(database_url), params, progress=progress,
+                                   segmenter=seg)
     problems = ", ".join(f"{n} {s}" for s, n in sorted(summary.problems.items())) or "none"
     out.print(f"concept run {summary.concept_run_id}: {summary.images_explained} images "
               f"explained ({summary.images_already_done} already done of "
@@ -160,16 +145,13 @@ def report(
 
     Example: geotool concepts report --model m1 --min-images 50 --chart ci.png
     """
-    from geotool.explain.report import concept_report, format_report
+    from geotool.explain.report import ReportParams, concept_report, format_report
 
-    try:
-        bounds = tuple(float(v) for v in intervals.split(","))
-    except ValueError:
-        raise GeotoolError(f"--intervals {intervals!r}: give numbers, e.g. 0,25,750,2500"
-                           ) from None
-    result = concept_report(get_engine(database_url), model, run_id=run, beta=beta,
-                            min_images=min_images, bounds_km=bounds, design=design,
-                            chart=chart)
+    params = ReportParams(model=model, run_id=run, beta=beta, min_images=min_images,
+                          bounds_km=ReportParams.parse_bounds(intervals), design=design,
+                          chart=chart)
+    params.validate()
+    result = concept_report(get_engine(database_url), params)
     if as_json:
         out.print_json(json.dumps(result.to_dict()))
     else:
@@ -205,16 +187,15 @@ def explain(
 
     Example: geotool concepts explain photo.jpg --model m1 --mask photo.png --out fig.png
     """
-    from geotool.explain.photo import explain_photo
-
-    options = _options(noise_samples, ig_steps, noise, k, beta, 0.0, reduction, device)
+    from geotool.explain.photo import PhotoParams, explain_photo
     from geotool.explain.segmenters import make_segmenter
 
+    params = PhotoParams(model=model, photo=photo, mask=mask, out_png=output,
+                         target_class=target_class, influence=_influence(
+                             noise_samples, ig_steps, noise, k, beta, 0.0, reduction, device))
+    params.validate()
     seg = make_segmenter(segmenter, names_file=seg_names, model_path=seg_model,
                          arch=seg_arch, device=device)
-    if not photo.is_file():
-        raise GeotoolError(f"photo {photo} does not exist")
-    result = explain_photo(get_engine(database_url), model, photo, mask, options, output,
-                           target_class, seg)
+    result = explain_photo(get_engine(database_url), params, segmenter=seg)
     out.print(result.table(), highlight=False, markup=False)
     out.print(f"figure: {result.figure}")

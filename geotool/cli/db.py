@@ -92,7 +92,8 @@ def upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
     database_url_: DatabaseUrlOption = None,
 ) -> None:
-    """Migrate the schema up (to the newest revision by default).
+    """Migrate the schema up (to the newest revision by default); at the newest, re-create
+    geotool's SQL functions and views (the files of sql/schema.txt). One transaction.
 
     Example: geotool db upgrade
     """
@@ -107,6 +108,8 @@ def downgrade(
     database_url_: DatabaseUrlOption = None,
 ) -> None:
     """Migrate the schema down (one step by default; `base` removes geotool's tables).
+    geotool's SQL functions and views are dropped first; `geotool db upgrade` brings them
+    back.
 
     Example: geotool db downgrade base
     """

@@ -40,13 +40,14 @@ def demo(
 
     Example: geotool demo --countries 6 --photos 3000
     """
-    from geotool.demo import DemoConfig, run_demo
+    from geotool.demo import DemoParams, run_demo
 
-    config = DemoConfig(seed=seed, countries=countries, photos=photos, size=size,
-                        geocoder=geocoder, learn=learn, epochs=epochs)
+    params = DemoParams(seed=seed, countries=countries, photos=photos, size=size,
+                        geocoder=geocoder, learn=learn, epochs=epochs, workdir=workdir,
+                        database_url=database_url)
+    params.validate()
     with RichProgress() as progress:
-        report = run_demo(config, workdir=workdir, database_url=database_url,
-                          progress=progress)
+        report = run_demo(params, progress=progress)
 
     steps = Table("step", "result", "seconds", title="geotool demo")
     for st in report.steps:

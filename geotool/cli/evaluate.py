@@ -43,13 +43,15 @@ def evaluate(
 
     Example: geotool evaluate --model semp_r50 --model s2_r50 --split test --format md
     """
-    from geotool.learn.evaluate import FORMATS, rich_table
+    from geotool.learn.evaluate import FORMATS, EvaluateParams, rich_table
     from geotool.learn.evaluate import evaluate as run_evaluate
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
-    table = run_evaluate(get_engine(database_url), model, dataset, split, strict=strict,
-                         crops=crops, combine=combine, baselines=baselines)
+    params = EvaluateParams(models=tuple(model), dataset=dataset, split=split, strict=strict,
+                            crops=crops, combine=combine, baselines=baselines)
+    params.validate()
+    table = run_evaluate(get_engine(database_url), params)
     if fmt == "table":
         out.print(rich_table(table))
         return

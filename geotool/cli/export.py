@@ -9,7 +9,7 @@ import typer
 
 from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
 from geotool.db.engine import get_engine
-from geotool.export.cells import export_cells
+from geotool.export.cells import CellExportParams, export_cells
 
 app = typer.Typer(help="Export cells and results to GeoPackage or GeoJSON.\n\n"
                   "Example: geotool export cells semp_50_75_100 --format gpkg --out cells.gpkg",
@@ -29,8 +29,10 @@ def cells(
 
     Example: geotool export cells semp_50_75_100 --format gpkg --out cells.gpkg
     """
-    n = export_cells(get_engine(database_url), name, out_path, fmt)
-    out.print(f"wrote {n:,} cells to {out_path}")
+    params = CellExportParams(set_name=name, path=out_path, fmt=fmt)
+    params.validate()
+    done = export_cells(get_engine(database_url), params)
+    out.print(f"wrote {done.cells:,} cells to {out_path}")
 
 
 @app.command("predictions")
@@ -51,7 +53,10 @@ def predictions(
 
     Example: geotool export predictions --model semp_r50 --format gpkg --out pred.gpkg
     """
-    from geotool.export.predictions import export_predictions
+    from geotool.export.predictions import PredictionExportParams, export_predictions
 
-    done = export_predictions(get_engine(database_url), model, out_path, fmt, dataset, split)
+    params = PredictionExportParams(model=model, path=out_path, fmt=fmt, dataset=dataset,
+                                    split=split)
+    params.validate()
+    done = export_predictions(get_engine(database_url), params)
     out.print(f"wrote {done.rows:,} predictions (run {done.prediction_run_id}) to {out_path}")

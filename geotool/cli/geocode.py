@@ -1,14 +1,13 @@
 """``geotool geocode``: address vectors for a dataset's images (parses, calls
-:func:`geotool.geocode.pipeline.geocode_dataset`, shows progress)."""
+:func:`geotool.geocode.pipeline.geocode`, shows progress)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from geotool.cli.common import DatabaseUrlOption, console, friendly_errors, out
+from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
 from geotool.cli.progress import RichProgress
 
 
@@ -84,25 +83,25 @@ def geocode(
     Example: geotool geocode --dataset mp16 --geocoder geonames
     """
     from geotool.db.engine import get_engine
-    from geotool.geocode.pipeline import geocode_dataset
+    from geotool.geocode.pipeline import GeocodeParams
+    from geotool.geocode.pipeline import geocode as geocode_stage
     from geotool.geocode.registry import GeocoderOptions
     from geotool.settings import load_settings
 
     settings = load_settings()
+    # the configured URL is for --geocoder http only; another geocoder gets only a given one
+    url = nominatim_url or settings.nominatim_url if geocoder == "http" else nominatim_url
     options = GeocoderOptions(
-        database_url=database_url, nominatim_url=nominatim_url or settings.nominatim_url,
-        nominatim_dsn=nominatim_dsn, concurrency=concurrency, simplify=simplify,
-        user_agent=settings.user_agent, timeout=timeout, retries=retries,
-        warn=lambda msg: console.print(f"[bold yellow]warning:[/] {escape(msg)}"),
-        extra={"city_km": city_km, "admin_km": admin_km, "coast_km": coast_km},
-    )
-    if geocoder != "http":
-        options.nominatim_url = nominatim_url
+        database_url=database_url, nominatim_url=url, nominatim_dsn=nominatim_dsn,
+        concurrency=concurrency, simplify=simplify, user_agent=settings.user_agent,
+        timeout=timeout, retries=retries,
+        extra={"city_km": city_km, "admin_km": admin_km, "coast_km": coast_km})
+    params = GeocodeParams(dataset=dataset, geocoder=geocoder, options=options,
+                           precision=precision, batch_size=batch_size,
+                           details=not no_details, retry_failed=retry_failed)
     engine = get_engine(database_url)
     with RichProgress() as progress:
-        summary = geocode_dataset(
-            engine, dataset, geocoder, options, precision=precision, batch_size=batch_size,
-            details=not no_details, retry_failed=retry_failed, progress=progress)
+        summary = geocode_stage(engine, params, progress=progress)
     if summary.images_todo == 0 and summary.details_written == 0:
         out.print(f"{dataset}: 0 images to geocode; nothing to do.")
         return

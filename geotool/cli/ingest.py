@@ -11,7 +11,8 @@ from rich.table import Table
 
 from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
 from geotool.cli.progress import RichProgress
-from geotool.ingest.load import ingest_file
+from geotool.db.engine import get_engine
+from geotool.ingest.load import IngestParams, ingest_file
 from geotool.ingest.summary import IngestSummary
 
 
@@ -53,11 +54,13 @@ def ingest(
 
     Example: geotool ingest photos/train.csv --dataset demo --split train
     """
+    params = IngestParams(path=file, dataset=dataset, split=split, fmt=fmt,
+                          skip_invalid=skip_invalid, swap_latlon=swap_latlon,
+                          locations=locations)
+    params.validate()
     start = time.monotonic()
     with RichProgress(unit=" rows/s", transient=True) as progress:
-        summary = ingest_file(file, dataset, split, fmt, skip_invalid=skip_invalid,
-                              swap_latlon=swap_latlon, database_url=database_url,
-                              progress=progress, locations=locations)
+        summary = ingest_file(get_engine(database_url), params, progress=progress)
     out.print(summary_table(summary, time.monotonic() - start))
 
 

@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from geotool.cli.common import DatabaseUrlOption, UserError, friendly_errors, out
+from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
 from geotool.db.engine import get_engine
-from geotool.errors import GeotoolError
 
 
 @friendly_errors
@@ -27,13 +26,13 @@ def ingest_shards(
     Example: geotool ingest-shards /data/mp16/shards --dataset mp16
     """
     from geotool.cli.progress import RichProgress
-    from geotool.learn.shards import ingest_shards as run
+    from geotool.ingest.shards import ShardParams
+    from geotool.ingest.shards import ingest_shards as run
 
-    try:
-        with RichProgress() as progress:
-            summary = run(get_engine(database_url), directory, dataset, progress)
-    except GeotoolError as exc:
-        raise UserError(str(exc)) from exc
+    params = ShardParams(directory=directory, dataset=dataset)
+    params.validate()
+    with RichProgress() as progress:
+        summary = run(get_engine(database_url), params, progress=progress)
     out.print(f"{summary.shards} shards, {summary.records:,} records: {summary.indexed:,} "
               f"indexed for dataset {dataset}")
     if summary.unknown_ids:

@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from geotool.cli.common import DatabaseUrlOption, UserError, friendly_errors, out
+from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
 from geotool.db.engine import get_engine
-from geotool.errors import GeotoolError
 
 app = typer.Typer(help="List and inspect trained models.\n\nExample: geotool models list",
                   no_args_is_help=True)
@@ -48,20 +47,11 @@ def show(
 
     Example: geotool models show m1
     """
-    import sqlalchemy as sa
+    from geotool.learn.registry import get_model, validation_curve
 
-    from geotool.learn.registry import get_model
-
-    engine = get_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            m = get_model(conn, name)
-            curve = conn.execute(sa.text(
-                "SELECT step, epoch, images_seen, value FROM training_metrics WHERE "
-                "model_id = :m AND split = 'val' AND metric = 'loss' ORDER BY step"),
-                {"m": m.id}).all()
-    except GeotoolError as exc:
-        raise UserError(str(exc)) from exc
+    with get_engine(database_url).connect() as conn:
+        m = get_model(conn, name)
+        curve = validation_curve(conn, m.id)
     out.print(f"[bold]{m.name}[/] ({m.backbone}) on set {m.set_name}"
               f"{'' if m.set_id else ' — the set was rebuilt or dropped since'}; "
               f"classes per level {m.n_classes}, fingerprint {(m.class_fingerprint or '')[:12]}")
@@ -72,7 +62,8 @@ def show(
             f"{k} {v:.4g}" for k, v in sorted(m.metrics.items())))
     if curve:
         table = Table("step", "epoch", "images", "val loss")
-        for step, epoch, images, value in curve:
-            table.add_row(str(step), str(epoch), f"{images:,}", f"{value:.4f}")
+        for point in curve:
+            table.add_row(str(point.step), str(point.epoch), f"{point.images_seen:,}",
+                          f"{point.loss:.4f}")
         out.print(table)
     out.print("configuration: " + json.dumps(m.params, sort_keys=True))

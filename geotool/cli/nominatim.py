@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.status import Status
 
 from geotool.cli.common import console, friendly_errors, out
 
@@ -47,13 +48,21 @@ def import_(
     Example: geotool nominatim import world/world.osm --database nominatim
     """
     from geotool.geocode.nominatim.local import import_osm, local_nominatim
+    from geotool.progress import NullProgress
+
+    class StatusLine(NullProgress):
+        """Nominatim's latest output line, in the spinner's status."""
+
+        def __init__(self, spinner: Status) -> None:
+            self.spinner = spinner
+
+        def message(self, text: str) -> None:
+            self.spinner.update(f"importing into Nominatim: {text[-90:]}")
 
     local = local_nominatim(database=database, project_dir=project_dir)
-    with console.status("importing into Nominatim…") as status:
-        def log(line: str) -> None:
-            status.update(f"importing into Nominatim: {line[-90:]}")
-
-        record = import_osm(osm_file, local, force=force, threads=threads, log=log)
+    with console.status("importing into Nominatim…") as spinner:
+        record = import_osm(osm_file, local, force=force, threads=threads,
+                            progress=StatusLine(spinner))
     if record.skipped:
         out.print(f"{osm_file} is already imported into {record.database!r} "
                   f"(at {record.imported_at}); use --force to import it again")

@@ -11,7 +11,7 @@ from rich.table import Table
 from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
 from geotool.cli.progress import RichProgress
 from geotool.db.engine import get_engine
-from geotool.partition.reference_import import import_reference
+from geotool.partition.reference_import import ReferenceParams, import_reference
 from geotool.partition.summary import list_sets, show_set
 
 app = typer.Typer(help="List and inspect partitioning sets.\n\n"
@@ -71,6 +71,8 @@ def import_(
 
     Example: geotool partitions import semp_ref m_5212.csv m_11252.csv --h-dict h_dict.json
     """
+    params = ReferenceParams(name=name, files=tuple(files), h_dict=h_dict)
+    params.validate()
     with RichProgress(transient=True) as progress:
-        set_id = import_reference(get_engine(database_url), name, files, h_dict, progress)
-    out.print(f"imported {len(files)} partitionings as {name} (set {set_id})")
+        done = import_reference(get_engine(database_url), params, progress=progress)
+    out.print(f"imported {done.partitionings} partitionings as {name} (set {done.set_id})")

@@ -51,15 +51,16 @@ def predict(
 
     Example: geotool predict --model semp_r50 --dataset mp16 --split test
     """
-    from geotool.learn.predict import PredictOptions
+    from geotool.learn.predict import PredictParams
     from geotool.learn.predict import predict as run_predict
 
-    options = PredictOptions(crops=crops, combine=combine, top_k=top_k, batch_size=batch_size,
-                             resize=resize, device=device, amp=amp, workers=workers,
-                             retry_failed=retry_failed)
+    params = PredictParams(model=model, dataset=dataset, split=None if split == "all" else split,
+                           crops=crops, combine=combine, top_k=top_k, batch_size=batch_size,
+                           resize=resize, device=device, amp=amp, workers=workers,
+                           retry_failed=retry_failed)
+    params.validate()
     with RichProgress(unit=" img/s") as progress:
-        summary = run_predict(get_engine(database_url), model, dataset,
-                              None if split == "all" else split, options, progress)
+        summary = run_predict(get_engine(database_url), params, progress=progress)
     out.print(f"{summary.predicted:,} photos predicted ({summary.images_per_s:,.1f} img/s), "
               f"{summary.already_done:,} already done, {summary.failed:,} unreadable "
               f"(prediction run {summary.prediction_run_id}); next: "

@@ -44,9 +44,9 @@ def world(
 
     Example: geotool synth world --seed 1 --countries 40 --out world/
     """
-    from geotool.synth.world import generate_world
+    from geotool.synth.world import generate_world, parse_country_codes
 
-    codes = [c for c in (country_codes or "").split(",") if c.strip()] or None
+    codes = parse_country_codes(country_codes)
     with RichProgress() as progress:
         result = generate_world(seed, 0 if codes else countries, out_dir,
                                 country_codes=codes, scale=scale, progress=progress)

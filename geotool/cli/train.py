@@ -7,9 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from geotool.cli.common import DatabaseUrlOption, UserError, friendly_errors, out
+from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
 from geotool.db.engine import get_engine
-from geotool.errors import GeotoolError
 
 
 @friendly_errors
@@ -66,6 +65,7 @@ def train(
     """
     from geotool.cli.progress import RichProgress
     from geotool.learn.config import load_train_config
+    from geotool.learn.train import TrainParams
     from geotool.learn.train import train as run_training
 
     overrides: dict[str, Any] = {
@@ -76,13 +76,11 @@ def train(
         "checkpoint_dir": str(checkpoint_dir) if checkpoint_dir else None,
         "max_steps": max_steps, "max_bad_share": max_bad_share,
         "tensorboard": str(tensorboard) if tensorboard else None}
-    try:
-        cfg = load_train_config(config, **overrides)
-        engine = get_engine(database_url)
-        with RichProgress() as progress:
-            result = run_training(engine, cfg, progress, resume=resume, force=force)
-    except GeotoolError as exc:
-        raise UserError(str(exc)) from exc
+    params = TrainParams(load_train_config(config, **overrides), resume=resume, force=force)
+    params.validate()
+    engine = get_engine(database_url)
+    with RichProgress() as progress:
+        result = run_training(engine, params, progress=progress)
     if result.weights_note:
         out.print(f"initialised: {result.weights_note}")
     if result.resumed_from_step is not None:

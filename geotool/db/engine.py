@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from geotool.db.server import PrivateServer
-from geotool.db.urls import normalise_url, url_to_conninfo
+from geotool.db.urls import normalise_url
 from geotool.settings import Settings, load_settings
 
-__all__ = ["database_url", "dispose_engines", "get_engine", "libpq_dsn", "normalise_url"]
+__all__ = ["database_url", "dispose_engines", "get_engine"]
 
 
 def database_url(url: str | None = None, settings: Settings | None = None) -> str:
@@ -53,6 +53,3 @@ def get_engine(url: str | None = None, settings: Settings | None = None) -> Engi
     return _engine_for(database_url(url, settings))
 
 
-def libpq_dsn(engine: Engine) -> str:
-    """The engine's URL as a libpq connection string for psycopg/osm2pgsql."""
-    return url_to_conninfo(engine.url)

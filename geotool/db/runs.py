@@ -5,8 +5,8 @@ A stage records its run with :func:`recorded_run`, a context manager that insert
 exception) or ``interrupted`` (Ctrl-C). A process that is killed outright (SIGKILL, power
 loss) cannot write anything; so while the run is alive its own database session holds a
 session-level advisory lock keyed by the run's id, which PostgreSQL releases when that
-session ends. The ``runs_status`` view (migration 0006) shows a ``running`` row whose lock
-nobody holds as ``died``.
+session ends. The ``runs_status`` view (``sql/db/runs_status.sql``) shows a ``running``
+row whose lock nobody holds as ``died``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 #: First key of the two-key advisory locks that mark live runs (the second is the run id).
-#: Also used by ``runs_status`` in migration 0006; change both together.
+#: Also written in the ``runs_status`` view (sql/db/runs_status.sql); change both together.
 RUN_LOCK_CLASS = 1734700915
 
 log = logging.getLogger(__name__)

@@ -385,7 +385,7 @@ class Prediction(Base):
 
     ``image_id`` and ``cell_id`` carry no foreign keys (per-row checks and their indexes
     halved COPY's speed); statement-level triggers delete the predictions of deleted
-    images and cells instead (``sql/prediction_functions.sql``).
+    images and cells instead (``sql/learn/prediction_cascades.sql``).
     """
 
     __tablename__ = "predictions"
@@ -564,12 +564,13 @@ class GeocodeCache(Base):
 
 # --------------------------------------------------------------------------- partition (0003)
 # The location hierarchy of one build, keyed by its partitioning set (each build derives
-# its own hierarchy from the images it used; dropping the set drops it). Migration 0003
-# also creates the SQL function geotool_labels(set_name, split) and the views qgis_cells
-# and qgis_cell_centres (materialized, refreshed by builds); each build creates the
-# view labels_<set name>. These tables have no foreign keys (bulk-written in the
-# transaction that reads them from locations; per-row checks tripled the build time);
-# since migration 0005 a trigger on partitioning_sets deletes a deleted set's rows.
+# its own hierarchy from the images it used; dropping the set drops it). The SQL function
+# geotool_labels(set_name, split), the views qgis_cells and qgis_cell_centres
+# (materialized, refreshed by builds) and labels_<set name> (one per built set) are made
+# by the schema files in sql/partition/. These tables have no foreign keys (bulk-written
+# in the transaction that reads them from locations; per-row checks tripled the build
+# time); a trigger on partitioning_sets deletes a deleted set's rows
+# (sql/partition/image_classes_cascades.sql).
 class HierarchyEdge(Base):
     """How often ``child → parent`` occurs as consecutive entries of the address vectors."""
 

@@ -61,6 +61,22 @@ def url_to_conninfo(url: str | URL) -> str:
     return " ".join(f"{k}={v}" for k, v in parts.items() if v)
 
 
+def url_to_libpq_conninfo(url: str, database: str | None = None) -> str:
+    """A SQLAlchemy or libpq URL as the libpq key/value string psycopg writes (every
+    setting of the URL kept, query parameters such as ``host=/socket`` included),
+    optionally for another database on the same server."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    return make_conninfo("", **conninfo_to_dict(libpq_url(url, database)))
+
+
+def conninfo_with_database(conninfo: str, database: str) -> str:
+    """The same libpq key/value string with another ``dbname``."""
+    from psycopg.conninfo import make_conninfo
+
+    return make_conninfo(conninfo, dbname=database)
+
+
 def nominatim_to_conninfo(dsn: str) -> str:
     """Nominatim's ``pgsql:host=h;port=p;dbname=d`` as a libpq key/value string (a libpq
     string is returned as it is)."""
@@ -84,9 +100,19 @@ def conninfo_to_nominatim(conninfo: str) -> str:
     return NOMINATIM_PREFIX + ";".join(f"{key}={value}" for key, value in params.items())
 
 
+def dsn_setting(dsn: str, key: str) -> str | None:
+    """One setting (``dbname``, ``user`` ...) of a Nominatim ``pgsql:`` DSN or a libpq
+    key/value string; None when it is not set or the string cannot be read."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        value = conninfo_to_dict(nominatim_to_conninfo(dsn)).get(key)
+    except ProgrammingError:
+        return None
+    return None if value is None else str(value)
+
+
 def dsn_database(dsn: str, default: str = "default") -> str:
     """The database name of a Nominatim ``pgsql:`` DSN or a libpq key/value string."""
-    for part in nominatim_to_conninfo(dsn).split():
-        if part.startswith("dbname="):
-            return part.split("=", 1)[1].strip()
-    return default  # never the DSN itself: it may hold a password
+    return dsn_setting(dsn, "dbname") or default  # never the DSN itself: may hold a password

@@ -9,5 +9,11 @@
 - ``report``: Tables 3/4, the bar chart, Spearman against a synthetic design.
 - ``photo``: one photo explained, as a figure and a table.
 
-docs/concepts.md describes the method and the tables.
+The stages: ``pipeline.compute_concepts(engine, ConceptParams, *, progress)``,
+``report.concept_report(engine, ReportParams)`` and ``photo.explain_photo(engine,
+PhotoParams)``. docs/concepts.md describes the method and the tables.
 """
+
+__all__ = [
+    "attributions", "influence", "photo", "pipeline", "preprocess", "report", "segmenters"
+]

@@ -27,13 +27,14 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from geotool.errors import InvalidValueError
 from geotool.explain.influence import reduce_channels
 
 Target = Literal["predicted", "true", "given"]
 
 
 @dataclass(frozen=True)
-class ExplainOptions:
+class ExplainParams:
     """Everything that changes an explanation map (recorded once per run)."""
 
     noise_samples: int = 8  # SmoothGrad samples (paper: not stated; captum's default 5)
@@ -46,6 +47,20 @@ class ExplainOptions:
     internal_batch_size: int = 512  # inputs per forward/backward pass
     seed: int = 0
     ig_method: str = "gausslegendre"  # captum's default integral approximation
+
+    def validate(self) -> None:
+        """Refuse values the explanation cannot honour, naming the option."""
+        if self.noise_samples < 1 or self.ig_steps < 2 or self.noise_fraction < 0:
+            raise InvalidValueError("--noise-samples must be >= 1, --ig-steps >= 2, "
+                                    "--noise >= 0")
+        if self.reduction not in ("absmax", "max"):
+            raise InvalidValueError(f"--reduction {self.reduction!r}: use absmax or max")
+        if self.baseline not in ("black", "zero"):
+            raise InvalidValueError(f"baseline {self.baseline!r}: use black or zero")
+        if self.target not in ("predicted", "true", "given"):
+            raise InvalidValueError(f"--target {self.target!r}: use predicted or true")
+        if self.level < 0:
+            raise InvalidValueError(f"level {self.level}: give 0 (the finest) or more")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,17 +108,17 @@ class _Head(nn.Module):
         return logits.float()
 
 
-def baseline_for(inputs: torch.Tensor, options: ExplainOptions,
+def baseline_for(inputs: torch.Tensor, options: ExplainParams,
                  norm: Normalisation) -> torch.Tensor:
     """The IG baseline: black pixels through the normalisation, or an all-zero input."""
     if options.baseline == "black":
         return norm.apply(torch.zeros_like(inputs[:1])).expand_as(inputs).contiguous()
     if options.baseline == "zero":
         return torch.zeros_like(inputs)
-    raise ValueError(f"unknown baseline {options.baseline!r}: use 'black' or 'zero'")
+    raise InvalidValueError(f"unknown baseline {options.baseline!r}: use 'black' or 'zero'")
 
 
-def explain_batch(model: nn.Module, inputs: torch.Tensor, options: ExplainOptions,
+def explain_batch(model: nn.Module, inputs: torch.Tensor, options: ExplainParams,
                   norm: Normalisation, targets: torch.Tensor | None = None,
                   keep_attributions: bool = False, amp: bool = True,
                   channels_last: bool = True) -> Explanations:
@@ -129,7 +144,8 @@ def explain_batch(model: nn.Module, inputs: torch.Tensor, options: ExplainOption
         chosen = predicted
     else:
         if targets is None:
-            raise ValueError(f"target {options.target!r} needs explicit target classes")
+            raise InvalidValueError(f"target {options.target!r} needs explicit target classes; "
+                                    "pass them as targets=")
         chosen = targets.to(device=device, dtype=torch.long)
     tunnel = NoiseTunnel(IntegratedGradients(head))
     stdev = options.noise_fraction * norm.input_range
@@ -148,7 +164,7 @@ def explain_batch(model: nn.Module, inputs: torch.Tensor, options: ExplainOption
                         attr.detach() if keep_attributions else None)
 
 
-def explain_per_image(model: nn.Module, inputs: torch.Tensor, options: ExplainOptions,
+def explain_per_image(model: nn.Module, inputs: torch.Tensor, options: ExplainParams,
                       norm: Normalisation) -> Explanations:
     """The naive way: one NoiseTunnel call per image with captum's default batching.
 

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import torch
 
+from geotool.errors import InvalidValueError
+
 #: ``k`` of the paper at 224×224 pixels.
 DEFAULT_K = 1000
 DEFAULT_K_PIXELS = 224 * 224
@@ -70,7 +72,7 @@ def top_k_mask(explanations: torch.Tensor, k: int) -> torch.Tensor:
 def dilate(masks: torch.Tensor, beta: int) -> torch.Tensor:
     """Dilate boolean masks ``[..., H, W]`` β times with the full 3×3 neighbourhood."""
     if beta < 0:
-        raise ValueError(f"dilation beta must be >= 0, got {beta}")
+        raise InvalidValueError(f"dilation beta must be >= 0, got {beta}")
     out = masks.bool()
     if beta == 0:
         return out
@@ -189,4 +191,4 @@ def reduce_channels(attributions: torch.Tensor, mode: str = "absmax") -> torch.T
         return attributions.abs().amax(dim=1)
     if mode == "max":
         return attributions.amax(dim=1)
-    raise ValueError(f"unknown channel reduction {mode!r}: use 'absmax' or 'max'")
+    raise InvalidValueError(f"unknown channel reduction {mode!r}: use 'absmax' or 'max'")

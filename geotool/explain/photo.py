@@ -16,13 +16,39 @@ import torch
 from numpy.typing import NDArray
 from sqlalchemy.engine import Engine
 
-from geotool.errors import GeotoolError, require_module
+from geotool.errors import GeotoolError, InvalidValueError, MissingInputError, require_module
 from geotool.explain.influence import top_k_mask
-from geotool.explain.pipeline import IGNORED, ConceptOptions, ExplainSession, model_checkpoint
+from geotool.explain.pipeline import IGNORED, ExplainSession, InfluenceParams, model_checkpoint
 from geotool.explain.preprocess import open_photo, prepare_mask, prepare_photo
 from geotool.explain.report import save_figure
 from geotool.explain.segmenters import ImageRef, MaskProblem, Segmenter, synthetic_masks
 from geotool.learn.checkpoint import load_model
+from geotool.progress import NO_PROGRESS, Progress
+
+
+@dataclass(frozen=True)
+class PhotoParams:
+    """One photo to explain (``geotool concepts explain``): ``photo`` with model ``model``;
+    ``mask`` its label map (ADE20k ids unless the segmenter says otherwise; a network
+    segmenter needs none); ``out_png`` the figure; ``target_class`` the class explained
+    (default: the predicted one); ``influence`` how (its ``limit`` and ``batch_size`` do
+    not apply)."""
+
+    model: str
+    photo: Path
+    mask: Path | None = None
+    out_png: Path | None = None
+    target_class: int | None = None
+    influence: InfluenceParams = field(default_factory=InfluenceParams)
+
+    def validate(self) -> None:
+        if not self.model:
+            raise InvalidValueError("the model name is empty; give one with --model NAME")
+        if not Path(self.photo).is_file():
+            raise MissingInputError(f"photo {self.photo} does not exist")
+        if self.target_class is not None and self.target_class < 0:
+            raise InvalidValueError(f"--target-class {self.target_class}: must be 0 or more")
+        self.influence.validate()
 
 
 @dataclass
@@ -57,13 +83,14 @@ class PhotoExplanation:
         return "\n".join(lines)
 
 
-def explain_photo(engine: Engine, model_name: str, photo: Path, mask: Path | None = None,
-                  options: ConceptOptions | None = None, out_png: Path | None = None,
-                  target_class: int | None = None,
+def explain_photo(engine: Engine, params: PhotoParams, *, progress: Progress = NO_PROGRESS,
                   segmenter: Segmenter | None = None) -> PhotoExplanation:
-    """Explain ``photo`` with model ``model_name``; ``mask`` is its label map (ADE20k ids
-    unless ``segmenter`` says otherwise; a network segmenter needs no mask)."""
-    options = options or ConceptOptions()
+    """Explain one photo (:class:`PhotoParams`); ``segmenter`` defaults to label-map files
+    in ADE20k ids. ``progress`` gets one phase."""
+    params.validate()
+    model_name, photo, mask, out_png = params.model, params.photo, params.mask, params.out_png
+    options, target_class = params.influence, params.target_class
+    progress.phase(f"explaining {photo}")
     segmenter = segmenter or synthetic_masks()
     with engine.connect() as conn:
         _, checkpoint = model_checkpoint(conn, model_name)

@@ -33,7 +33,7 @@ from geotool.db import datasets, sqlfiles
 from geotool.db.copy import copy_rows
 from geotool.db.runs import recorded_run
 from geotool.errors import GeotoolError, InvalidValueError
-from geotool.explain.attributions import ExplainOptions, explain_batch
+from geotool.explain.attributions import ExplainParams, explain_batch
 from geotool.explain.influence import concept_influence, scaled_k
 from geotool.explain.preprocess import (
     InputGeometry,
@@ -46,6 +46,7 @@ from geotool.explain.preprocess import (
 from geotool.explain.segmenters import ImageRef, MaskProblem, Segmenter, synthetic_masks
 from geotool.learn.checkpoint import LoadedModel, load_model
 from geotool.learn.geodesy import haversine_km
+from geotool.learn.lookup import trained_model
 from geotool.progress import NO_PROGRESS, Progress
 
 #: Label value that pixels of a segmenter's ignored values (ADE20k's 0) are mapped to.
@@ -53,11 +54,11 @@ IGNORED = -1
 
 
 @dataclass(frozen=True)
-class ConceptOptions:
-    """Parameters of a concept-influence pass (all but ``batch_size``/``device``/``limit``
-    /``amp`` are recorded and define the run)."""
+class InfluenceParams:
+    """How concept influence is computed, for a dataset pass and for one photo (all but
+    ``batch_size``/``device``/``limit``/``amp`` are recorded and define the run)."""
 
-    explain: ExplainOptions = field(default_factory=ExplainOptions)
+    explain: ExplainParams = field(default_factory=ExplainParams)
     k: int | None = None  # None: 1000 at 224x224, scaled with the pixel count
     betas: tuple[int, ...] = (0,)
     min_size: float = 0.0  # skip concepts covering less than this share of the image
@@ -66,11 +67,23 @@ class ConceptOptions:
     amp: bool = True
     limit: int | None = None  # at most this many images (in id order)
 
-    def check(self, n_levels: int) -> None:
+    @classmethod
+    def parse_betas(cls, text: str) -> tuple[int, ...]:
+        """``--beta 0,1,2``: the distinct dilations, sorted."""
+        try:
+            values = tuple(sorted({int(v) for v in text.split(",") if v.strip()}))
+        except ValueError:
+            raise InvalidValueError(f"--beta {text!r}: give whole numbers, e.g. 0,1,2"
+                                    ) from None
+        if not values or min(values) < 0:
+            raise InvalidValueError(f"--beta {text!r}: give non-negative whole numbers, "
+                                    "e.g. 0,1,2")
+        return values
+
+    def validate(self) -> None:
         """Refuse options the pass cannot honour (naming the option) instead of running
-        with something else: a ``k`` below 1 would silently become 1, a negative β or an
-        out-of-range level would fail deep inside the computation."""
-        ex = self.explain
+        with something else: a ``k`` below 1 would silently become 1, a negative β would
+        fail deep inside the computation."""
         if self.k is not None and self.k < 1:
             raise InvalidValueError(f"--k {self.k}: give at least 1 pixel (or leave it out "
                                     "for 1000 at 224 px, scaled with the pixel count)")
@@ -84,20 +97,43 @@ class ConceptOptions:
             raise InvalidValueError(f"--batch-size {self.batch_size}: must be at least 1")
         if self.limit is not None and self.limit < 1:
             raise InvalidValueError(f"--limit {self.limit}: must be at least 1")
-        if ex.noise_samples < 1 or ex.ig_steps < 2 or ex.noise_fraction < 0:
-            raise InvalidValueError("--noise-samples must be >= 1, --ig-steps >= 2, "
-                                    "--noise >= 0")
-        if ex.reduction not in ("absmax", "max"):
-            raise InvalidValueError(f"--reduction {ex.reduction!r}: use absmax or max")
-        if ex.baseline not in ("black", "zero"):
-            raise InvalidValueError(f"baseline {ex.baseline!r}: use black or zero")
-        if not 0 <= ex.level < n_levels:
-            raise InvalidValueError(f"level {ex.level}: the model has {n_levels} levels "
+        self.explain.validate()
+
+    def check(self, n_levels: int) -> None:
+        """:meth:`validate`, and the explained level against the model's ``n_levels``."""
+        self.validate()
+        level = self.explain.level
+        if not 0 <= level < n_levels:
+            raise InvalidValueError(f"level {level}: the model has {n_levels} levels "
                                     f"(0..{n_levels - 1}, 0 = finest)")
 
     def recorded(self) -> dict[str, Any]:
         return {"explain": self.explain.to_dict(), "k": self.k, "betas": list(self.betas),
                 "min_size": self.min_size}
+
+
+@dataclass(frozen=True)
+class ConceptParams:
+    """A concept-influence pass (``geotool concepts compute``): explain every image of
+    ``dataset``/``split`` with model ``model``, as ``influence`` says."""
+
+    model: str
+    dataset: str
+    split: str = "test"
+    influence: InfluenceParams = field(default_factory=InfluenceParams)
+
+    def validate(self) -> None:
+        if not self.model:
+            raise InvalidValueError("the model name is empty; give one with --model NAME")
+        if not self.dataset:
+            raise InvalidValueError("the dataset name is empty; give one with --dataset NAME")
+        if self.split not in ("train", "val", "test"):
+            raise InvalidValueError(f"--split {self.split!r}: use train, val or test")
+        if self.influence.explain.target not in ("predicted", "true"):
+            raise InvalidValueError(
+                "a dataset pass explains the predicted class (default) or the true class; "
+                "a given class is for `geotool concepts explain`")
+        self.influence.validate()
 
 
 @dataclass
@@ -122,17 +158,9 @@ class ConceptSummary:
 
 
 def model_checkpoint(conn: Connection, model_name: str) -> tuple[int, str]:
-    """``(models.id, checkpoint_path)`` of the model called ``model_name``.
-
-    Found through the registry (:func:`geotool.learn.registry.get_model`).
-    """
-    from geotool.learn.registry import get_model
-
-    row = get_model(conn, model_name)
-    if not row.checkpoint_path:
-        raise GeotoolError(f"model {model_name!r} has no checkpoint yet (training did not "
-                           f"finish); finish it with `geotool train --name {model_name} "
-                           "--resume`")
+    """``(models.id, checkpoint_path)`` of the model called ``model_name``
+    (:func:`geotool.learn.lookup.trained_model`: the one lookup of a trained model)."""
+    row = trained_model(conn, model_name)
     return row.id, str(row.checkpoint_path)
 
 
@@ -152,11 +180,6 @@ def ensure_concepts(conn: Connection, segmenter: Segmenter) -> dict[int, int]:
                            f"{clash[:5]} differently in the database; give another "
                            "--vocabulary name")
     return ids
-
-
-def ensure_views(conn: Connection) -> None:
-    """(Re)create the aggregation views of sql/concepts_views.sql."""
-    sqlfiles.run(conn, "concepts_views.sql")
 
 
 def _params_key(params: dict[str, Any]) -> str:
@@ -202,7 +225,7 @@ class ExplainSession:
     """A loaded model with everything needed to explain photos (shared by the pass and
     the one-photo command)."""
 
-    def __init__(self, loaded: LoadedModel, options: ConceptOptions) -> None:
+    def __init__(self, loaded: LoadedModel, options: InfluenceParams) -> None:
         options.check(len(loaded.classes.levels))
         self.loaded = loaded
         self.options = options
@@ -244,39 +267,37 @@ def _check_true_classes(engine: Engine, model_name: str, loaded: LoadedModel) ->
         check_same_classes(model_name, loaded.classes, read_set_classes(conn, set_name))
 
 
-def compute_concepts(engine: Engine, model_name: str, dataset: str, split: str = "test",
-                     options: ConceptOptions | None = None,
+def compute_concepts(engine: Engine, params: ConceptParams, *,
                      progress: Progress = NO_PROGRESS,
                      segmenter: Segmenter | None = None) -> ConceptSummary:
-    """Compute and store concept influence for every image of ``dataset``/``split``.
+    """Compute and store concept influence for every image of ``params.dataset`` /
+    ``params.split``.
 
-    ``segmenter`` defaults to the label-map files of the images' ``mask_path`` in
-    ADE20k ids (what ``geotool synth photos`` writes). Returns a :class:`ConceptSummary`;
-    the rows are in ``concept_images`` / ``concept_influence`` under its
-    ``concept_run_id``.
+    ``segmenter`` (an object, not a parameter: it may hold a network) defaults to the
+    label-map files of the images' ``mask_path`` in ADE20k ids (what ``geotool synth
+    photos`` writes). Returns a :class:`ConceptSummary`; the rows are in
+    ``concept_images`` / ``concept_influence`` under its ``concept_run_id``.
     """
-    options = options or ConceptOptions()
+    params.validate()
+    model_name, dataset, split, options = (params.model, params.dataset, params.split,
+                                           params.influence)
     segmenter = segmenter or synthetic_masks()
-    if options.explain.target not in ("predicted", "true"):
-        raise GeotoolError("a dataset pass explains the predicted class (default) or the "
-                           "true class; a given class is for `geotool concepts explain`")
     with engine.begin() as conn:
         model_id, checkpoint = model_checkpoint(conn, model_name)
         dataset_id = datasets.dataset_id(conn, dataset)
         concept_ids = ensure_concepts(conn, segmenter)
-        ensure_views(conn)
     loaded = load_model(Path(checkpoint))
     if options.explain.target == "true":
         _check_true_classes(engine, model_name, loaded)
     session = ExplainSession(loaded, options)
-    params = {"model": model_name, "checkpoint": checkpoint, "dataset": dataset,
-              "split": split, **options.recorded(), "geometry": session.geometry.to_dict(),
-              "segmenter": segmenter.describe()}
+    recorded = {"model": model_name, "checkpoint": checkpoint, "dataset": dataset,
+                "split": split, **options.recorded(),
+                "geometry": session.geometry.to_dict(), "segmenter": segmenter.describe()}
     with engine.begin() as conn:
-        concept_run_id = _concept_run(conn, model_id, dataset_id, split, params)
+        concept_run_id = _concept_run(conn, model_id, dataset_id, split, recorded)
         todo, total, done = _todo(conn, concept_run_id, dataset_id, split, options.limit)
     ignore = set(segmenter.ignore)
-    with recorded_run(engine, "concepts", {**params, "concept_run_id": concept_run_id},
+    with recorded_run(engine, "concepts", {**recorded, "concept_run_id": concept_run_id},
                       dataset_id) as run:
         summary = ConceptSummary(concept_run_id, run.id, total, done)
         run.summary = summary.to_dict()
@@ -306,7 +327,7 @@ def _one_batch(engine: Engine, session: ExplainSession, segmenter: Segmenter,
     truth: dict[int, int] = {}
     if session.options.explain.target == "true":
         with engine.connect() as conn:
-            rows = sqlfiles.run(conn, "concepts_true_classes.sql", model_id=model_id,
+            rows = sqlfiles.run(conn, "explain/concepts_true_classes.sql", model_id=model_id,
                                 level=session.options.explain.level,
                                 image_ids=[t.ref.id for t in batch])
             assert rows is not None

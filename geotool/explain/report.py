@@ -1,7 +1,7 @@
 """Reports of concept influence like the paper's: Tables 3 and 4, Figure 4, and the design.
 
 :func:`concept_report` reads one concept run of a model (the newest by default) through
-``sql/concepts_report.sql`` and returns, per error interval, every concept seen in at
+``sql/explain/concepts_report.sql`` and returns, per error interval, every concept seen in at
 least ``min_images`` images with its median and mean ci (Table 3 shows the ten highest
 and ten lowest), the dilation difference per concept (median ci with β minus without,
 over all images; Table 4), optionally a bar chart PNG (Figure 4), and — when the
@@ -23,10 +23,48 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import sqlfiles
-from geotool.errors import GeotoolError, require_module
-from geotool.explain.pipeline import ensure_views, model_checkpoint
+from geotool.errors import GeotoolError, InvalidValueError, require_module
+from geotool.explain.pipeline import model_checkpoint
+from geotool.progress import NO_PROGRESS, Progress
 
 DEFAULT_BOUNDS_KM = (0.0, 25.0, 750.0, 2500.0)
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    """What ``concept_report`` aggregates: one concept run of model ``model`` (``run_id``,
+    default the newest), at dilation ``beta``, concepts seen in at least ``min_images``
+    images. ``bounds_km`` are the interval edges (0, 25, 750, 2500 → three intervals);
+    ``design`` a ``design.json`` path or dict for the Spearman correlation; ``chart`` a PNG
+    path for the bar chart (needs matplotlib); ``top`` concepts per end of each table."""
+
+    model: str
+    run_id: int | None = None
+    beta: int = 0
+    min_images: int = 50
+    bounds_km: tuple[float, ...] = DEFAULT_BOUNDS_KM
+    design: Path | dict[str, list[str]] | None = None
+    chart: Path | None = None
+    top: int = 10
+
+    @classmethod
+    def parse_bounds(cls, text: str) -> tuple[float, ...]:
+        """``--intervals 0,25,750,2500``: the interval edges in km."""
+        try:
+            return tuple(float(v) for v in text.split(",") if v.strip())
+        except ValueError:
+            raise InvalidValueError(f"--intervals {text!r}: give numbers, e.g. 0,25,750,2500"
+                                    ) from None
+
+    def validate(self) -> None:
+        bounds = list(self.bounds_km)
+        if len(bounds) < 2 or bounds != sorted(bounds):
+            raise InvalidValueError(f"interval edges {bounds} must be at least two "
+                                    "increasing numbers, e.g. 0,25,750,2500")
+        if self.min_images < 1:
+            raise InvalidValueError(f"--min-images {self.min_images}: must be at least 1")
+        if self.beta < 0:
+            raise InvalidValueError(f"--beta {self.beta}: must be 0 or more")
 
 
 @dataclass
@@ -119,7 +157,7 @@ def informativeness(design: dict[str, list[str]]) -> dict[str, int]:
 
 def _stats(conn: Connection, run_id: int, beta: int, bounds: list[tuple[float, float]],
            min_images: int) -> list[IntervalTable]:
-    rows = sqlfiles.run(conn, "concepts_report.sql", run_id=run_id, beta=beta,
+    rows = sqlfiles.run(conn, "explain/concepts_report.sql", run_id=run_id, beta=beta,
                         lower_km=[b[0] for b in bounds], upper_km=[b[1] for b in bounds],
                         min_images=min_images)
     assert rows is not None
@@ -145,25 +183,19 @@ def pick_run(conn: Connection, model_name: str, run_id: int | None) -> tuple[int
     return int(row.id), dict(row.params)
 
 
-def concept_report(engine: Engine, model_name: str, *, run_id: int | None = None,
-                   beta: int = 0, min_images: int = 50,
-                   bounds_km: tuple[float, ...] = DEFAULT_BOUNDS_KM,
-                   design: Path | dict[str, list[str]] | None = None,
-                   chart: Path | None = None, top: int = 10) -> ConceptReport:
-    """Aggregate one concept run of ``model_name`` (see the module docstring).
-
-    ``bounds_km`` are the interval edges (0, 25, 750, 2500 → three intervals);
-    ``design`` a ``design.json`` path or dict for the Spearman correlation; ``chart`` a
-    PNG path for the bar chart (needs matplotlib).
-    """
-    if len(bounds_km) < 2 or list(bounds_km) != sorted(bounds_km):
-        raise GeotoolError(f"interval edges {list(bounds_km)} must be at least two "
-                           "increasing numbers, e.g. 0,25,750,2500")
+def concept_report(engine: Engine, params: ReportParams, *,
+                   progress: Progress = NO_PROGRESS) -> ConceptReport:
+    """Aggregate one concept run of ``params.model`` (see the module docstring and
+    :class:`ReportParams`); ``progress`` gets one phase."""
+    params.validate()
+    model_name, run_id, beta, min_images = (params.model, params.run_id, params.beta,
+                                            params.min_images)
+    bounds_km, design, chart = params.bounds_km, params.design, params.chart
+    progress.phase("concept report")
     bounds = list(zip(bounds_km[:-1], bounds_km[1:], strict=True))
     with engine.begin() as conn:
-        ensure_views(conn)
-        concept_run_id, params = pick_run(conn, model_name, run_id)
-        betas = [int(b) for b in params.get("betas", [0])]
+        concept_run_id, run_params = pick_run(conn, model_name, run_id)
+        betas = [int(b) for b in run_params.get("betas", [0])]
         if beta not in betas:
             raise GeotoolError(f"concept run {concept_run_id} has β {betas}, not {beta}")
         intervals = _stats(conn, concept_run_id, beta, bounds, min_images)
@@ -180,8 +212,8 @@ def concept_report(engine: Engine, model_name: str, *, run_id: int | None = None
                     dilation.append(DilationRow(s.concept, b, s.n_images,
                                                 base[s.concept].median_ci, s.median_ci))
         dilation.sort(key=lambda d: (d.beta, -d.difference))
-    report = ConceptReport(model_name, concept_run_id, params, beta, min_images, intervals,
-                           overall, dilation)
+    report = ConceptReport(model_name, concept_run_id, run_params, beta, min_images,
+                           intervals, overall, dilation)
     if design is not None:
         report.design = (dict(json.loads(Path(design).read_text(encoding="utf-8")))
                          if isinstance(design, Path | str) else dict(design))
@@ -191,7 +223,7 @@ def concept_report(engine: Engine, model_name: str, *, run_id: int | None = None
             report.spearman = spearman([s.median_ci for s in seen],
                                        [float(score[s.concept]) for s in seen])
     if chart is not None:
-        report.chart = bar_chart(report, Path(chart), top)
+        report.chart = bar_chart(report, Path(chart), params.top)
     return report
 
 

@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
 from geotool.errors import GeotoolError
-from geotool.synth.concepts import ADE20K_NAMES as _ADE
+from geotool.vocab.ade20k import ADE20K_NAMES as _ADE
 
 #: ADE20k SceneParsing's 150 class names: value k (1..150) is ``ADE20K_NAMES[k]``, 0 "other".
 ADE20K_NAMES: tuple[str, ...] = _ADE

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from geotool.export.gpkg import write_geopackage
 from geotool.partition.params import PartitionError
+from geotool.progress import NO_PROGRESS, Progress
 
 FORMATS = ("gpkg", "geojson")
 FIELDS: tuple[tuple[str, str], ...] = (
@@ -83,17 +85,43 @@ def write_gpkg(features: Iterator[tuple[dict[str, Any], bytes]], path: Path,
     return layer.count
 
 
-def export_cells(engine: Engine, set_name: str, path: Path, fmt: str | None = None) -> int:
-    """Write the set's cells to ``path`` (format from ``fmt`` or the file suffix)."""
-    fmt = (fmt or path.suffix.lstrip(".")).lower()
-    if fmt == "json":
-        fmt = "geojson"
-    if fmt not in FORMATS:
-        raise PartitionError(
-            f"unknown export format {fmt!r} for {path}; use --format gpkg or geojson"
-        )
-    require_set(engine, set_name)
-    features = cell_features(engine, set_name)
-    if fmt == "geojson":
-        return write_geojson(features, path)
-    return write_gpkg(features, path)
+@dataclass(frozen=True)
+class CellExportParams:
+    """Export every cell of set ``set_name`` to ``path``, as ``fmt`` (gpkg or geojson;
+    default: from the file suffix)."""
+
+    set_name: str
+    path: Path
+    fmt: str | None = None
+
+    @property
+    def format(self) -> str:
+        fmt = (self.fmt or Path(self.path).suffix.lstrip(".")).lower()
+        return "geojson" if fmt == "json" else fmt
+
+    def validate(self) -> None:
+        if self.format not in FORMATS:
+            raise PartitionError(f"unknown export format {self.format!r} for {self.path}; "
+                                 "use --format gpkg or geojson")
+
+
+@dataclass(frozen=True)
+class CellExportSummary:
+    """What was written: ``cells`` features to ``path`` as ``format``."""
+
+    path: Path
+    format: str
+    cells: int
+
+
+def export_cells(engine: Engine, params: CellExportParams, *,
+                 progress: Progress = NO_PROGRESS) -> CellExportSummary:
+    """Write the set's cells to ``params.path``; ``progress`` gets one phase."""
+    params.validate()
+    require_set(engine, params.set_name)
+    progress.phase(f"exporting {params.set_name}")
+    features = cell_features(engine, params.set_name)
+    path = Path(params.path)
+    n = write_geojson(features, path) if params.format == "geojson" else write_gpkg(
+        features, path)
+    return CellExportSummary(path, params.format, n)

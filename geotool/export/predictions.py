@@ -26,10 +26,11 @@ from shapely.geometry import LineString, Point
 from sqlalchemy.engine import Engine
 
 from geotool.db import datasets
-from geotool.errors import GeotoolError
+from geotool.errors import GeotoolError, InvalidValueError
 from geotool.export.gpkg import write_geopackage
 from geotool.learn.evaluate import pick_prediction_run
 from geotool.learn.registry import get_model
+from geotool.progress import NO_PROGRESS, Progress
 
 FORMATS = ("csv", "gpkg")
 CSV_HEADER = ("img_id", "p_key", "pred_class", "pred_lat", "pred_lng")
@@ -58,7 +59,31 @@ ORDER BY i.id, p.mode, p.level
 
 
 @dataclass(frozen=True)
-class PredictionExport:
+class PredictionExportParams:
+    """Export model ``model``'s newest matching predictions of ``dataset``/``split``
+    (default dataset: the one its set was built from; ``crops``/``combine`` pick the
+    prediction run) to ``path`` as ``fmt`` (csv or gpkg; default: from the suffix)."""
+
+    model: str
+    path: Path
+    fmt: str | None = None
+    dataset: str | None = None
+    split: str = "test"
+    crops: int | None = None
+    combine: str | None = None
+
+    @property
+    def format(self) -> str:
+        return (self.fmt or Path(self.path).suffix.lstrip(".")).lower()
+
+    def validate(self) -> None:
+        if self.format not in FORMATS:
+            raise InvalidValueError(f"unknown export format {self.format!r} for {self.path}; "
+                                    "use --format csv or gpkg")
+
+
+@dataclass(frozen=True)
+class PredictionExportSummary:
     """What was written: rows (CSV) or points and lines (GeoPackage)."""
 
     path: Path
@@ -132,15 +157,14 @@ def write_gpkg(rows: Iterator[dict[str, Any]], path: Path) -> int:
     return points.count
 
 
-def export_predictions(engine: Engine, model_name: str, path: Path, fmt: str | None = None,
-                       dataset: str | None = None, split: str = "test",
-                       crops: int | None = None, combine: str | None = None
-                       ) -> PredictionExport:
-    """Write the model's newest matching predictions of ``split`` to ``path``."""
-    fmt = (fmt or path.suffix.lstrip(".")).lower()
-    if fmt not in FORMATS:
-        raise GeotoolError(f"unknown export format {fmt!r} for {path}; use --format csv "
-                           "or gpkg")
-    run, rows = prediction_rows(engine, model_name, dataset, split, crops, combine)
-    n = write_csv(rows, path) if fmt == "csv" else write_gpkg(rows, path)
-    return PredictionExport(path, n, run)
+def export_predictions(engine: Engine, params: PredictionExportParams, *,
+                       progress: Progress = NO_PROGRESS) -> PredictionExportSummary:
+    """Write the model's newest matching predictions (:class:`PredictionExportParams`);
+    ``progress`` gets one phase."""
+    params.validate()
+    p = params
+    progress.phase(f"exporting the predictions of {p.model}")
+    run, rows = prediction_rows(engine, p.model, p.dataset, p.split, p.crops, p.combine)
+    path = Path(p.path)
+    n = write_csv(rows, path) if p.format == "csv" else write_gpkg(rows, path)
+    return PredictionExportSummary(path, n, run)

@@ -36,7 +36,7 @@ from geotool.db import sqlfiles
 from geotool.db.copy import copy_rows
 from geotool.errors import GeotoolError
 from geotool.geocode.registry import GeocoderOptions
-from geotool.geocode.types import AddressResult, LocationRecord, parse_osm_key
+from geotool.geocode.types import AddressResult, Geocoder, LocationRecord, parse_osm_key
 from geotool.progress import NO_PROGRESS, Progress
 
 GEOJSON_SUFFIXES = (".geojson", ".json")
@@ -315,7 +315,7 @@ def load_boundaries(engine: Engine, features: Sequence[BoundaryFeature], source:
                       ["osm_key", "source_key", "name", "name_en", "admin_level",
                        "country_code", "parent_key", "wkb"], _counted(rows, progress))
         progress.phase("indexing boundaries")
-        result = sqlfiles.run(conn, "boundaries_load", source=source, replace=replace,
+        result = sqlfiles.run(conn, "geocode/boundaries_load", source=source, replace=replace,
                               max_vertices=SUBDIVIDE_VERTICES)
         parts = int(result.scalar_one()) if result is not None else 0
         levels = {int(lv): int(c) for lv, c in conn.execute(sa.text(
@@ -342,7 +342,7 @@ def locate_points(conn: Connection, points: Sequence[tuple[float, float]]
     conn.execute(sa.text("TRUNCATE boundary_points"))
     copy_rows(conn, "boundary_points", ["idx", "lat", "lon"],
               ((i, lat, lon) for i, (lat, lon) in enumerate(points)))
-    result = sqlfiles.run(conn, "geocode_boundaries")
+    result = sqlfiles.run(conn, "geocode/boundaries_lookup")
     found: list[tuple[int, ...]] = [()] * len(points)
     if result is not None:
         for idx, ids in cast("Iterable[tuple[int, list[int]]]", result):
@@ -350,12 +350,13 @@ def locate_points(conn: Connection, points: Sequence[tuple[float, float]]
     return found
 
 
-class BoundaryGeocoder:
+class BoundaryGeocoder(Geocoder):
     """Address vectors from the loaded boundary files (``geotool boundaries load``)."""
 
     name = "boundaries"
     source = "boundaries"
-    namespace = None  # answers change when boundaries are reloaded: never cached
+    # namespace None (the default): answers change when boundaries are reloaded, so they
+    # are never cached
 
     def __init__(self, engine: Engine, batch_size: int = 200_000) -> None:
         self.engine = engine

@@ -42,7 +42,7 @@ from geotool.db import sqlfiles
 from geotool.db.copy import copy_rows
 from geotool.errors import InvalidValueError, UnavailableError
 from geotool.geocode.registry import GeocoderOptions
-from geotool.geocode.types import AddressResult, LocationRecord
+from geotool.geocode.types import AddressResult, Geocoder, LocationRecord, PendingCounts
 from geotool.progress import Progress
 
 DEFAULT_CITY_KM = 25.0
@@ -73,23 +73,13 @@ class GeonamesParams:
                 f"--coast-km must be between 0 and 1000, not {self.coast_km}")
 
 
-@dataclass
-class InDatabaseCounts:
-    """What :meth:`GeoNamesGeocoder.geocode_pending` wrote."""
-
-    images: int = 0
-    ok: int = 0
-    unplaceable: int = 0
-    batches: int = 0
-
-
-class GeoNamesGeocoder:
-    """Country polygons + nearest GeoNames place, answered in PostGIS (see module doc)."""
+class GeoNamesGeocoder(Geocoder):
+    """Country polygons + nearest GeoNames place, answered in PostGIS (see module doc).
+    ``namespace`` and ``data_key`` stay None (the base class's): never cached."""
 
     name = "geonames"
     source = "geonames"
-    namespace = None  # never cached: see the module docstring
-    data_key = None
+    writes_in_database = True
     pipeline_batch = DEFAULT_BATCH
 
     def __init__(self, engine: Engine, params: GeonamesParams | None = None,
@@ -135,7 +125,7 @@ class GeoNamesGeocoder:
     # ------------------------------------------------------------------ in the database
     def geocode_pending(self, engine: Engine, dataset_id: int, precision: int | None,
                         batch_size: int, progress: Progress,
-                        after_batch: Callable[[int], None] | None = None) -> InDatabaseCounts:
+                        after_batch: Callable[[int], None] | None = None) -> PendingCounts:
         """Answer and store every image of the dataset without an ``image_geocodes`` row,
         ``batch_size`` images per transaction, in image id order (a range scan of the
         primary key per batch: no batch rereads the dataset); with ``concurrency`` n,
@@ -150,15 +140,15 @@ class GeoNamesGeocoder:
                                    progress, after_batch, k, workers)
                        for k in range(workers)]
             parts = [f.result() for f in futures]
-        return InDatabaseCounts(images=sum(p.images for p in parts),
+        return PendingCounts(images=sum(p.images for p in parts),
                                 ok=sum(p.ok for p in parts),
                                 unplaceable=sum(p.unplaceable for p in parts),
                                 batches=sum(p.batches for p in parts))
 
     def _work(self, engine: Engine, dataset_id: int, precision: int | None,
               batch_size: int, progress: Progress, after_batch: Callable[[int], None] | None,
-              worker: int, workers: int) -> InDatabaseCounts:
-        counts = InDatabaseCounts()
+              worker: int, workers: int) -> PendingCounts:
+        counts = PendingCounts()
         after = 0
         params = self._sql_params()
         while True:

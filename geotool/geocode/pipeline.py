@@ -18,7 +18,7 @@ import contextlib
 import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from sqlalchemy import exc as sa_exc
@@ -33,9 +33,6 @@ from geotool.geocode.types import Geocoder
 from geotool.progress import NO_PROGRESS, Progress
 
 T = TypeVar("T")
-# Coordinates per committed batch unless the geocoder names its own (``pipeline_batch``:
-# the bulk geocoder answers a whole batch in one round of SQL and wants larger ones).
-DEFAULT_BATCH = 500
 
 
 class GeocodeInterrupted(GeotoolError, RuntimeError):
@@ -44,7 +41,7 @@ class GeocodeInterrupted(GeotoolError, RuntimeError):
 
 @dataclass
 class GeocodeSummary:
-    """What a ``geocode_dataset`` call did."""
+    """What a :func:`geocode` call did."""
 
     dataset: str
     geocoder: str
@@ -71,45 +68,64 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-def geocode_dataset(
+@dataclass(frozen=True)
+class GeocodeParams:
+    """What one ``geotool geocode`` does.
+
+    ``geocoder`` is a registered name (:mod:`geotool.geocode.registry`), created from
+    ``options``. ``precision`` rounds coordinates to that many decimals before querying
+    (None: exact). ``batch_size`` is the number of coordinates per committed batch (None:
+    the geocoder's ``pipeline_batch``). ``details`` fetches the locations' attributes and
+    polygons afterwards; ``retry_failed`` geocodes images marked failed again.
+    """
+
+    dataset: str
+    geocoder: str = "nominatim"
+    options: GeocoderOptions = field(default_factory=GeocoderOptions)
+    precision: int | None = None
+    batch_size: int | None = None
+    details: bool = True
+    retry_failed: bool = False
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidValueError` naming the first value out of range."""
+        if not self.dataset:
+            raise InvalidValueError("--dataset must name a dataset, e.g. --dataset demo")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise InvalidValueError(f"--batch-size must be at least 1, not {self.batch_size}")
+        if self.precision is not None and not 0 <= self.precision <= 12:
+            raise InvalidValueError(
+                f"--precision must be between 0 and 12 decimal places, not {self.precision}")
+        self.options.validate()
+
+
+def geocode(
     engine: Engine,
-    dataset: str,
-    geocoder: Geocoder | str = "nominatim",
-    options: GeocoderOptions | None = None,
-    precision: int | None = None,
-    batch_size: int | None = None,
-    details: bool = True,
-    retry_failed: bool = False,
+    params: GeocodeParams,
+    *,
     progress: Progress = NO_PROGRESS,
+    geocoder: Geocoder | None = None,
     after_batch: Callable[[int], None] | None = None,
 ) -> GeocodeSummary:
-    """Geocode every image of ``dataset`` that has no address vector yet.
+    """Geocode every image of ``params.dataset`` that has no address vector yet.
 
-    ``geocoder`` is a ready object or a registered name (created from ``options``).
-    ``precision`` rounds coordinates to that many decimals before querying (None: exact).
-    ``batch_size`` is the number of coordinates per committed batch (None: the geocoder's
-    ``pipeline_batch``, else ``DEFAULT_BATCH``).
-    ``progress`` gets a message with the work to do, then the phases "geocoding points"
-    (advanced by coordinates) and "location details" (by locations); ``after_batch(k)``
+    ``geocoder``: a ready geocoder to use instead of creating ``params.geocoder`` (the
+    caller then closes it). ``progress`` gets a message with the work to do, then the
+    phases "geocoding points" (advanced by coordinates) and "location details" (by
+    locations); the geocoder's own messages (a warning) go there too. ``after_batch(k)``
     is called after the k-th batch committed (tests use it). Raises
     :class:`GeocodeInterrupted` when the geocoder or the database gives up, after
     recording the run as failed; any other exception (a bug) propagates as it is.
     """
-    if batch_size is not None and batch_size < 1:
-        raise InvalidValueError(f"--batch-size must be at least 1, not {batch_size}")
-    if precision is not None and not 0 <= precision <= 12:
-        raise InvalidValueError(
-            f"--precision must be between 0 and 12 decimal places, not {precision}")
-    options = options or GeocoderOptions()
-    own = isinstance(geocoder, str)
-    gc: Geocoder = create(geocoder, options) if isinstance(geocoder, str) else geocoder
-    if batch_size is None:
-        batch_size = int(getattr(gc, "pipeline_batch", DEFAULT_BATCH))
+    params.validate()
+    gc = geocoder if geocoder is not None else create(
+        params.geocoder, replace(params.options, progress=progress))
+    batch_size = params.batch_size or gc.pipeline_batch
     try:
-        return _run(engine, dataset, gc, precision, batch_size, details, retry_failed,
-                    progress, after_batch)
+        return _run(engine, params.dataset, gc, params.precision, batch_size, params.details,
+                    params.retry_failed, progress, after_batch)
     finally:
-        if own and hasattr(gc, "close"):
+        if geocoder is None:
             gc.close()
 
 
@@ -119,7 +135,7 @@ def _run(
     after_batch: Callable[[int], None] | None,
 ) -> GeocodeSummary:
     started = time.monotonic()
-    source = str(getattr(gc, "source", gc.name))
+    source = gc.source
     with engine.connect() as conn:
         ds = datasets.dataset_id(conn, dataset)
     if retry_failed:
@@ -132,21 +148,20 @@ def _run(
     if images_todo == 0 and not _details_pending(engine, ds, details, gc):
         summary.seconds = time.monotonic() - started
         return summary
-    if hasattr(gc, "check"):
-        summary.extra["server"] = gc.check()
+    if described := gc.check():
+        summary.extra["server"] = described
     # after check(): a Nominatim geocoder names its imported data only once it is reachable
-    namespace = getattr(gc, "namespace", None)
-    data_key = getattr(gc, "data_key", None)
+    namespace = gc.namespace
+    data_key = gc.data_key
     params = {"geocoder": gc.name, "namespace": namespace, "precision": precision,
-              "batch_size": batch_size, "concurrency": getattr(gc, "concurrency", None)}
+              "batch_size": batch_size, "concurrency": gc.concurrency}
     try:
         with recorded_run(engine, "geocode", params, ds) as run:
             try:
-                in_database = getattr(gc, "geocode_pending", None)
-                if in_database is not None:
+                if gc.writes_in_database:
                     # the geocoder answers and writes whole batches in SQL (geonames)
-                    _geocode_in_database(in_database, engine, ds, precision, batch_size,
-                                         summary, progress, after_batch)
+                    _geocode_in_database(gc, engine, ds, precision, batch_size, summary,
+                                         progress, after_batch)
                 else:
                     # closing(): a batch that fails must end the streaming query's
                     # connection now, not whenever the generator is garbage-collected.
@@ -193,14 +208,13 @@ def _geocode_batches(
 
 
 def _geocode_in_database(
-    geocode_pending: Callable[..., Any], engine: Engine, dataset: int, precision: int | None,
-    batch_size: int, summary: GeocodeSummary, progress: Progress,
-    after_batch: Callable[[int], None] | None,
+    gc: Geocoder, engine: Engine, dataset: int, precision: int | None, batch_size: int,
+    summary: GeocodeSummary, progress: Progress, after_batch: Callable[[int], None] | None,
 ) -> None:
-    """A geocoder that answers and stores batches itself in SQL (``geocode_pending``):
+    """A geocoder that answers and stores batches itself in SQL (``writes_in_database``):
     no coordinate passes through Python; counts come back per run."""
     progress.phase("geocoding points", summary.images_todo)
-    counts = geocode_pending(engine, dataset, precision, batch_size, progress, after_batch)
+    counts = gc.geocode_pending(engine, dataset, precision, batch_size, progress, after_batch)
     summary.points_queried += counts.images
     summary.images_written += counts.images
     summary.ok += counts.ok
@@ -208,7 +222,7 @@ def _geocode_in_database(
 
 
 def _details_pending(engine: Engine, dataset: int, details: bool, gc: Geocoder) -> bool:
-    if not details or not hasattr(gc, "details_many"):
+    if not details or not gc.fetches_details:
         return False
     with engine.connect() as conn:
         return store.count_locations_missing_details(conn, dataset) > 0
@@ -220,16 +234,15 @@ def _fetch_details(
 ) -> None:
     """Details (attributes + geometry) for the dataset's locations still lacking them
     (OSM objects and ``C:<cc>`` countries; other sources' keys are left alone)."""
-    details_many = getattr(gc, "details_many", None)
-    if details_many is None:
+    if not gc.fetches_details:
         return
-    source = str(getattr(gc, "source", gc.name))
+    source = gc.source
     with engine.connect() as conn:
         todo = store.locations_missing_details(conn, dataset)
     progress.phase("location details", len(todo))
     for chunk in _chunks(todo, batch_size):
         keys = [k for _, k in chunk]
-        records = details_many(keys)
+        records = gc.details_many(keys)
         found = [r for r in records if r is not None]
         missing = [k for k, r in zip(keys, records, strict=True) if r is None]
         summary.details_written += store.write_location_details(engine, found, source,

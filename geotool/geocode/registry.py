@@ -1,13 +1,8 @@
 """The geocoders ``geotool geocode --geocoder NAME`` can use: name → factory.
 
-A factory takes :class:`GeocoderOptions` and returns an object that follows
-``geotool.geocode.types.Geocoder`` (``name``, ``reverse_many``) and may also have:
-
-* ``source`` (str): written to ``image_geocodes.source`` (default: ``name``);
-* ``namespace`` (str | None): the ``geocode_cache`` namespace; None disables the cache;
-* ``check() -> str``: called once before work starts; raises when the backend is unusable;
-* ``details_many(osm_keys) -> list[LocationRecord | None]``: location details step;
-* ``close()``: release connections and threads.
+A factory takes :class:`GeocoderOptions` and returns a subclass of
+:class:`geotool.geocode.types.Geocoder` (whose docstring says what a geocoder declares and
+how to add one).
 
 The geocoders are listed in :data:`GEOCODERS`, an explicit mapping from name to
 ``"module:function"``; a factory's module is imported only when that geocoder is created,
@@ -25,9 +20,10 @@ from typing import Any
 
 from geotool.errors import InvalidValueError, require_module
 from geotool.geocode.types import Geocoder
+from geotool.progress import NO_PROGRESS, Progress
 
 
-@dataclass
+@dataclass(frozen=True)
 class GeocoderOptions:
     """Everything a geocoder factory may need; each factory uses what applies to it."""
 
@@ -40,8 +36,19 @@ class GeocoderOptions:
     user_agent: str = "geotool"
     timeout: float = 30.0
     retries: int = 5
-    warn: Callable[[str], None] | None = None
+    progress: Progress = NO_PROGRESS  # messages for the user (e.g. a warning)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidValueError` naming the first value out of range."""
+        if self.concurrency < 1:
+            raise InvalidValueError(f"--concurrency must be at least 1, not {self.concurrency}")
+        if self.timeout <= 0:
+            raise InvalidValueError(f"--timeout must be more than 0 seconds, not {self.timeout}")
+        if self.retries < 0:
+            raise InvalidValueError(f"--retries must be 0 or more, not {self.retries}")
+        if self.simplify < 0:
+            raise InvalidValueError(f"--simplify must be 0 or more degrees, not {self.simplify}")
 
 
 Factory = Callable[[GeocoderOptions], Geocoder]
@@ -68,7 +75,8 @@ def names() -> list[str]:
 
 
 def create(name: str, options: GeocoderOptions) -> Geocoder:
-    """A new geocoder called ``name``; ``ValueError`` listing the choices when unknown."""
+    """A new geocoder called ``name``; :class:`InvalidValueError` listing the choices when
+    unknown."""
     factory = _FACTORIES.get(name)
     if factory is None:
         raise InvalidValueError(f"unknown geocoder {name!r}; choose one of: {', '.join(names())}")
@@ -78,9 +86,12 @@ def create(name: str, options: GeocoderOptions) -> Geocoder:
             factory = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as exc:
             raise InvalidValueError(f"geocoder {name!r} is not available in this installation "
-                             f"({exc})") from exc
+                                    f"({exc})") from exc
     assert callable(factory)
-    return factory(options)
+    made = factory(options)
+    # a bug in the factory (a plugin's), not something the user can fix
+    assert isinstance(made, Geocoder), f"geocoder {name!r} is not a geotool Geocoder"
+    return made
 
 
 def _nominatim_inprocess(options: GeocoderOptions) -> Geocoder:
@@ -116,5 +127,6 @@ def _nominatim_http(options: GeocoderOptions) -> Geocoder:
         raise InvalidValueError("--geocoder http needs --nominatim-url (e.g. http://localhost:8088)")
     return HttpNominatim(options.nominatim_url, options.user_agent,
                          concurrency=options.concurrency, timeout=options.timeout,
-                         retries=options.retries, simplify=options.simplify, warn=options.warn)
+                         retries=options.retries, simplify=options.simplify,
+                         progress=options.progress)
 

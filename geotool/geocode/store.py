@@ -15,8 +15,10 @@ source. The rules:
 * ``geocode_cache`` keeps each queried coordinate's answer per geocoder namespace, so a
   re-run or another dataset with the same coordinates asks the geocoder nothing.
 
+The statements are the ``sql/geocode/store_*.sql`` and ``pending_*.sql`` files.
+
 Public API (used by ``geotool.geocode.pipeline`` and the bulk/boundaries geocoders):
-``PendingPoint``, ``BatchCounts``, ``dataset_id``, ``count_pending``,
+``PendingPoint``, ``BatchCounts``, ``count_pending``,
 ``iter_pending_points``, ``upsert_locations``, ``write_batch``,
 ``locations_missing_details``, ``write_location_details``, ``mark_details_missing``,
 ``forget_failed``.
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field, fields
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from geotool.db import sqlfiles
 from geotool.geocode.types import AddressResult, LocationRecord
 
 
@@ -89,25 +92,12 @@ def clean_vector(locations: Iterable[LocationRecord]) -> list[LocationRecord]:
     return out
 
 
-def _query_coords(precision: int | None) -> tuple[str, str]:
-    if precision is None:
-        return "i.lat", "i.lon"
-    return ("round(i.lat::numeric, :precision)::float8",
-            "round(i.lon::numeric, :precision)::float8")
-
-
 def count_pending(conn: Connection, dataset: int, precision: int | None = None) -> tuple[int, int]:
     """(images without an ``image_geocodes`` row, distinct query coordinates among them)."""
-    qlat, qlon = _query_coords(precision)
-    row = conn.execute(
-        sa.text(
-            f"SELECT count(*), count(DISTINCT ({qlat}, {qlon})) FROM images i "
-            "WHERE i.dataset_id = :d AND NOT EXISTS "
-            "(SELECT 1 FROM image_geocodes g WHERE g.image_id = i.id)"
-        ),
-        {"d": dataset, "precision": precision},
-    ).one()
-    return int(row[0]), int(row[1])
+    result = sqlfiles.run(conn, "geocode/pending_count", d=dataset, precision=precision)
+    assert result is not None
+    images, points = tuple(result.one())
+    return int(images), int(points)
 
 
 def iter_pending_points(
@@ -124,25 +114,11 @@ def iter_pending_points(
     the cache has one. Points come in (lat, lon) order; the query runs on its own
     connection with a server-side cursor, so memory stays flat on millions of images.
     """
-    qlat, qlon = _query_coords(precision)
-    cache_join = (
-        "LEFT JOIN geocode_cache c ON c.namespace = :ns AND c.lat = q.qlat AND c.lon = q.qlon"
-        if namespace is not None
-        else "LEFT JOIN (SELECT NULL::text AS status, NULL::bigint[] AS location_ids, "
-             "NULL::text AS detail) c ON false"
-    )
-    stmt = sa.text(
-        f"SELECT q.qlat, q.qlon, q.ids, c.status, c.location_ids, c.detail FROM ("
-        f"  SELECT {qlat} AS qlat, {qlon} AS qlon, array_agg(i.id ORDER BY i.id) AS ids"
-        "   FROM images i WHERE i.dataset_id = :d AND NOT EXISTS "
-        "   (SELECT 1 FROM image_geocodes g WHERE g.image_id = i.id)"
-        "   GROUP BY 1, 2) q "
-        f"{cache_join} ORDER BY q.qlat, q.qlon"
-    )
+    (stmt,) = sqlfiles.load("geocode/pending_points")
     params = {"d": dataset, "precision": precision, "ns": namespace}
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=chunk).execute(
-            stmt, params
+            sa.text(stmt), params
         )
         for lat, lon, ids, status, loc_ids, detail in result:
             yield PendingPoint(
@@ -156,42 +132,6 @@ _LOC_COLS = (
     "rank_address", "is_area", "country_code", "wikidata", "wikipedia", "population",
     "place", "importance",
 )
-
-# A row is "from other data" when the answer carries a data key (the imported file behind
-# a Nominatim database) that differs from the row's: then the answer replaces the row's
-# attributes and geometry (nulls included) and clears details_source, so the details step
-# fetches the new data's polygon. Otherwise non-null values replace, nulls never erase.
-_OTHER_DATA = ("(EXCLUDED.data_key IS NOT NULL "
-               "AND EXCLUDED.data_key IS DISTINCT FROM locations.data_key)")
-
-
-def _merge(column: str) -> str:
-    return (f"{column} = CASE WHEN {_OTHER_DATA} THEN EXCLUDED.{column} "
-            f"ELSE COALESCE(EXCLUDED.{column}, locations.{column}) END")
-
-
-_UPSERT_LOCATIONS = sa.text(
-    "INSERT INTO locations (" + ", ".join(_LOC_COLS) + ", geom, centroid, details_source, "
-    "data_key) "
-    "SELECT " + ", ".join(f"r.{c}" for c in _LOC_COLS) + ", "
-    "  CASE WHEN r.wkt IS NULL THEN NULL ELSE ST_GeomFromText(r.wkt, 4326) END, "
-    "  CASE WHEN r.clat IS NULL THEN NULL "
-    "       ELSE ST_SetSRID(ST_MakePoint(r.clon, r.clat), 4326) END, r.details_source, "
-    "  r.data_key "
-    "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r("
-    "  osm_key text, osm_type text, osm_id bigint, name text, name_en text, category text, "
-    "  type text, admin_level smallint, rank_address smallint, is_area boolean, "
-    "  country_code text, wikidata text, wikipedia text, population bigint, place text, "
-    "  importance float8, wkt text, clat float8, clon float8, details_source text, "
-    "  data_key text) "
-    "ORDER BY r.osm_key "
-    "ON CONFLICT (osm_key) DO UPDATE SET "
-    + ", ".join(_merge(c) for c in (*_LOC_COLS[1:], "geom", "centroid", "details_source"))
-    + ", data_key = COALESCE(EXCLUDED.data_key, locations.data_key)"
-    ", updated_at = now() "
-    "RETURNING id, osm_key"
-)
-
 
 def _location_json(loc: LocationRecord, details_source: str | None,
                    data_key: str | None) -> dict[str, object]:
@@ -222,8 +162,9 @@ def upsert_locations(
         return {}
     payload = json.dumps([_location_json(loc, details_source, data_key)
                           for loc in merged.values()])
-    rows = conn.execute(_UPSERT_LOCATIONS, {"rows": payload}).all()
-    return {str(k): int(i) for i, k in rows}
+    result = sqlfiles.run(conn, "geocode/store_locations", rows=payload)
+    assert result is not None
+    return {str(row.osm_key): int(row.id) for row in result}
 
 
 def write_batch(
@@ -267,17 +208,7 @@ def write_batch(
                              loc_ids))
         _write_images(conn, source, rows, counts)
         if cache_rows:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO geocode_cache (namespace, lat, lon, status, location_ids, detail)"
-                    " SELECT :ns, r.lat, r.lon, r.status, "
-                    "  ARRAY(SELECT jsonb_array_elements_text(r.ids)::bigint), r.detail "
-                    "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS "
-                    "  r(lat float8, lon float8, status text, ids jsonb, detail text) "
-                    "ON CONFLICT DO NOTHING"
-                ),
-                {"ns": namespace, "rows": json.dumps(cache_rows)},
-            )
+            sqlfiles.run(conn, "geocode/store_cache", ns=namespace, rows=json.dumps(cache_rows))
     return counts
 
 
@@ -289,43 +220,22 @@ def _write_images(
 ) -> None:
     if not rows:
         return
-    claimed = {
-        int(r[0])
-        for r in conn.execute(
-            sa.text(
-                "INSERT INTO image_geocodes (image_id, status, source, detail) "
-                "SELECT r.image_id, r.status, :source, r.detail "
-                "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS "
-                "  r(image_id bigint, status text, detail text) "
-                "ORDER BY r.image_id ON CONFLICT (image_id) DO NOTHING RETURNING image_id"
-            ),
-            {"source": source, "rows": json.dumps(
-                [{"image_id": i, "status": s, "detail": d} for i, s, d, _ in rows])},
-        )
-    }
+    written = sqlfiles.run(conn, "geocode/store_geocodes", source=source, rows=json.dumps(
+        [{"image_id": i, "status": s, "detail": d} for i, s, d, _ in rows]))
+    assert written is not None
+    claimed = {int(r[0]) for r in written}
     mine = [r for r in rows if r[0] in claimed]
     counts.images += len(mine)
     counts.skipped_done += len(rows) - len(mine)
     if not mine:
         return
-    conn.execute(
-        sa.text("DELETE FROM image_addresses WHERE image_id = ANY(:ids)"),
-        {"ids": [r[0] for r in mine]},
-    )
     address = [
         {"i": image_id, "p": pos, "l": loc_id}
         for image_id, status, _, loc_ids in mine if status == "ok"
         for pos, loc_id in enumerate(loc_ids)
     ]
-    if address:
-        conn.execute(
-            sa.text(
-                "INSERT INTO image_addresses (image_id, position, location_id) "
-                "SELECT r.i, r.p, r.l FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS "
-                "r(i bigint, p smallint, l bigint)"
-            ),
-            {"rows": json.dumps(address)},
-        )
+    sqlfiles.run(conn, "geocode/store_addresses", ids=[r[0] for r in mine],
+                 rows=json.dumps(address))
     counts.address_rows += len(address)
     for _, status, _, loc_ids in mine:
         setattr(counts, status, getattr(counts, status) + 1)

@@ -8,13 +8,22 @@ files, and EMP-16's precomputed vectors, so later stages never care about the so
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from geotool.errors import InvalidValueError
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from geotool.progress import Progress
+
 Status = Literal["ok", "unplaceable", "failed"]
+
+#: Coordinates per committed batch unless a geocoder names its own ``pipeline_batch``.
+DEFAULT_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -66,11 +75,82 @@ def parse_osm_key(text: str) -> tuple[str, int]:
     return letter, int(rest)
 
 
-class Geocoder(Protocol):
-    """Anything that reverse-geocodes coordinates into address vectors."""
+@dataclass
+class PendingCounts:
+    """What a geocoder that writes in the database (``geocode_pending``) stored."""
 
-    name: str
+    images: int = 0
+    ok: int = 0
+    unplaceable: int = 0
+    batches: int = 0
 
+
+class Geocoder(ABC):
+    """Base of every geocoder: turns coordinates into address vectors.
+
+    ``geotool geocode`` (:mod:`geotool.geocode.pipeline`) reads only what is declared
+    here, so a geocoder states everything explicitly:
+
+    - ``name``: the ``--geocoder`` name; ``source``: written to ``image_geocodes.source``;
+    - ``namespace``: the ``geocode_cache`` namespace of its answers, None = never cached
+      (answers that change when data are reloaded); ``data_key``: names the data its
+      answers come from (a changed key makes stored locations be replaced, not merged);
+      both may be properties that are valid only after :meth:`check`;
+    - ``pipeline_batch``: coordinates per committed batch it works best with;
+      ``concurrency``: queries it keeps in flight at once (1 = one at a time);
+    - ``fetches_details``: True when :meth:`details_many` gives full location details
+      (attributes + polygon); the pipeline's details step then runs;
+    - ``writes_in_database``: True when :meth:`geocode_pending` answers and stores a
+      dataset's pending images itself, in SQL inside geotool's database (the geonames
+      geocoder); the pipeline then hands it the dataset instead of streaming points;
+    - :meth:`reverse_many` (required), :meth:`check` (once before work; raises
+      :class:`geotool.errors.UnavailableError` or another ``GeotoolError`` when the
+      backend is unusable; returns a description of it), :meth:`close` (release
+      connections); the base class's ``check``/``close`` do nothing.
+
+    Adding a geocoder (e.g. GeoNames): subclass this in ``geotool/geocode/<name>.py``
+    (its SQL in ``sql/geocode/``), write a factory ``make_geocoder(options:
+    GeocoderOptions) -> YourGeocoder``, add ``"<name>": "geotool.geocode.<name>:
+    make_geocoder"`` to ``geotool.geocode.registry.GEOCODERS``, and test it in
+    ``tests/geocode/`` against a real backend. Messages for the user (a warning) go to the
+    ``progress`` of the options (:class:`geotool.progress.Progress`), never to print.
+    """
+
+    name: ClassVar[str]
+    source: ClassVar[str]
+    pipeline_batch: int = DEFAULT_BATCH
+    concurrency: int = 1
+    fetches_details: ClassVar[bool] = False
+    writes_in_database: ClassVar[bool] = False
+
+    @property
+    def namespace(self) -> str | None:
+        return None
+
+    @property
+    def data_key(self) -> str | None:
+        return None
+
+    @abstractmethod
     def reverse_many(self, points: Sequence[tuple[float, float]]) -> Iterator[AddressResult]:
         """Address vectors for (lat, lon) points, in the input order."""
-        ...
+
+    def details_many(self, osm_keys: Sequence[str]) -> list[LocationRecord | None]:
+        """Full details of these locations (None where unknown); only when
+        ``fetches_details``."""
+        raise NotImplementedError(f"the {self.name} geocoder fetches no location details")
+
+    def geocode_pending(self, engine: Engine, dataset_id: int, precision: int | None,
+                        batch_size: int, progress: Progress,
+                        after_batch: Callable[[int], None] | None = None) -> PendingCounts:
+        """Answer and store every image of the dataset without an ``image_geocodes`` row,
+        a committed batch at a time; only when ``writes_in_database``."""
+        raise NotImplementedError(f"the {self.name} geocoder does not write in the database")
+
+    def check(self) -> str:
+        """Raise when the backend is unusable; a one-line description of it ("": none)."""
+        return ""
+
+    def close(self) -> None:
+        """Release connections and threads (the pipeline calls it for geocoders it made)."""
+        return None

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from geotool.errors import GeotoolError
+from geotool.errors import InvalidValueError
 
 
-class IngestError(GeotoolError, ValueError):
+class IngestError(InvalidValueError):
     """Ingest cannot go on (unreadable file, unknown format, missing column or split)."""
 
 

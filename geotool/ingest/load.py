@@ -1,17 +1,17 @@
 """Streaming a dataset file into the ``images`` table in one transaction.
 
-How a file goes in (``ingest_file``):
+How a file goes in (``ingest_file(engine, IngestParams(path, dataset), progress=…)``):
 
 1. The reader streams rows; :class:`~geotool.ingest.validate.RowChecker` checks each one
    and psycopg COPY writes them, good and bad, into a TEMP staging table. Nothing of the
    file is held in memory beyond one COPY buffer.
-2. ``sql/ingest_check.sql`` marks duplicate ids and ids already stored with another
+2. ``sql/ingest/check.sql`` marks duplicate ids and ids already stored with another
    coordinate, in SQL (bounded memory, whatever the file size).
 3. Invalid rows and no ``skip_invalid``: the first ones are reported with line numbers
    and reasons and the transaction rolls back — nothing at all is written, not even the
-   dataset row. Otherwise the valid rows are inserted (``sql/ingest_load.sql``), the
-   refused ones recorded in ``rejected_rows`` (``sql/ingest_rejected.sql``), EMP-16
-   address vectors written (``sql/ingest_addresses.sql``) and a ``runs`` row records the
+   dataset row. Otherwise the valid rows are inserted (``sql/ingest/load.sql``), the
+   refused ones recorded in ``rejected_rows`` (``sql/ingest/rejected.sql``), EMP-16
+   address vectors written (``sql/ingest/addresses.sql``) and a ``runs`` row records the
    parameters and counts.
 
 Re-running the same file gives exactly the same rows: existing images are matched by
@@ -22,7 +22,7 @@ Re-running the same file gives exactly the same rows: existing images are matche
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,53 +47,64 @@ STAGING_TYPES = ("int8", "text", "float8", "float8", "text", "text", "text", "te
                  "text[]", "text", "text", "text")
 
 
-def ingest_file(
-    path: Path | str,
-    dataset: str,
-    split: str | None = None,
-    fmt: str = "auto",
-    *,
-    skip_invalid: bool = False,
-    swap_latlon: bool = False,
-    engine: Engine | None = None,
-    database_url: str | None = None,
-    progress: Progress = NO_PROGRESS,
-    locations: Path | str | None = None,
-    max_listed: int = 20,
-) -> IngestSummary:
-    """Load the images of ``path`` into ``dataset`` (created on first use).
+@dataclass(frozen=True)
+class IngestParams:
+    """What ``ingest_file`` loads: the images of ``path`` into ``dataset`` (created on
+    first use).
 
     ``split`` sets every row's split; without it the file needs a ``split`` column.
+    ``fmt`` is auto, csv, geoestimation, semp, emp16 or latlon. ``skip_invalid`` loads the valid
+    rows and records the others; ``swap_latlon`` exchanges the coordinate columns.
+    ``locations`` names an EMP-16 GeoFeather location table whose attributes fill
+    ``locations`` in the same transaction (see :mod:`geotool.ingest.locations`).
+    ``max_listed`` invalid rows are listed in the error.
+    """
+
+    path: Path | str
+    dataset: str
+    split: str | None = None
+    fmt: str = "auto"
+    skip_invalid: bool = False
+    swap_latlon: bool = False
+    locations: Path | str | None = None
+    max_listed: int = 20
+
+    def validate(self) -> None:
+        if not self.dataset or not self.dataset.strip():
+            raise IngestError("the dataset name is empty; give one with --dataset NAME")
+        if self.split is not None and self.split not in SPLITS:
+            raise IngestError(f"split {self.split!r} is not one of {', '.join(SPLITS)}")
+        if self.locations is not None and not Path(self.locations).is_file():
+            raise IngestError(f"location table {self.locations} does not exist")
+        if self.max_listed < 1:
+            raise IngestError(f"max_listed {self.max_listed}: list at least one row")
+
+
+def ingest_file(engine: Engine, params: IngestParams, *,
+                progress: Progress = NO_PROGRESS) -> IngestSummary:
+    """Load the images of ``params.path`` into ``params.dataset`` (created on first use).
+
     Raises :class:`InvalidRowsError` (listing the first ``max_listed`` rows) when rows are
     invalid and ``skip_invalid`` is false, :class:`SwappedColumnsError` when latitude and
     longitude look swapped, :class:`IngestError` for unreadable files; in every such case
     the database is left untouched (the run is recorded as ``failed``). ``progress`` gets
     the phase "reading" (advanced by rows; ``bytes`` read so far as a field), then one phase
-    per SQL step that follows. ``locations`` names an
-    EMP-16 GeoFeather location table whose attributes fill ``locations`` in the same
-    transaction (see :mod:`geotool.ingest.locations`).
+    per SQL step that follows.
     """
-    if not dataset or not dataset.strip():
-        raise IngestError("the dataset name is empty; give one with --dataset NAME")
-    if split is not None and split not in SPLITS:
-        raise IngestError(f"split {split!r} is not one of {', '.join(SPLITS)}")
+    params.validate()
+    path, dataset, split, locations = params.path, params.dataset, params.split, params.locations
+    skip_invalid, swap_latlon = params.skip_invalid, params.swap_latlon
     source = str(Path(path).resolve())
-    if locations is not None and not Path(locations).is_file():
-        raise IngestError(f"location table {locations} does not exist")
-    with open_reader(path, fmt) as reader:
+    with open_reader(path, params.fmt) as reader:
         if split is None and not reader.has_split:
             raise IngestError(f"{path} has no split column; give --split "
                               f"({'|'.join(SPLITS)})")
-        if engine is None:
-            from geotool.db.engine import get_engine
-
-            engine = get_engine(database_url)
-        params = {"path": source, "format": reader.format_name, "split": split,
-                  "skip_invalid": skip_invalid, "swap_latlon": swap_latlon,
-                  "locations": str(Path(locations).resolve()) if locations else None}
-        with recorded_run(engine, "ingest", params) as run, engine.begin() as conn:
+        recorded = {"path": source, "format": reader.format_name, "split": split,
+                    "skip_invalid": skip_invalid, "swap_latlon": swap_latlon,
+                    "locations": str(Path(locations).resolve()) if locations else None}
+        with recorded_run(engine, "ingest", recorded) as run, engine.begin() as conn:
             summary = _ingest(conn, reader, dataset.strip(), split, source, run,
-                              skip_invalid, swap_latlon, progress, max_listed)
+                              skip_invalid, swap_latlon, progress, params.max_listed)
             if locations is not None:
                 progress.phase("locations")
                 described = load_location_table(conn, locations)
@@ -105,7 +116,7 @@ def ingest_file(
 def _ingest(conn: Connection, reader: Reader, dataset: str, split: str | None, source: str,
             run: RunRecord, skip_invalid: bool, swap_latlon: bool, progress: Progress,
             max_listed: int) -> IngestSummary:
-    result = sqlfiles.run(conn, "ingest_dataset", dataset_name=dataset)
+    result = sqlfiles.run(conn, "ingest/dataset", dataset_name=dataset)
     assert result is not None
     dataset_id = int(result.scalar_one())
     # the run row was committed before the dataset existed; it is linked to the dataset in
@@ -114,11 +125,11 @@ def _ingest(conn: Connection, reader: Reader, dataset: str, split: str | None, s
                  {"d": dataset_id, "r": run.id})
     run_id = run.id
 
-    sqlfiles.run(conn, "ingest_stage")
+    sqlfiles.run(conn, "ingest/stage")
     checker = RowChecker(split, swap_latlon)
     rows_read = _stage(conn, reader, checker, progress)
     progress.phase("checking")
-    sqlfiles.run(conn, "ingest_check", dataset_id=dataset_id)
+    sqlfiles.run(conn, "ingest/check", dataset_id=dataset_id)
 
     reasons = {str(k): int(n) for k, n in conn.execute(sa.text(
         "SELECT kind, count(*) FROM ingest_staging WHERE kind IS NOT NULL "
@@ -135,12 +146,12 @@ def _ingest(conn: Connection, reader: Reader, dataset: str, split: str | None, s
         raise InvalidRowsError(source, listed, rejected, reasons, hint)
 
     progress.phase("loading")
-    updated, loaded = _rowcounts(conn, "ingest_load", dataset_id=dataset_id)
-    sqlfiles.run(conn, "ingest_rejected", dataset_id=dataset_id, source=source)
+    updated, loaded = _rowcounts(conn, "ingest/load", dataset_id=dataset_id)
+    sqlfiles.run(conn, "ingest/rejected", dataset_id=dataset_id, source=source)
     geocoded = locations_added = 0
     if reader.format_name == "emp16":
         progress.phase("addresses")
-        counts = _rowcounts(conn, "ingest_addresses", dataset_id=dataset_id)
+        counts = _rowcounts(conn, "ingest/addresses", dataset_id=dataset_id)
         locations_added, geocoded = counts[0], counts[-1]
 
     summary = IngestSummary(

@@ -7,7 +7,7 @@ row per location: ``id`` (``R4632581``), ``osm_type``, ``osm_id``, ``geometry`` 
 ``rank_address``, ``isarea``, ``name_en``, ``localname``, ``country_code``,
 ``importance`` and ``extratags``. Columns that are absent are left null. The file is read
 record batch by record batch and COPYed into a staging table, then
-``sql/ingest_locations.sql`` upserts ``locations`` by ``osm_key``.
+``sql/ingest/locations.sql`` upserts ``locations`` by ``osm_key``.
 """
 
 from __future__ import annotations
@@ -130,12 +130,12 @@ def load_location_table(conn: Connection, path: Path | str) -> int:
     p = Path(path)
     if not p.is_file():
         raise IngestError(f"location table {p} does not exist")
-    sqlfiles.run(conn, "ingest_locations_stage")
+    sqlfiles.run(conn, "ingest/locations_stage")
     pg = psycopg_connection(conn)
     columns = ", ".join(LOCATION_COLUMNS)
     with pg.cursor() as cur, cur.copy(f"COPY ingest_locations ({columns}) FROM STDIN") as cp:
         cp.set_types(list(LOCATION_TYPES))
         for row_no, row in enumerate(location_rows(p)):
             cp.write_row((row_no, *row))
-    result = sqlfiles.run(conn, "ingest_locations")
+    result = sqlfiles.run(conn, "ingest/locations")
     return int(result.rowcount) if result is not None else 0

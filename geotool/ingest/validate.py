@@ -3,7 +3,7 @@
 Every :class:`~geotool.ingest.readers.SourceRow` becomes a staging tuple that carries
 either clean values or a rejection (``kind`` and a sentence for the user). Checks that
 need the whole file or the database (duplicate ids, an id already stored with another
-coordinate) run later in SQL on the staging table (``sql/ingest_check.sql``), so memory
+coordinate) run later in SQL on the staging table (``sql/ingest/check.sql``), so memory
 stays bounded whatever the file size.
 
 :class:`SwapDetector` watches the coordinates go by: when a noticeable share of

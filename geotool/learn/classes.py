@@ -71,7 +71,7 @@ class SetClasses:
 
 def read_set_classes(conn: Connection, set_name: str) -> SetClasses:
     """The classes of ``set_name`` as they are in the database now (with cell ids)."""
-    rows = sqlfiles.run(conn, "learn_set_classes.sql", set_name=set_name)
+    rows = sqlfiles.run(conn, "learn/set_classes.sql", set_name=set_name)
     assert rows is not None
     by_level: dict[int, list[Any]] = {}
     names: dict[int, str] = {}

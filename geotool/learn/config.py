@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from geotool.errors import GeotoolError
+from geotool.errors import GeotoolError, InvalidValueError
 
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 
@@ -79,45 +79,47 @@ class TrainConfig:
     tensorboard: str = ""  # folder for TensorBoard event files ("" = none)
 
     def validate(self, resume: bool = False) -> None:
-        """Raise :class:`GeotoolError` naming the first value that cannot work.
+        """Raise :class:`InvalidValueError` naming the first value that cannot work.
 
         With ``resume`` the set may be left out (the model's stored one is used)."""
         from geotool.learn.model import backbone_spec
 
         if not self.partitions and not resume:
-            raise GeotoolError("say which partitioning set to learn: --partitions SET "
+            raise InvalidValueError("say which partitioning set to learn: --partitions SET "
                                "(`geotool partitions list` shows them)")
         if not self.name:
-            raise GeotoolError("give the model a name: --name NAME")
+            raise InvalidValueError("give the model a name: --name NAME")
         backbone_spec(self.backbone)
         positive = ("epochs", "batch_size", "validate_every_images", "checkpoint_every_steps",
                     "log_every_steps")
         for name in positive:
             if getattr(self, name) < 1:
-                raise GeotoolError(f"{name} must be at least 1, not {getattr(self, name)}")
+                raise InvalidValueError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.lr <= 0:
-            raise GeotoolError(f"lr must be positive, not {self.lr}")
+            raise InvalidValueError(f"lr must be positive, not {self.lr}")
         if self.lr_schedule not in ("multistep", "sgdr"):
-            raise GeotoolError(f"lr_schedule must be multistep or sgdr, not {self.lr_schedule!r}")
+            raise InvalidValueError(
+                f"lr_schedule must be multistep or sgdr, not {self.lr_schedule!r}")
         if self.sgdr_period < 1 or self.sgdr_mult < 1:
-            raise GeotoolError("sgdr_period and sgdr_mult must be at least 1")
+            raise InvalidValueError("sgdr_period and sgdr_mult must be at least 1")
         if self.amp not in AMP_MODES:
-            raise GeotoolError(f"amp must be one of {', '.join(AMP_MODES)}, not {self.amp!r}")
+            raise InvalidValueError(f"amp must be one of {', '.join(AMP_MODES)}, not {self.amp!r}")
         if not 0 <= self.max_bad_share <= 1:
-            raise GeotoolError(f"max_bad_share is a share between 0 and 1, not "
+            raise InvalidValueError(f"max_bad_share is a share between 0 and 1, not "
                                f"{self.max_bad_share}")
         lo, hi = self.train_scale
         if not 0 < lo <= hi <= 1:
-            raise GeotoolError(f"train_scale must be 0 < low <= high <= 1, not {self.train_scale}")
+            raise InvalidValueError(
+                f"train_scale must be 0 < low <= high <= 1, not {self.train_scale}")
         if self.workers < 0:
-            raise GeotoolError(f"workers must be 0 or more, not {self.workers}")
+            raise InvalidValueError(f"workers must be 0 or more, not {self.workers}")
         if self.max_steps < 0:
-            raise GeotoolError(f"max_steps must be 0 (no limit) or more, not {self.max_steps}")
+            raise InvalidValueError(f"max_steps must be 0 (no limit) or more, not {self.max_steps}")
         if self.image_size < 0:
-            raise GeotoolError(f"image_size must be 0 (the backbone's) or more, not "
+            raise InvalidValueError(f"image_size must be 0 (the backbone's) or more, not "
                                f"{self.image_size}")
         if self.weights and self.init_from:
-            raise GeotoolError("give either --weights or --init-from, not both")
+            raise InvalidValueError("give either --weights or --init-from, not both")
 
     def input_size(self) -> int:
         from geotool.learn.model import backbone_spec

@@ -31,21 +31,18 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from geotool.errors import InvalidValueError
+from geotool.learn.badimage import BadImage
 from geotool.learn.labels import ImageSource, LabelArrays
+from geotool.learn.shards import read_shard_image
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class BadImage(Exception):
-    """An image that cannot be used; the message is the reason recorded."""
-
-
 def read_image_bytes(source: ImageSource) -> bytes:
     """The encoded bytes of an image (file or shard record)."""
     if source.shard_path is not None:
-        from geotool.learn.shards import read_shard_image
-
         return read_shard_image(source.shard_path, source.offset, source.length)
     if source.path is None:
         raise BadImage("no path and no shard record")
@@ -287,8 +284,9 @@ class EpochBatches:
     def __init__(self, n: int, global_batch: int, seed: int, epoch: int, rank: int = 0,
                  world: int = 1, start_step: int = 0) -> None:
         if global_batch % world:
-            raise ValueError(f"batch size {global_batch} is not divisible by the "
-                             f"{world} processes")
+            raise InvalidValueError(
+                f"batch size {global_batch} is not divisible by the {world} processes; "
+                f"give --batch-size a multiple of {world}")
         self.n, self.global_batch, self.seed, self.epoch = n, global_batch, seed, epoch
         self.rank, self.world, self.start_step = rank, world, start_step
         self.per_rank = global_batch // world

@@ -2,7 +2,7 @@
 
 Every number comes from the database: ``geotool_run_ladder(run, strict)`` (the view
 ``evaluation_ladder`` is its ``<=`` form for every run) over ``predictions``, and
-``sql/evaluate_baselines.sql`` for the most-frequent-class, random-class and oracle
+``sql/learn/evaluate_baselines.sql`` for the most-frequent-class, random-class and oracle
 baselines of each model's partitioning set. Python only picks the prediction runs,
 gathers the rows into one table (:class:`EvaluationTable`, shaped like the paper's
 Table 2: a row per model and prediction, accuracy at 1 / 25 / 200 / 750 / 2500 km, then
@@ -13,7 +13,6 @@ Markdown or LaTeX (pandas) or a Rich table.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +21,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import datasets, sqlfiles
-from geotool.errors import GeotoolError
+from geotool.errors import GeotoolError, InvalidValueError
 from geotool.learn.registry import ModelRecord, get_model
+from geotool.progress import NO_PROGRESS, Progress
 
 RADII_KM = (1, 25, 200, 750, 2500)
 LADDER = tuple(f"acc_{r}km" for r in RADII_KM)
@@ -118,20 +118,51 @@ def pick_prediction_run(conn: Connection, model: ModelRecord, dataset_id: int, s
     return int(run)
 
 
-def evaluate(engine: Engine, model_names: Sequence[str], dataset: str | None = None,
-             split: str = "test", *, strict: bool = False, crops: int | None = None,
-             combine: str | None = None, baselines: bool = True,
-             random_baseline: bool = True) -> EvaluationTable:
-    """The ladder of each model's newest matching prediction run on ``dataset``/``split``
-    (default dataset: the one its partitioning set was built from), with each distinct
-    set's baselines below the models."""
-    if not model_names:
-        raise GeotoolError("name at least one model (--model NAME)")
+@dataclass(frozen=True)
+class EvaluateParams:
+    """What ``evaluate`` compares: models ``models`` on ``dataset``/``split`` (default
+    dataset: the one each model's partitioning set was built from), each through its
+    newest prediction run (or the one with ``crops``/``combine``); ``strict`` counts a
+    photo within r km when its error is < r (default <=, as the reference code);
+    ``baselines`` adds each distinct set's baselines, ``random_baseline`` the random class
+    among them (slow on large sets)."""
+
+    models: tuple[str, ...]
+    dataset: str | None = None
+    split: str = "test"
+    strict: bool = False
+    crops: int | None = None
+    combine: str | None = None
+    baselines: bool = True
+    random_baseline: bool = True
+
+    def validate(self) -> None:
+        if not self.models:
+            raise InvalidValueError("name at least one model (--model NAME)")
+        if self.split not in ("train", "val", "test"):
+            raise InvalidValueError(f"--split {self.split!r}: use train, val or test")
+        if self.crops is not None and self.crops < 1:
+            raise InvalidValueError(f"--crops {self.crops}: must be at least 1")
+        if self.combine is not None and self.combine not in ("mean", "max"):
+            raise InvalidValueError(f"--combine {self.combine!r}: use mean or max")
+
+
+def evaluate(engine: Engine, params: EvaluateParams, *,
+             progress: Progress = NO_PROGRESS) -> EvaluationTable:
+    """The ladder of each model's newest matching prediction run (:class:`EvaluateParams`),
+    with each distinct set's baselines below the models; ``progress`` gets one phase per
+    model."""
+    params.validate()
+    model_names, dataset, split, strict = (params.models, params.dataset, params.split,
+                                           params.strict)
+    crops, combine, baselines = params.crops, params.combine, params.baselines
+    random_baseline = params.random_baseline
     rows: list[dict[str, Any]] = []
     dataset_name = dataset or ""
     seen_sets: list[tuple[int, str]] = []
     with engine.connect() as conn:
         for name in model_names:
+            progress.phase(f"evaluating {name}")
             model = get_model(conn, name)
             dataset_id, dataset_name = _dataset(conn, model, dataset)
             run_id = pick_prediction_run(conn, model, dataset_id, split, crops, combine)
@@ -166,7 +197,7 @@ def _level_names(conn: Connection, set_id: int | None) -> dict[int, str]:
 
 def _baselines(conn: Connection, model: ModelRecord, levels: dict[int, str], dataset_id: int,
                split: str, strict: bool, with_random: bool) -> list[dict[str, Any]]:
-    result = sqlfiles.run(conn, "evaluate_baselines.sql", set_id=model.set_id,
+    result = sqlfiles.run(conn, "learn/evaluate_baselines.sql", set_id=model.set_id,
                           dataset_id=dataset_id, split=split, strict=strict,
                           with_random=with_random)
     assert result is not None

@@ -2,7 +2,7 @@
 
 Training's validation ladder (:mod:`geotool.learn.train`) and the concept pass's per-image
 error (:mod:`geotool.explain.pipeline`) measure the same thing the database does with
-``geotool_haversine`` (``sql/prediction_functions.sql``): the haversine distance on a
+``geotool_haversine`` (``sql/learn/prediction_functions.sql``): the haversine distance on a
 sphere of radius 6371 km, float64, with the argument clamped to [0, 1] so that rounding
 near the antipodes cannot give NaN. Keeping one Python copy keeps the three in agreement;
 ``tests/learn/test_geodesy.py`` checks it against pyproj and against the SQL function.

@@ -48,7 +48,7 @@ class LabelArrays:
 def read_label_arrays(conn: Connection, set_name: str, split: str,
                       n_levels: int) -> LabelArrays:
     """The labelled images of ``split`` in set ``set_name``."""
-    rows = sqlfiles.run(conn, "learn_labels.sql", set_name=set_name, split=split)
+    rows = sqlfiles.run(conn, "learn/labels.sql", set_name=set_name, split=split)
     assert rows is not None
     ids: list[int] = []
     lat: list[float] = []

@@ -39,7 +39,7 @@ def read_ancestor_matrix(conn: Connection, set_name: str, n_classes: list[int]) 
     (row 0 the identity, -1 where the fine class has none), from ``cell_ancestors``."""
     out = np.full((len(n_classes), n_classes[0]), -1, dtype=np.int64)
     out[0] = np.arange(n_classes[0])
-    rows = sqlfiles.run(conn, "predict_ancestors.sql", set_name=set_name)
+    rows = sqlfiles.run(conn, "learn/predict_ancestors.sql", set_name=set_name)
     assert rows is not None
     for row in rows:
         level, fine, coarse = int(row.level), int(row.fine_class), row.ancestor_class
@@ -48,14 +48,21 @@ def read_ancestor_matrix(conn: Connection, set_name: str, n_classes: list[int]) 
     return out
 
 
-def _checked_record(conn: Connection, name: str) -> tuple[ModelRecord, SetClasses]:
-    """Model ``name``'s row and its set's classes as they are now, or a clear error when it
-    has no checkpoint yet or its set no longer exists."""
+def trained_model(conn: Connection, name: str) -> ModelRecord:
+    """Model ``name``'s row, or a clear error when there is no such model or it has no
+    checkpoint yet (``learn`` and ``explain`` both find their models here)."""
     record = get_model(conn, name)
     if not record.checkpoint_path:
         raise GeotoolError(f"model {name!r} has no checkpoint yet (status "
                            f"{record.status}); finish its training with `geotool train "
                            f"--name {name} --resume`")
+    return record
+
+
+def _checked_record(conn: Connection, name: str) -> tuple[ModelRecord, SetClasses]:
+    """Model ``name``'s row and its set's classes as they are now, or a clear error when it
+    has no checkpoint yet or its set no longer exists."""
+    record = trained_model(conn, name)
     set_name = record.set_name or ""
     try:
         current = read_set_classes(conn, set_name)

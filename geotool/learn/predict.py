@@ -55,10 +55,15 @@ SCHEMA = "geotool.predict-image/1"
 
 
 @dataclass(frozen=True)
-class PredictOptions:
-    """How to predict. ``resize`` None: ``default_resize(model image size)``;
-    ``device`` ``auto``: CUDA when available, else CPU."""
+class PredictParams:
+    """Predict the photos of ``dataset`` (one ``split``, or all with None) with model
+    ``model``, and how. ``resize`` None: ``default_resize(model image size)``; ``device``
+    ``auto``: CUDA when available, else CPU; ``retry_failed`` tries photos again that a
+    previous run could not read."""
 
+    model: str
+    dataset: str
+    split: str | None = "test"
     crops: int = 5
     combine: str = "mean"
     top_k: int = 10
@@ -69,12 +74,22 @@ class PredictOptions:
     workers: int = 0
     retry_failed: bool = False
 
+    def validate(self) -> None:
+        if not self.model:
+            raise InvalidValueError("the model name is empty; give one with --model NAME")
+        if not self.dataset:
+            raise InvalidValueError("the dataset name is empty; give one with --dataset NAME")
+        if self.split not in (None, "train", "val", "test"):
+            raise InvalidValueError(f"--split {self.split!r}: use train, val, test or all")
+        self.check()
+
     def check(self) -> None:
+        """The inference settings alone (what :func:`predict_image` uses too)."""
         check_options(self.crops, self.combine, self.top_k)
         if self.batch_size < 1:
-            raise GeotoolError(f"--batch-size {self.batch_size}: must be at least 1")
+            raise InvalidValueError(f"--batch-size {self.batch_size}: must be at least 1")
         if self.resize is not None and self.resize < 1:
-            raise GeotoolError(f"--resize {self.resize}: must be a positive pixel count")
+            raise InvalidValueError(f"--resize {self.resize}: must be a positive pixel count")
         if self.workers < 0:
             raise InvalidValueError(f"--workers {self.workers}: must be 0 or more")
 
@@ -114,14 +129,14 @@ def pick_device(name: str) -> torch.device:
     return device
 
 
-def crop_transform(ready: ReadyModel, options: PredictOptions) -> CropTransform:
+def crop_transform(ready: ReadyModel, options: PredictParams) -> CropTransform:
     size = ready.loaded.image_size
     mean, std = normalisation(ready.loaded.config)
     return CropTransform(size, options.resize or default_resize(size), options.crops,
                          mean, std)
 
 
-def _prediction_run(conn: Connection, ready: ReadyModel, options: PredictOptions,
+def _prediction_run(conn: Connection, ready: ReadyModel, options: PredictParams,
                     transform: CropTransform) -> int:
     params = {"crops": options.crops, "combine": options.combine, "top_k": options.top_k,
               "resize": transform.resize, "image_size": transform.size,
@@ -248,13 +263,13 @@ def _batches(items: Iterator[tuple[int, str | None, float, float]], size: int
         yield batch
 
 
-def predict(engine: Engine, model_name: str, dataset: str, split: str | None = "test",
-            options: PredictOptions | None = None,
+def predict(engine: Engine, params: PredictParams, *,
             progress: Progress = NO_PROGRESS) -> PredictSummary:
-    """Predict every photo of ``dataset`` (one ``split``, or all with None) with model
-    ``model_name`` into ``predictions``; resumable (see the module docstring)."""
-    options = options or PredictOptions()
-    options.check()
+    """Predict every photo of ``params.dataset`` (one ``params.split``, or all with None)
+    with model ``params.model`` into ``predictions``; resumable (see the module
+    docstring)."""
+    params.validate()
+    options, model_name, dataset, split = params, params.model, params.dataset, params.split
     device = pick_device(options.device)
     ready = ready_model(engine, model_name, device=str(device))
     transform = crop_transform(ready, options)
@@ -279,10 +294,10 @@ def predict(engine: Engine, model_name: str, dataset: str, split: str | None = "
         raise GeotoolError(f"dataset {dataset!r} has no images"
                            + (f" in split {split!r}" if split else ""))
     summary = PredictSummary(model_name, run_id, already_done=int(done))
-    params = {"model": model_name, "dataset": dataset, "split": split,
-              "prediction_run_id": run_id, **asdict(options),
-              "resize": transform.resize, "device": str(device)}
-    with recorded_run(engine, "predict", params, dataset_id) as run:
+    recorded = {"model": model_name, "dataset": dataset, "split": split,
+                "prediction_run_id": run_id, **asdict(options),
+                "resize": transform.resize, "device": str(device)}
+    with recorded_run(engine, "predict", recorded, dataset_id) as run:
         progress.phase("predict", int(total) - int(done))
         start = time.perf_counter()
         for batch in _batches(_todo(engine, dataset_id, split, run_id), options.batch_size):
@@ -384,8 +399,8 @@ def predict_image(ready: ReadyModel, paths: Sequence[str | Path], crops: int = 5
                   device: str = "cpu") -> list[ImageAnswer]:
     """Answer photo files with a model from :func:`geotool.learn.lookup.ready_model`;
     an unreadable file gets an answer with ``error`` set, not an exception."""
-    options = PredictOptions(crops=crops, combine=combine, top_k=top_k, resize=resize,
-                             device=device)
+    options = PredictParams(model=ready.row.name, dataset="", split=None, crops=crops,
+                            combine=combine, top_k=top_k, resize=resize, device=device)
     options.check()
     transform = crop_transform(ready, options)
     tensor, ok, failed = load_crops([str(p) for p in paths], transform)

@@ -76,6 +76,25 @@ def get_model(conn: Connection, name: str) -> ModelRecord:
     return record
 
 
+@dataclass(frozen=True)
+class CurvePoint:
+    """One validation of a training run (``models show`` lists them)."""
+
+    step: int
+    epoch: int
+    images_seen: int
+    loss: float
+
+
+def validation_curve(conn: Connection, model_id: int) -> list[CurvePoint]:
+    """The model's validation loss at every validation, in step order."""
+    rows = conn.execute(sa.text(
+        "SELECT step, epoch, images_seen, value FROM training_metrics WHERE "
+        "model_id = :m AND split = 'val' AND metric = 'loss' ORDER BY step"),
+        {"m": model_id}).all()
+    return [CurvePoint(int(s), int(e), int(n), float(v)) for s, e, n, v in rows]
+
+
 def list_models(engine: Engine) -> list[ModelRecord]:
     with engine.connect() as conn:
         return [_record(r) for r in conn.execute(

@@ -70,8 +70,23 @@ from geotool.progress import NO_PROGRESS, Progress
 KM_LADDER = (1, 25, 200, 750, 2500)
 
 
+@dataclass(frozen=True)
+class TrainParams:
+    """A training run: ``config`` (the training settings, usually read from a TOML file
+    by :func:`geotool.learn.config.load_train_config`); ``resume`` continues model
+    ``config.name`` from its last checkpoint; ``force`` replaces an existing model of
+    that name."""
+
+    config: TrainConfig
+    resume: bool = False
+    force: bool = False
+
+    def validate(self) -> None:
+        self.config.validate(resume=self.resume)
+
+
 @dataclass
-class TrainResult:
+class TrainSummary:
     """What a training run did."""
 
     model_name: str
@@ -530,7 +545,7 @@ class _Trainer:
                                epoch, self.ranks.rank, self.ranks.world, start)
         yield from _loader(dataset, sampler, self.config, self.device)
 
-    def run(self, state: dict[str, Any] | None) -> TrainResult:
+    def run(self, state: dict[str, Any] | None) -> TrainSummary:
         cfg = self.config
         spe = steps_per_epoch(len(self.train_labels), cfg.batch_size)
         total_steps = spe * cfg.epochs
@@ -607,7 +622,7 @@ class _Trainer:
             self.save_last(done_epoch, done_in_epoch, step)
         if self.writer is not None:
             self.writer.close()
-        return TrainResult(cfg.name, self.model_id, self.run_id, step, step * cfg.batch_size,
+        return TrainSummary(cfg.name, self.model_id, self.run_id, step, step * cfg.batch_size,
                            self.checkpoint_dir() / "best.pt" if self.best_step is not None
                            else None, self.checkpoint_dir() / "last.pt", self.best_metrics,
                            self.last_val, self.bad_total, resumed_from,
@@ -644,15 +659,18 @@ class _Trainer:
         return loss
 
 
-def train(engine: Engine, config: TrainConfig, progress: Progress = NO_PROGRESS, *,
-          resume: bool = False, force: bool = False) -> TrainResult:
-    """Train (or with ``resume`` continue) model ``config.name`` on ``config.partitions``.
+def train(engine: Engine, params: TrainParams, *,
+          progress: Progress = NO_PROGRESS) -> TrainSummary:
+    """Train (or with ``params.resume`` continue) model ``params.config.name`` on
+    ``params.config.partitions``.
 
-    ``force`` replaces an existing model of that name. Raises :class:`GeotoolError` for
-    everything the user can fix (unknown backbone, a set without labels, a rebuilt set,
-    a name in use, a NaN loss, too many bad images, GPU out of memory).
+    ``params.force`` replaces an existing model of that name. Raises
+    :class:`GeotoolError` for everything the user can fix (unknown backbone, a set
+    without labels, a rebuilt set, a name in use, a NaN loss, too many bad images, GPU
+    out of memory).
     """
-    config.validate(resume=resume)
+    params.validate()
+    config, resume, force = params.config, params.resume, params.force
     if config.tensorboard:
         from geotool.errors import require_module
 
@@ -669,8 +687,8 @@ def train(engine: Engine, config: TrainConfig, progress: Progress = NO_PROGRESS,
         return trainer.run(state)
     from geotool.db.runs import recorded_run
 
-    params = {**cfg.to_dict(), "resume": resume, "world_size": trainer.ranks.world}
-    with recorded_run(engine, "train", params, trainer.dataset_id) as run:
+    recorded = {**cfg.to_dict(), "resume": resume, "world_size": trainer.ranks.world}
+    with recorded_run(engine, "train", recorded, trainer.dataset_id) as run:
         trainer.run_id = run.id
         trainer.open_records(state)
         if trainer.ranks.world > 1:

@@ -68,7 +68,7 @@ def resolve_dataset(conn: Connection, dataset: str | None) -> tuple[int, str]:
     raise PartitionError(f"no dataset named {dataset!r} (known: {names})")
 
 
-def build_partitioning(engine: Engine, params: BuildParams,
+def build_partitioning(engine: Engine, params: BuildParams, *,
                        progress: Progress = NO_PROGRESS) -> BuildSummary:
     """Build (or atomically replace) the multi-partitioning ``params.name``.
 
@@ -108,12 +108,10 @@ def _build(conn: Connection, params: BuildParams, dataset_id: int, dataset_name:
         raise PartitionError(
             f"dataset {dataset_name!r} has no {params.split} images to build from"
         )
-    set_id = int(conn.execute(
-        sa.text("INSERT INTO partitioning_sets (name, scheme, dataset_id, params) "
-                "VALUES (:n, :s, :d, CAST(:p AS jsonb)) RETURNING id"),
-        {"n": params.name, "s": params.scheme, "d": dataset_id,
-         "p": to_json(asdict(params))},
-    ).scalar_one())
+    added = sqlfiles.run(conn, "partition/add_set", n=params.name, s=params.scheme,
+                         d=dataset_id, p=to_json(asdict(params)))
+    assert added is not None
+    set_id = int(added.scalar_one())
     summary = BuildSummary(set_id, params.name, params.scheme, dataset_name, n_train)
     if params.scheme == "semantic":
         build_semantic(conn, set_id, dataset_id, params, progress)
@@ -122,20 +120,15 @@ def _build(conn: Connection, params: BuildParams, dataset_id: int, dataset_name:
     else:
         build_s2(conn, set_id, dataset_id, params, progress)
         progress.phase("ancestors across levels")
-        sqlfiles.run(conn, "partition_ancestors", set_id=set_id, split=params.split)
+        sqlfiles.run(conn, "partition/ancestor_votes", set_id=set_id, split=params.split)
+        sqlfiles.run(conn, "partition/ancestors", set_id=set_id)
     summary.label_view = str(conn.execute(
         sa.text("SELECT geotool_create_label_view(:id)"), {"id": set_id}).scalar_one())
     progress.phase("refreshing QGIS views")
-    sqlfiles.run(conn, "partition_refresh_views")
-    levels = conn.execute(sa.text(
-        "SELECT level, name, tau, n_classes FROM partitionings WHERE set_id = :id "
-        "ORDER BY level"), {"id": set_id}).all()
-    # labelled images per level, all levels in one pass over the set's label rows
-    counts = ", ".join(f"count(cell_ids[{int(row[0]) + 1}])" for row in levels)
-    labelled = conn.execute(sa.text(
-        f"SELECT {counts} FROM image_classes WHERE set_id = :id"), {"id": set_id}
-    ).one() if levels else ()
-    for row, n_labelled in zip(levels, labelled, strict=True):
-        summary.levels.append(LevelSummary(int(row[0]), str(row[1]), row[2],
-                                           int(row[3] or 0), int(n_labelled)))
+    sqlfiles.run(conn, "partition/refresh_views")
+    levels = sqlfiles.run(conn, "partition/level_summary", id=set_id)
+    assert levels is not None
+    for row in levels:
+        summary.levels.append(LevelSummary(int(row.level), str(row.name), row.tau,
+                                           int(row.n_classes or 0), int(row.n_labelled)))
     return summary

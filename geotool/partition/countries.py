@@ -3,7 +3,7 @@
 One level: an image's class is the root of its path in the build's hierarchy (its
 country), except in the countries listed in :data:`SPLIT_INTO_STATES` (the USA), where
 it is the next location down (the state). Classes need at least τ training images (the
-paper: 1,000). Built in SQL (``sql/partition_countries.sql``) from the same hierarchy a
+paper: 1,000). Built in SQL (``sql/partition/countries.sql``) from the same hierarchy a
 semantic build derives, with the same cell statistics and labels, so
 ``geotool train --partitions countries_1000 …`` and then ``--init-from`` that model
 work like any other set.
@@ -35,7 +35,9 @@ def build_countries(conn: Connection, set_id: int, dataset_id: int, params: Buil
     progress.phase(f"countries with at least {effective} images")
     pid = add_partitioning(conn, set_id, 0, f"countries_{tau}", tau, {
         "tau": tau, "tau_effective": effective, "split_into_states": list(split_countries)})
-    sqlfiles.run(conn, "partition_countries", set_id=set_id, partitioning_id=pid,
-                 min_images=effective, split_countries=[c.lower() for c in split_countries])
+    sqlfiles.run(conn, "partition/countries", set_id=set_id,
+                 split_countries=[c.lower() for c in split_countries])
+    sqlfiles.run(conn, "partition/class_cells", partitioning_id=pid, level=0,
+                 min_images=effective)
     progress.phase("labels")
-    sqlfiles.run(conn, "partition_semantic_labels", set_id=set_id, n_levels=1)
+    sqlfiles.run(conn, "partition/semantic_labels", set_id=set_id, n_levels=1)

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from geotool.errors import GeotoolError
+from geotool.errors import InvalidValueError
 
 SCHEMES = ("semantic", "s2", "countries")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,54}$")
 
 
-class PartitionError(GeotoolError, ValueError):
+class PartitionError(InvalidValueError):
     """A build that cannot run with the given input (message says what to change)."""
 
 
@@ -68,6 +69,49 @@ class BuildParams:
             )
         if self.min_images < 1:
             raise PartitionError(f"--min-images must be >= 1 (got {self.min_images})")
+
+    @classmethod
+    def parse_numbers(cls, values: Sequence[str], flag: str) -> tuple[int, ...]:
+        """Whole numbers of a list flag given as separate words and/or comma-separated
+        (``--tau 50 75 100``, ``--tau 50,75,100``)."""
+        numbers: list[int] = []
+        for raw in values:
+            for piece in raw.split(","):
+                if not piece.strip():
+                    continue
+                try:
+                    numbers.append(int(piece))
+                except ValueError:
+                    raise PartitionError(f"{flag} takes whole numbers, got {piece!r}") from None
+        return tuple(numbers)
+
+    @classmethod
+    def from_flags(cls, name: str, scheme: str = "semantic", *,
+                   taus: Sequence[str] = (), img_maxes: Sequence[str] = (),
+                   extra: Sequence[str] = (), **rest: Any) -> BuildParams:
+        """The parameters of ``geotool build``'s flags: ``taus``/``img_maxes`` are the words
+        given after ``--tau``/``--img-max`` (``extra`` the ones after the first, which the
+        shell passes on as extra arguments); the scheme's defaults fill an empty list.
+        ``rest`` are the other fields; those of the other schemes are dropped."""
+        if scheme not in SCHEMES:
+            raise PartitionError(f"--scheme must be semantic, s2 or countries, not {scheme!r}")
+        wrong = ("--tau", taus) if scheme == "s2" else ("--img-max", img_maxes)
+        if wrong[1]:
+            raise PartitionError(f"{wrong[0]} does not apply to --scheme {scheme}")
+        if extra and not (img_maxes if scheme == "s2" else taus):
+            raise PartitionError(
+                f"unexpected arguments: {' '.join(extra)} (list values follow "
+                f"{'--img-max' if scheme == 's2' else '--tau'}, e.g. --tau 50 75 100)")
+        if scheme == "s2":
+            maxes = cls.parse_numbers([*img_maxes, *extra], "--img-max") or (5000, 2000, 1000)
+            kept = {k: v for k, v in rest.items() if k in {"dataset", "split", "img_min",
+                                                             "s2_start_level"}}
+            return cls(name=name, scheme="s2", img_maxes=maxes, **kept)
+        taus_ = cls.parse_numbers([*taus, *extra], "--tau") or (
+            (1000,) if scheme == "countries" else (50, 75, 100))
+        kept = {k: v for k, v in rest.items() if k in {"dataset", "split", "areas_only",
+                                                         "min_images"}}
+        return cls(name=name, scheme=scheme, taus=taus_, **kept)
 
 
 def add_partitioning(conn: Connection, set_id: int, level: int, name: str, tau: int | None,

@@ -66,26 +66,50 @@ def read_s2_csv(path: Path) -> list[RefCell]:
             for r in rows]
 
 
-def import_reference(engine: Engine, name: str, files: list[Path],
-                     h_dict: Path | None = None,
-                     progress: Progress = NO_PROGRESS) -> int:
-    """Import release files as the set ``name`` (replacing it, with its ``labels_<name>``
-    view); returns the set id. One transaction: a failure leaves the previous set as it
-    was, and the run (stage ``build``) ends ``failed``; each file is a ``progress`` phase.
+@dataclass(frozen=True)
+class ReferenceParams:
+    """Import a reference release's partitionings (SemP ``m_<n>.csv`` files, or S2
+    ``cells_*.csv`` files) as set ``name``; ``h_dict`` is SemP's ``h_dict.json`` (each
+    class's parent in the next coarser level)."""
+
+    name: str
+    files: tuple[Path, ...]
+    h_dict: Path | None = None
+
+    def validate(self) -> None:
+        if not NAME_PATTERN.match(self.name):
+            raise PartitionError(
+                f"partitioning name {self.name!r} must match {NAME_PATTERN.pattern}")
+        if not self.files:
+            raise PartitionError("give the release's m_<n>.csv or cells_*.csv files")
+        for f in self.files:
+            if not Path(f).exists():
+                raise MissingInputError(f"reference file {f} does not exist")
+
+
+@dataclass(frozen=True)
+class ReferenceSummary:
+    """The imported set: its name, id and number of partitionings."""
+
+    name: str
+    set_id: int
+    partitionings: int
+
+
+def import_reference(engine: Engine, params: ReferenceParams, *,
+                     progress: Progress = NO_PROGRESS) -> ReferenceSummary:
+    """Import the release files as set ``params.name`` (replacing it, with its
+    ``labels_<name>`` view). One transaction: a failure leaves the previous set as it was,
+    and the run (stage ``build``) ends ``failed``; each file is a ``progress`` phase.
     """
-    if not NAME_PATTERN.match(name):
-        raise PartitionError(f"partitioning name {name!r} must match {NAME_PATTERN.pattern}")
-    if not files:
-        raise PartitionError("give the release's m_<n>.csv or cells_*.csv files")
-    for f in files:
-        if not f.exists():
-            raise MissingInputError(f"reference file {f} does not exist")
-    params = {"name": name, "scheme": "imported", "files": [str(f) for f in files],
-              "h_dict": str(h_dict) if h_dict else None}
-    with recorded_run(engine, "build", params) as run:
+    params.validate()
+    name, files, h_dict = params.name, [Path(f) for f in params.files], params.h_dict
+    recorded = {"name": name, "scheme": "imported", "files": [str(f) for f in files],
+                "h_dict": str(h_dict) if h_dict else None}
+    with recorded_run(engine, "build", recorded) as run:
         set_id = _import(engine, name, files, h_dict, progress)
         run.summary["set_id"] = set_id
-    return set_id
+    return ReferenceSummary(name, set_id, len(files))
 
 
 def _import(engine: Engine, name: str, files: list[Path], h_dict: Path | None,
@@ -115,7 +139,7 @@ def _import(engine: Engine, name: str, files: list[Path], h_dict: Path | None,
             _insert_cells(conn, pid, cells)
             pids.append(pid)
         _ancestors(conn, parts, pids, parents, is_s2)
-        sqlfiles.run(conn, "partition_refresh_views")
+        sqlfiles.run(conn, "partition/refresh_views")
     return set_id
 
 

@@ -3,7 +3,7 @@
 The images' S2 leaf ids are computed here while streaming the coordinates from the
 server (17 bytes per image stay in memory: id, leaf id, split flag, plus 8 bytes per
 image and partitioning for its cell id); cells, labels (one ``image_classes`` row per
-image) and statistics are written back with COPY and ``sql/partition_cell_stats.sql``.
+image) and statistics are written back with COPY and ``sql/partition/cell_stats.sql``.
 Images of other splits are labelled with the training cells that contain them.
 """
 
@@ -82,7 +82,7 @@ def build_s2(conn: Connection, set_id: int, dataset_id: int, params: BuildParams
     copy_rows(conn, "image_classes", ("set_id", "image_id", "cell_ids"),
               _label_rows(set_id, ids, labels))
     for level, pid in enumerate(pids):
-        sqlfiles.run(conn, "partition_cell_stats", set_id=set_id, level=level,
+        sqlfiles.run(conn, "partition/cell_stats", set_id=set_id, level=level,
                      partitioning_id=pid, split=params.split)
         conn.execute(sa.text("UPDATE cells SET label = 'S2 ' || s2_token "
                              "WHERE partitioning_id = :p"), {"p": pid})

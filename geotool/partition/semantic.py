@@ -1,6 +1,6 @@
 """Semantic partitionings (SemP): the hierarchy, then one partitioning per threshold τ.
 
-All work happens in PostgreSQL through ``sql/partition_*.sql``; the client only sends
+All work happens in PostgreSQL through ``sql/partition/*.sql``; the client only sends
 statements, so its memory does not grow with the number of images.
 """
 
@@ -20,7 +20,7 @@ def build_hierarchy(conn: Connection, set_id: int, dataset_id: int, params: Buil
     step every hierarchy-based scheme starts with); ``other_scheme`` is appended to the
     error when there are no address vectors."""
     progress.phase("hierarchy: edges, parents, cycles, paths, counts")
-    sqlfiles.run(conn, "partition_hierarchy", set_id=set_id, dataset_id=dataset_id,
+    sqlfiles.run(conn, "partition/hierarchy", set_id=set_id, dataset_id=dataset_id,
                  split=params.split)
     n_nodes = conn.execute(sa.text("SELECT count(*) FROM hierarchy_nodes WHERE set_id = :s"),
                            {"s": set_id}).scalar_one()
@@ -42,9 +42,12 @@ def build_semantic(conn: Connection, set_id: int, dataset_id: int, params: Build
         progress.phase(f"partitioning τ={tau}")
         pid = add_partitioning(conn, set_id, level, f"tau_{tau}", tau, {
             "tau": tau, "tau_effective": effective, "areas_only": params.areas_only})
-        sqlfiles.run(conn, "partition_semantic", set_id=set_id, partitioning_id=pid,
-                     level=level, tau=effective, areas_only=params.areas_only)
+        sqlfiles.run(conn, "partition/semantic", set_id=set_id, tau=effective,
+                     areas_only=params.areas_only)
+        sqlfiles.run(conn, "partition/class_cells", partitioning_id=pid, level=level,
+                     min_images=0)
     progress.phase("labels of all partitionings")
-    sqlfiles.run(conn, "partition_semantic_labels", set_id=set_id, n_levels=len(taus))
+    sqlfiles.run(conn, "partition/semantic_labels", set_id=set_id, n_levels=len(taus))
     progress.phase("ancestors across levels")
-    sqlfiles.run(conn, "partition_semantic_ancestors", set_id=set_id)
+    sqlfiles.run(conn, "partition/semantic_ancestor_votes", set_id=set_id)
+    sqlfiles.run(conn, "partition/ancestors", set_id=set_id)

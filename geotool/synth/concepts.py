@@ -1,9 +1,8 @@
-"""The concept vocabulary of the synthetic photos: ADE20k's 150 scene-parsing classes.
+"""The concepts the synthetic photos draw, in ADE20k's ids (:mod:`geotool.vocab.ade20k`).
 
-Label maps use the ids of the ADE20k SceneParsing benchmark (``objectInfo150``): pixel value
-``k`` in 1..150 is class ``ADE20K_NAMES[k]``, and 0 means "other / not labelled". A real
-ADE20k segmenter therefore produces masks in the same id space as our rendered ground truth,
-so concept influence computed on synthetic photos and on real photos is comparable.
+Label maps use the ids of the ADE20k SceneParsing benchmark, so a real ADE20k segmenter
+produces masks in the same id space as our rendered ground truth and concept influence on
+synthetic and on real photos is comparable.
 
 ``RENDERED_CONCEPTS`` are the classes the renderer draws; ``DESIGN`` says at which geographic
 levels each of them carries signal (an empty list: looks the same everywhere).
@@ -14,33 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from geotool.synth.errors import SynthError
+from geotool.vocab.ade20k import ADE20K_IDS, ADE20K_NAMES, UNLABELED
 
-UNLABELED = 0
-
-# Index k (1-based) of ADE20k's objectInfo150 table; index 0 is "other".
-ADE20K_NAMES: tuple[str, ...] = (
-    "other", "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed",
-    "windowpane", "grass", "cabinet", "sidewalk", "person", "earth", "door", "table",
-    "mountain", "plant", "curtain", "chair", "car", "water", "painting", "sofa", "shelf",
-    "house", "sea", "mirror", "rug", "field", "armchair", "seat", "fence", "desk", "rock",
-    "wardrobe", "lamp", "bathtub", "railing", "cushion", "base", "box", "column", "signboard",
-    "chest of drawers", "counter", "sand", "sink", "skyscraper", "fireplace", "refrigerator",
-    "grandstand", "path", "stairs", "runway", "case", "pool table", "pillow", "screen door",
-    "stairway", "river", "bridge", "bookcase", "blind", "coffee table", "toilet", "flower",
-    "book", "hill", "bench", "countertop", "stove", "palm", "kitchen island", "computer",
-    "swivel chair", "boat", "bar", "arcade machine", "hovel", "bus", "towel", "light", "truck",
-    "tower", "chandelier", "awning", "streetlight", "booth", "television receiver",
-    "airplane", "dirt track", "apparel", "pole", "land", "bannister", "escalator", "ottoman",
-    "bottle", "buffet", "poster", "stage", "van", "ship", "fountain", "conveyer belt",
-    "canopy", "washer", "plaything", "swimming pool", "stool", "barrel", "basket",
-    "waterfall", "tent", "bag", "minibike", "cradle", "oven", "ball", "food", "step", "tank",
-    "trade name", "microwave", "pot", "animal", "bicycle", "lake", "dishwasher", "screen",
-    "blanket", "sculpture", "hood", "sconce", "vase", "traffic light", "tray", "ashcan",
-    "fan", "pier", "crt screen", "plate", "monitor", "bulletin board", "shower", "radiator",
-    "glass", "clock", "flag",
-)
-
-ADE20K_IDS: dict[str, int] = {name: i for i, name in enumerate(ADE20K_NAMES) if i > 0}
+__all__ = [
+    "ADE20K_IDS", "ADE20K_NAMES", "BUILDING", "CAR", "DESIGN", "FENCE", "GRASS", "HOUSE",
+    "MOUNTAIN", "PERSON", "PLANT", "RENDERED_CONCEPTS", "ROAD", "SIDEWALK", "SKY", "TOWER",
+    "TREE", "UNLABELED", "WATER", "check_rendered", "concept_id",
+]
 
 # What the renderer draws, and the levels at which each concept is informative.
 # "climate" is a latitude band of the synthetic world (see styles.climate_of).

@@ -111,6 +111,23 @@ class PhotoSet:
             return np.asarray(im)
 
 
+def photo_set_matches(directory: Path | str, world_dir: Path | str, n: int, size: int,
+                      seed: int) -> bool:
+    """Whether ``directory`` holds a complete photo set of ``n`` photos of ``size`` px and
+    this ``seed``, rendered from the world in ``world_dir`` as it is now (``photos.json``
+    is written last, so a set cut short has none)."""
+    meta = Path(directory) / PHOTOS_JSON
+    if not meta.is_file() or not (Path(directory) / "all.csv").is_file():
+        return False
+    try:
+        params = json.loads(meta.read_text(encoding="utf-8")).get("parameters", {})
+    except (OSError, ValueError):
+        return False
+    world_hash = hashlib.sha256((Path(world_dir) / WORLD_JSON).read_bytes()).hexdigest()
+    return bool(params.get("n") == n and params.get("size") == size
+                and params.get("seed") == seed and params.get("world_sha256") == world_hash)
+
+
 def load_photo_set(directory: Path | str) -> PhotoSet:
     """Read back a photo set written by :func:`generate_photos`."""
     directory = Path(directory)

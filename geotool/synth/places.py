@@ -195,3 +195,16 @@ def load_world(directory: Path | str) -> World:
     data = json.loads(path.read_text(encoding="utf-8"))
     places = [Place.from_json(record) for record in data["places"]]
     return World(places, seed=int(data["seed"]), directory=directory)
+
+
+def world_matches(directory: Path | str, seed: int, countries: int) -> bool:
+    """Whether ``directory`` holds a complete world of this ``seed`` and number of
+    ``countries`` (its ``world.json`` is written last, so a world cut short has none)."""
+    meta = Path(directory) / WORLD_JSON
+    if not meta.is_file():
+        return False
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(data.get("seed") == seed and data.get("n_countries") == countries)

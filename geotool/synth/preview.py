@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from geotool.synth.concepts import ADE20K_NAMES
+from geotool.vocab.ade20k import ADE20K_NAMES
 
 # distinct colours for the concepts the renderer draws; other ids get a fixed pseudo-random one
 _CONCEPT_COLOURS = {

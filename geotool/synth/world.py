@@ -333,6 +333,13 @@ class _Generator:
             return
 
 
+def parse_country_codes(text: str | None) -> list[str] | None:
+    """``--country-codes de,fr``: the ISO codes given, or None when there are none (then
+    the countries are drawn with the seed)."""
+    codes = [c.strip() for c in (text or "").split(",") if c.strip()]
+    return codes or None
+
+
 def generate_world(seed: int, countries: int, out_dir: Path | str, *,
                    country_codes: list[str] | None = None, scale: float = 1.0,
                    size: WorldSize | None = None,

@@ -139,9 +139,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP VIEW IF EXISTS concept_ci_by_country")
-    op.execute("DROP VIEW IF EXISTS concept_ci_summary")
-    op.execute("DROP VIEW IF EXISTS concept_influence_rows")
     op.drop_table("error_intervals")
     op.drop_index("ix_concept_influence_concept_id", table_name="concept_influence")
     op.drop_table("concept_influence")

@@ -3,7 +3,7 @@
 A local Nominatim database can be re-imported from a different file under the same
 name (the synthetic worlds of two seeds even reuse OSM ids). The cache namespace of the
 Nominatim geocoders now names the imported data (``bulk:<db>:<data key>``, see
-``geotool.geocode.nominatim_bulk.nominatim_data_key``), and every location remembers the
+``geotool.geocode.nominatim.local.data_key_of``), and every location remembers the
 data key of the answer that last wrote it: an answer from other data replaces the row's
 attributes and clears its details, so the details step fetches the new polygon.
 

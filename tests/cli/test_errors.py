@@ -68,7 +68,7 @@ def test_user_error_is_one_line_and_debug_shows_the_traceback(db_url: str) -> No
     for debug in (_geotool("--debug", *args), _geotool(*args, env={"GEOTOOL_DEBUG": "1"})):
         assert debug.returncode == 1
         assert "Traceback (most recent call last)" in debug.stderr
-        assert "GeotoolError: --scheme must be semantic, s2 or countries" in debug.stderr
+        assert "PartitionError: --scheme must be semantic, s2 or countries" in debug.stderr
         assert debug.stderr.rstrip().endswith(
             "error: --scheme must be semantic, s2 or countries, not 'hexagons'")
 

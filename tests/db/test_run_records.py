@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from geotool.cli.app import app
 from geotool.partition.build import BuildParams, build_partitioning
-from geotool.partition.reference_import import import_reference
+from geotool.partition.reference_import import ReferenceParams, import_reference
 
 REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -110,7 +110,7 @@ def test_failed_import_ends_failed_and_keeps_the_old_set(engine: Engine, db_url:
     # a failure inside the replacing transaction (a class index twice): rolled back whole
     files = _semp_release(tmp_path / "dup", duplicate=True)
     with pytest.raises(sa.exc.IntegrityError):
-        import_reference(engine, "semp", files)
+        import_reference(engine, ReferenceParams("semp", tuple(files)))
     assert _runs(engine)[-1] == ("build", "failed")
     assert _views(engine) == {"labels_semp"}
     with engine.connect() as conn:

@@ -7,12 +7,15 @@ from psycopg.conninfo import conninfo_to_dict
 
 from geotool.db.urls import (
     conninfo_to_nominatim,
+    conninfo_with_database,
     dsn_database,
+    dsn_setting,
     libpq_url,
     nominatim_to_conninfo,
     normalise_url,
     shown_url,
     url_to_conninfo,
+    url_to_libpq_conninfo,
     with_database,
 )
 from geotool.errors import InvalidValueError
@@ -48,3 +51,19 @@ def test_conninfo_and_nominatim_dsn() -> None:
     assert dsn_database(nominatim) == "nominatim"
     assert dsn_database("host=h dbname=d") == "d"
     assert dsn_database("") == "default"
+
+
+def test_conninfo_for_another_database() -> None:
+    conninfo = url_to_libpq_conninfo(normalise_url(URL), "nominatim")
+    assert "://" not in conninfo
+    assert conninfo_to_dict(conninfo) == {**conninfo_to_dict(libpq_url(URL)),
+                                          "dbname": "nominatim"}
+    socket = url_to_libpq_conninfo("postgresql+psycopg://me@/x?host=/tmp/s&port=5433", "n")
+    assert conninfo_to_dict(socket) == {"user": "me", "host": "/tmp/s", "port": "5433",
+                                        "dbname": "n"}
+    admin = conninfo_with_database("host=/tmp port=5 user=u dbname=x", "postgres")
+    assert conninfo_to_dict(admin) == {"host": "/tmp", "port": "5", "user": "u",
+                                       "dbname": "postgres"}
+    assert dsn_setting("pgsql:dbname=n;host=h;user=me", "user") == "me"
+    assert dsn_setting("host=h", "user") is None
+    assert dsn_database("dbname='my db' host=h") == "my db"

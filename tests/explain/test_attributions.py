@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from geotool.explain.attributions import (
-    ExplainOptions,
+    ExplainParams,
     Normalisation,
     explain_batch,
     explain_per_image,
@@ -30,7 +30,7 @@ def test_batched_equals_per_image(model: GeoClassifier, reduction: str) -> None:
     norm = Normalisation()
     torch.manual_seed(1)
     inputs = norm.apply(torch.rand(5, 3, 32, 32))
-    options = ExplainOptions(noise_samples=3, ig_steps=6, internal_batch_size=40,
+    options = ExplainParams(noise_samples=3, ig_steps=6, internal_batch_size=40,
                              reduction=reduction, seed=11)
     plain = copy.deepcopy(model)  # the per-image baseline keeps the default memory format
     batched = explain_batch(model, inputs, options, norm, keep_attributions=True)
@@ -48,9 +48,9 @@ def test_batched_equals_per_image(model: GeoClassifier, reduction: str) -> None:
 def test_other_seed_other_noise(model: GeoClassifier) -> None:
     norm = Normalisation()
     inputs = norm.apply(torch.rand(2, 3, 32, 32))
-    a = explain_batch(model, inputs, ExplainOptions(noise_samples=2, ig_steps=4, seed=1), norm)
-    b = explain_batch(model, inputs, ExplainOptions(noise_samples=2, ig_steps=4, seed=1), norm)
-    c = explain_batch(model, inputs, ExplainOptions(noise_samples=2, ig_steps=4, seed=2), norm)
+    a = explain_batch(model, inputs, ExplainParams(noise_samples=2, ig_steps=4, seed=1), norm)
+    b = explain_batch(model, inputs, ExplainParams(noise_samples=2, ig_steps=4, seed=1), norm)
+    c = explain_batch(model, inputs, ExplainParams(noise_samples=2, ig_steps=4, seed=2), norm)
     assert torch.equal(a.maps, b.maps)
     assert not torch.equal(a.maps, c.maps)
 
@@ -58,7 +58,7 @@ def test_other_seed_other_noise(model: GeoClassifier) -> None:
 def test_given_target_and_level(model: GeoClassifier) -> None:
     norm = Normalisation()
     inputs = norm.apply(torch.rand(3, 3, 32, 32))
-    opts = ExplainOptions(noise_samples=2, ig_steps=4, target="given", level=1)
+    opts = ExplainParams(noise_samples=2, ig_steps=4, target="given", level=1)
     out = explain_batch(model, inputs, opts, norm, targets=torch.tensor([0, 1, 2]))
     assert out.targets.tolist() == [0, 1, 2]
     assert out.maps.shape == (3, 32, 32)

@@ -26,13 +26,13 @@ from typer.testing import CliRunner
 from geotool.cli.app import app
 from geotool.db.engine import dispose_engines
 from geotool.errors import GeotoolError
-from geotool.explain.attributions import ExplainOptions
-from geotool.explain.pipeline import ConceptOptions, compute_concepts
-from geotool.explain.report import concept_report, format_report, spearman
+from geotool.explain.attributions import ExplainParams
+from geotool.explain.pipeline import ConceptParams, InfluenceParams, compute_concepts
+from geotool.explain.report import ReportParams, concept_report, format_report, spearman
 from geotool.progress import RecordingProgress
 
 # The pinned setup: 64 px photos, k = 10 % of the pixels, 4 noise samples x 8 IG steps.
-OPTIONS = ConceptOptions(explain=ExplainOptions(noise_samples=4, ig_steps=8), k=409,
+OPTIONS = InfluenceParams(explain=ExplainParams(noise_samples=4, ig_steps=8), k=409,
                          betas=(0, 2), batch_size=16)
 MIN_IMAGES = 10
 
@@ -56,7 +56,8 @@ def concept_db(cluster: Any, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="module")
 def computed(concept_db: tuple[Engine, TinyConceptModel, str]) -> Any:
     engine, model, _ = concept_db
-    return compute_concepts(engine, model.name, model.dataset, "test", OPTIONS)
+    return compute_concepts(engine, ConceptParams(model=model.name, dataset=model.dataset,
+                                                  split="test", influence=OPTIONS))
 
 
 def test_model_learned_the_planet(concept_db: tuple[Engine, TinyConceptModel, str]) -> None:
@@ -72,8 +73,8 @@ def test_informative_concepts_rank_higher(concept_db: tuple[Engine, TinyConceptM
     assert computed.images_explained == computed.images_total > 50
     design = model.design
     for beta in (0, 2):
-        report = concept_report(engine, model.name, beta=beta, min_images=MIN_IMAGES,
-                                design=design)
+        report = concept_report(engine, ReportParams(model.name, beta=beta, min_images=MIN_IMAGES,
+                                                     design=design))
         rows = report.overall.rows
         informative = [r.median_ci for r in rows if design.get(r.concept)]
         uninformative = [r.median_ci for r in rows if r.concept in design
@@ -91,8 +92,8 @@ def test_informative_concepts_rank_higher(concept_db: tuple[Engine, TinyConceptM
                              if r.concept in design])
         assert report.spearman == pytest.approx(expected)
     chart = tmp_path / "ci.png"
-    report = concept_report(engine, model.name, min_images=MIN_IMAGES, design=design,
-                            chart=chart)
+    report = concept_report(engine, ReportParams(model.name, min_images=MIN_IMAGES, design=design,
+                                                 chart=chart))
     text = format_report(report)
     assert "Spearman" in text and "[0, 25) km" in text and "Dilation" in text
     assert Image.open(chart).size[0] > 300
@@ -181,7 +182,7 @@ class _StopAfter(RecordingProgress):
 def test_resume_after_interrupt_and_problem_masks(
         concept_db: tuple[Engine, TinyConceptModel, str], tmp_path: Path) -> None:
     engine, model, _ = concept_db
-    options = ConceptOptions(explain=ExplainOptions(noise_samples=2, ig_steps=4), k=409,
+    options = InfluenceParams(explain=ExplainParams(noise_samples=2, ig_steps=4), k=409,
                              batch_size=8)
     with engine.begin() as conn:
         ids = conn.execute(sa.text(
@@ -194,9 +195,13 @@ def test_resume_after_interrupt_and_problem_masks(
         conn.execute(sa.text("UPDATE images SET mask_path = :p WHERE id = :i"),
                      {"p": str(small), "i": ids[1]})
     with pytest.raises(KeyboardInterrupt):
-        compute_concepts(engine, model.name, model.dataset, "val", options, _StopAfter(2))
+        compute_concepts(engine, ConceptParams(model=model.name, dataset=model.dataset,
+                                               split="val", influence=options),
+                         progress=_StopAfter(2))
     progress = RecordingProgress()
-    summary = compute_concepts(engine, model.name, model.dataset, "val", options, progress)
+    summary = compute_concepts(engine, ConceptParams(model=model.name, dataset=model.dataset,
+                                                     split="val", influence=options),
+                               progress=progress)
     assert summary.images_already_done == 16
     assert summary.images_explained + len(ids) + 16 == summary.images_total
     with engine.connect() as conn:
@@ -213,24 +218,29 @@ def test_resume_after_interrupt_and_problem_masks(
     assert "images_per_s" in progress.fields
     assert "interrupted" in runs and runs[-1] == "done"
     # nothing left: a third run explains nothing
-    again = compute_concepts(engine, model.name, model.dataset, "val", options)
+    again = compute_concepts(engine, ConceptParams(model=model.name, dataset=model.dataset,
+                                                   split="val", influence=options))
     assert again.images_explained == 0 and again.images_already_done == again.images_total
 
 
 def test_errors_name_the_input(concept_db: tuple[Engine, TinyConceptModel, str]) -> None:
     engine, model, _ = concept_db
     with pytest.raises(GeotoolError, match="no model named 'nope'"):
-        compute_concepts(engine, "nope", model.dataset, "test", OPTIONS)
+        compute_concepts(engine, ConceptParams(model="nope", dataset=model.dataset, split="test",
+                                               influence=OPTIONS))
     with pytest.raises(GeotoolError, match="no dataset named 'nope'"):
-        compute_concepts(engine, model.name, "nope", "test", OPTIONS)
+        compute_concepts(engine, ConceptParams(model=model.name, dataset="nope", split="test",
+                                               influence=OPTIONS))
     # k = 0 used to run as k = 1; now refused before a concept run is recorded
     with engine.connect() as conn:
         runs = conn.execute(sa.text("SELECT count(*) FROM concept_runs")).scalar_one()
     with pytest.raises(GeotoolError, match="--k 0"):
-        compute_concepts(engine, model.name, model.dataset, "test", replace(OPTIONS, k=0))
+        compute_concepts(engine, ConceptParams(model=model.name, dataset=model.dataset,
+                                               split="test", influence=replace(OPTIONS, k=0)))
     with pytest.raises(GeotoolError, match="--device 'gpu': choose"):  # was RuntimeError
-        compute_concepts(engine, model.name, model.dataset, "test",
-                         replace(OPTIONS, device="gpu"))
+        compute_concepts(engine, ConceptParams(model=model.name, dataset=model.dataset,
+                                               split="test", influence=replace(OPTIONS,
+                                                                               device="gpu")))
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM concept_runs")).scalar_one() == runs
 
@@ -268,10 +278,11 @@ def test_true_class_target(concept_db: tuple[Engine, TinyConceptModel, str]) -> 
     from geotool.learn.classes import SetClasses
 
     classes = SetClasses.from_dict(read_checkpoint(model.checkpoint)["classes"])
-    options = ConceptOptions(explain=ExplainOptions(noise_samples=2, ig_steps=4,
+    options = InfluenceParams(explain=ExplainParams(noise_samples=2, ig_steps=4,
                                                     target="true"), k=409)
     with pytest.raises(GeotoolError, match="no partitioning set"):
-        compute_concepts(engine, model.name, model.dataset, "train", options)
+        compute_concepts(engine, ConceptParams(model=model.name, dataset=model.dataset,
+                                               split="train", influence=options))
     state_of = {r.id: r.state for r in model.photos.records}
     country_of = {r.id: r.country for r in model.photos.records}
     with engine.begin() as conn:
@@ -302,8 +313,9 @@ def test_true_class_target(concept_db: tuple[Engine, TinyConceptModel, str]) -> 
                  "c": [cells[0][state_of[ext]], cells[1][country_of[ext]]]})
         conn.execute(sa.text("UPDATE models SET set_id = :s WHERE name = :n"),
                      {"s": set_id, "n": model.name})
-    summary = compute_concepts(engine, model.name, model.dataset, "train",
-                               ConceptOptions(explain=options.explain, k=409, limit=12))
+    summary = compute_concepts(engine, ConceptParams(
+        model=model.name, dataset=model.dataset, split="train",
+        influence=InfluenceParams(explain=options.explain, k=409, limit=12)))
     assert summary.images_explained == 11 and summary.problems == {"unlabelled": 1}
     with engine.connect() as conn:
         got = dict(conn.execute(sa.text(

@@ -36,7 +36,7 @@ from geotool.db.server import PrivateServer
 from geotool.geocode import registry
 from geotool.geocode.nominatim.bulk import BulkGeocodeError, BulkNominatim, nominatim_engine
 from geotool.geocode.nominatim.inprocess import InProcessNominatim
-from geotool.geocode.pipeline import geocode_dataset
+from geotool.geocode.pipeline import GeocodeParams, geocode
 
 SAMPLE = 400
 # Measured differences between bulk and Nominatim (pinned, not a tolerance). A difference
@@ -200,7 +200,7 @@ def _geocode(engine: Engine, geocoder: str, dsn: str, project_dir: str | None,
     add_point_dataset(engine, "s", points)
     options = registry.GeocoderOptions(nominatim_dsn=dsn, nominatim_project_dir=project_dir,
                                        concurrency=2, simplify=simplify)
-    summary = geocode_dataset(engine, "s", geocoder, options, batch_size=64)
+    summary = geocode(engine, GeocodeParams("s", geocoder, options, batch_size=64))
     assert summary.images_written == len(points) and summary.details_missing == 0
 
 

@@ -27,7 +27,7 @@ from geotool.db.server import PrivateServer
 from geotool.geocode import registry
 from geotool.geocode.nominatim.inprocess import InProcessNominatim
 from geotool.geocode.nominatim.local import LocalNominatim, import_osm
-from geotool.geocode.pipeline import geocode_dataset
+from geotool.geocode.pipeline import GeocodeParams, geocode
 from geotool.synth.world import World, generate_world
 
 COUNTRY = ["li"]  # Liechtenstein: the smallest outline, a quick import
@@ -81,14 +81,15 @@ def test_reimport_under_the_same_name_answers_from_the_new_data(
     import_osm(tmp_path / "a" / "world.osm", local_nominatim)
     for geocoder in ("bulk", "nominatim"):
         add_point_dataset(engine, f"a-{geocoder}", points, id_prefix=f"a-{geocoder}-")
-        geocode_dataset(engine, f"a-{geocoder}", geocoder, options, batch_size=10)
+        geocode(engine, GeocodeParams(f"a-{geocoder}", geocoder, options, batch_size=10))
 
     import_osm(tmp_path / "b" / "world.osm", local_nominatim)
     with InProcessNominatim(local_nominatim.environ, concurrency=2) as fresh:
         want = [[loc.osm_key for loc in r.locations] for r in fresh.reverse_many(points)]
     for geocoder in ("bulk", "nominatim"):
         add_point_dataset(engine, f"b-{geocoder}", points, id_prefix=f"b-{geocoder}-")
-        summary = geocode_dataset(engine, f"b-{geocoder}", geocoder, options, batch_size=10)
+        summary = geocode(engine, GeocodeParams(f"b-{geocoder}", geocoder, options,
+                                               batch_size=10))
         # nothing may come from world A's cache rows
         assert summary.points_cached == 0
         assert _vectors(engine, f"b-{geocoder}") == want, geocoder

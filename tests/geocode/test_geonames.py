@@ -32,7 +32,7 @@ from geotool.geocode.geonames_files import (
     load_countries,
     load_geonames,
 )
-from geotool.ingest.load import ingest_file
+from geotool.ingest.load import IngestParams, ingest_file
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -158,7 +158,8 @@ def test_cli_real_world_semp(gn_url: str, gn_engine: Engine, tmp_path: Path) -> 
 def test_sigkill_then_resume(gn_url: str, gn_engine: Engine, tmp_path: Path) -> None:
     points = _coordinates(2000, skip=5000)
     dataset = "killed"
-    ingest_file(_latlon_file(tmp_path / "k.csv", points), dataset, "train", engine=gn_engine)
+    ingest_file(gn_engine, IngestParams(_latlon_file(tmp_path / "k.csv", points), dataset,
+                                        "train"))
     cmd = [sys.executable, "-c", "from geotool.cli.app import main; main()", "geocode",
            "--dataset", dataset, "--geocoder", "geonames", "--batch-size", "50",
            "--database-url", gn_url]

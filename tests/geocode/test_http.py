@@ -19,7 +19,8 @@ from support.fake_nominatim import expected_vector, fake_nominatim
 from support.point_datasets import add_point_dataset
 
 from geotool.geocode.nominatim.http import HttpNominatim, NominatimUnavailable, NotNominatimError
-from geotool.geocode.pipeline import GeocodeInterrupted, geocode_dataset
+from geotool.geocode.pipeline import GeocodeInterrupted, GeocodeParams, geocode
+from geotool.progress import RecordingProgress
 
 
 def _client(url: str, **kw: object) -> HttpNominatim:
@@ -89,7 +90,8 @@ def test_persistent_failure_stops_pipeline_with_resume_hint(engine: Engine) -> N
                 fake.fail_next(*["500"] * 50)
 
         with pytest.raises(GeocodeInterrupted) as info:
-            geocode_dataset(engine, "p", gc, batch_size=2, after_batch=break_server)
+            geocode(engine, GeocodeParams("p", batch_size=2), geocoder=gc,
+                    after_batch=break_server)
         message = str(info.value)
         assert "2 of 6 images" in message and "again" in message
         assert "kept failing" in message
@@ -97,7 +99,7 @@ def test_persistent_failure_stops_pipeline_with_resume_hint(engine: Engine) -> N
             gc.reverse(9.0, 9.0)
         fake.faults.clear()
         assert len(_vectors(engine, "p")) == 2
-        summary = geocode_dataset(engine, "p", gc, batch_size=2)
+        summary = geocode(engine, GeocodeParams("p", batch_size=2), geocoder=gc)
         assert summary.images_todo == 4
         gc.close()
     got = _vectors(engine, "p")
@@ -118,13 +120,13 @@ def test_ctrl_c_keeps_stored_batches_and_marks_the_run_interrupted(engine: Engin
     with fake_nominatim() as fake, _client(fake.url, concurrency=1) as gc:
         fake.delay = 0.0
         with pytest.raises(KeyboardInterrupt):
-            geocode_dataset(engine, "c", gc, batch_size=2, after_batch=ctrl_c)
+            geocode(engine, GeocodeParams("c", batch_size=2), geocoder=gc, after_batch=ctrl_c)
         assert len(_vectors(engine, "c")) == 2
         with engine.connect() as conn:
             status, written = conn.execute(sa.text(
                 "SELECT status, (summary->>'images_written')::int FROM runs")).one()
         assert (status, written) == ("interrupted", 2)
-        assert geocode_dataset(engine, "c", gc, batch_size=2).images_todo == 4
+        assert geocode(engine, GeocodeParams("c", batch_size=2), geocoder=gc).images_todo == 4
     got = _vectors(engine, "c")
     assert {k[:2]: v for k, v in got.items()} == {p: expected_vector(*p) for p in pts}
 
@@ -144,11 +146,11 @@ def test_not_nominatim_and_wrong_url_fail_at_once() -> None:
 
 
 def test_public_server_policy() -> None:
-    warnings: list[str] = []
+    progress = RecordingProgress()
     gc = HttpNominatim("https://nominatim.openstreetmap.org/", "geotool-tests/1.0",
-                       concurrency=16, min_interval=0.1, warn=warnings.append)
+                       concurrency=16, min_interval=0.1, progress=progress)
     assert gc.concurrency == 1 and gc.min_interval >= 1.0
-    assert warnings and "local instance" in warnings[0]
+    assert progress.messages and "local instance" in progress.messages[0]
     started = time.monotonic()
     for _ in range(3):
         gc._throttle()
@@ -159,16 +161,16 @@ def test_public_server_policy() -> None:
 def test_pipeline_cache_rerun_and_details(engine: Engine) -> None:
     _dataset(engine, POINTS, "a")
     with fake_nominatim() as fake, _client(fake.url) as gc:
-        first = geocode_dataset(engine, "a", gc, batch_size=2)
+        first = geocode(engine, GeocodeParams("a", batch_size=2), geocoder=gc)
         assert first.images_written == len(POINTS)
         assert first.points_queried == len(set(POINTS))
         got = _vectors(engine, "a")
         assert all(v == expected_vector(lat, lon) for (lat, lon, _), v in got.items())
         reverse_hits = fake.hits["reverse"]
-        again = geocode_dataset(engine, "a", gc)
+        again = geocode(engine, GeocodeParams("a"), geocoder=gc)
         assert again.images_todo == 0 and fake.hits["reverse"] == reverse_hits
         _dataset(engine, POINTS[:3], "b")
-        other = geocode_dataset(engine, "b", gc)
+        other = geocode(engine, GeocodeParams("b"), geocoder=gc)
         assert other.points_cached == 2 and fake.hits["reverse"] == reverse_hits
     assert {k[:2]: v for k, v in _vectors(engine, "b").items()} == {
         p: expected_vector(*p) for p in POINTS[:3]}
@@ -272,12 +274,12 @@ def test_country_without_relation_gets_synthetic_id(engine: Engine, mode: str) -
         country = direct.locations[-1]
         assert (country.osm_type, country.osm_id, country.country_code, country.name) == (
             "C", None, "xx", "Fakeland")
-        summary = geocode_dataset(engine, "c", gc, batch_size=3)
+        summary = geocode(engine, GeocodeParams("c", batch_size=3), geocoder=gc)
         assert summary.images_written == len(pts)
         # the country is looked up once per country code, not once per point
         assert fake.hits["reverse@3"] == 1
         hits = dict(fake.hits)
-        again = geocode_dataset(engine, "c", gc)
+        again = geocode(engine, GeocodeParams("c"), geocoder=gc)
         assert again.images_todo == 0 and fake.hits == hits  # nothing asked again
     got = _vectors(engine, "c")
     assert {k[:2]: v for k, v in got.items()} == {p: expected_vector(*p, "C:xx") for p in pts}
@@ -375,7 +377,8 @@ def test_sigkill_in_details_phase_then_resume(engine: Engine, db_url: str,
         assert {k: v for k, v in fake.hits.items() if k != "status"} == {
             k: v for k, v in hits.items() if k != "status"}  # a finished run asks nothing
     with fake_nominatim() as fake, _client(fake.url, concurrency=2) as gc:
-        geocode_dataset(reference_engine, "d", gc, batch_size=4)  # never interrupted
+        # never interrupted
+        geocode(reference_engine, GeocodeParams("d", batch_size=4), geocoder=gc)
     locations, geocodes, addresses = _snapshot(engine)
     assert len(locations) == n_locations == len({r[0] for r in locations})
     assert all(r[18] == "nominatim-http" and r[16] is not None for r in locations)

@@ -13,7 +13,7 @@ from support.point_datasets import add_point_dataset
 from support.requires import import_or_skip
 
 from geotool.geocode.nominatim.inprocess import InProcessNominatim, address_vector
-from geotool.geocode.pipeline import geocode_dataset
+from geotool.geocode.pipeline import GeocodeParams, geocode
 
 
 def _load(engine: Engine, pts: list[tuple[float, float]]) -> None:
@@ -25,7 +25,7 @@ def test_vectors_match_world_hierarchy(
 ) -> None:
     pts = sample_points(nominatim_world, 150)
     _load(engine, pts)
-    summary = geocode_dataset(engine, "w", inprocess_geocoder, batch_size=40)
+    summary = geocode(engine, GeocodeParams("w", batch_size=40), geocoder=inprocess_geocoder)
     assert summary.images_written == len(pts)
     with engine.connect() as conn:
         rows = conn.execute(sa.text(
@@ -56,7 +56,7 @@ def test_details_polygons_and_countries(
 ) -> None:
     pts = sample_points(nominatim_world, 30, seed=5)
     _load(engine, pts)
-    geocode_dataset(engine, "w", inprocess_geocoder, batch_size=16)
+    geocode(engine, GeocodeParams("w", batch_size=16), geocoder=inprocess_geocoder)
     world = nominatim_world.world
     with engine.connect() as conn:
         rows = conn.execute(sa.text(

@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from geotool.cli.app import app
+from geotool.db.engine import get_engine
 from geotool.ingest.errors import IngestError, InvalidRowsError, SwappedColumnsError
-from geotool.ingest.load import ingest_file
+from geotool.ingest.load import IngestParams, ingest_file
 from geotool.progress import RecordingProgress
 
 TABLES = ("datasets", "images", "rejected_rows", "runs", "locations", "image_addresses",
@@ -60,7 +61,7 @@ def test_plain_csv_with_paths_and_split_column(tmp_path: Path, db_url: str) -> N
               "p2,-33.8688,151.2093,/abs/p2.jpg,,val\n"
               "\n"
               "p3,40.7128,-74.006,images/p3.jpg,masks/p3.png,TEST\n")
-    s = ingest_file(f, "demo", database_url=db_url)
+    s = ingest_file(get_engine(db_url), IngestParams(f, "demo"))
     assert (s.rows_read, s.loaded, s.already_present, s.rejected) == (3, 3, 0, 0)
     assert s.format == "csv"
     got = images(db_url)
@@ -80,11 +81,11 @@ def test_plain_csv_with_paths_and_split_column(tmp_path: Path, db_url: str) -> N
 def test_split_option_overrides_column_and_is_needed_without_one(
         tmp_path: Path, db_url: str) -> None:
     f = write(tmp_path / "a.csv", "id,lat,lon,split\na,1,2,train\n")
-    ingest_file(f, "d", "val", database_url=db_url)
+    ingest_file(get_engine(db_url), IngestParams(f, "d", split="val"))
     assert rows(db_url, "SELECT split FROM images") == [("val",)]
     g = write(tmp_path / "b.csv", "id,lat,lon\nb,1,2\n")
     with pytest.raises(IngestError, match="no split column; give --split"):
-        ingest_file(g, "d", database_url=db_url)
+        ingest_file(get_engine(db_url), IngestParams(g, "d"))
 
 
 def test_geoestimation_meta_csv(tmp_path: Path, db_url: str) -> None:
@@ -92,7 +93,7 @@ def test_geoestimation_meta_csv(tmp_path: Path, db_url: str) -> None:
               "IMG_ID,AUTHOR,LAT,LON,S3_Label,S16_Label,S365_Label,Prob_indoor\n"
               "1234_abc.jpg,12345@N00,51.5,-0.12,1,5,200,0.1\n"
               "99_x.jpg,7@N01,35.68,139.69,0,4,12,0.8\n")
-    s = ingest_file(f, "im2gps3k", "test", database_url=db_url)
+    s = ingest_file(get_engine(db_url), IngestParams(f, "im2gps3k", split="test"))
     assert s.format == "geoestimation"
     assert images(db_url) == [
         ("1234_abc.jpg", "test", 51.5, -0.12, None, None, "12345@N00", -0.12, 51.5),
@@ -103,7 +104,7 @@ def test_geoestimation_meta_csv(tmp_path: Path, db_url: str) -> None:
 def test_semp_test_csv_points_into_img_folder(tmp_path: Path, db_url: str) -> None:
     f = write(tmp_path / "yfcc_test.csv",
               "img_id,latitude,longitude\nab/cd.jpg,10.5,-20.25\n")
-    s = ingest_file(f, "yfcc4k", "test", database_url=db_url)
+    s = ingest_file(get_engine(db_url), IngestParams(f, "yfcc4k", split="test"))
     assert s.format == "semp"
     assert rows(db_url, "SELECT external_id, path, lat, lon FROM images") == [
         ("ab/cd.jpg", str(tmp_path / "img" / "ab" / "cd.jpg"), 10.5, -20.25)]
@@ -139,7 +140,7 @@ def test_emp16_vectors_are_cleaned_like_geocoded_ones(tmp_path: Path, db_url: st
     ]
     f = tmp_path / "emp16.jsonl"
     f.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    ingest_file(f, "mp16", "train", database_url=db_url)
+    ingest_file(get_engine(db_url), IngestParams(f, "mp16", split="train"))
     vectors = rows(db_url, "SELECT i.external_id, array_agg(l.osm_key ORDER BY a.position), "
                            "array_agg(a.position ORDER BY a.position) "
                            "FROM image_addresses a JOIN images i ON i.id = a.image_id "
@@ -152,7 +153,7 @@ def test_emp16_vectors_are_cleaned_like_geocoded_ones(tmp_path: Path, db_url: st
 
 def test_emp16_bz2_writes_address_vectors(tmp_path: Path, db_url: str) -> None:
     f = _emp16_file(tmp_path)
-    s = ingest_file(f, "mp16", "train", database_url=db_url)
+    s = ingest_file(get_engine(db_url), IngestParams(f, "mp16", split="train"))
     assert (s.format, s.loaded, s.geocoded, s.locations_added) == ("emp16", 3, 3, 5)
     locs = rows(db_url, "SELECT osm_key, osm_type, osm_id, name FROM locations ORDER BY osm_key")
     assert locs == [("N7", "N", 7, None), ("R2145268", "R", 2145268, None),
@@ -172,7 +173,7 @@ def test_emp16_bz2_writes_address_vectors(tmp_path: Path, db_url: str) -> None:
     before = counts(db_url)
     snapshot = rows(db_url, "SELECT image_id, position, location_id FROM image_addresses "
                             "ORDER BY 1, 2")
-    again = ingest_file(f, "mp16", "train", database_url=db_url)
+    again = ingest_file(get_engine(db_url), IngestParams(f, "mp16", split="train"))
     assert (again.loaded, again.already_present, again.geocoded, again.locations_added) == (
         0, 3, 0, 0)
     after = counts(db_url)
@@ -187,7 +188,7 @@ def test_emp16_bad_address_entry_is_rejected(tmp_path: Path, db_url: str) -> Non
               'not json\n'
               '{"id": "c", "latitude": 1, "longitude": 2, "h_raw": "R1"}\n')
     with pytest.raises(InvalidRowsError) as info:
-        ingest_file(f, "m", "train", database_url=db_url)
+        ingest_file(get_engine(db_url), IngestParams(f, "m", split="train"))
     got = [(p.line_no, p.kind) for p in info.value.problems]
     assert got == [(1, "bad_address"), (2, "unreadable"), (3, "bad_address")]
     assert "'Q5'" in info.value.problems[0].reason
@@ -212,7 +213,7 @@ def test_each_bad_row_is_reported_with_line_and_reason(tmp_path: Path, db_url: s
     body = "".join(f"{line}\nok{i},{i},{i}\n" for i, (line, _, _) in enumerate(BAD_ROWS))
     f = write(tmp_path / "bad.csv", "id,lat,lon\nfirst,1,1\n" + body)
     with pytest.raises(InvalidRowsError) as info:
-        ingest_file(f, "d", "train", database_url=db_url)
+        ingest_file(get_engine(db_url), IngestParams(f, "d", split="train"))
     err = info.value
     # header = line 1, "first" = line 2, then each bad row followed by a good one
     expected_lines = [3 + 2 * i for i in range(len(BAD_ROWS))]
@@ -237,7 +238,7 @@ def test_duplicates_bad_split_and_multiline_records(tmp_path: Path, db_url: str)
               'c,3,3,,holdout\n'
               'b,9,9,,val\n')
     with pytest.raises(InvalidRowsError) as info:
-        ingest_file(f, "d", database_url=db_url)
+        ingest_file(get_engine(db_url), IngestParams(f, "d"))
     got = [(p.line_no, p.external_id, p.kind) for p in info.value.problems]
     assert got == [(5, "a", "duplicate_id"), (6, "c", "bad_split"), (7, "b", "duplicate_id")]
     assert "first on line 2" in info.value.problems[0].reason
@@ -248,7 +249,7 @@ def test_listing_is_capped_but_total_is_counted(tmp_path: Path, db_url: str) -> 
     body = "".join(f"r{i},{100 + i},0\n" for i in range(30))
     f = write(tmp_path / "many.csv", "id,lat,lon\n" + body + "fine,0,100\n")
     with pytest.raises(InvalidRowsError) as info:
-        ingest_file(f, "d", "train", database_url=db_url)
+        ingest_file(get_engine(db_url), IngestParams(f, "d", split="train"))
     err = info.value
     assert err.total == 30 and len(err.problems) == 20
     assert [p.line_no for p in err.problems] == list(range(2, 22))
@@ -263,7 +264,7 @@ def test_skip_invalid_records_rejected_rows_idempotently(tmp_path: Path, db_url:
             "a,10,20\n"
             ",1,1\n")
     f = write(tmp_path / "mixed.csv", text)
-    s = ingest_file(f, "d", "train", database_url=db_url, skip_invalid=True)
+    s = ingest_file(get_engine(db_url), IngestParams(f, "d", split="train", skip_invalid=True))
     assert (s.rows_read, s.loaded, s.rejected) == (5, 2, 3)
     assert s.reasons == {"duplicate_id": 1, "latitude_range": 1, "missing_id": 1}
     query = ("SELECT d.name, r.source, r.line_no, r.external_id, r.raw, r.reason, r.id "
@@ -276,13 +277,13 @@ def test_skip_invalid_records_rejected_rows_idempotently(tmp_path: Path, db_url:
         ("d", str(f.resolve()), 6, None, lines[5]),
     ]
     imgs = images(db_url)
-    again = ingest_file(f, "d", "train", database_url=db_url, skip_invalid=True)
+    again = ingest_file(get_engine(db_url), IngestParams(f, "d", split="train", skip_invalid=True))
     assert (again.loaded, again.already_present, again.rejected) == (0, 2, 3)
     assert rows(db_url, query) == first
     assert images(db_url) == imgs
     # the file is fixed: its stale rejected rows go away
     write(f, "id,lat,lon\na,10,20\nb,89,20\nc,10,20\n")
-    fixed = ingest_file(f, "d", "train", database_url=db_url, skip_invalid=True)
+    fixed = ingest_file(get_engine(db_url), IngestParams(f, "d", split="train", skip_invalid=True))
     assert (fixed.loaded, fixed.already_present, fixed.rejected) == (1, 2, 0)
     assert rows(db_url, query) == []
 
@@ -290,28 +291,29 @@ def test_skip_invalid_records_rejected_rows_idempotently(tmp_path: Path, db_url:
 def test_reingest_same_file_gives_same_rows(tmp_path: Path, db_url: str) -> None:
     f = write(tmp_path / "t.csv", "id,lat,lon,path\n" +
               "".join(f"i{k},{k % 90}.25,{k % 180}.5,img/{k}.jpg\n" for k in range(200)))
-    ingest_file(f, "d", "train", database_url=db_url)
+    ingest_file(get_engine(db_url), IngestParams(f, "d", split="train"))
     first = rows(db_url, "SELECT id, external_id, lat, lon, path FROM images ORDER BY id")
     assert [r[1] for r in first] == [f"i{k}" for k in range(200)]  # ids follow file order
-    s = ingest_file(f, "d", "train", database_url=db_url)
+    s = ingest_file(get_engine(db_url), IngestParams(f, "d", split="train"))
     assert (s.loaded, s.already_present, s.updated) == (0, 200, 0)
     assert rows(db_url, "SELECT id, external_id, lat, lon, path FROM images ORDER BY id") == first
 
 
 def test_existing_id_with_other_coordinate_is_a_conflict(tmp_path: Path, db_url: str) -> None:
-    ingest_file(write(tmp_path / "one.csv", "id,lat,lon,path\na,1,2,x.jpg\nb,3,4,\n"),
-                "d", "train", database_url=db_url)
+    ingest_file(get_engine(db_url),
+                IngestParams(write(tmp_path / "one.csv", "id,lat,lon,path\na,1,2,x.jpg\nb,3,4,\n"),
+                             "d", split="train"))
     g = write(tmp_path / "two.csv", "id,lat,lon,path\na,1,2,y.jpg\nb,3,5,\nc,6,7,\n")
     with pytest.raises(InvalidRowsError) as info:
-        ingest_file(g, "d", "train", database_url=db_url)
+        ingest_file(get_engine(db_url), IngestParams(g, "d", split="train"))
     assert [(p.line_no, p.kind) for p in info.value.problems] == [(3, "conflict")]
     assert "already in the dataset" in info.value.problems[0].reason
-    s = ingest_file(g, "d", "train", database_url=db_url, skip_invalid=True)
+    s = ingest_file(get_engine(db_url), IngestParams(g, "d", split="train", skip_invalid=True))
     assert (s.loaded, s.already_present, s.updated, s.rejected) == (1, 1, 1, 1)
     assert rows(db_url, "SELECT external_id, lat, lon, path FROM images ORDER BY 1") == [
         ("a", 1.0, 2.0, str(tmp_path / "y.jpg")), ("b", 3.0, 4.0, None), ("c", 6.0, 7.0, None)]
     # the same id in another dataset is independent
-    other = ingest_file(g, "other", "train", database_url=db_url)
+    other = ingest_file(get_engine(db_url), IngestParams(g, "other", split="train"))
     assert other.loaded == 3
 
 
@@ -325,17 +327,18 @@ SWAPPED = ("IMG_ID,AUTHOR,LAT,LON\n"
 def test_swapped_latlon_is_detected_and_explained(tmp_path: Path, db_url: str) -> None:
     f = write(tmp_path / "im2gps3k_places365.csv", SWAPPED)
     with pytest.raises(InvalidRowsError) as info:
-        ingest_file(f, "im2gps3k", "test", database_url=db_url)
+        ingest_file(get_engine(db_url), IngestParams(f, "im2gps3k", split="test"))
     assert info.value.total == 2 and info.value.hint is not None
     assert "--swap-latlon" in str(info.value) and "2 of 3" in str(info.value)
     with pytest.raises(SwappedColumnsError, match="--swap-latlon"):
-        ingest_file(f, "im2gps3k", "test", database_url=db_url, skip_invalid=True)
+        ingest_file(get_engine(db_url),
+                    IngestParams(f, "im2gps3k", split="test", skip_invalid=True))
     assert_nothing_written(db_url, failed_runs=2)
 
 
 def test_swap_latlon_loads_the_right_coordinates(tmp_path: Path, db_url: str) -> None:
     f = write(tmp_path / "im2gps3k_places365.csv", SWAPPED)
-    s = ingest_file(f, "im2gps3k", "test", database_url=db_url, swap_latlon=True)
+    s = ingest_file(get_engine(db_url), IngestParams(f, "im2gps3k", split="test", swap_latlon=True))
     assert s.loaded == 3 and s.swapped_latlon
     assert rows(db_url, "SELECT external_id, lat, lon FROM images ORDER BY 1") == [
         ("a.jpg", 34.05, -118.24), ("b.jpg", 35.68, 139.69), ("c.jpg", 48.86, 2.35)]
@@ -343,12 +346,15 @@ def test_swap_latlon_loads_the_right_coordinates(tmp_path: Path, db_url: str) ->
 
 def test_unknown_format_and_missing_columns(tmp_path: Path, db_url: str) -> None:
     with pytest.raises(IngestError, match="cannot tell the format"):
-        ingest_file(write(tmp_path / "x.csv", "name,x,y\n"), "d", "train", database_url=db_url)
+        ingest_file(get_engine(db_url),
+                    IngestParams(write(tmp_path / "x.csv", "name,x,y\n"), "d", split="train"))
     with pytest.raises(IngestError, match="lacks column"):
-        ingest_file(write(tmp_path / "y.csv", "id,lat\n"), "d", "train", fmt="csv",
-                    database_url=db_url)
+        ingest_file(get_engine(db_url),
+                    IngestParams(write(tmp_path / "y.csv", "id,lat\n"), "d", split="train",
+                                 fmt="csv"))
     with pytest.raises(IngestError, match="cannot open"):
-        ingest_file(tmp_path / "missing.csv", "d", "train", fmt="csv", database_url=db_url)
+        ingest_file(get_engine(db_url),
+                    IngestParams(tmp_path / "missing.csv", "d", split="train", fmt="csv"))
 
 
 # --------------------------------------------------------------------------- CLI
@@ -401,8 +407,8 @@ def test_emp16_location_table_fills_attributes(tmp_path: Path, db_url: str) -> N
     })
     loc_file = tmp_path / "locations.feather"
     feather.write_feather(table, loc_file)
-    s = ingest_file(_emp16_file(tmp_path), "mp16", "train", database_url=db_url,
-                    locations=loc_file)
+    s = ingest_file(get_engine(db_url),
+                    IngestParams(_emp16_file(tmp_path), "mp16", split="train", locations=loc_file))
     assert s.locations_described == 3
     got = rows(db_url, "SELECT osm_key, name, name_en, admin_level, is_area, country_code, "
                        "ST_Equals(geom, ST_GeomFromText(:square, 4326)), ST_AsText(geom), "
@@ -423,8 +429,9 @@ def test_emp16_location_table_fills_attributes(tmp_path: Path, db_url: str) -> N
         conn.execute(sa.text("UPDATE locations SET name = 'Berlin (geocoded)', "
                              "details_source = 'nominatim' WHERE osm_key = 'R62422'"))
     eng.dispose()
-    again = ingest_file(_emp16_file(tmp_path), "mp16", "train", database_url=db_url,
-                        locations=loc_file)
+    again = ingest_file(get_engine(db_url),
+                        IngestParams(_emp16_file(tmp_path), "mp16", split="train",
+                                     locations=loc_file))
     assert again.loaded == 0
     assert rows(db_url, "SELECT name FROM locations WHERE osm_key = 'R62422'") == [
         ("Berlin (geocoded)",)]
@@ -432,13 +439,13 @@ def test_emp16_location_table_fills_attributes(tmp_path: Path, db_url: str) -> N
 
 def test_emp16_keeps_vectors_from_another_geocoder(tmp_path: Path, db_url: str) -> None:
     csv_file = write(tmp_path / "mp16.csv", "id,lat,lon\na.jpg,52.52,13.405\n")
-    ingest_file(csv_file, "mp16", "train", database_url=db_url)
+    ingest_file(get_engine(db_url), IngestParams(csv_file, "mp16", split="train"))
     eng = sa.create_engine(db_url)
     with eng.begin() as conn:
         conn.execute(sa.text("INSERT INTO image_geocodes (image_id, status, source) "
                              "SELECT id, 'failed', 'nominatim' FROM images"))
     eng.dispose()
-    s = ingest_file(_emp16_file(tmp_path), "mp16", "train", database_url=db_url)
+    s = ingest_file(get_engine(db_url), IngestParams(_emp16_file(tmp_path), "mp16", split="train"))
     assert (s.loaded, s.already_present, s.geocoded) == (2, 1, 2)
     assert rows(db_url, "SELECT i.external_id, g.status, g.source FROM image_geocodes g "
                         "JOIN images i ON i.id = g.image_id ORDER BY 1") == [
@@ -465,7 +472,7 @@ def test_gzip_csv_and_progress_reports(tmp_path: Path, db_url: str) -> None:
             calls.append((self.done["reading"], int(self.fields["bytes"])))
 
     progress = Calls()
-    s = ingest_file(f, "d", "train", database_url=db_url, progress=progress)
+    s = ingest_file(get_engine(db_url), IngestParams(f, "d", split="train"), progress=progress)
     assert s.loaded == n
     assert [c[0] for c in calls] == [10_000, 20_000, n]
     assert [c[1] for c in calls] == sorted(c[1] for c in calls)

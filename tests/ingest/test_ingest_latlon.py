@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from support.geonames_data import geoclip_coordinates
 
-from geotool.ingest.load import ingest_file
+from geotool.ingest.load import IngestParams, ingest_file
 from geotool.ingest.readers import detect_format
 
 
@@ -17,8 +17,8 @@ def test_latlon_rows_numbered(engine: Engine, tmp_path: Path) -> None:
     lines = geoclip_coordinates().read_text().splitlines()[:6]
     path = tmp_path / "coords.csv"
     path.write_text("\n".join(lines[:3]) + "\n\n" + "\n".join(lines[3:]) + "\n")
-    first = ingest_file(path, "g", "train", engine=engine)
-    again = ingest_file(path, "g", "train", engine=engine)
+    first = ingest_file(engine, IngestParams(path, "g", "train"))
+    again = ingest_file(engine, IngestParams(path, "g", "train"))
     assert (first.format, first.loaded, again.loaded, again.already_present) == \
         ("latlon", 5, 0, 5)
     with engine.connect() as conn:

@@ -19,7 +19,7 @@ from support.learn_planet import planet_database, small
 from geotool.learn.checkpoint import read_checkpoint
 from geotool.learn.classes import read_set_classes
 from geotool.learn.model import GeoClassifier
-from geotool.learn.train import train
+from geotool.learn.train import TrainParams, train
 from geotool.learn.weights import load_geotool_checkpoint
 from geotool.partition.build import BuildParams, PartitionError, build_partitioning
 
@@ -63,10 +63,11 @@ def test_countries_partitioning_then_init_from(planet: tuple[str, Engine, Path],
         build_partitioning(engine, BuildParams(name="countries_x", scheme="countries",
                                                dataset="tiny", taus=(10, 20)))
 
-    pre = train(engine, small(tmp_path / "pre", name="pre", partitions="countries_t",
-                              epochs=1))
+    pre = train(engine, TrainParams(small(tmp_path / "pre", name="pre", partitions="countries_t",
+                              epochs=1)))
     assert pre.best_checkpoint is not None
-    result = train(engine, small(tmp_path / "fine", name="fine", init_from="pre", epochs=1))
+    result = train(engine, TrainParams(small(tmp_path / "fine", name="fine", init_from="pre",
+                                             epochs=1)))
     assert result.weights_note.startswith("backbone from model 'pre'; heads start fresh")
     with engine.connect() as conn:
         classes = read_set_classes(conn, "tiny")

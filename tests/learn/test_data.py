@@ -19,14 +19,14 @@ from sqlalchemy.engine import Engine
 from support.learn_planet import planet_database, small
 
 from geotool.errors import GeotoolError
+from geotool.ingest.shards import ShardParams, ingest_shards, write_shard
 from geotool.learn.checkpoint import read_checkpoint
 from geotool.learn.classes import read_set_classes
 from geotool.learn.data import LabelledImages, TransformSpec, decode_image
 from geotool.learn.labels import read_label_arrays
 from geotool.learn.lookup import load_model_by_name
 from geotool.learn.model import GeoClassifier
-from geotool.learn.shards import ingest_shards, write_shard
-from geotool.learn.train import train
+from geotool.learn.train import TrainParams, train
 from geotool.learn.weights import load_weights_file
 from geotool.partition.build import BuildParams, build_partitioning
 
@@ -51,8 +51,8 @@ def test_corrupt_and_missing_images_are_skipped_and_recorded(
                      [{"p": str(garbage), "i": corrupt_id},
                       {"p": str(tmp_path / "gone.jpg"), "i": missing_id}])
     try:
-        result = train(engine, small(tmp_path / "a", name="bad_ok", epochs=2,
-                                     max_bad_share=0.05))
+        result = train(engine, TrainParams(small(tmp_path / "a", name="bad_ok", epochs=2,
+                                     max_bad_share=0.05)))
         with engine.connect() as conn:
             rows = dict(conn.execute(sa.text(
                 "SELECT image_id, reason FROM bad_images WHERE run_id = :r"),
@@ -65,8 +65,8 @@ def test_corrupt_and_missing_images_are_skipped_and_recorded(
         assert 1 <= result.bad_images <= 4
         with pytest.raises(GeotoolError, match=r"images read so far are missing or damaged.*"
                                                r"bad_images table"):
-            train(engine, small(tmp_path / "b", name="bad_stop", epochs=3,
-                                max_bad_share=0.001))
+            train(engine, TrainParams(small(tmp_path / "b", name="bad_stop", epochs=3,
+                                max_bad_share=0.001)))
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text("UPDATE images SET path = :p WHERE id = :i"),
@@ -89,12 +89,12 @@ def test_shards_in_geoestimation_format_are_indexed_and_read(
                 records[half:] + [("stranger_2", b"y"), ("stranger_3", b"z")])
     (shard_dir / "notes.txt").write_text("not a shard")
     try:
-        summary = ingest_shards(engine, shard_dir, "tiny")
+        summary = ingest_shards(engine, ShardParams(shard_dir, "tiny"))
         assert (summary.shards, summary.records, summary.indexed) == (
             2, len(records) + 3, len(records))
         assert summary.unknown_ids == 3
         assert summary.unknown_examples == ["stranger_1", "stranger_2", "stranger_3"]
-        again = ingest_shards(engine, shard_dir, "tiny")  # idempotent
+        again = ingest_shards(engine, ShardParams(shard_dir, "tiny"))  # idempotent
         assert again.indexed == len(records)
         # independent check of every offset: stream the shard with msgpack, as the
         # reference code did, and compare with the files
@@ -126,12 +126,12 @@ def test_shards_in_geoestimation_format_are_indexed_and_read(
             from geotool.learn.data import transform_image
 
             assert torch.equal(img, transform_image(file_img, spec, None))
-        result = train(engine, small(tmp_path, name="from_shards", epochs=1))
+        result = train(engine, TrainParams(small(tmp_path, name="from_shards", epochs=1)))
         assert result.bad_images == 0 and result.steps == 10
         with pytest.raises(GeotoolError, match="no shard_<i>.msg"):
-            ingest_shards(engine, tmp_path, "tiny")
+            ingest_shards(engine, ShardParams(tmp_path, "tiny"))
         with pytest.raises(GeotoolError, match="no dataset named 'nope'"):
-            ingest_shards(engine, shard_dir, "nope")
+            ingest_shards(engine, ShardParams(shard_dir, "nope"))
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM shard_index"))
@@ -172,7 +172,7 @@ def test_weights_from_torchvision_and_from_geotool_checkpoints(
                           tmp_path / "r34.pth", classes)
 
     # a geotool checkpoint: backbone and heads when the classes are the same …
-    first = train(engine, small(tmp_path / "w", name="w_src", epochs=1))
+    first = train(engine, TrainParams(small(tmp_path / "w", name="w_src", epochs=1)))
     assert first.best_checkpoint is not None
     src = read_checkpoint(first.best_checkpoint)["model"]
     same = GeoClassifier("small_cnn", classes.n_classes)
@@ -189,8 +189,8 @@ def test_weights_from_torchvision_and_from_geotool_checkpoints(
     assert "heads start fresh" in note and "differ" in note
     assert torch.equal(fresh.backbone.state_dict()["features.0.weight"],
                        src["backbone.features.0.weight"])
-    result = train(engine, small(tmp_path / "w2", name="w_dst", partitions="tiny_other",
-                                 weights=str(first.best_checkpoint), max_steps=1, epochs=1))
+    result = train(engine, TrainParams(small(tmp_path / "w2", name="w_dst", partitions="tiny_other",
+                                 weights=str(first.best_checkpoint), max_steps=1, epochs=1)))
     assert "heads start fresh" in result.weights_note
     with pytest.raises(GeotoolError, match="holds a small_cnn model"):
         load_weights_file(GeoClassifier("resnet18", classes.n_classes),
@@ -201,7 +201,7 @@ def test_a_rebuilt_set_keeps_the_models_classes_and_is_refused(
         planet: tuple[str, Engine, Path], tmp_path: Path) -> None:
     _, engine, _ = planet
     build_partitioning(engine, BuildParams(name="tiny_rb", dataset="tiny", taus=(10, 20)))
-    train(engine, small(tmp_path, name="rb", partitions="tiny_rb", epochs=1))
+    train(engine, TrainParams(small(tmp_path, name="rb", partitions="tiny_rb", epochs=1)))
     # same parameters: new cell ids, same classes — the model still loads
     build_partitioning(engine, BuildParams(name="tiny_rb", dataset="tiny", taus=(10, 20)))
     assert load_model_by_name(engine, "rb").classes.set_name == "tiny_rb"
@@ -213,7 +213,7 @@ def test_a_rebuilt_set_keeps_the_models_classes_and_is_refused(
     with pytest.raises(GeotoolError, match="rebuilt since"):
         load_model_by_name(engine, "rb")
     with pytest.raises(GeotoolError, match="rebuilt since"):
-        train(engine, small(tmp_path, name="rb", partitions="tiny_rb"), resume=True)
+        train(engine, TrainParams(small(tmp_path, name="rb", partitions="tiny_rb"), resume=True))
     with pytest.raises(GeotoolError, match="no model named 'nobody'"):
         load_model_by_name(engine, "nobody")
 
@@ -252,7 +252,8 @@ def test_decoding_on_the_device_matches_pillow(planet: tuple[str, Engine, Path],
     c = batch_pixels(collate([LabelledImages(labels, train_spec, encoded=True)[k]
                               for k in keys]), 24, torch.device("cpu"))
     assert len(c) + len(c.bad) == len(keys)
-    result = train(engine, small(tmp_path, name="dev_decode", epochs=1, device_decode=True))
+    result = train(engine, TrainParams(small(tmp_path, name="dev_decode", epochs=1,
+                                             device_decode=True)))
     assert result.steps == 10 and result.best_metrics["acc_l0"] > 0
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from support.learn_planet import planet_database, small
 
 from geotool.learn.checkpoint import read_checkpoint
-from geotool.learn.train import train
+from geotool.learn.train import TrainParams, train
 
 planet = pytest.fixture(scope="module")(planet_database)
 TESTS = Path(__file__).resolve().parents[1]
@@ -34,9 +34,9 @@ TESTS = Path(__file__).resolve().parents[1]
 def test_torchrun_two_processes_match_one(planet: tuple[str, Engine, Path],
                                           tmp_path: Path) -> None:
     url, engine, _ = planet
-    one = train(engine, small(tmp_path / "one", name="one", epochs=1, max_steps=4,
+    one = train(engine, TrainParams(small(tmp_path / "one", name="one", epochs=1, max_steps=4,
                               backbone="small_cnn_gn",
-                              validate_every_images=10**9, checkpoint_every_steps=2))
+                              validate_every_images=10**9, checkpoint_every_steps=2)))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "OMP_NUM_THREADS": "1"}
     try:
         proc = subprocess.run(

@@ -209,10 +209,10 @@ def test_prediction_options_refused_before_any_photo_is_read() -> None:
     """A resize below the input size used to fail per photo inside the loader (a
     ValueError from torchvision); negative workers inside the DataLoader."""
     from geotool.errors import InvalidValueError
-    from geotool.learn.predict import PredictOptions
+    from geotool.learn.predict import PredictParams
 
     with pytest.raises(InvalidValueError, match="--resize 100: .* 224 px"):
         CropTransform(224, 100)
     CropTransform(224, 224)
     with pytest.raises(InvalidValueError, match="--workers -1"):
-        PredictOptions(workers=-1).check()
+        PredictParams("m", "d", workers=-1).check()

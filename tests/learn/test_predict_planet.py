@@ -27,10 +27,10 @@ from support.tiny_training import fit_tiny_model
 from typer.testing import CliRunner
 
 from geotool.cli.app import app
-from geotool.export.predictions import export_predictions
-from geotool.learn.evaluate import evaluate
+from geotool.export.predictions import PredictionExportParams, export_predictions
+from geotool.learn.evaluate import EvaluateParams, evaluate
 from geotool.learn.lookup import ready_model
-from geotool.learn.predict import PredictOptions, predict, predict_image
+from geotool.learn.predict import PredictParams, predict, predict_image
 from geotool.progress import RecordingProgress
 from geotool.synth.places import load_world
 
@@ -92,16 +92,17 @@ def _haversine(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.nd
 
 def test_ladder_matches_numpy_over_exported_predictions(
         planet_db: PlanetDb, planet_engine: Engine, tmp_path: Path) -> None:
-    summary = predict(planet_engine, "semp_small", "tiny", "test",
-                      PredictOptions(batch_size=32))
+    summary = predict(planet_engine, PredictParams("semp_small", "tiny", "test", batch_size=32))
     truth = _truth(planet_db.planet)
     n_test = sum(1 for v in truth.values() if v[2] == "test")
     assert summary.predicted == n_test and summary.failed == 0
-    exported = export_predictions(planet_engine, "semp_small", tmp_path / "p.csv")
+    exported = export_predictions(planet_engine,
+                                  PredictionExportParams("semp_small", tmp_path / "p.csv"))
     with exported.path.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == ["img_id", "p_key", "pred_class", "pred_lat", "pred_lng"]
-    table = evaluate(planet_engine, ["semp_small"], "tiny", "test", baselines=False)
+    table = evaluate(planet_engine, EvaluateParams(("semp_small",), "tiny", "test",
+                                                   baselines=False))
     frame = table.frame
     with planet_engine.connect() as conn:
         labels = {r.external_id: r.classes for r in conn.execute(sa.text(
@@ -135,15 +136,15 @@ def test_ladder_matches_numpy_over_exported_predictions(
     ladder = frame[[f"acc_{r}km" for r in (1, 25, 200, 750, 2500)]].to_numpy()
     assert (np.diff(ladder, axis=1) >= 0).all()  # the ladder is monotone
     # strict "<" can only lower the shares
-    strict = evaluate(planet_engine, ["semp_small"], "tiny", "test", strict=True,
-                      baselines=False).frame
+    strict = evaluate(planet_engine, EvaluateParams(("semp_small",), "tiny", "test", strict=True,
+                                                    baselines=False)).frame
     assert (strict["acc_25km"].to_numpy() <= frame["acc_25km"].to_numpy()).all()
 
 
 def test_stored_errors_equal_the_databases_haversine(planet_engine: Engine) -> None:
     """``error_km`` is written by the client (migration 0011); on every stored answer it
     equals the database's own ``geotool_haversine`` of the row's coordinates."""
-    predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(batch_size=32))
+    predict(planet_engine, PredictParams("semp_small", "tiny", "test", batch_size=32))
     with planet_engine.connect() as conn:
         n, worst = conn.execute(sa.text(
             "SELECT count(*), max(abs(error_km - geotool_haversine(lat, lon, true_lat, "
@@ -153,7 +154,7 @@ def test_stored_errors_equal_the_databases_haversine(planet_engine: Engine) -> N
 
 def test_semantic_country_accuracy_against_the_world(
         planet_db: PlanetDb, planet_engine: Engine) -> None:
-    predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(crops=1))
+    predict(planet_engine, PredictParams("semp_small", "tiny", "test", crops=1))
     world = load_world(planet_db.directory / "world")
     truth = _truth(planet_db.planet)
     with planet_engine.connect() as conn:
@@ -172,15 +173,17 @@ def test_semantic_country_accuracy_against_the_world(
         area = world.containing_area(lat, lon)
         assert area is not None
         hits.append(country(key) == country(area.key))
-    got = evaluate(planet_engine, ["semp_small"], "tiny", "test", baselines=False).frame
+    got = evaluate(planet_engine, EvaluateParams(("semp_small",), "tiny", "test",
+                                                 baselines=False)).frame
     flat0 = got[(got.prediction == "flat") & (got.level == 0)].iloc[0]
     assert flat0.country == pytest.approx(np.mean(hits), abs=1e-12)
 
 
 def test_model_beats_frequent_class_and_oracle_bounds_it(planet_engine: Engine) -> None:
     for model in ("semp_small", "s2_small"):
-        predict(planet_engine, model, "tiny", "test")
-    frame = evaluate(planet_engine, ["semp_small", "s2_small"], "tiny", "test").frame
+        predict(planet_engine, PredictParams(model, "tiny", "test"))
+    frame = evaluate(planet_engine, EvaluateParams(("semp_small", "s2_small"), "tiny",
+                                                   "test")).frame
     assert set(frame.model) >= {"semp_small", "s2_small", "tiny_semp", "tiny_s2"}
     for set_name, model in (("tiny_semp", "semp_small"), ("tiny_s2", "s2_small")):
         base = frame[frame.model == set_name]
@@ -212,7 +215,7 @@ class _StopAfter(RecordingProgress):
 
 def test_resume_skips_done_images(planet_engine: Engine) -> None:
     with pytest.raises(KeyboardInterrupt):
-        predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(batch_size=16),
+        predict(planet_engine, PredictParams("semp_small", "tiny", "test", batch_size=16),
                 progress=_StopAfter(2))
     with planet_engine.connect() as conn:
         done = conn.execute(sa.text("SELECT count(DISTINCT image_id) FROM predictions"))
@@ -220,24 +223,24 @@ def test_resume_skips_done_images(planet_engine: Engine) -> None:
         status = conn.execute(sa.text(
             "SELECT status FROM runs_status WHERE stage = 'predict'")).scalar_one()
     assert first == 32 and status == "interrupted"
-    again = predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(batch_size=16))
+    again = predict(planet_engine, PredictParams("semp_small", "tiny", "test", batch_size=16))
     assert again.already_done == 32 and again.predicted > 0
     with planet_engine.connect() as conn:
         total, runs = conn.execute(sa.text(
             "SELECT count(DISTINCT image_id), count(DISTINCT prediction_run_id) "
             "FROM predictions")).one()
     assert total == 32 + again.predicted and runs == 1
-    third = predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(batch_size=16))
+    third = predict(planet_engine, PredictParams("semp_small", "tiny", "test", batch_size=16))
     assert third.predicted == 0 and third.already_done == total
     # other parameters are another prediction run
-    other = predict(planet_engine, "semp_small", "tiny", "test",
-                    PredictOptions(combine="max", crops=1))
+    other = predict(planet_engine, PredictParams("semp_small", "tiny", "test", combine="max",
+                                                 crops=1))
     assert other.predicted == total and other.prediction_run_id != again.prediction_run_id
 
 
 def test_deleting_images_or_cells_deletes_their_predictions(planet_engine: Engine) -> None:
-    predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(crops=1))
-    predict(planet_engine, "s2_small", "tiny", "test", PredictOptions(crops=1))
+    predict(planet_engine, PredictParams("semp_small", "tiny", "test", crops=1))
+    predict(planet_engine, PredictParams("s2_small", "tiny", "test", crops=1))
     with planet_engine.begin() as conn:
         image_id = conn.execute(sa.text("SELECT min(image_id) FROM predictions")).scalar_one()
         conn.execute(sa.text("DELETE FROM images WHERE id = :i"), {"i": image_id})
@@ -266,7 +269,7 @@ def test_corrupt_and_missing_photos_are_recorded(planet_engine: Engine,
                      {"p": str(broken), "i": ids[0]})
         conn.execute(sa.text("UPDATE images SET path = :p WHERE id = :i"),
                      {"p": str(tmp_path / "gone.jpg"), "i": ids[1]})
-    summary = predict(planet_engine, "semp_small", "tiny", "test")
+    summary = predict(planet_engine, PredictParams("semp_small", "tiny", "test"))
     assert summary.failed == 2 and summary.predicted > 0
     with planet_engine.connect() as conn:
         reasons = dict(conn.execute(sa.text(
@@ -276,16 +279,15 @@ def test_corrupt_and_missing_photos_are_recorded(planet_engine: Engine,
             {"ids": list(ids)}).scalar_one()
     assert "cannot decode" in reasons[ids[0]] and "not found" in reasons[ids[1]]
     assert predicted == 0
-    again = predict(planet_engine, "semp_small", "tiny", "test")
+    again = predict(planet_engine, PredictParams("semp_small", "tiny", "test"))
     assert again.predicted == 0 and again.failed == 0
-    retry = predict(planet_engine, "semp_small", "tiny", "test",
-                    PredictOptions(retry_failed=True))
+    retry = predict(planet_engine, PredictParams("semp_small", "tiny", "test", retry_failed=True))
     assert retry.failed == 2
 
 
 def test_predict_image_agrees_with_the_database(planet_db: PlanetDb,
                                                 planet_engine: Engine) -> None:
-    predict(planet_engine, "semp_small", "tiny", "test", PredictOptions(top_k=3))
+    predict(planet_engine, PredictParams("semp_small", "tiny", "test", top_k=3))
     with planet_engine.connect() as conn:
         path, cell, prob, topk = conn.execute(sa.text(
             "SELECT i.path, p.class_index, p.probability, p.topk_class_index "

@@ -24,7 +24,7 @@ from geotool.errors import GeotoolError
 from geotool.learn.checkpoint import read_checkpoint
 from geotool.learn.config import load_train_config
 from geotool.learn.lookup import load_model_by_name
-from geotool.learn.train import train
+from geotool.learn.train import TrainParams, train
 
 TESTS = Path(__file__).resolve().parents[1]
 planet = pytest.fixture(scope="module")(planet_database)
@@ -33,7 +33,7 @@ planet = pytest.fixture(scope="module")(planet_database)
 def test_validation_loss_falls_and_records_are_written(planet: tuple[str, Engine, Path],
                                                        tmp_path: Path) -> None:
     _, engine, _ = planet
-    result = train(engine, small(tmp_path, name="falls"))
+    result = train(engine, TrainParams(small(tmp_path, name="falls")))
     with engine.connect() as conn:
         losses = [r[0] for r in conn.execute(sa.text(
             "SELECT value FROM training_metrics t JOIN models m ON m.id = t.model_id "
@@ -86,27 +86,27 @@ def test_validation_sees_the_view_prediction_and_concepts_see() -> None:
 def test_bad_input_is_refused(planet: tuple[str, Engine, Path], tmp_path: Path) -> None:
     _, engine, _ = planet
     with pytest.raises(GeotoolError, match="unknown backbone 'resnet5'.*resnet50"):
-        train(engine, small(tmp_path, name="x", backbone="resnet5"))
+        train(engine, TrainParams(small(tmp_path, name="x", backbone="resnet5")))
     with pytest.raises(GeotoolError, match="--partitions 'nope'"):
-        train(engine, small(tmp_path, name="x", partitions="nope"))
+        train(engine, TrainParams(small(tmp_path, name="x", partitions="nope")))
     with pytest.raises(GeotoolError, match="exceeds"):
-        train(engine, small(tmp_path, name="x", batch_size=100000))
-    train(engine, small(tmp_path, name="dup", epochs=1, max_steps=1))
+        train(engine, TrainParams(small(tmp_path, name="x", batch_size=100000)))
+    train(engine, TrainParams(small(tmp_path, name="dup", epochs=1, max_steps=1)))
     with pytest.raises(GeotoolError, match="exists.*--resume.*--force"):
-        train(engine, small(tmp_path, name="dup", epochs=1, max_steps=1))
-    train(engine, small(tmp_path, name="dup", epochs=1, max_steps=1), force=True)
+        train(engine, TrainParams(small(tmp_path, name="dup", epochs=1, max_steps=1)))
+    train(engine, TrainParams(small(tmp_path, name="dup", epochs=1, max_steps=1), force=True))
     if importlib.util.find_spec("tensorboard") is None:
         with pytest.raises(GeotoolError, match="tensorboard"):
-            train(engine, small(tmp_path, name="tb", tensorboard=str(tmp_path / "tb")))
+            train(engine, TrainParams(small(tmp_path, name="tb", tensorboard=str(tmp_path / "tb"))))
     with pytest.raises(GeotoolError, match="nothing to resume"):
-        train(engine, small(tmp_path, name="fresh"), resume=True)
+        train(engine, TrainParams(small(tmp_path, name="fresh"), resume=True))
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
         planet: tuple[str, Engine, Path], tmp_path: Path) -> None:
     _, engine, _ = planet
     with pytest.raises(GeotoolError, match=r"loss became (nan|inf) at step \d+"):
-        train(engine, small(tmp_path, name="nan", lr=1e12, momentum=0.0))
+        train(engine, TrainParams(small(tmp_path, name="nan", lr=1e12, momentum=0.0)))
     with engine.connect() as conn:
         status = conn.execute(sa.text("SELECT status FROM models WHERE name = 'nan'")
                               ).scalar_one()
@@ -118,7 +118,7 @@ import os, signal, sys
 sys.path.insert(0, {tests!r})
 import sqlalchemy as sa
 from geotool.progress import NullProgress
-from geotool.learn.train import train
+from geotool.learn.train import TrainParams, train
 from support.learn_planet import small
 from pathlib import Path
 
@@ -128,7 +128,8 @@ class KillAt(NullProgress):
             os.kill(os.getpid(), signal.SIGKILL)
 
 engine = sa.create_engine({url!r})
-train(engine, small(Path({tmp!r}), name="killed", workers={workers}, threads=1), KillAt())
+train(engine, TrainParams(small(Path({tmp!r}), name="killed", workers={workers}, threads=1)),
+      progress=KillAt())
 """
 
 
@@ -139,7 +140,8 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(planet: tuple[str, Engine, P
     url, engine, _ = planet
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM models WHERE name IN ('killed', 'whole')"))
-    whole = train(engine, small(tmp_path / "w", name="whole", workers=workers, threads=1))
+    whole = train(engine, TrainParams(small(tmp_path / "w", name="whole", workers=workers,
+                                            threads=1)))
     # steps per epoch: 10 with 167 labelled train images and batch 16; checkpoints every 3 steps:
     # killed at step 17 (mid second epoch), the last checkpoint is step 15
     script = KILL_SCRIPT.format(tests=str(TESTS), url=url, tmp=str(tmp_path / "k"),
@@ -161,7 +163,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(planet: tuple[str, Engine, P
         assert get_model(conn, "killed").status == "died"
     kept = read_checkpoint(tmp_path / "k" / "ck" / "last.pt")
     assert 0 < kept["state"]["step"] < 17
-    resumed = train(engine, load_train_config(None, name="killed"), resume=True)
+    resumed = train(engine, TrainParams(load_train_config(None, name="killed"), resume=True))
     assert resumed.resumed_from_step == kept["state"]["step"]
     assert resumed.steps == whole.steps
     a = read_checkpoint(whole.last_checkpoint)["model"]
@@ -187,17 +189,18 @@ def test_max_steps_mid_epoch_then_resume_continues_where_it_stopped(
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM models WHERE name IN ('ms_whole', 'ms_cut')"))
     one_epoch = dict(epochs=1, checkpoint_every_steps=100)
-    whole = train(engine, small(tmp_path / "w", name="ms_whole", **one_epoch))
+    whole = train(engine, TrainParams(small(tmp_path / "w", name="ms_whole", **one_epoch)))
     assert whole.steps == 10
-    cut = train(engine, small(tmp_path / "c", name="ms_cut", max_steps=4, **one_epoch))
+    cut = train(engine, TrainParams(small(tmp_path / "c", name="ms_cut", max_steps=4, **one_epoch)))
     assert cut.steps == 4
     state = read_checkpoint(cut.last_checkpoint)["state"]
     assert (state["epoch"], state["step_in_epoch"], state["step"]) == (0, 4, 4)
-    more = train(engine, load_train_config(None, name="ms_cut", max_steps=7), resume=True)
+    more = train(engine, TrainParams(load_train_config(None, name="ms_cut", max_steps=7),
+                                     resume=True))
     assert (more.resumed_from_step, more.steps) == (4, 7)
     state = read_checkpoint(more.last_checkpoint)["state"]
     assert (state["epoch"], state["step_in_epoch"], state["step"]) == (0, 7, 7)
-    rest = train(engine, load_train_config(None, name="ms_cut"), resume=True)
+    rest = train(engine, TrainParams(load_train_config(None, name="ms_cut"), resume=True))
     assert (rest.resumed_from_step, rest.steps) == (7, 10)
     a = read_checkpoint(whole.last_checkpoint)["model"]
     b = read_checkpoint(rest.last_checkpoint)["model"]

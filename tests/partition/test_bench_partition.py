@@ -10,23 +10,17 @@ comparison itself is shown to notice a single changed value.
 from __future__ import annotations
 
 import importlib
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import psycopg
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        return importlib.import_module("bench_partition")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    """``benchmarks/bench_partition.py`` as a module (the repository root is on pytest's
+    path, see pyproject.toml)."""
+    return importlib.import_module("benchmarks.bench_partition")
 
 
 @pytest.mark.slow

@@ -67,7 +67,7 @@ def test_rebuild_replaces_atomically_and_records_runs(engine: Engine) -> None:
                 raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        build_partitioning(engine, BuildParams(name="semp", taus=(3, 4)), Interrupt())
+        build_partitioning(engine, BuildParams(name="semp", taus=(3, 4)), progress=Interrupt())
     assert snapshot(engine) == first
     with engine.connect() as conn:
         last = conn.execute(sa.text(
@@ -252,3 +252,21 @@ def test_every_hierarchy_scheme_names_the_missing_geocoding(
     with pytest.raises(PartitionError) as caught:
         build_partitioning(engine, BuildParams(name="x", taus=taus, scheme=scheme))
     assert str(caught.value) == want
+
+
+def test_list_flags_are_parsed_by_build_params() -> None:
+    """``--tau 50 75 100`` / ``--tau 50,75 100`` and the scheme's defaults come from
+    BuildParams, so a Python caller gets the CLI's parsing and errors."""
+    assert BuildParams.parse_numbers(["50,75", "100"], "--tau") == (50, 75, 100)
+    assert BuildParams.from_flags("a", taus=["50"], extra=["75", "100"]).taus == (50, 75, 100)
+    assert BuildParams.from_flags("a").taus == (50, 75, 100)
+    assert BuildParams.from_flags("a", "countries").taus == (1000,)
+    s2 = BuildParams.from_flags("a", "s2", img_min=5, areas_only=True)
+    assert (s2.img_maxes, s2.img_min, s2.areas_only) == ((5000, 2000, 1000), 5, False)
+    for kwargs, named in [({"taus": ["x"]}, "--tau takes whole numbers"),
+                          ({"scheme": "s2", "taus": ["5"]}, "--tau does not apply"),
+                          ({"img_maxes": ["100"]}, "--img-max does not apply"),
+                          ({"extra": ["7"]}, "unexpected arguments: 7"),
+                          ({"scheme": "hexagons"}, "--scheme must be")]:
+        with pytest.raises(PartitionError, match=named):
+            BuildParams.from_flags("a", **kwargs)  # type: ignore[arg-type]

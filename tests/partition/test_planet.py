@@ -10,7 +10,7 @@ from support.nominatim_fixtures import NominatimWorld, sample_points
 from support.point_datasets import add_point_dataset
 
 from geotool.geocode.nominatim.inprocess import InProcessNominatim
-from geotool.geocode.pipeline import geocode_dataset
+from geotool.geocode.pipeline import GeocodeParams, geocode
 from geotool.partition.build import BuildParams, build_partitioning
 
 
@@ -19,7 +19,7 @@ def test_cells_are_places_that_contain_their_images(
 ) -> None:
     pts = sample_points(nominatim_world, 240, seed=21)
     add_point_dataset(engine, "w", pts)
-    geocode_dataset(engine, "w", inprocess_geocoder, batch_size=60)
+    geocode(engine, GeocodeParams("w", batch_size=60), geocoder=inprocess_geocoder)
     build_partitioning(engine, BuildParams(name="semp_planet", taus=(5, 15, 40)))
     world = nominatim_world.world
     with engine.connect() as conn:

@@ -42,10 +42,10 @@ def main() -> None:
         original(path, payload)
 
     train_module.save_checkpoint = save  # type: ignore[assignment]
-    train_module.train(engine, small(tmp, name=name, epochs=1, max_steps=4,
+    train_module.train(engine, train_module.TrainParams(small(tmp, name=name, epochs=1, max_steps=4,
                                      backbone="small_cnn_gn",
                                      validate_every_images=10**9,
-                                     checkpoint_every_steps=2))
+                                     checkpoint_every_steps=2)))
 
 
 if __name__ == "__main__":

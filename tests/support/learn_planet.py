@@ -19,13 +19,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from geotool.geocode.boundaries import load_boundaries, read_boundaries
-from geotool.geocode.pipeline import geocode_dataset
+from geotool.geocode.pipeline import GeocodeParams, geocode
 from geotool.geocode.registry import GeocoderOptions
-from geotool.ingest.load import ingest_file
+from geotool.ingest.load import IngestParams, ingest_file
 from geotool.learn.config import TrainConfig, load_train_config
 from geotool.partition.build import BuildParams, build_partitioning
 from geotool.synth.photos import generate_photos
-from support.synth_tiny_world import write_tiny_world
+
+from .synth_tiny_world import write_tiny_world
 
 
 def build_tiny_planet(engine: Engine, url: str, directory: Path, photos: int = 240,
@@ -36,10 +37,10 @@ def build_tiny_planet(engine: Engine, url: str, directory: Path, photos: int = 2
     photo_dir = directory / "photos"
     generate_photos(world, photos, size, photo_dir, seed=seed, val_fraction=0.2,
                     test_fraction=0.1)
-    ingest_file(photo_dir / "all.csv", "tiny", engine=engine)
+    ingest_file(engine, IngestParams(photo_dir / "all.csv", "tiny"))
     load_boundaries(engine, read_boundaries(world / "boundaries.geojson"), "world")
-    geocode_dataset(engine, "tiny", "boundaries", GeocoderOptions(database_url=url),
-                    details=False)
+    geocode(engine, GeocodeParams("tiny", "boundaries", GeocoderOptions(database_url=url),
+                                  details=False))
     build_partitioning(engine, BuildParams(name=set_name, dataset="tiny", taus=taus))
     return photo_dir
 

@@ -28,7 +28,8 @@ from geotool.geocode.nominatim.local import (
     open_local_api,
 )
 from geotool.synth.world import World, generate_world
-from support.requires import skip_or_fail
+
+from .requires import skip_or_fail
 
 WORLD_SEED = 11
 WORLD_COUNTRIES = 3

@@ -2,7 +2,7 @@
 written from the specification to check the SQL build against. It works on osm keys
 only, so it cannot share a mistake with the SQL's handling of surrogate ids.
 
-Decisions it encodes (documented in sql/partition_hierarchy.sql): parent preference =
+Decisions it encodes (documented in sql/partition/hierarchy.sql): parent preference =
 edge count desc, parent strictly coarser than the child first (both ranks known, parent
 rank lower), parent rank_address desc (None as 0), parent admin_level desc (None as 0),
 parent osm key asc (bytewise); the cycles of that parent function, taken in the order of
@@ -19,7 +19,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
-from support.partition_data import World
+from .partition_data import World
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from support.requires import IN_CI
+from .requires import IN_CI
 
 # The extent of the extract's rank-30 objects (streets, buildings, POIs), measured once:
 # (south, west, north, east). Points drawn here are in the dense part of the extract.

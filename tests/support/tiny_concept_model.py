@@ -25,12 +25,13 @@ import torch
 from sqlalchemy.engine import Engine
 
 from geotool.explain.attributions import Normalisation
-from geotool.ingest.load import ingest_file
+from geotool.ingest.load import IngestParams, ingest_file
 from geotool.learn.checkpoint import save_checkpoint
 from geotool.learn.classes import LevelClasses, SetClasses
 from geotool.learn.model import GeoClassifier
 from geotool.synth.photos import PhotoRecord, PhotoSet, generate_photos
-from support.synth_tiny_world import write_tiny_world
+
+from .synth_tiny_world import write_tiny_world
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def build_tiny_concept_model(engine: Engine, workdir: Path, *, seed: int = 0,
     world = write_tiny_world(workdir / "world")
     photos = generate_photos(world, n_photos, size, workdir / "photos", seed=seed,
                              val_fraction=0.15, test_fraction=0.15)
-    ingest_file(photos.csv_path("all"), dataset, engine=engine)
+    ingest_file(engine, IngestParams(photos.csv_path("all"), dataset))
     train = photos.split("train")
     held = photos.split("val") + photos.split("test")
     levels = [("state", lambda r: r.state or r.country or "-"),

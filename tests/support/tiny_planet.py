@@ -13,11 +13,12 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from geotool.geocode.boundaries import BoundaryGeocoder, load_boundaries, read_boundaries
-from geotool.geocode.pipeline import geocode_dataset
-from geotool.ingest.load import ingest_file
+from geotool.geocode.pipeline import GeocodeParams, geocode
+from geotool.ingest.load import IngestParams, ingest_file
 from geotool.partition.build import BuildParams, build_partitioning
 from geotool.synth.photos import generate_photos
-from support.synth_tiny_world import write_tiny_world
+
+from .synth_tiny_world import write_tiny_world
 
 DATASET = "tiny"
 SEMP = "tiny_semp"
@@ -37,9 +38,9 @@ def build_tiny_planet(engine: Engine, directory: Path, photos: int = 360, size: 
     world = write_tiny_world(directory / "world")
     photo_set = generate_photos(world, photos, size, directory / "photos", seed=seed,
                                 val_fraction=0.15, test_fraction=0.25)
-    ingest_file(photo_set.directory / "all.csv", DATASET, engine=engine)
+    ingest_file(engine, IngestParams(photo_set.directory / "all.csv", DATASET))
     load_boundaries(engine, read_boundaries(world / "boundaries.geojson"), "world")
-    geocode_dataset(engine, DATASET, BoundaryGeocoder(engine), details=False)
+    geocode(engine, GeocodeParams(DATASET, details=False), geocoder=BoundaryGeocoder(engine))
     build_partitioning(engine, BuildParams(name=SEMP, dataset=DATASET, taus=(5, 15, 40)))
     build_partitioning(engine, BuildParams(name=S2, scheme="s2", dataset=DATASET, img_min=5,
                                            img_maxes=(60, 20)))

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from geotool.learn.config import load_train_config
-from geotool.learn.train import train
+from geotool.learn.train import TrainParams, train
 
 
 def fit_tiny_model(engine: Engine, set_name: str, model_name: str, out_dir: Path,
@@ -25,6 +25,6 @@ def fit_tiny_model(engine: Engine, set_name: str, model_name: str, out_dir: Path
         lr_gamma=0.2, validate_every_images=10**9, validate_each_epoch=True,
         checkpoint_every_steps=10**6, workers=0, threads=1, device="cpu",
         checkpoint_dir=str(Path(out_dir) / model_name))
-    result = train(engine, config)
+    result = train(engine, TrainParams(config))
     assert result.best_checkpoint is not None
     return result.best_checkpoint

@@ -3,7 +3,7 @@
 Nominatim answers one coordinate per ``reverse`` call, a handful of queries each; the
 paper's 4.7 M coordinates take days that way. This geocoder loads a batch of points into
 a temp table and runs Nominatim's reverse rules as set-based SQL
-(``sql/geocode_bulk_reverse.sql``, then ``sql/geocode_bulk_address.sql``), so one round
+(``sql/geocode/bulk_reverse.sql``, then ``sql/geocode/bulk_address.sql``), so one round
 of joins answers 50,000 points. Rules reproduced from ``nominatim_api/reverse.py`` and
 ``results.py`` (version 5.x), zoom 18 (max rank 30), layers address + POI:
 
@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import cast
+from typing import Any, cast
 
 import psycopg
 import sqlalchemy as sa
@@ -47,9 +47,9 @@ from geotool.db.copy import copy_rows
 from geotool.db.urls import dsn_database, nominatim_to_conninfo
 from geotool.errors import GeotoolError, InvalidValueError
 from geotool.geocode.nominatim.local import DATA_KEY_SQL, data_key_of
-from geotool.geocode.nominatim.records import country_record, record_from_parts, simplified_sql
+from geotool.geocode.nominatim.records import country_record, record_from_parts
 from geotool.geocode.registry import GeocoderOptions
-from geotool.geocode.types import AddressResult, LocationRecord
+from geotool.geocode.types import AddressResult, Geocoder, LocationRecord
 
 DEFAULT_BATCH = 50_000
 # The Nominatim database versions whose tables and reverse rules the bulk SQL reproduces
@@ -81,24 +81,18 @@ class BulkAnswer:
 
 
 def reverse_keys(conn: Connection, points: Sequence[tuple[float, float]],
-                 reverse_sql: str = "geocode_bulk_reverse") -> list[BulkAnswer | None]:
+                 reverse_sql: str = "geocode/bulk_reverse") -> list[BulkAnswer | None]:
     """For each (lat, lon), its address (keys ``R123``, ``C:de`` for a country known only
     from ``country_name``); None where Nominatim would find nothing. Runs in the caller's
     transaction (temp tables drop at commit). ``reverse_sql`` names the step-1 SQL file
     (benchmarks pass another version's path)."""
-    # JIT compilation costs seconds per statement here (large estimated costs of the
-    # spatial joins) and never pays back on batches of this size.
-    conn.execute(sa.text("SET LOCAL jit = off"))
-    conn.execute(sa.text(
-        "CREATE TEMP TABLE bulk_points (idx integer PRIMARY KEY, lat float8, lon float8, "
-        "geom geometry GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lon, lat), 4326)) "
-        "STORED) ON COMMIT DROP"))
+    sqlfiles.run(conn, "geocode/bulk_points")
     copy_rows(conn, "bulk_points", ["idx", "lat", "lon"],
               ((i, lat, lon) for i, (lat, lon) in enumerate(points)))
     conn.execute(sa.text("ANALYZE bulk_points"))
     sqlfiles.run(conn, reverse_sql)
     conn.execute(sa.text("ANALYZE bulk_result"))
-    result = sqlfiles.run(conn, "geocode_bulk_address")
+    result = sqlfiles.run(conn, "geocode/bulk_address")
     out: list[BulkAnswer | None] = [None] * len(points)
     if result is not None:
         rows = cast(Iterable[tuple[int, list[str | None], list[int | None], str | None]], result)
@@ -111,10 +105,6 @@ def reverse_keys(conn: Connection, points: Sequence[tuple[float, float]],
     return out
 
 
-_PLACE_COLUMNS = ("place_id, osm_type, osm_id, name, class, type, extratags, admin_level, "
-                  "rank_address, country_code")
-
-
 def fetch_place_records(conn: Connection, place_ids: Iterable[int]) -> dict[int, LocationRecord]:
     """Attributes of the placex rows the answers named, by place_id: the one rule for a
     location's category, type, rank, admin level and country code (the row's own
@@ -123,13 +113,13 @@ def fetch_place_records(conn: Connection, place_ids: Iterable[int]) -> dict[int,
     ids = sorted(set(place_ids))
     if not ids:
         return {}
-    rows = conn.execute(sa.text(
-        f"SELECT {_PLACE_COLUMNS} FROM placex WHERE place_id = ANY(:ids)"), {"ids": ids})
+    rows = sqlfiles.run(conn, "geocode/bulk_places", ids=ids)
+    assert rows is not None
     return {int(pid): record_from_parts(str(osm_type), int(osm_id), names, (cls, typ),
                                         extratags, admin_level, rank,
                                         str(cc).lower() if cc else None)
             for pid, osm_type, osm_id, names, cls, typ, extratags, admin_level, rank, cc
-            in rows}
+            in cast(Iterable[tuple[Any, ...]], rows)}
 
 
 def country_row_record(key: str, cc: str | None, names: Mapping[str, str] | None
@@ -143,7 +133,7 @@ def country_row_record(key: str, cc: str | None, names: Mapping[str, str] | None
                           rank_address=4, admin_level=2)
 
 
-class BulkNominatim:
+class BulkNominatim(Geocoder):
     """A ``Geocoder`` that answers batches of points with SQL on a Nominatim database.
 
     ``dsn`` is Nominatim's ``pgsql:...`` DSN or a libpq string. Use as a context manager
@@ -152,6 +142,7 @@ class BulkNominatim:
 
     name = "bulk"
     source = "bulk"
+    fetches_details = True
     # coordinates per committed batch of ``geotool geocode`` (the CLI path): measured with
     # benchmarks/bench_geocode_cli.py, see docs/benchmarks.md
     pipeline_batch = 2000
@@ -274,30 +265,19 @@ def fetch_details(conn: Connection, osm_keys: Iterable[str], simplify: float
     for osm_type, ids in wanted.items():
         if not ids:
             continue
-        rows = conn.execute(sa.text(
-            "SELECT DISTINCT ON (osm_id) osm_id, name, class, type, extratags, admin_level, "
-            "rank_address, country_code, importance, wikipedia, "
-            "ST_GeometryType(geometry) IN ('ST_Polygon', 'ST_MultiPolygon') AS is_area, "
-            "ST_AsText(CASE WHEN ST_GeometryType(geometry) IN ('ST_Polygon', 'ST_MultiPolygon')"
-            f" THEN {simplified_sql('geometry')} ELSE centroid END), "
-            "ST_Y(centroid), ST_X(centroid) FROM placex "
-            "WHERE osm_type = :t AND osm_id = ANY(:ids) "
-            "ORDER BY osm_id, linked_place_id IS NOT NULL, rank_address DESC, place_id"),
-            {"t": osm_type, "ids": ids, "tol": simplify})
+        rows = sqlfiles.run(conn, "geocode/bulk_details", t=osm_type, ids=ids, tol=simplify)
+        assert rows is not None
         for (osm_id, names, cls, typ, tags, level, rank, cc, importance, wikipedia, is_area,
-             wkt, clat, clon) in rows:
+             wkt, clat, clon) in cast(Iterable[tuple[Any, ...]], rows):
             rec = record_from_parts(osm_type, int(osm_id), names, (cls, typ), tags, level, rank,
                                     cc, wikipedia=wikipedia, importance=importance,
                                     is_area=bool(is_area), geometry_wkt=wkt,
                                     centroid=(float(clat), float(clon)))
             out[rec.osm_key] = rec
     for cc in countries:
-        row = conn.execute(sa.text(
-            f"SELECT ST_AsText({simplified_sql('ST_Union(geometry)')}), "
-            "ST_Y(ST_PointOnSurface(ST_Union(geometry))), "
-            "ST_X(ST_PointOnSurface(ST_Union(geometry))), "
-            "(SELECT name FROM country_name WHERE country_code = :cc) "
-            "FROM country_osm_grid WHERE country_code = :cc"), {"cc": cc, "tol": simplify}).one()
+        outline = sqlfiles.run(conn, "geocode/country_outline", cc=cc, tol=simplify)
+        assert outline is not None
+        row = tuple(outline.one())
         base = country_record(cc, row[3])
         if row[0] is not None:
             base = replace(base, geometry_wkt=row[0], is_area=True,

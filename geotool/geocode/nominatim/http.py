@@ -33,13 +33,14 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from geotool.errors import GeotoolError, InvalidValueError
 from geotool.geocode.nominatim.records import UNPLACEABLE, country_record, record_from_parts
-from geotool.geocode.types import AddressResult, LocationRecord
+from geotool.geocode.types import AddressResult, Geocoder, LocationRecord
+from geotool.progress import NO_PROGRESS, Progress
 
 PUBLIC_HOSTS = ("nominatim.openstreetmap.org",)
 PUBLIC_WARNING = (
@@ -68,7 +69,7 @@ class _Transient(Exception):
         self.retry_after = retry_after
 
 
-class HttpNominatim:
+class HttpNominatim(Geocoder):
     """A ``Geocoder`` over a Nominatim HTTP endpoint.
 
     ``concurrency`` requests run at once (forced to 1 at the public server);
@@ -78,6 +79,7 @@ class HttpNominatim:
 
     name = "http"
     source = "nominatim-http"
+    fetches_details = True
 
     def __init__(
         self,
@@ -90,7 +92,7 @@ class HttpNominatim:
         max_backoff: float = 30.0,
         simplify: float = 0.0,
         min_interval: float | None = None,
-        warn: Callable[[str], None] | None = None,
+        progress: Progress = NO_PROGRESS,
         seed: int | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
@@ -108,7 +110,7 @@ class HttpNominatim:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.simplify = simplify
-        self.namespace = f"nominatim-http:{self.base_url}"
+        self._namespace = f"nominatim-http:{self.base_url}"
         self.requests_made = 0
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -117,8 +119,13 @@ class HttpNominatim:
         self._countries: dict[str, str | None] = {}
         self._key_locks: dict[str, threading.Lock] = {}
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="nominatim-http")
-        if self.public and warn is not None:
-            warn(PUBLIC_WARNING)
+        if self.public:
+            progress.message(f"warning: {PUBLIC_WARNING}")
+
+    @property
+    def namespace(self) -> str:
+        """The ``geocode_cache`` namespace: the endpoint."""
+        return self._namespace
 
     def __enter__(self) -> HttpNominatim:
         return self

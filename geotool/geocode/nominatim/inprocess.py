@@ -32,18 +32,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from geotool.db import sqlfiles
 from geotool.db.urls import dsn_database
 from geotool.errors import InvalidValueError, UnavailableError
-from geotool.geocode.nominatim.records import (
-    UNPLACEABLE,
-    country_record,
-    record_from_parts,
-    simplified_sql,
-)
-from geotool.geocode.types import AddressResult, LocationRecord
+from geotool.geocode.nominatim.records import UNPLACEABLE, country_record, record_from_parts
+from geotool.geocode.types import AddressResult, Geocoder, LocationRecord
 
-__all__ = ["UNPLACEABLE", "InProcessNominatim", "address_vector", "country_record",
-           "record_from_parts", "simplified_sql"]
+__all__ = ["InProcessNominatim", "address_vector"]
 
 def address_vector(result: Any, country_keys: Mapping[str, str | None],
                    place_countries: Mapping[int, str | None] | None = None
@@ -82,7 +77,7 @@ def address_vector(result: Any, country_keys: Mapping[str, str | None],
     return out
 
 
-class InProcessNominatim:
+class InProcessNominatim(Geocoder):
     """A ``Geocoder`` over a local Nominatim database through ``nominatim-api``.
 
     ``environ`` holds Nominatim settings (at least ``NOMINATIM_DATABASE_DSN``, e.g.
@@ -93,6 +88,7 @@ class InProcessNominatim:
 
     name = "nominatim"
     source = "nominatim"
+    fetches_details = True
 
     def __init__(
         self,
@@ -238,16 +234,11 @@ class InProcessNominatim:
         )
 
     async def _country_details(self, cc: str) -> LocationRecord | None:
-        rows = await self._sql(
-            f"SELECT ST_AsText({simplified_sql('ST_Union(geometry)')}), "
-            "ST_Y(ST_PointOnSurface(ST_Union(geometry))), "
-            "ST_X(ST_PointOnSurface(ST_Union(geometry))) "
-            "FROM country_osm_grid WHERE country_code = :cc", cc=cc, tol=self.simplify)
-        names = await self._sql("SELECT name FROM country_name WHERE country_code = :cc", cc=cc)
-        base = country_record(cc, names[0][0] if names else None)
-        if not rows or rows[0][0] is None:
+        (outline,) = sqlfiles.load("geocode/country_outline")
+        ((wkt, clat, clon, names),) = await self._sql(outline, cc=cc, tol=self.simplify)
+        base = country_record(cc, names)
+        if wkt is None:
             return base
-        wkt, clat, clon = rows[0]
         return LocationRecord(**{**base.__dict__, "geometry_wkt": wkt, "is_area": True,
                                  "centroid": (float(clat), float(clon))})
 

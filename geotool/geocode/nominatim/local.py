@@ -47,17 +47,22 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from geotool.db.urls import conninfo_to_nominatim
+from geotool.db.urls import (
+    conninfo_to_nominatim,
+    conninfo_with_database,
+    dsn_database,
+    dsn_setting,
+    url_to_libpq_conninfo,
+)
 from geotool.errors import GeotoolError
+from geotool.progress import NO_PROGRESS, Progress
 from geotool.settings import Settings, load_settings
 
 DEFAULT_DATABASE = "nominatim"
@@ -132,7 +137,7 @@ class LocalNominatim:
 
     @property
     def database(self) -> str:
-        return str(conninfo_to_dict(self.dsn).get("dbname", DEFAULT_DATABASE))
+        return dsn_database(self.dsn, DEFAULT_DATABASE)
 
     @property
     def nominatim_dsn(self) -> str:
@@ -142,7 +147,7 @@ class LocalNominatim:
     @property
     def environ(self) -> dict[str, str]:
         """The Nominatim settings for this database (also written to the project's ``.env``)."""
-        user = str(conninfo_to_dict(self.dsn).get("user") or "")
+        user = dsn_setting(self.dsn, "user") or ""
         env = {"NOMINATIM_DATABASE_DSN": self.nominatim_dsn,
                "NOMINATIM_USE_US_TIGER_DATA": "no"}
         if user:
@@ -153,9 +158,7 @@ class LocalNominatim:
 
     def admin_dsn(self) -> str:
         """A DSN for the same server's ``postgres`` database (to create/drop databases)."""
-        params = conninfo_to_dict(self.dsn)
-        params["dbname"] = "postgres"
-        return make_conninfo(**{k: str(v) for k, v in params.items()})
+        return conninfo_with_database(self.dsn, "postgres")
 
 
 def find_osm2pgsql() -> str:
@@ -180,10 +183,7 @@ def local_nominatim(settings: Settings | None = None, database: str = DEFAULT_DA
     """
     settings = settings or load_settings()
     if settings.database_url:
-        from sqlalchemy.engine import make_url
-
-        url = make_url(settings.database_url).set(drivername="postgresql", database=database)
-        dsn = make_conninfo(url.render_as_string(hide_password=False))
+        dsn = url_to_libpq_conninfo(settings.database_url, database)
     else:
         from geotool.db.server import PrivateServer
 
@@ -264,8 +264,7 @@ def _nominatim_version() -> str:
     return str(NOMINATIM_VERSION)
 
 
-def _run_nominatim(local: LocalNominatim, args: list[str],
-                   log: Callable[[str], None] | None) -> None:
+def _run_nominatim(local: LocalNominatim, args: list[str], progress: Progress) -> None:
     """Run the ``nominatim`` CLI of the installed nominatim-db package; output to import.log."""
     command = [sys.executable, "-c",
                "import sys; from nominatim_db import cli; sys.exit(cli.nominatim())", *args]
@@ -280,8 +279,8 @@ def _run_nominatim(local: LocalNominatim, args: list[str],
         for line in process.stdout:
             log_file.write(line)
             tail = (tail + [line.rstrip()])[-25:]
-            if log is not None and line.strip():
-                log(line.rstrip())
+            if line.strip():
+                progress.message(line.rstrip())
         code = process.wait()
     if code != 0:
         raise NominatimLocalError(
@@ -302,11 +301,12 @@ def _set_status_date(local: LocalNominatim, date: dt.datetime, digest: str) -> N
 
 def import_osm(osm_file: Path | str, local: LocalNominatim | None = None, *,
                force: bool = False, threads: int = MAX_THREADS,
-               log: Callable[[str], None] | None = None) -> ImportRecord:
+               progress: Progress = NO_PROGRESS) -> ImportRecord:
     """Import ``osm_file`` into the local Nominatim database (reverse-only, offline).
 
     A no-op (``skipped=True``) when the same file (by SHA-256) was already imported into an
-    existing database, unless ``force``. ``log`` receives Nominatim's output lines.
+    existing database, unless ``force``. Nominatim's output lines are ``progress``
+    messages.
     """
     path = Path(osm_file)
     if not path.is_file():
@@ -329,7 +329,7 @@ def import_osm(osm_file: Path | str, local: LocalNominatim | None = None, *,
     _run_nominatim(local, ["import", "--osm-file", str(path.resolve()), "--reverse-only",
                            "--offline", "--no-partitions", "--threads", str(threads),
                            "--osm2pgsql-cache", "200",
-                           "--project-dir", str(local.project_dir)], log)
+                           "--project-dir", str(local.project_dir)], progress)
     date = osm_file_timestamp(path) or dt.datetime.now(dt.UTC).replace(microsecond=0)
     _set_status_date(local, date, digest)
     record = ImportRecord(
@@ -389,13 +389,3 @@ def open_local_api(local: LocalNominatim | None = None) -> Any:
     if not (local.project_dir / ".env").is_file():
         write_project(local)
     return nominatim_api.NominatimAPI(local.project_dir, environ=local.environ)
-
-
-def open_local_api_async(local: LocalNominatim | None = None) -> Any:
-    """The asynchronous ``nominatim_api.NominatimAPIAsync`` variant of :func:`open_local_api`."""
-    import nominatim_api
-
-    local = local or local_nominatim()
-    if not (local.project_dir / ".env").is_file():
-        write_project(local)
-    return nominatim_api.NominatimAPIAsync(local.project_dir, environ=local.environ)

@@ -74,12 +74,3 @@ def country_record(cc: str, names: Mapping[str, str] | None) -> LocationRecord:
         category="place", type="country", admin_level=2, rank_address=4,
         country_code=cc.lower(), place="country",
     )
-
-
-def simplified_sql(geom: str) -> str:
-    """SQL for the polygon ``geom`` simplified by ``:tol`` degrees (topology preserved) part
-    by part, then unioned: ``ST_SimplifyPreserveTopology`` on a whole multipolygon can leave
-    one part inside another, an invalid "nested shells" result (seen with Germany's
-    ``country_osm_grid`` outline on GEOS 3.11)."""
-    return (f"CASE WHEN :tol > 0 THEN (SELECT ST_Union(ST_SimplifyPreserveTopology(d.geom, "
-            f":tol)) FROM ST_Dump({geom}) AS d) ELSE {geom} END")
