@@ -699,6 +699,7 @@ class GeonamesCountry(Base):
     those of territories without a polygon of their own whose places fall inside it)."""
 
     __tablename__ = "geonames_countries"
+    __table_args__ = (sa.Index("ix_geonames_countries_geom", "geom", postgresql_using="gist"),)
     location_id: Mapped[int] = mapped_column(
         sa.ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(sa.Text)

@@ -101,6 +101,8 @@ def upgrade() -> None:
         _location_fk("geonames_countries"),
         sa.PrimaryKeyConstraint("location_id", name=op.f("pk_geonames_countries")),
     )
+    op.create_index("ix_geonames_countries_geom", "geonames_countries", ["geom"],
+                    unique=False, postgresql_using="gist")
     op.create_table(
         "geonames_country_parts",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -120,6 +122,8 @@ def downgrade() -> None:
     op.drop_index("ix_geonames_country_parts_geom", table_name="geonames_country_parts",
                   postgresql_using="gist")
     op.drop_table("geonames_country_parts")
+    op.drop_index("ix_geonames_countries_geom", table_name="geonames_countries",
+                  postgresql_using="gist")
     op.drop_table("geonames_countries")
     op.drop_index("ix_geonames_places_geog", table_name="geonames_places",
                   postgresql_using="gist")
