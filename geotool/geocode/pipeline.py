@@ -141,10 +141,12 @@ def _run(
     if retry_failed:
         store.forget_failed(engine, ds)
     with engine.connect() as conn:
-        images_todo, points_todo = store.count_pending(conn, ds, precision)
+        # a geocoder that answers every image in SQL needs no distinct-coordinate count
+        images_todo, points_todo = store.count_pending(
+            conn, ds, precision, distinct=not gc.writes_in_database)
     summary = GeocodeSummary(dataset, gc.name, images_todo, points_todo)
-    progress.message(f"{dataset}: {images_todo:,} images to geocode at {points_todo:,} "
-                     "distinct coordinates")
+    progress.message(f"{dataset}: {images_todo:,} images to geocode" + (
+        "" if gc.writes_in_database else f" at {points_todo:,} distinct coordinates"))
     if images_todo == 0 and not _details_pending(engine, ds, details, gc):
         summary.seconds = time.monotonic() - started
         return summary

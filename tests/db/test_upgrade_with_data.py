@@ -4,8 +4,8 @@ same schema as a fresh database.
 Rows go in at the revision that introduces their table (0001: datasets, images,
 locations, address vectors, geocodes, partitioning sets, partitionings, cells, labels,
 models, runs...; 0002: the geocode cache; 0003: the hierarchy; 0004: boundaries; 0007:
-training; 0008: predictions; 0009: concepts; 0010: data keys), the database is upgraded
-one revision at a time, and every table's row count is compared with what went in.
+training; 0008: predictions; 0009: concepts; 0010: data keys; 0013: geonames), the
+database is upgraded one revision at a time, and every table's row count is compared with what went in.
 (0008 and 0009 replace ``predictions`` and ``concepts``/``concept_influence`` of 0001,
 which no release ever wrote: those get rows only after their new shape exists.)
 A ``labels_<set>`` view made at 0004 on the old ``image_labels`` table must not block
@@ -93,6 +93,19 @@ DATA: dict[str, list[str]] = {
         "mask_pixels, hit_pixels) VALUES (1, 3, 2, 0, 0.5, 0.25, 2.0, 10, 5)",
     ],
     "0010": ["UPDATE locations SET data_key = 'world-1'"],
+    "0013": [
+        "INSERT INTO locations (id, osm_key, osm_type, name, admin_level, rank_address) "
+        "VALUES (3, 'gn-a1:XX.01', 'G', 'Province', 4, 8), (4, 'gn:9', 'G', 'Village', NULL, "
+        "16), (5, 'ne:XXX', 'G', 'Xland', 2, 4)",
+        "INSERT INTO geonames_admins (key, level, country_code, name, source, location_id) "
+        "VALUES ('gn-a1:XX.01', 1, 'XX', 'Province', 'f', 3)",
+        "INSERT INTO geonames_places (key, geonameid, name, lat, lon, country_code, "
+        "admin1_code, source, location_id, admin1_location_id) "
+        "VALUES ('gn:9', 9, 'Village', 1, 1, 'XX', '01', 'f', 4, 3)",
+        "INSERT INTO geonames_countries (location_id, key, iso_a3, iso_a2, codes, source, "
+        f"area, geom) VALUES (5, 'ne:XXX', 'XXX', 'XX', ARRAY['XX'], 'f', 4, ST_Multi({POLY}))",
+        f"INSERT INTO geonames_country_parts (location_id, area, geom) VALUES (5, 4, {POLY})",
+    ],
 }
 
 # tables whose rows the history replaces on purpose (see the module docstring)
