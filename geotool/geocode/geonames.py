@@ -30,6 +30,7 @@ polygons are reloaded, and the geocoder is faster than the cache.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -244,12 +245,14 @@ def _records(conn: sa.Connection, ids: set[int]) -> dict[int, LocationRecord]:
 
 def make_geocoder(options: GeocoderOptions) -> GeoNamesGeocoder:
     """Registry factory for ``--geocoder geonames`` (geotool's own database); reads
-    ``city_km`` / ``admin_km`` from ``options.extra``."""
+    ``city_km`` / ``admin_km`` / ``coast_km`` from ``options.extra``; ``concurrency``
+    workers, at most one per CPU core."""
     from geotool.db.engine import get_engine
 
     params = GeonamesParams(
         city_km=float(options.extra.get("city_km", DEFAULT_CITY_KM)),
         admin_km=float(options.extra.get("admin_km", DEFAULT_ADMIN_KM)),
         coast_km=float(options.extra.get("coast_km", DEFAULT_COAST_KM)))
-    return GeoNamesGeocoder(get_engine(options.database_url), params,
-                            concurrency=max(1, min(options.concurrency, 64)))
+    # more workers than cores only queue up on the server
+    workers = max(1, min(options.concurrency, os.cpu_count() or 1))
+    return GeoNamesGeocoder(get_engine(options.database_url), params, concurrency=workers)
