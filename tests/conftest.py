@@ -31,7 +31,7 @@ from geotool.db.urls import libpq_url, with_database
 
 # Session fixtures shared by many modules live in plugins, so that each runs once per session
 # (a fixture imported into several test modules would run once per module).
-pytest_plugins = ["support.nominatim_fixtures"]
+pytest_plugins = ["support.nominatim_fixtures", "support.viewing_planet"]
 
 TEMPLATE = "geotool_test_template"
 

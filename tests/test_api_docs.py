@@ -21,7 +21,7 @@ def test_the_page_has_examples_of_every_stage() -> None:
     code = "\n".join(api_blocks())
     for stage in ("ingest_file", "geocode(", "build_partitioning", "train(", "predict(",
                   "evaluate(", "compute_concepts", "concept_report", "export_cells",
-                  "export_predictions"):
+                  "export_predictions", "export_qgis", "create_viewer", "explain_page"):
         assert stage in code, stage
 
 

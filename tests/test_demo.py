@@ -31,6 +31,8 @@ def nominatim_db(cluster: Any) -> Iterator[str]:
 def test_demo_end_to_end_and_resume(db_url: str, nominatim_db: str, tmp_path: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GEOTOOL_DATABASE_URL", db_url)  # Nominatim lands on the same server
+    monkeypatch.setenv("GEOTOOL_HOME", str(tmp_path / "home"))  # the QGIS project's service
+    monkeypatch.setenv("PGSERVICEFILE", str(tmp_path / "pg_service.conf"))  # and password
     config = DemoParams(seed=3, countries=2, photos=400, size=64, taus=(5, 10, 20),
                         s2_img_min=5, s2_img_maxes=(100, 50), nominatim_database=nominatim_db,
                         epochs=4, concept_images=24, workdir=tmp_path, database_url=db_url)
@@ -39,8 +41,9 @@ def test_demo_end_to_end_and_resume(db_url: str, nominatim_db: str, tmp_path: Pa
 
     assert [s.name for s in first.steps] == [
         "database", "synthetic world", "Nominatim import", "synthetic photos", "ingest",
-        "reverse geocoding", "partitionings", "training", "five-crop prediction",
-        "evaluation", "one photo", "concept influence"]
+        "reverse geocoding", "partitionings", "training", "alignment training",
+        "five-crop prediction", "evaluation", "one photo", "concept influence",
+        "QGIS project", "explain page"]
     assert not any(s.skipped for s in first.steps)
     assert progress.messages[0] == "[1] database …"  # each step reported as it starts
     assert "generating countries" in dict(progress.phases)  # and the stages' own phases
@@ -82,7 +85,7 @@ def test_demo_end_to_end_and_resume(db_url: str, nominatim_db: str, tmp_path: Pa
     skipped = {s.name for s in second.steps if s.skipped}
     assert skipped == {"synthetic world", "Nominatim import", "synthetic photos", "ingest",
                        "reverse geocoding", "partitionings", "training",
-                       "five-crop prediction", "concept influence"}
+                       "alignment training", "five-crop prediction", "concept influence"}
     assert second.evaluation.frame.equals(first.evaluation.frame)
     assert second.images == first.images
     assert second.partitionings == first.partitionings
@@ -119,6 +122,18 @@ def _check_learning(report: Any, engine: sa.Engine, workdir: Path) -> None:
     assert report.concepts is not None and report.concept_chart.is_file()
     assert "Concept influence of model demo_semp_model" in report.concepts_text
     assert (workdir / "models" / "demo_semp_model").is_dir()
+    align = report.models["demo_align_model"]  # the alignment family, λ > 0
+    assert {"acc_25km", "acc_750km", "loss_concept"} <= set(align)
+    assert align["acc_2500km"] >= align["acc_750km"] >= align["acc_25km"]
+    with engine.connect() as conn:
+        family = conn.execute(sa.text(
+            "SELECT family FROM models WHERE name = 'demo_align_model'")).scalar_one()
+    assert family == "align"
+    # the viewing steps: a project and a page, and the commands that open them
+    assert report.qgis_project == workdir / "demo.qgz" and report.qgis_project.is_file()
+    assert report.explain_page == workdir / "explain.html" and report.explain_page.is_file()
+    assert " cells, " in next(s.detail for s in report.steps if s.name == "explain page")
+    assert any(line.endswith(f"qgis {report.qgis_project}") for line in report.viewing)
 
 
 def test_demo_training_config_ships_with_geotool() -> None:
@@ -127,6 +142,8 @@ def test_demo_training_config_ships_with_geotool() -> None:
 
     config = load_train_config(training_config(DemoParams().train_config))
     assert config.backbone == "small_cnn" and config.epochs >= 1
+    align = load_train_config(training_config(DemoParams().align_config))
+    assert align.family == "align" and align.concept_lambda > 0
 
 
 def test_demo_rejects_bad_configuration(tmp_path: Path) -> None:
@@ -162,4 +179,5 @@ def test_a_step_is_one_entry(tmp_path: Path) -> None:
     names = [s.name for s in STEPS]
     assert len(set(names)) == len(names) and names[0] == "database"
     assert [s.name for s in STEPS if s.learning] == [
-        "training", "five-crop prediction", "evaluation", "one photo", "concept influence"]
+        "training", "alignment training", "five-crop prediction", "evaluation", "one photo",
+        "concept influence", "explain page"]

@@ -4,6 +4,7 @@ one photo (docs/concepts.md)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -165,9 +166,17 @@ def explain(
     model: ModelOption,
     mask: Annotated[Path | None, typer.Option(
         "--mask", help="Its label map (PNG, one concept id per pixel).")] = None,
-    output: Annotated[Path, typer.Option(
-        "--out", help="Figure PNG: photo, heat map, top-k pixels, ci bars.")
-    ] = Path("explanation.png"),
+    output: Annotated[Path | None, typer.Option(
+        "--out", help="Figure PNG: photo, heat map, top-k pixels, ci bars (default "
+                      "explanation.png when --html is not given).", show_default=False)
+    ] = None,
+    html_out: Annotated[Path | None, typer.Option(
+        "--html", help="Write ONE self-contained HTML page: the photo, the label path "
+                       "with probabilities, a map of the top cells, the heat map and the "
+                       "ci bars (no network needed to view it).", show_default=False)
+    ] = None,
+    top_k: Annotated[int, typer.Option(
+        "--top-k", help="Cells on the page's map (with --html).")] = 25,
     target_class: Annotated[int | None, typer.Option(
         "--target-class", help="Explain this class (default: the predicted one).")] = None,
     noise_samples: NoiseOption = 16,
@@ -183,9 +192,13 @@ def explain(
     device: DeviceOption = "cpu",
     database_url: DatabaseUrlOption = None,
 ) -> None:
-    """Explain one photo: write a figure and print its ci table.
+    """Explain one photo: write a figure (or an HTML page) and print its ci table.
 
-    Example: geotool concepts explain photo.jpg --model m1 --mask photo.png --out fig.png
+    With --html the page also shows the model's answer: the label path with the
+    probability at each level and a map of the top cells (and the true location when the
+    photo is in the database, whose label map is then used when --mask is not given).
+
+    Example: geotool concepts explain photo.jpg --model m1 --html photo.html
     """
     from geotool.explain.photo import PhotoParams, explain_photo
     from geotool.explain.segmenters import make_segmenter
@@ -196,6 +209,22 @@ def explain(
     params.validate()
     seg = make_segmenter(segmenter, names_file=seg_names, model_path=seg_model,
                          arch=seg_arch, device=device)
+    if html_out is not None:
+        from geotool.explain.page import ExplainPageParams, explain_page
+
+        explicit_seg = seg if (segmenter != "masks" or mask is not None) else None
+        with RichProgress(unit=" steps/s") as progress:
+            page = explain_page(get_engine(database_url), ExplainPageParams(
+                photo, model, html_out, mask=mask, top_k=top_k, influence=params.influence,
+                segmenter=explicit_seg), progress=progress)
+        out.print(f"{page.answer}")
+        out.print(f"page: {page.path} ({page.bytes / 1e6:.2f} MB, {page.cells} cells, "
+                  f"{page.concepts} concepts)" + (f"; error {page.error_km:,.1f} km"
+                                                  if page.error_km is not None else ""))
+        if output is None:
+            return
+    if params.out_png is None:
+        params = replace(params, out_png=Path("explanation.png"))
     result = explain_photo(get_engine(database_url), params, segmenter=seg)
     out.print(result.table(), highlight=False, markup=False)
     out.print(f"figure: {result.figure}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -119,3 +120,93 @@ def downgrade(
 
 def _hide(url: str) -> str:
     return shown_url(url)
+
+
+ServiceFileOption = Annotated[Path | None, typer.Option(
+    "--service-file", help="The libpq service file to write (default: $PGSERVICEFILE, "
+                           "else ~/.pg_service.conf).", show_default=False)]
+
+viewer_app = typer.Typer(
+    help="Read-only login roles for people who look at the data in QGIS or psql."
+    "\n\nExample: geotool db viewer create anna && geotool db viewer drop anna",
+    no_args_is_help=True)
+app.add_typer(viewer_app, name="viewer")
+
+
+@app.command("service")
+@friendly_errors
+def service(
+    name: Annotated[str, typer.Argument(help="Service name.")] = "geotool",
+    service_file_: ServiceFileOption = None,
+    database_url_: DatabaseUrlOption = None,
+) -> None:
+    """Write a PostgreSQL service entry (pg_service.conf) for the current database.
+
+    The password goes into a pgpass file readable only by you; QGIS and psql then
+    connect with the service name alone (`psql service=geotool`).
+
+    Example: geotool db service geotool
+    """
+    from geotool.db.viewer import service_file, write_service
+
+    entry = write_service(name, database_url(database_url_), path=service_file_)
+    out.print(f"service {entry.name!r} → {entry.user}@{entry.host}:{entry.port}/"
+              f"{entry.dbname} in {service_file(service_file_)}"
+              + (f" (password in {entry.passfile}, mode 600)" if entry.passfile else ""))
+
+
+@viewer_app.command("create")
+@friendly_errors
+def viewer_create(
+    name: Annotated[str, typer.Argument(help="Role name (lower case, digits, _).")],
+    service_file_: ServiceFileOption = None,
+    database_url_: DatabaseUrlOption = None,
+) -> None:
+    """Create a read-only login role with a generated password and a service entry.
+
+    It may SELECT the views and the viewing tables of this database and nothing else.
+
+    Example: geotool db viewer create anna
+    """
+    from geotool.db.engine import get_engine
+    from geotool.db.viewer import ViewerParams, create_viewer
+
+    done = create_viewer(get_engine(database_url_),
+                         ViewerParams(name, service_file=service_file_))
+    entry = done.service
+    assert entry is not None
+    out.print(f"viewer {done.name!r} may read {done.relations} relations of database "
+              f"{done.database!r}; service {entry.name!r} in {done.service_file}"
+              + (f", password in {entry.passfile} (mode 600)" if entry.passfile else ""))
+
+
+@viewer_app.command("drop")
+@friendly_errors
+def viewer_drop(
+    name: Annotated[str, typer.Argument(help="Viewer role name.")],
+    service_file_: ServiceFileOption = None,
+    database_url_: DatabaseUrlOption = None,
+) -> None:
+    """Drop a viewer role and remove its service entry and password file.
+
+    Example: geotool db viewer drop anna
+    """
+    from geotool.db.engine import get_engine
+    from geotool.db.viewer import ViewerParams, drop_viewer
+
+    done = drop_viewer(get_engine(database_url_), ViewerParams(name, service_file=service_file_))
+    out.print(f"viewer {done.name!r} dropped")
+
+
+@viewer_app.command("list")
+@friendly_errors
+def viewer_list(database_url_: DatabaseUrlOption = None) -> None:
+    """List the viewer roles.
+
+    Example: geotool db viewer list
+    """
+    from geotool.db.engine import get_engine
+    from geotool.db.viewer import list_viewers
+
+    for name in list_viewers(get_engine(database_url_)):
+        out.print(name)

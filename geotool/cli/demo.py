@@ -78,6 +78,8 @@ def demo(
     if report.concepts_text:
         out.print(report.concepts_text)
         out.print(f"concept chart: {report.concept_chart}")
+    if report.viewing:
+        out.print("look at it:\n" + "\n".join(f"  {line}" for line in report.viewing))
     out.print("Next: geotool partitions show demo_semp · "
               "geotool export cells demo_semp --format gpkg --out demo_cells.gpkg · "
               "geotool evaluate --model demo_semp_model --model demo_s2_model · "

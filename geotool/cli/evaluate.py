@@ -28,6 +28,12 @@ def evaluate(
     combine: Annotated[str | None, typer.Option(
         "--combine", help="Use the prediction run with this combination (mean or max).",
         show_default=False)] = None,
+    top_k: Annotated[int | None, typer.Option(
+        "--top-k", help="Use the prediction run with this top-k (top-5 accuracy needs "
+        "k >= 5; a smaller k shows it as missing).", show_default=False)] = None,
+    resize: Annotated[int | None, typer.Option(
+        "--resize", help="Use the prediction run with this shortest-edge resize.",
+        show_default=False)] = None,
     baselines: Annotated[bool, typer.Option(
         "--baselines/--no-baselines", help="Most frequent class, random class, oracle.")
     ] = True,
@@ -49,9 +55,12 @@ def evaluate(
     if fmt not in FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
     params = EvaluateParams(models=tuple(model), dataset=dataset, split=split, strict=strict,
-                            crops=crops, combine=combine, baselines=baselines)
+                            crops=crops, combine=combine, top_k=top_k, resize=resize,
+                            baselines=baselines)
     params.validate()
     table = run_evaluate(get_engine(database_url), params)
+    for warning in table.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if fmt == "table":
         out.print(rich_table(table))
         return

@@ -18,21 +18,26 @@ app = typer.Typer(help="List and inspect trained models.\n\nExample: geotool mod
 @app.command("list")
 @friendly_errors
 def list_(database_url: DatabaseUrlOption = None) -> None:
-    """The models with their set, backbone, status and best validation loss.
+    """The models with their family, set (or dataset), backbone, status and best validation
+    loss.
 
     Example: geotool models list
     """
     from geotool.learn.registry import list_models
 
-    table = Table("name", "set", "backbone", "classes", "status", "best val loss",
-                  "coarsest acc", "updated")
+    table = Table("name", "family", "set / dataset", "backbone", "classes / concepts",
+                  "status", "best val loss", "coarsest acc / 750 km", "updated")
     for m in list_models(get_engine(database_url)):
         metrics = m.metrics or {}
-        coarse = f"acc_l{len(m.n_classes) - 1}"
-        table.add_row(m.name, (m.set_name or "-") + ("" if m.set_id else " (rebuilt/gone)"),
-                      m.backbone, "/".join(map(str, m.n_classes)), m.status,
+        if m.family == "align":
+            where = str(m.params.get("dataset", "-")) + ("" if m.dataset_id else " (gone)")
+            size, key = f"{len(m.concepts or [])} concepts", "acc_750km"
+        else:
+            where = (m.set_name or "-") + ("" if m.set_id else " (rebuilt/gone)")
+            size, key = "/".join(map(str, m.n_classes)), f"acc_l{len(m.n_classes) - 1}"
+        table.add_row(m.name, m.family, where, m.backbone, size, m.status,
                       f"{metrics['loss']:.4f}" if "loss" in metrics else "-",
-                      f"{metrics[coarse]:.3f}" if coarse in metrics else "-",
+                      f"{metrics[key]:.3f}" if key in metrics else "-",
                       str(m.updated_at)[:19])
     out.print(table)
 
@@ -43,7 +48,8 @@ def show(
     name: Annotated[str, typer.Argument(help="Name of the model.")],
     database_url: DatabaseUrlOption = None,
 ) -> None:
-    """A model's set, classes, checkpoints, best metrics and configuration.
+    """A model's set and classes (or dataset and concepts), checkpoints, best metrics and
+    configuration.
 
     Example: geotool models show m1
     """
@@ -52,9 +58,15 @@ def show(
     with get_engine(database_url).connect() as conn:
         m = get_model(conn, name)
         curve = validation_curve(conn, m.id)
-    out.print(f"[bold]{m.name}[/] ({m.backbone}) on set {m.set_name}"
-              f"{'' if m.set_id else ' — the set was rebuilt or dropped since'}; "
-              f"classes per level {m.n_classes}, fingerprint {(m.class_fingerprint or '')[:12]}")
+    if m.family == "align":
+        out.print(f"[bold]{m.name}[/] (alignment model, {m.backbone}) on dataset "
+                  f"{m.params.get('dataset')}{'' if m.dataset_id else ' — dropped since'}; "
+                  f"λ = {m.params.get('concept_lambda')}, {len(m.concepts or [])} concepts: "
+                  + ", ".join(m.concepts or []))
+    else:
+        out.print(f"[bold]{m.name}[/] ({m.backbone}) on set {m.set_name}"
+                  f"{'' if m.set_id else ' — the set was rebuilt or dropped since'}; classes "
+                  f"per level {m.n_classes}, fingerprint {(m.class_fingerprint or '')[:12]}")
     out.print(f"status {m.status}; best step {m.best_step}; best checkpoint "
               f"{m.checkpoint_path}; last checkpoint {m.last_checkpoint_path}")
     if m.metrics:

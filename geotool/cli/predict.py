@@ -36,7 +36,9 @@ def predict(
     resize: ResizeOption = None,
     device: Annotated[str, typer.Option(
         "--device", help="auto (CUDA when present), cpu, cuda, cuda:1 …")] = "auto",
-    amp: Annotated[bool, typer.Option("--amp/--no-amp", help="fp16 autocast on CUDA.")] = True,
+    amp: Annotated[bool, typer.Option(
+        "--amp/--no-amp", help="Autocast on CUDA: bf16 where the GPU has it, else fp16.")
+    ] = True,
     workers: Annotated[int, typer.Option("--workers", help="Photo decoding processes.")] = 0,
     retry_failed: Annotated[bool, typer.Option(
         "--retry-failed", help="Try photos again that a previous run could not read.")] = False,

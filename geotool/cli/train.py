@@ -1,4 +1,5 @@
-"""``geotool train``: train the multi-partitioning classifier on a partitioning set."""
+"""``geotool train``: train a model of either family — the multi-partitioning classifier on
+a partitioning set, or the concept-aware image–GPS alignment model on a dataset."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from geotool.db.engine import get_engine
 @friendly_errors
 def train(
     partitions: Annotated[str | None, typer.Option(
-        help="Partitioning set to learn (one head per level).")] = None,
+        help="Classifier: partitioning set to learn (one head per level).")] = None,
+    dataset: Annotated[str | None, typer.Option(
+        help="Alignment model (family = \"align\" in --config): dataset whose photos and "
+             "coordinates it learns.")] = None,
     name: Annotated[str | None, typer.Option(help="Name of the model.")] = None,
     config: Annotated[Path | None, typer.Option(
         "--config", help="TOML file of training settings (flags override it).")] = None,
@@ -47,11 +51,23 @@ def train(
         help="Stop when more than this share of images is bad (default 0.01).")] = None,
     tensorboard: Annotated[Path | None, typer.Option(
         help="Also write TensorBoard event files to this folder.")] = None,
+    pretrained: Annotated[bool | None, typer.Option(
+        "--pretrained/--no-pretrained",
+        help="Start the backbone from its packaged ImageNet weights (efficientnet_lite0).")
+    ] = None,
+    concept_lambda: Annotated[float | None, typer.Option(
+        help="Alignment model: weight λ of the concept loss (0 = GeoCLIP-style baseline).")
+    ] = None,
+    concept_supervision: Annotated[float | None, typer.Option(
+        help="Alignment model: weight μ of the concept-truth loss (masks, climates).")
+    ] = None,
     database_url: DatabaseUrlOption = None,
 ) -> None:
-    """Train a model: a CNN backbone with one linear head per level of a partitioning set.
+    """Train a model: a classifier (a CNN backbone with one linear head per level of a
+    partitioning set, --partitions) or, with family = "align" in the --config file, the
+    concept-aware image–GPS alignment model (--dataset; GeoCLIP's defaults: Adam 3e-5).
 
-    Defaults are the paper's (SGD lr 0.01, momentum 0.9, weight decay 1e-4, 15 epochs,
+    Classifier defaults are the paper's (SGD lr 0.01, momentum 0.9, weight decay 1e-4, 15 epochs,
     batch 200, validation every 512,000 images, best = lowest validation loss); a
     --config file and then flags override them. Progress shows images/s, loss, learning
     rate and ETA; curves go to the training_metrics table. Several GPUs or machines: run
@@ -62,6 +78,8 @@ def train(
     Example: geotool train --partitions semp_50_75_100 --name r50 --backbone resnet50
 
     Example: geotool train --name r50 --resume
+
+    Example: geotool train --config training/align_synthetic.toml --dataset demo --name align1
     """
     from geotool.cli.progress import RichProgress
     from geotool.learn.config import load_train_config
@@ -69,12 +87,14 @@ def train(
     from geotool.learn.train import train as run_training
 
     overrides: dict[str, Any] = {
-        "partitions": partitions, "name": name, "backbone": backbone, "epochs": epochs,
+        "partitions": partitions, "dataset": dataset, "name": name, "backbone": backbone,
+        "epochs": epochs,
         "batch_size": batch_size, "lr": lr, "image_size": image_size, "workers": workers,
         "device": device, "amp": amp, "seed": seed,
         "weights": str(weights) if weights else None, "init_from": init_from,
         "checkpoint_dir": str(checkpoint_dir) if checkpoint_dir else None,
-        "max_steps": max_steps, "max_bad_share": max_bad_share,
+        "max_steps": max_steps, "max_bad_share": max_bad_share, "pretrained": pretrained,
+        "concept_lambda": concept_lambda, "concept_supervision": concept_supervision,
         "tensorboard": str(tensorboard) if tensorboard else None}
     params = TrainParams(load_train_config(config, **overrides), resume=resume, force=force)
     params.validate()
@@ -88,7 +108,13 @@ def train(
     out.print(f"[bold]{result.model_name}[/]: {result.steps:,} steps, "
               f"{result.images_seen:,} images, {result.seconds:,.0f} s; "
               f"{result.bad_images} bad images skipped")
-    if result.best_metrics:
+    if result.best_metrics and "acc_l0" not in result.best_metrics:
+        m = result.best_metrics
+        out.print(f"best validation loss {m['loss']:.4f} (InfoNCE {m['loss_nce']:.4f}, "
+                  f"concept {m['loss_concept']:.4f}); within 25/200/750/2500 km "
+                  f"{m['acc_25km']:.3f}/{m['acc_200km']:.3f}/{m['acc_750km']:.3f}/"
+                  f"{m['acc_2500km']:.3f}")
+    elif result.best_metrics:
         m = result.best_metrics
         levels = sorted(int(k[5:]) for k in m if k.startswith("acc_l"))
         accs = ", ".join(f"level {k} {m[f'acc_l{k}']:.3f}" for k in levels)

@@ -278,7 +278,8 @@ class ImageClasses(Base):
 
 # --------------------------------------------------------------------------- learn
 class Model(Base):
-    """A trained model: its partitioning set, architecture, parameters and checkpoints.
+    """A trained model: its family, partitioning set (classifier) or dataset (alignment
+    model), architecture, parameters and checkpoints.
 
     ``set_id`` goes NULL when the set is rebuilt or dropped; ``set_name``,
     ``class_fingerprint`` and ``classes`` (migration 0007) keep what the model predicts,
@@ -309,6 +310,14 @@ class Model(Base):
     run_id: Mapped[int | None] = mapped_column(
         sa.BigInteger, sa.ForeignKey("runs.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+    # migration 0018: two model families; an alignment model's dataset and concept names
+    family: Mapped[str] = mapped_column(sa.Text, server_default="classifier")
+    dataset_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("datasets.id", ondelete="SET NULL"))
+    concepts: Mapped[list[str] | None] = mapped_column(JSONB)
+
+    __table_args__ = (sa.CheckConstraint("family IN ('classifier', 'align')",
+                                         name="family_known"),)
 
 
 class TrainingMetric(Base):
@@ -352,17 +361,23 @@ class ShardIndex(Base):
 
 
 class PredictionRun(Base):
-    """One set of prediction parameters for a model (migration 0008); predicting again
-    with the same parameters resumes it (images already predicted are skipped)."""
+    """One set of prediction parameters for a model's weights (migration 0008; the
+    checkpoint's SHA-256 and the AMP mode joined the key in 0012); predicting again
+    with the same parameters and weights resumes it (images already predicted are skipped)."""
 
     __tablename__ = "prediction_runs"
     __table_args__ = (
-        sa.UniqueConstraint("model_id", "crops", "combine", "top_k", "resize"),
+        # named: the convention's name would exceed PostgreSQL's 63 characters
+        sa.UniqueConstraint("model_id", "checkpoint_sha256", "amp", "crops", "combine",
+                            "top_k", "resize", name="uq_prediction_runs_weights_params"),
         sa.CheckConstraint("combine IN ('mean', 'max')", name="combine_known"),
         sa.CheckConstraint("crops IN (1, 5)", name="crops_known"),
     )
     id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(), primary_key=True)
     model_id: Mapped[int] = mapped_column(sa.ForeignKey("models.id", ondelete="CASCADE"))
+    # SHA-256 of the checkpoint file whose weights answered ('' before migration 0012)
+    checkpoint_sha256: Mapped[str] = mapped_column(sa.Text, server_default="")
+    amp: Mapped[str] = mapped_column(sa.Text, server_default="")  # off | fp16 | bf16
     crops: Mapped[int] = mapped_column(sa.SmallInteger)
     combine: Mapped[str] = mapped_column(sa.Text)
     top_k: Mapped[int] = mapped_column(sa.SmallInteger)
@@ -484,7 +499,8 @@ class ConceptImage(Base):
     __tablename__ = "concept_images"
     __table_args__ = (
         sa.CheckConstraint(
-            "status IN ('ok', 'missing_mask', 'size_mismatch', 'unreadable', 'unlabelled')",
+            "status IN ('ok', 'missing_mask', 'size_mismatch', 'unreadable', 'unlabelled', "
+            "'nonfinite')",
             name="status_known"),
     )
     run_id: Mapped[int] = mapped_column(

@@ -8,12 +8,16 @@
 - ``pipeline``: the resumable pass over a dataset split, written to PostGIS by COPY.
 - ``report``: Tables 3/4, the bar chart, Spearman against a synthetic design.
 - ``photo``: one photo explained, as a figure and a table.
+- ``page``: one photo explained as a self-contained HTML page with the model's answer on
+  a map (docs/viewing.md).
 
 The stages: ``pipeline.compute_concepts(engine, ConceptParams, *, progress)``,
-``report.concept_report(engine, ReportParams)`` and ``photo.explain_photo(engine,
-PhotoParams)``. docs/concepts.md describes the method and the tables.
+``report.concept_report(engine, ReportParams)``, ``photo.explain_photo(engine,
+PhotoParams)`` and ``page.explain_page(engine, ExplainPageParams, *, progress)``.
+docs/concepts.md describes the method and the tables.
 """
 
 __all__ = [
-    "attributions", "influence", "photo", "pipeline", "preprocess", "report", "segmenters"
+    "attributions", "influence", "page", "photo", "pipeline", "preprocess", "report",
+    "segmenters"
 ]

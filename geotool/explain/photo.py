@@ -72,6 +72,7 @@ class PhotoExplanation:
     scores: list[ConceptScore]  # by ci, highest first
     heat: NDArray[np.float32] = field(repr=False)
     figure: Path | None = None
+    model_input: NDArray[np.uint8] | None = field(default=None, repr=False)  # [H, W, 3]
 
     def table(self) -> str:
         lines = [f"{self.photo}: explained class {self.target_class} "
@@ -125,7 +126,7 @@ def explain_photo(engine: Engine, params: PhotoParams, *, progress: Progress = N
     target, predicted = int(expl.targets[0]), int(expl.predicted[0])
     result = PhotoExplanation(Path(photo), target, level.labels[target], predicted,
                               level.labels[predicted], rows.k, scores,
-                              expl.maps[0].cpu().numpy())
+                              expl.maps[0].cpu().numpy(), model_input=prepared)
     if out_png is not None:
         result.figure = _figure(result, prepared, Path(out_png))
     return result

@@ -8,10 +8,12 @@ image's outcome, explained class, predicted class and great-circle error go to
 ``concept_images``. Both are written per batch in one transaction, so a crash or SIGKILL
 loses at most the batch in flight.
 
-Resumable: the parameters of a run (model, dataset, split, explanation options, k, β,
-minimum size, segmenter, input geometry) are stored once in ``concept_runs`` under their
-SHA-256; running again with the same parameters picks the same row and skips every image
-that already has a ``concept_images`` row. Other parameters make a new concept run.
+Resumable: the parameters of a run (model, the checkpoint file's SHA-256 and the
+autocast mode, dataset, split, explanation options, k, β, minimum size, segmenter, input
+geometry) are stored once in ``concept_runs`` under their SHA-256 (new weights under the
+same checkpoint path are a new run); running again with the same parameters picks the
+same row and skips every image that already has a ``concept_images`` row. Other
+parameters make a new concept run.
 """
 
 from __future__ import annotations
@@ -51,12 +53,15 @@ from geotool.progress import NO_PROGRESS, Progress
 
 #: Label value that pixels of a segmenter's ignored values (ADE20k's 0) are mapped to.
 IGNORED = -1
+NONFINITE_DETAIL = ("the explanation map holds NaN or infinity (under fp16 autocast the "
+                    "gradients can overflow); no concept rows written")
 
 
 @dataclass(frozen=True)
 class InfluenceParams:
     """How concept influence is computed, for a dataset pass and for one photo (all but
-    ``batch_size``/``device``/``limit``/``amp`` are recorded and define the run)."""
+    ``batch_size``/``device``/``limit`` are recorded and define the run; ``amp`` as the
+    autocast it resolves to on the device)."""
 
     explain: ExplainParams = field(default_factory=ExplainParams)
     k: int | None = None  # None: 1000 at 224x224, scaled with the pixel count
@@ -232,6 +237,9 @@ class ExplainSession:
         from geotool.learn.predict import pick_device
 
         self.device = pick_device(options.device)  # names a bad --device, as predict does
+        from geotool.learn.inference import amp_mode
+
+        self.amp = amp_mode(self.device, options.amp)  # off | fp16 | bf16 (recorded)
         self.model = loaded.model.to(self.device).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
@@ -247,8 +255,16 @@ class ExplainSession:
                              targets=targets, keep_attributions=keep_attributions,
                              amp=self.options.amp)
         labels = torch.from_numpy(np.stack(masks)).to(self.device)
-        rows = concept_influence(expl.maps, labels, k=self.k, betas=self.options.betas,
+        # a map holding NaN/inf has no meaningful top k (NaN ranks first): such images get
+        # no rows (the caller records them as 'nonfinite'); zeros stand in for the others'
+        # computation only
+        finite = nonfinite_free(expl.maps)
+        maps = expl.maps if bool(finite.all()) else torch.where(
+            finite.view(-1, 1, 1), expl.maps, torch.zeros_like(expl.maps))
+        rows = concept_influence(maps, labels, k=self.k, betas=self.options.betas,
                                  min_size=self.options.min_size, ignore=(IGNORED,))
+        if not bool(finite.all()):
+            rows = rows.select(finite[rows.image])
         return expl, rows
 
 
@@ -290,7 +306,10 @@ def compute_concepts(engine: Engine, params: ConceptParams, *,
     if options.explain.target == "true":
         _check_true_classes(engine, model_name, loaded)
     session = ExplainSession(loaded, options)
-    recorded = {"model": model_name, "checkpoint": checkpoint, "dataset": dataset,
+    # keyed by the weights' content and the autocast, not the checkpoint's path: a
+    # `train --resume` that replaces best.pt makes a new concept run (issue 17)
+    recorded = {"model": model_name, "checkpoint": checkpoint,
+                "checkpoint_sha256": loaded.sha256, "amp": session.amp, "dataset": dataset,
                 "split": split, **options.recorded(),
                 "geometry": session.geometry.to_dict(), "segmenter": segmenter.describe()}
     with engine.begin() as conn:
@@ -375,7 +394,11 @@ def _one_batch(engine: Engine, session: ExplainSession, segmenter: Segmenter,
         plat, plon = level.lat[pred], level.lon[pred]
         err = haversine_km(np.array([g.lat for g in good]), np.array([g.lon for g in good]),
                            plat, plon)
+        finite = nonfinite_free(expl.maps).cpu().numpy()
         for i, item in enumerate(good):
+            if not finite[i]:
+                problems.append((item, MaskProblem("nonfinite", NONFINITE_DETAIL)))
+                continue
             image_rows.append((concept_run_id, item.ref.id, "ok", None,
                                int(expl.targets[i]), int(pred[i]), float(plat[i]),
                                float(plon[i]), float(err[i]), rows.k, geometry.crop,
@@ -400,5 +423,14 @@ def _one_batch(engine: Engine, session: ExplainSession, segmenter: Segmenter,
                   ("run_id", "image_id", "status", "detail", "target_class",
                    "predicted_class", "pred_lat", "pred_lon", "error_km", "k", "height",
                    "width"), image_rows)
-    summary.images_explained += len(good)
+    summary.images_explained += len(good) - summary_nonfinite(problems)
     return len(ci_rows)
+
+
+def summary_nonfinite(problems: Sequence[tuple[_Todo, MaskProblem]]) -> int:
+    return sum(1 for _, p in problems if p.status == "nonfinite")
+
+
+def nonfinite_free(maps: torch.Tensor) -> torch.Tensor:
+    """``[B]`` bool: the explanation maps without NaN or infinity."""
+    return torch.isfinite(maps.flatten(1)).all(dim=1)

@@ -3,11 +3,12 @@
 :func:`concept_report` reads one concept run of a model (the newest by default) through
 ``sql/explain/concepts_report.sql`` and returns, per error interval, every concept seen in at
 least ``min_images`` images with its median and mean ci (Table 3 shows the ten highest
-and ten lowest), the dilation difference per concept (median ci with β minus without,
-over all images; Table 4), optionally a bar chart PNG (Figure 4), and — when the
-photos come from the synthetic planet — the Spearman correlation between each concept's
-median ci and its designed informativeness (the number of levels ``design.json`` lists
-for it; 0 for the uninformative ones).
+and ten lowest), the dilation difference per concept and error interval (median ci with
+β minus without, over the images of that interval, so photos beyond the last edge — >
+2500 km by default — are not in it, as in the paper's Table 4), optionally a bar chart
+PNG (Figure 4), and — when the photos come from the synthetic planet — the Spearman
+correlation between each concept's median ci and its designed informativeness (the
+number of levels ``design.json`` lists for it; 0 for the uninformative ones).
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ class DilationRow:
     n_images: int
     median_ci_0: float
     median_ci_beta: float
+    lower_km: float = 0.0  # the error interval [lower_km, upper_km) the medians are over
+    upper_km: float = math.inf
 
     @property
     def difference(self) -> float:
@@ -200,18 +203,23 @@ def concept_report(engine: Engine, params: ReportParams, *,
             raise GeotoolError(f"concept run {concept_run_id} has β {betas}, not {beta}")
         intervals = _stats(conn, concept_run_id, beta, bounds, min_images)
         overall = _stats(conn, concept_run_id, beta, [(0.0, math.inf)], min_images)[0]
+        # Table 4: per error interval, median ci with β against without, same images
+        # (eligibility is decided on the undilated mask, so both are over one photo set)
         dilation: list[DilationRow] = []
-        base = {s.concept: s for s in
-                _stats(conn, concept_run_id, 0, [(0.0, math.inf)], min_images)[0].rows} \
-            if 0 in betas else {}
+        base = ({(t.lower_km, s.concept): s for t in
+                 _stats(conn, concept_run_id, 0, bounds, min_images) for s in t.rows}
+                if 0 in betas else {})
         for b in betas:
             if b == 0 or not base:
                 continue
-            for s in _stats(conn, concept_run_id, b, [(0.0, math.inf)], min_images)[0].rows:
-                if s.concept in base:
-                    dilation.append(DilationRow(s.concept, b, s.n_images,
-                                                base[s.concept].median_ci, s.median_ci))
-        dilation.sort(key=lambda d: (d.beta, -d.difference))
+            for t in _stats(conn, concept_run_id, b, bounds, min_images):
+                for s in t.rows:
+                    if (t.lower_km, s.concept) in base:
+                        dilation.append(DilationRow(
+                            s.concept, b, s.n_images,
+                            base[(t.lower_km, s.concept)].median_ci, s.median_ci,
+                            t.lower_km, t.upper_km))
+        dilation.sort(key=lambda d: (d.beta, d.lower_km, -d.difference))
     report = ConceptReport(model_name, concept_run_id, run_params, beta, min_images,
                            intervals, overall, dilation)
     if design is not None:
@@ -293,10 +301,11 @@ def format_report(report: ConceptReport, top: int = 10) -> str:
                      if b else "")
             lines.append(f"  {left}   {right}")
     if report.dilation:
-        lines.append("\nDilation (median ci with β minus without, all images):")
+        lines.append("\nDilation (median ci with β minus without, per error interval):")
         for d in report.dilation:
-            lines.append(f"  β={d.beta:<3} {d.concept:<28} {d.median_ci_0:7.2f} -> "
-                         f"{d.median_ci_beta:7.2f}  ({d.difference:+.2f})")
+            span = IntervalTable(d.lower_km, d.upper_km, []).label
+            lines.append(f"  β={d.beta:<3} {span:<18} {d.concept:<28} {d.median_ci_0:7.2f} "
+                         f"-> {d.median_ci_beta:7.2f}  ({d.difference:+.2f})")
     if report.design is not None:
         score = informativeness(report.design)
         rho = "n/a" if report.spearman is None or math.isnan(report.spearman) \

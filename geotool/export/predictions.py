@@ -106,7 +106,7 @@ def prediction_rows(engine: Engine, model_name: str, dataset: str | None = None,
         if ds is None:
             raise GeotoolError(f"no dataset {dataset!r} for model {model_name!r}; "
                                "pass --dataset NAME")
-        run = pick_prediction_run(conn, model, int(ds), split, crops, combine)
+        run = pick_prediction_run(conn, model, int(ds), split, crops, combine).id
 
     def rows() -> Iterator[dict[str, Any]]:
         with engine.connect() as conn:

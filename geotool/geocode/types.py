@@ -1,4 +1,5 @@
-"""The values every geocoder produces, whatever its backend.
+"""The values every geocoder produces, whatever its backend; the ``Geocoder`` base and the
+``GeocoderOptions`` its factory takes (here, below every geocoder and the registry).
 
 A geocoder turns coordinates into address vectors R(x): locations ordered finest first
 (postcodes dropped). Storage (``geotool.geocode.store``) writes them to ``locations`` and
@@ -11,14 +12,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from geotool.errors import InvalidValueError
+from geotool.progress import NO_PROGRESS, Progress
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
-
-    from geotool.progress import Progress
 
 Status = Literal["ok", "unplaceable", "failed"]
 
@@ -83,6 +83,35 @@ class PendingCounts:
     ok: int = 0
     unplaceable: int = 0
     batches: int = 0
+
+
+@dataclass(frozen=True)
+class GeocoderOptions:
+    """Everything a geocoder factory may need; each factory uses what applies to it."""
+
+    database_url: str | None = None  # geotool's database (bulk/boundaries read from it)
+    nominatim_url: str | None = None  # HTTP endpoint
+    nominatim_dsn: str | None = None  # in-process: Nominatim's DATABASE_DSN (pgsql:...)
+    nominatim_project_dir: str | None = None
+    concurrency: int = 8
+    simplify: float = 0.0
+    user_agent: str = "geotool"
+    timeout: float = 30.0
+    retries: int = 5
+    progress: Progress = NO_PROGRESS  # messages for the user (e.g. a warning)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidValueError` naming the first value out of range."""
+        if self.concurrency < 1:
+            raise InvalidValueError(f"--concurrency must be at least 1, not {self.concurrency}")
+        if self.timeout <= 0:
+            raise InvalidValueError(f"--timeout must be more than 0 seconds, not {self.timeout}")
+        if self.retries < 0:
+            raise InvalidValueError(f"--retries must be 0 or more, not {self.retries}")
+        if self.simplify < 0:
+            raise InvalidValueError(f"--simplify must be 0 or more degrees, not {self.simplify}")
+
 
 
 class Geocoder(ABC):

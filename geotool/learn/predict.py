@@ -36,14 +36,15 @@ from geotool.learn.geodesy import haversine_km
 from geotool.learn.inference import (
     BatchAnswer,
     CropTransform,
+    amp_mode,
     answer_from_probs,
     check_options,
-    default_resize,
+    finite_rows,
     level_probabilities,
-    normalisation,
     read_image,
 )
 from geotool.learn.lookup import ReadyModel, ready_model
+from geotool.learn.view import normalisation, view_resize
 from geotool.progress import NO_PROGRESS, Progress
 
 PREDICTION_COLUMNS = ("prediction_run_id", "image_id", "mode", "level", "cell_id",
@@ -52,14 +53,18 @@ PREDICTION_COLUMNS = ("prediction_run_id", "image_id", "mode", "level", "cell_id
 PREDICTION_TYPES = ("int4", "int8", "text", "int2", "int8", "int4", "float8", "float8",
                     "float8", "float8", "float8", "int4[]", "float4[]", "float8")
 SCHEMA = "geotool.predict-image/1"
+NONFINITE_REASON = ("the model gave non-finite probabilities (NaN or infinity) for this "
+                    "photo; no answer stored (check the checkpoint, or predict with --no-amp)")
 
 
 @dataclass(frozen=True)
 class PredictParams:
     """Predict the photos of ``dataset`` (one ``split``, or all with None) with model
-    ``model``, and how. ``resize`` None: ``default_resize(model image size)``; ``device``
-    ``auto``: CUDA when available, else CPU; ``retry_failed`` tries photos again that a
-    previous run could not read."""
+    ``model``, and how. ``resize`` None: the checkpoint's view (its ``val_resize``, else
+    ``default_resize(model image size)``; :func:`geotool.learn.view.view_resize`);
+    ``device`` ``auto``: CUDA when available, else CPU; ``amp``: autocast on CUDA, bf16
+    where the GPU has it, else fp16; ``retry_failed`` tries photos again that a previous
+    run could not read."""
 
     model: str
     dataset: str
@@ -132,29 +137,34 @@ def pick_device(name: str) -> torch.device:
 def crop_transform(ready: ReadyModel, options: PredictParams) -> CropTransform:
     size = ready.loaded.image_size
     mean, std = normalisation(ready.loaded.config)
-    return CropTransform(size, options.resize or default_resize(size), options.crops,
-                         mean, std)
+    return CropTransform(size, options.resize or view_resize(size, ready.loaded.config),
+                         options.crops, mean, std)
 
 
 def _prediction_run(conn: Connection, ready: ReadyModel, options: PredictParams,
-                    transform: CropTransform) -> int:
+                    transform: CropTransform, amp: str) -> int:
+    """The run of these parameters *and these weights* (the checkpoint's SHA-256) and AMP
+    mode: a ``train --resume`` that replaces ``best.pt`` makes the next prediction a new
+    run instead of mixing old and new answers (migration 0012)."""
     params = {"crops": options.crops, "combine": options.combine, "top_k": options.top_k,
               "resize": transform.resize, "image_size": transform.size,
               "normalize": {"mean": list(transform.mean), "std": list(transform.std)},
-              "checkpoint": str(ready.loaded.path), "fingerprint": ready.classes.fingerprint}
+              "checkpoint": str(ready.loaded.path), "checkpoint_sha256": ready.loaded.sha256,
+              "amp": amp, "fingerprint": ready.classes.fingerprint}
     import json
 
+    key = {"m": ready.row.id, "h": ready.loaded.sha256, "amp": amp, "c": options.crops,
+           "comb": options.combine, "k": options.top_k, "r": transform.resize}
     conn.execute(sa.text(
-        "INSERT INTO prediction_runs (model_id, crops, combine, top_k, resize, image_size, "
-        "params) VALUES (:m, :c, :comb, :k, :r, :s, CAST(:p AS jsonb)) "
-        "ON CONFLICT (model_id, crops, combine, top_k, resize) DO NOTHING"),
-        {"m": ready.row.id, "c": options.crops, "comb": options.combine, "k": options.top_k,
-         "r": transform.resize, "s": transform.size, "p": json.dumps(params)})
+        "INSERT INTO prediction_runs (model_id, checkpoint_sha256, amp, crops, combine, top_k, "
+        "resize, image_size, params) VALUES (:m, :h, :amp, :c, :comb, :k, :r, :s, "
+        "CAST(:p AS jsonb)) ON CONFLICT (model_id, checkpoint_sha256, amp, crops, combine, "
+        "top_k, resize) DO NOTHING"),
+        {**key, "s": transform.size, "p": json.dumps(params)})
     return int(conn.execute(sa.text(
-        "SELECT id FROM prediction_runs WHERE model_id = :m AND crops = :c AND combine = :comb "
-        "AND top_k = :k AND resize = :r"),
-        {"m": ready.row.id, "c": options.crops, "comb": options.combine, "k": options.top_k,
-         "r": transform.resize}).scalar_one())
+        "SELECT id FROM prediction_runs WHERE model_id = :m AND checkpoint_sha256 = :h "
+        "AND amp = :amp AND crops = :c AND combine = :comb AND top_k = :k AND resize = :r"),
+        key).scalar_one())
 
 
 TODO_SQL = (
@@ -276,9 +286,10 @@ def predict(engine: Engine, params: PredictParams, *,
     model = ready.loaded.model
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
+    amp = amp_mode(device, options.amp)
     with engine.begin() as conn:
         dataset_id = datasets.dataset_id(conn, dataset)
-        run_id = _prediction_run(conn, ready, options, transform)
+        run_id = _prediction_run(conn, ready, options, transform, amp)
         if options.retry_failed:
             conn.execute(sa.text("DELETE FROM prediction_failures WHERE prediction_run_id = :r"),
                          {"r": run_id})
@@ -296,7 +307,8 @@ def predict(engine: Engine, params: PredictParams, *,
     summary = PredictSummary(model_name, run_id, already_done=int(done))
     recorded = {"model": model_name, "dataset": dataset, "split": split,
                 "prediction_run_id": run_id, **asdict(options),
-                "resize": transform.resize, "device": str(device)}
+                "resize": transform.resize, "device": str(device), "amp_mode": amp,
+                "checkpoint_sha256": ready.loaded.sha256}
     with recorded_run(engine, "predict", recorded, dataset_id) as run:
         progress.phase("predict", int(total) - int(done))
         start = time.perf_counter()
@@ -307,6 +319,14 @@ def predict(engine: Engine, params: PredictParams, *,
             if crops is not None:
                 probs = level_probabilities(model, crops.to(device), options.combine,
                                             amp=options.amp)
+                # a photo with a NaN or infinite probability is a failure, not class 0
+                finite = finite_rows(probs)
+                for j in np.flatnonzero(~finite):
+                    failed[ok[j]] = NONFINITE_REASON
+                if not finite.all():
+                    ok = [i for i, good in zip(ok, finite, strict=True) if good]
+                    probs = [p[finite] for p in probs]
+            if crops is not None and ok:
                 answer = answer_from_probs(probs, ready.ancestors, options.top_k)
                 rows = list(prediction_rows(
                     run_id, [batch[i][0] for i in ok],
@@ -412,6 +432,13 @@ def predict_image(ready: ReadyModel, paths: Sequence[str | Path], crops: int = 5
     dev = pick_device(device)
     ready.loaded.model.to(dev)
     probs = level_probabilities(ready.loaded.model, tensor.to(dev), combine)
+    finite = finite_rows(probs)
+    for j in np.flatnonzero(~finite):
+        answers[ok[j]].error = NONFINITE_REASON
+    ok = [i for i, good in zip(ok, finite, strict=True) if good]
+    if not ok:
+        return answers
+    probs = [p[finite] for p in probs]
     answer = answer_from_probs(probs, ready.ancestors, top_k)
     classes = ready.loaded.classes
     for b, i in enumerate(ok):

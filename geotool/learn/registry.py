@@ -1,8 +1,10 @@
 """The ``models`` table: what a trained model is in the database, and loading it by name.
 
-A model row keeps its partitioning set's name, the fingerprint and list of the classes
-it predicts (``set_id`` goes NULL when the set is rebuilt; the model still knows its
-classes), its status, best and last checkpoints, and best validation metrics.
+A model row keeps its family (``classifier`` or ``align``), status, best and last
+checkpoints and best validation metrics. A classifier keeps its partitioning set's name,
+the fingerprint and list of the classes it predicts (``set_id`` goes NULL when the set
+is rebuilt; the model still knows its classes); an alignment model keeps its dataset
+and its concept names instead.
 This module only reads and writes rows (no PyTorch): loading a model by name is
 :mod:`geotool.learn.lookup`.
 """
@@ -40,6 +42,9 @@ class ModelRecord:
     created_at: Any
     updated_at: Any
     n_classes: list[int]
+    family: str = "classifier"
+    dataset_id: int | None = None
+    concepts: list[str] | None = None
 
 
 # status: a model left 'training' by a process that was killed shows its run's 'died'
@@ -47,7 +52,7 @@ _COLUMNS = ("m.id, m.name, m.set_name, m.set_id, m.arch, "
             "CASE WHEN m.status = 'training' AND r.status = 'died' THEN 'died' "
             "ELSE m.status END AS status, m.checkpoint_path, m.last_checkpoint_path, "
             "m.class_fingerprint, m.metrics, m.best_step, m.params, m.created_at, "
-            "m.updated_at, m.classes")
+            "m.updated_at, m.classes, m.family, m.dataset_id, m.concepts")
 _FROM = "models m LEFT JOIN runs_status r ON r.id = m.run_id"
 
 
@@ -57,7 +62,8 @@ def _record(row: Any) -> ModelRecord:
     return ModelRecord(int(row.id), row.name, row.set_name, row.set_id, row.arch, row.status,
                        row.checkpoint_path, row.last_checkpoint_path, row.class_fingerprint,
                        row.metrics, row.best_step, dict(row.params or {}), row.created_at,
-                       row.updated_at, n_classes)
+                       row.updated_at, n_classes, row.family, row.dataset_id,
+                       list(row.concepts) if row.concepts is not None else None)
 
 
 def find_model(conn: Connection, name: str) -> ModelRecord | None:
@@ -111,6 +117,17 @@ def create_model(conn: Connection, name: str, set_id: int, classes: SetClasses,
         {"name": name, "set_id": set_id, "set_name": classes.set_name,
          "fp": classes.fingerprint, "classes": json.dumps(classes.to_dict()),
          "arch": backbone, "params": json.dumps(config), "run": run_id}).scalar_one())
+
+
+def create_align_model(conn: Connection, name: str, dataset_id: int, concepts: list[str],
+                       backbone: str, config: dict[str, Any], run_id: int) -> int:
+    """The ``models`` row of an alignment model (family ``align``: no set, no classes)."""
+    return int(conn.execute(sa.text(
+        "INSERT INTO models (name, family, dataset_id, concepts, arch, params, status, run_id) "
+        "VALUES (:name, 'align', :ds, CAST(:concepts AS jsonb), :arch, CAST(:params AS jsonb), "
+        "'training', :run) RETURNING id"),
+        {"name": name, "ds": dataset_id, "concepts": json.dumps(concepts), "arch": backbone,
+         "params": json.dumps(config), "run": run_id}).scalar_one())
 
 
 def update_model(conn: Connection, model_id: int | None, **values: Any) -> None:

@@ -1,18 +1,24 @@
-"""The training loop: plain PyTorch, resumable bit for bit, DDP under torchrun.
+"""The training loop, one for both model families: plain PyTorch, resumable bit for bit,
+DDP under torchrun.
 
-``train(engine, config)`` learns the partitioning set ``config.partitions``: one linear
-head per level, loss = the sum of the heads' cross-entropies (targets unlabelled at a
-level are ignored). No Lightning: an exact resume needs the loop's own state, and the
-reference projects' users were broken by its API changes.
+``train(engine, config)`` trains the family ``config.family`` names (``classifier``: the
+partitioning set ``config.partitions``, :mod:`geotool.learn.classifier`; ``align``: the
+image–GPS alignment model on ``config.dataset``, :mod:`geotool.learn.align.family`). This
+module is what they share; the family (:mod:`geotool.learn.family`) supplies the examples,
+the model and optimiser, the batch → loss step and the validation metrics. No Lightning:
+an exact resume needs the loop's own state, and the reference projects' users were
+broken by its API changes.
 
 State and records:
 - ``<checkpoint_dir>/last.pt`` every ``checkpoint_every_steps`` steps and at each
   validation, with the optimiser, data position (epoch, step), best loss so far and the
-  torch RNG states; ``best.pt`` (weights only) at each new lowest validation loss. Both
+  torch RNG states and the family's own state (the alignment queue); ``best.pt``
+  (weights only) at each new lowest validation loss. Both
   are written atomically, so a SIGKILL leaves the previous file intact.
 - ``models`` (status, best and last checkpoint, best metrics), ``training_metrics``
-  (train loss/lr/throughput every ``log_every_steps``; per-head val loss and accuracy,
-  the km ladder), ``bad_images`` (skipped images), ``runs`` (stage ``train``).
+  (train loss/lr/throughput every ``log_every_steps``; the family's validation metrics,
+  e.g. per-head loss and accuracy and the km ladder), ``bad_images`` (skipped images),
+  ``runs`` (stage ``train``).
 - ``resume=True`` continues from ``last.pt`` with the stored configuration: the
   sampler's order and every augmentation are pure functions of (seed, epoch, position)
   (:mod:`geotool.learn.data`), so the resumed run computes the same batches.
@@ -48,7 +54,11 @@ from torch.utils.data import DataLoader
 from geotool.errors import GeotoolError
 from geotool.learn import registry
 from geotool.learn.checkpoint import read_checkpoint, save_checkpoint
-from geotool.learn.classes import SetClasses, check_same_classes, read_set_classes
+from geotool.learn.classifier import (  # noqa: F401 (re-exported)
+    KM_LADDER,
+    ddp_denominators,
+    multi_head_loss,
+)
 from geotool.learn.config import TrainConfig
 from geotool.learn.data import (
     Batch,
@@ -61,13 +71,10 @@ from geotool.learn.data import (
     normalise,
     steps_per_epoch,
 )
-from geotool.learn.geodesy import haversine_km
-from geotool.learn.inference import default_resize
-from geotool.learn.labels import LabelArrays, read_label_arrays
-from geotool.learn.model import GeoClassifier
+from geotool.learn.family import TrainingFamily
+from geotool.learn.labels import LabelArrays
+from geotool.learn.view import IMAGENET_MEAN, IMAGENET_STD, default_resize
 from geotool.progress import NO_PROGRESS, Progress
-
-KM_LADDER = (1, 25, 200, 750, 2500)
 
 
 @dataclass(frozen=True)
@@ -150,25 +157,6 @@ def _amp(config: TrainConfig, device: torch.device) -> tuple[torch.dtype | None,
     return torch.float16, True
 
 
-def multi_head_loss(logits: list[torch.Tensor], targets: torch.Tensor,
-                    denominators: torch.Tensor | None = None
-                    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Sum over heads of the mean cross-entropy of the labelled targets of that head.
-
-    ``denominators[k]`` replaces the count of labelled targets of head ``k``: under DDP
-    each rank divides by (global count / world size), so the averaged gradients are those
-    of the global batch's mean even when the ranks hold different numbers of labels.
-    """
-    per_head = []
-    for k, out in enumerate(logits):
-        target = targets[:, k]
-        n = (target >= 0).sum() if denominators is None else denominators[k]
-        total = nn.functional.cross_entropy(out.float(), target, ignore_index=-1,
-                                            reduction="sum")
-        per_head.append(total / n.clamp(min=1e-12 if denominators is not None else 1))
-    return torch.stack(per_head).sum(), per_head
-
-
 def _loader(dataset: LabelledImages, batches: Any, config: TrainConfig,
             device: torch.device) -> DataLoader[Any]:
     extra: dict[str, Any] = {}
@@ -183,9 +171,9 @@ def _specs(config: TrainConfig) -> tuple[TransformSpec, TransformSpec]:
     train = TransformSpec(size, True, config.train_resize or math.ceil(size * 320 / 224),
                           tuple(config.train_scale), tuple(config.train_ratio),  # type: ignore[arg-type]
                           config.flip, config.draft_decode)
-    # the validation view is the one prediction classifies (inference.default_resize)
-    val = TransformSpec(size, False, config.val_resize or default_resize(size),
-                        draft=config.draft_decode)
+    # the validation view is the one prediction and the concept pass classify
+    # (geotool.learn.view): full-scale decode, so no draft mode
+    val = TransformSpec(size, False, config.val_resize or default_resize(size), draft=False)
     return train, val
 
 
@@ -202,7 +190,20 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def family_for(cfg: TrainConfig) -> TrainingFamily:
+    """The family object of ``cfg.family`` (one per run)."""
+    if cfg.family == "align":
+        from geotool.learn.align.family import AlignFamily
+
+        return AlignFamily()
+    from geotool.learn.classifier import ClassifierFamily
+
+    return ClassifierFamily()
+
+
 class _Trainer:
+    """The shared loop; ``self.family`` supplies data, model, loss and validation."""
+
     def __init__(self, engine: Engine, config: TrainConfig, progress: Progress,
                  resume: bool, force: bool) -> None:
         self.engine = engine
@@ -210,8 +211,8 @@ class _Trainer:
         self.progress = progress
         self.resume = resume
         self.force = force
-        if config.threads > 0:
-            torch.set_num_threads(config.threads)
+        self.family: TrainingFamily = family_for(config)
+        self._apply_threads(config)
         self.ranks = _setup_distributed(config.device)
         self.device = _device(config, self.ranks)
         self.amp_dtype, use_scaler = _amp(config, self.device)
@@ -226,9 +227,32 @@ class _Trainer:
         self.best_metrics: dict[str, float] = {}
         self.best_step: int | None = None
         self.last_val: dict[str, float] = {}
-        self.weights_note = ""
+
+    @property
+    def weights_note(self) -> str:
+        return self.family.weights_note
+
+    @property
+    def dataset_id(self) -> int | None:
+        return self.family.dataset_id
+
+    @property
+    def train_labels(self) -> LabelArrays:
+        return self.family.train_rows
+
+    @property
+    def val_labels(self) -> LabelArrays:
+        return self.family.val_rows
 
     # ----------------------------------------------------------------- setup
+    @staticmethod
+    def _apply_threads(config: TrainConfig) -> None:
+        """The compute threads of the configuration that trains (for a resume: the stored
+        one). Two threads sum in another order than one, so a resume in a fresh process
+        with PyTorch's default drifted from the uninterrupted run (issue 17)."""
+        if config.threads > 0:
+            torch.set_num_threads(config.threads)
+
     def checkpoint_dir(self) -> Path:
         if self.config.checkpoint_dir:
             return Path(self.config.checkpoint_dir)
@@ -237,7 +261,7 @@ class _Trainer:
         return load_settings().home / "models" / self.config.name
 
     def prepare(self) -> dict[str, Any] | None:
-        """Existing model checks, resume state, classes and labels."""
+        """Existing model checks, resume state, the family's examples."""
         cfg = self.config
         state: dict[str, Any] | None = None
         with self.engine.connect() as conn:
@@ -254,41 +278,19 @@ class _Trainer:
                 if "state" not in ckpt:
                     raise GeotoolError(f"{existing.last_checkpoint_path} has no training state")
                 stored = TrainConfig.from_dict(ckpt["config"])
-                if cfg.partitions and cfg.partitions != stored.partitions:
-                    raise GeotoolError(f"model {cfg.name!r} was trained on set "
-                                       f"{stored.partitions!r}, not {cfg.partitions!r}; "
-                                       "resume it without --partitions")
+                if stored.family != self.family.name:
+                    self.family = family_for(stored)
+                self.family.check_resume(cfg, stored)
                 # the stopping rule belongs to this invocation, not to the model: a run
                 # stopped by --max-steps goes on to the given limit (0: to the last epoch)
                 stored.name, stored.device = cfg.name, cfg.device
                 stored.max_steps = cfg.max_steps
                 self.config = cfg = stored
+                self._apply_threads(cfg)
                 state = ckpt
-            try:
-                self.classes = read_set_classes(conn, cfg.partitions)
-            except GeotoolError as exc:
-                raise GeotoolError(f"--partitions {cfg.partitions!r}: {exc}") from None
-            if state is not None:
-                check_same_classes(cfg.name, SetClasses.from_dict(state["classes"]),
-                                   self.classes)
-            self.set_id = int(conn.execute(sa.text(
-                "SELECT id FROM partitioning_sets WHERE name = :n"),
-                {"n": cfg.partitions}).scalar_one())
-            self.dataset_id = conn.execute(sa.text(
-                "SELECT dataset_id FROM partitioning_sets WHERE id = :i"),
-                {"i": self.set_id}).scalar()
-            n_levels = len(self.classes.levels)
-            self.train_labels = read_label_arrays(conn, cfg.partitions, "train", n_levels)
-            self.val_labels = read_label_arrays(conn, cfg.partitions, "val", n_levels)
-        if len(self.train_labels) == 0:
-            raise GeotoolError(f"set {cfg.partitions!r} has no labelled train images; "
-                               "check its build (`geotool partitions show`)")
+            self.family.load_data(conn, cfg, state)
         if cfg.val_max_images:
-            self.val_labels = self.val_labels.head(cfg.val_max_images)
-        if len(self.train_labels) < cfg.batch_size:
-            raise GeotoolError(f"batch size {cfg.batch_size} exceeds the "
-                               f"{len(self.train_labels)} labelled train images of "
-                               f"{cfg.partitions!r}; give a smaller --batch-size")
+            self.family.val_rows = self.family.val_rows.head(cfg.val_max_images)
         if cfg.batch_size % self.ranks.world:
             raise GeotoolError(f"batch size {cfg.batch_size} is not divisible by the "
                                f"{self.ranks.world} processes")
@@ -296,25 +298,7 @@ class _Trainer:
 
     def build_model(self, state: dict[str, Any] | None) -> None:
         cfg = self.config
-        torch.manual_seed(cfg.seed)
-        model = GeoClassifier(cfg.backbone, self.classes.n_classes)
-        if state is not None:
-            model.load_state_dict(state["model"])
-        elif cfg.weights:
-            from geotool.learn.weights import load_weights_file
-
-            self.weights_note = load_weights_file(model, Path(cfg.weights), self.classes)
-        elif cfg.init_from:
-            from geotool.learn.weights import load_geotool_checkpoint
-
-            with self.engine.connect() as conn:
-                source = registry.get_model(conn, cfg.init_from)
-            if not source.checkpoint_path:
-                raise GeotoolError(f"--init-from {cfg.init_from!r}: that model has no "
-                                   "checkpoint yet")
-            self.weights_note = load_geotool_checkpoint(
-                model, read_checkpoint(Path(source.checkpoint_path)), self.classes,
-                f"model {cfg.init_from!r}", heads=False)
+        model = self.family.build_model(cfg, state, self.engine)
         model.to(self.device)
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
@@ -334,12 +318,12 @@ class _Trainer:
             self.train_module = DistributedDataParallel(model, device_ids=ids)
         if cfg.compile:
             self.train_module = torch.compile(self.train_module)  # type: ignore[assignment]
-        self.optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                         weight_decay=cfg.weight_decay)
+        self.optimizer = self.family.make_optimizer(cfg, model)
         if state is not None:
             self.optimizer.load_state_dict(state["state"]["optimizer"])
             if self.scaler is not None and "scaler" in state["state"]:
                 self.scaler.load_state_dict(state["state"]["scaler"])
+            self.family.load_state_dict(state["state"].get("family", {}))
 
     def open_records(self, state: dict[str, Any] | None) -> None:
         """Rank 0: the model row (new or resumed) and the run id."""
@@ -351,9 +335,7 @@ class _Trainer:
                     conn.execute(sa.text("DELETE FROM models WHERE name = :n"), {"n": cfg.name})
                     for name in ("best.pt", "last.pt"):
                         (ckdir / name).unlink(missing_ok=True)
-                self.model_id = registry.create_model(
-                    conn, cfg.name, self.set_id, self.classes, cfg.backbone, cfg.to_dict(),
-                    self.run_id or 0)
+                self.model_id = self.family.create_record(conn, cfg, self.run_id or 0)
             else:
                 record = registry.get_model(conn, cfg.name)
                 self.model_id = record.id
@@ -368,6 +350,10 @@ class _Trainer:
         if self.amp_dtype is None:
             return nullcontext()
         return torch.autocast("cuda", dtype=self.amp_dtype)
+
+    def pixels(self, batch: Batch) -> torch.Tensor:
+        """The batch's images, float and ImageNet-normalised, on the device."""
+        return normalise(batch.images, self.device, self.channels_last)
 
     def _gather_bad(self, bad: list[tuple[int, str]], labels: LabelArrays) -> list[tuple[int, str]]:
         pairs = [(int(labels.image_ids[row]), reason) for row, reason in bad]
@@ -388,23 +374,34 @@ class _Trainer:
         for image_id, why in pairs[:3]:
             self.progress.message(f"skipped image {image_id}: {why}")
 
-    def _reduce(self, values: torch.Tensor) -> torch.Tensor:
+    def reduce(self, values: torch.Tensor) -> torch.Tensor:
+        """Sum over the processes (identity with one)."""
         if self.ranks.world > 1:
             dist.all_reduce(values)
         return values
 
-    def train_step(self, batch: Batch) -> float:
+    _reduce = reduce
+
+    def val_batches(self, labels: LabelArrays) -> Iterator[Batch]:
+        """This rank's validation batches (pixels on the device, eval mode); the bad
+        images met are recorded when the iteration ends."""
+        _, spec = _specs(self.config)
+        dataset = LabelledImages(labels, spec, encoded=self.config.device_decode)
+        per_rank = max(1, self.config.batch_size // self.ranks.world)
+        loader = _loader(dataset, ValBatches(len(labels), per_rank, self.ranks.rank,
+                                             self.ranks.world), self.config, self.device)
+        self.model.eval()
+        bad: list[tuple[int, str]] = []
+        for encoded_batch in loader:
+            batch = batch_pixels(encoded_batch, spec.size, self.device)
+            bad += batch.bad
+            if len(batch):
+                yield batch
+        self.record_bad(self._gather_bad(bad, labels))
+
+    def train_step(self, batch: Batch, step: int = 0) -> float:
         self.train_module.train()
-        x = normalise(batch.images, self.device, self.channels_last)  # already on device
-        y = batch.targets.to(self.device, non_blocking=True)
-        with self.autocast():
-            logits = self.train_module(x)
-        denominators = None
-        if self.ranks.world > 1:
-            counts = (y >= 0).sum(0).to(torch.float64)
-            dist.all_reduce(counts)
-            denominators = (counts / self.ranks.world).clamp(min=1.0 / self.ranks.world)
-        loss, _ = multi_head_loss(logits, y, denominators)
+        loss = self.family.loss(self, batch, step)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
@@ -413,74 +410,27 @@ class _Trainer:
         else:
             loss.backward()
             self.optimizer.step()
-        value = self._reduce(loss.detach().reshape(1).float().clone())
+        self.family.after_step()
+        value = self.reduce(loss.detach().reshape(1).float().clone())
         return float(value.item()) / self.ranks.world
 
-    @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        cfg, labels = self.config, self.val_labels
-        if len(labels) == 0:
+        if len(self.val_labels) == 0:
             return {}
-        _, spec = _specs(cfg)
-        dataset = LabelledImages(labels, spec, encoded=cfg.device_decode)
-        per_rank = max(1, cfg.batch_size // self.ranks.world)
-        loader = _loader(dataset, ValBatches(len(labels), per_rank, self.ranks.rank,
-                                             self.ranks.world), cfg, self.device)
-        n_levels = len(self.classes.levels)
-        # sums: per head loss, correct, labelled; ladder counts; km sum; images
-        sums = torch.zeros(3 * n_levels + len(KM_LADDER) + 2, dtype=torch.float64)
-        fine = self.classes.levels[0]
-        self.model.eval()
-        bad: list[tuple[int, str]] = []
-        for encoded_batch in loader:
-            batch = batch_pixels(encoded_batch, spec.size, self.device)
-            bad += batch.bad
-            if len(batch) == 0:
-                continue
-            x = normalise(batch.images, self.device, self.channels_last)
-            y = batch.targets.to(self.device)
-            with self.autocast():
-                logits = self.model(x)
-            for k, out in enumerate(logits):
-                t = y[:, k]
-                sums[k] += float(nn.functional.cross_entropy(
-                    out.float(), t, ignore_index=-1, reduction="sum"))
-                labelled = t >= 0
-                sums[n_levels + k] += float((out.argmax(1)[labelled] == t[labelled]).sum())
-                sums[2 * n_levels + k] += float(labelled.sum())
-            pred = logits[0].argmax(1).cpu().numpy()
-            rows = batch.rows.numpy()
-            km = haversine_km(labels.lat[rows], labels.lon[rows], fine.lat[pred], fine.lon[pred])
-            base = 3 * n_levels
-            for j, r in enumerate(KM_LADDER):
-                sums[base + j] += float((km <= r).sum())
-            sums[base + len(KM_LADDER)] += float(km.sum())
-            sums[base + len(KM_LADDER) + 1] += len(km)
-        self.record_bad(self._gather_bad(bad, labels))
-        sums = self._reduce(sums)
-        metrics: dict[str, float] = {}
-        total_loss = 0.0
-        for k in range(n_levels):
-            n = max(float(sums[2 * n_levels + k]), 1.0)
-            metrics[f"loss_l{k}"] = float(sums[k]) / n
-            metrics[f"acc_l{k}"] = float(sums[n_levels + k]) / n
-            total_loss += metrics[f"loss_l{k}"]
-        metrics["loss"] = total_loss
-        base = 3 * n_levels
-        n_img = max(float(sums[base + len(KM_LADDER) + 1]), 1.0)
-        for j, r in enumerate(KM_LADDER):
-            metrics[f"acc_{r}km"] = float(sums[base + j]) / n_img
-        metrics["mean_km"] = float(sums[base + len(KM_LADDER)]) / n_img
-        metrics["images"] = n_img
-        return metrics
+        with torch.no_grad():
+            return self.family.validate(self)
 
     # ----------------------------------------------------------------- saving
     def payload(self, with_state: bool, epoch: int, step_in_epoch: int, step: int
                 ) -> dict[str, Any]:
         data: dict[str, Any] = {
+            "family": self.family.name,
             "backbone": self.config.backbone, "image_size": self.config.input_size(),
-            "classes": self.classes.to_dict(), "model": self.model.state_dict(),
-            "config": self.config.to_dict(),
+            **self.family.checkpoint_fields(), "model": self.model.state_dict(),
+            # the normalisation training used (Trainer.pixels), read by prediction and the
+            # concept pass
+            "config": {**self.config.to_dict(),
+                       "normalize": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}},
         }
         if with_state:
             state: dict[str, Any] = {
@@ -494,7 +444,7 @@ class _Trainer:
                 "best_loss": self.best_loss, "best_metrics": dict(self.best_metrics),
                 "best_step": self.best_step if self.best_step is not None else -1,
                 "bad_total": self.bad_total, "items_total": self.items_total,
-                "rng": _rng_state(),
+                "rng": _rng_state(), "family": self.family.state_dict(),
             }
             if self.scaler is not None:
                 state["scaler"] = self.scaler.state_dict()
@@ -526,10 +476,7 @@ class _Trainer:
             with self.engine.begin() as conn:
                 registry.update_model(conn, self.model_id, checkpoint_path=str(path),
                                       metrics=metrics, best_step=step)
-        self.progress.message(
-            f"step {step}: val loss {metrics['loss']:.4f}, coarsest acc "
-            f"{metrics[f'acc_l{len(self.classes.levels) - 1}']:.3f}, "
-            f"finest acc {metrics['acc_l0']:.3f}")
+        self.progress.message(self.family.val_message(step, metrics))
 
     def _tensorboard(self, split: str, metrics: dict[str, float], step: int) -> None:
         if self.writer is not None:
@@ -646,7 +593,7 @@ class _Trainer:
                 raise GeotoolError(f"step {step + 1}: every image of a batch slice is bad")
             return 0.0
         try:
-            loss = self.train_step(batch)
+            loss = self.train_step(batch, step)
         except torch.OutOfMemoryError:
             raise GeotoolError(
                 f"the {self.device} ran out of memory at batch size {self.config.batch_size}; "

@@ -5,14 +5,15 @@
 -- model, the photo's dataset and split, the error in km, the photo's true cell at that
 -- level (image_classes of the model's set; NULL when the photo has no class there) and
 -- whether the predicted class is the true one (top1_correct) or among the first five of
--- the stored top-k (top5_correct; NULL for 'hier' rows, which keep no top-k).
+-- the stored top-k (top5_correct; NULL for 'hier' rows, which keep no top-k, and for runs
+-- with top_k < 5, whose stored list cannot say: "top-5" would silently mean top-k).
 CREATE OR REPLACE VIEW prediction_errors AS
 SELECT pr.model_id, m.name AS model, p.prediction_run_id, pr.crops, pr.combine,
        i.dataset_id, i.split, p.image_id, p.mode, p.level, p.cell_id, p.class_index,
        p.probability, p.lat, p.lon, p.true_lat, p.true_lon, p.error_km,
        ic.cell_ids[p.level + 1] AS true_cell_id, tc.class_index AS true_class_index,
        coalesce(p.cell_id = ic.cell_ids[p.level + 1], false) AS top1_correct,
-       CASE WHEN p.topk_class_index IS NULL THEN NULL
+       CASE WHEN p.topk_class_index IS NULL OR pr.top_k < 5 THEN NULL
             ELSE coalesce(tc.class_index = ANY (p.topk_class_index[1:5]), false)
        END AS top5_correct
 FROM predictions p

@@ -4,11 +4,11 @@ same schema as a fresh database.
 Rows go in at the revision that introduces their table (0001: datasets, images,
 locations, address vectors, geocodes, partitioning sets, partitionings, cells, labels,
 models, runs...; 0002: the geocode cache; 0003: the hierarchy; 0004: boundaries; 0007:
-training; 0008: predictions; 0009: concepts; 0010: data keys; 0013: geonames), the
-database is upgraded one revision at a time, and every table's row count is compared
-with what went in. (0008 and 0009 replace ``predictions`` and
-``concepts``/``concept_influence`` of 0001, which no release ever wrote: those get rows
-only after their new shape exists.)
+training; 0008: predictions; 0009: concepts; 0010: data keys; 0013: geonames; 0015: QGIS's
+layer styles and projects), the database is upgraded one revision at a time, and every
+table's row count is compared with what went in. (0008 and 0009 replace ``predictions``
+and ``concepts``/``concept_influence`` of 0001, which no release ever wrote: those get
+rows only after their new shape exists.)
 A ``labels_<set>`` view made at 0004 on the old ``image_labels`` table must not block
 0005, which turns that table into a view.
 """
@@ -81,7 +81,8 @@ DATA: dict[str, list[str]] = {
         "INSERT INTO predictions (prediction_run_id, image_id, mode, level, cell_id, "
         "class_index, probability, lat, lon, true_lat, true_lon, error_km) VALUES "
         "(1, 3, 'flat', 0, 1, 0, 0.9, 1, 1, 0.5, 0.5, 78.6), "
-        "(1, 3, 'flat', 1, 3, 0, 0.8, 1.2, 1.2, 0.5, 0.5, 110.0)",
+        "(1, 3, 'flat', 1, 3, 0, 0.8, 1.2, 1.2, 0.5, 0.5, 110.0), "
+        "(1, 3, 'hier', 0, 1, 0, 0.9, 1, 1, 0.5, 0.5, 78.6)",
         "INSERT INTO prediction_failures (prediction_run_id, image_id, reason) "
         "VALUES (1, 2, 'unreadable')",
     ],
@@ -106,6 +107,12 @@ DATA: dict[str, list[str]] = {
         "INSERT INTO geonames_countries (location_id, key, iso_a3, iso_a2, codes, source, "
         f"area, geom) VALUES (5, 'ne:XXX', 'XXX', 'XX', ARRAY['XX'], 'f', 4, ST_Multi({POLY}))",
         f"INSERT INTO geonames_country_parts (location_id, area, geom) VALUES (5, 4, {POLY})",
+    ],
+    "0015": [
+        "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
+        "f_geometry_column, stylename, styleqml, useasdefault) VALUES (current_database(), "
+        "'public', 'qgis_cells', 'geom', 's', XMLPARSE(DOCUMENT '<qgis/>'), true)",
+        "INSERT INTO qgis_projects (name, metadata, content) VALUES ('p', '{}', '\\x00')",
     ],
 }
 
@@ -193,7 +200,7 @@ def test_upgrade_from_first_revision_keeps_every_row(empty_db_url: str, db_url: 
     assert final["image_classes"] == 3
     assert labels == [(1, 1, 1), (1, 2, 2), (2, 1, 3), (2, 2, 3), (2, 3, 3)]
     assert label_view == [(1, 0, 0), (2, 1, 0), (3, None, 0)]
-    assert error_km == [78.6, 110.0]
+    assert error_km == [78.6, 78.6, 110.0]
     assert status == "ok"
     # the upgraded database and a fresh one have the same schema
     upgraded, fresh = _schema(empty_db_url), _schema(db_url)

@@ -52,9 +52,21 @@ def test_paper_schedule_and_sgdr() -> None:
 @pytest.mark.parametrize("path", sorted((ROOT / "training").rglob("*.toml")),
                          ids=lambda p: p.name)
 def test_shipped_configs_load(path: Path) -> None:
-    cfg = load_train_config(path, name="m", partitions="p")
+    family = load_train_config(path).family
+    cfg = load_train_config(path, name="m", **({"dataset": "d"} if family == "align"
+                                               else {"partitions": "p"}))
     cfg.validate()
     if "reference_code" in path.name:
         assert (cfg.batch_size, cfg.epochs, cfg.amp) == (128, 20, "fp16")
         assert cfg.lr_milestones == [4, 8, 12, 13, 14, 15, 17, 19, 20]
         assert cfg.validate_every_images == 4000 * 128
+
+
+def test_alignment_runs_take_geoclips_recipe_where_nothing_is_given() -> None:
+    cfg = load_train_config(None, family="align", dataset="d", name="m", lr=1e-3)
+    assert (cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.batch_size, cfg.epochs) == (
+        "adam", 1e-3, 1e-6, 512, 10)
+    assert cfg.lr_at(0) == pytest.approx(1e-3) and cfg.lr_at(2) == pytest.approx(1e-3 * 0.87 ** 2)
+    assert load_train_config(None, partitions="p", name="m").optimizer == "sgd"
+    with pytest.raises(GeotoolError, match="family must be one of"):
+        load_train_config(None, family="gan", name="m").validate()
