@@ -11,7 +11,7 @@ the nearest-neighbour (KNN) search on the sphere.
 See geotool/geocode/geonames.py and geotool/geocode/geonames_files.py.
 
 Revision ID: 0013
-Revises: 0015
+Revises: 0012
 """
 
 import geoalchemy2
@@ -20,7 +20,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY
 
 revision = "0013"
-down_revision = "0015"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
