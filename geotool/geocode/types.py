@@ -10,12 +10,15 @@ files, and EMP-16's precomputed vectors, so later stages never care about the so
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from geotool.errors import InvalidValueError
 from geotool.progress import NO_PROGRESS, Progress
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 Status = Literal["ok", "unplaceable", "failed"]
 
@@ -72,6 +75,16 @@ def parse_osm_key(text: str) -> tuple[str, int]:
     return letter, int(rest)
 
 
+@dataclass
+class PendingCounts:
+    """What a geocoder that writes in the database (``geocode_pending``) stored."""
+
+    images: int = 0
+    ok: int = 0
+    unplaceable: int = 0
+    batches: int = 0
+
+
 @dataclass(frozen=True)
 class GeocoderOptions:
     """Everything a geocoder factory may need; each factory uses what applies to it."""
@@ -116,6 +129,9 @@ class Geocoder(ABC):
       ``concurrency``: queries it keeps in flight at once (1 = one at a time);
     - ``fetches_details``: True when :meth:`details_many` gives full location details
       (attributes + polygon); the pipeline's details step then runs;
+    - ``writes_in_database``: True when :meth:`geocode_pending` answers and stores a
+      dataset's pending images itself, in SQL inside geotool's database (the geonames
+      geocoder); the pipeline then hands it the dataset instead of streaming points;
     - :meth:`reverse_many` (required), :meth:`check` (once before work; raises
       :class:`geotool.errors.UnavailableError` or another ``GeotoolError`` when the
       backend is unusable; returns a description of it), :meth:`close` (release
@@ -134,6 +150,7 @@ class Geocoder(ABC):
     pipeline_batch: int = DEFAULT_BATCH
     concurrency: int = 1
     fetches_details: ClassVar[bool] = False
+    writes_in_database: ClassVar[bool] = False
 
     @property
     def namespace(self) -> str | None:
@@ -151,6 +168,13 @@ class Geocoder(ABC):
         """Full details of these locations (None where unknown); only when
         ``fetches_details``."""
         raise NotImplementedError(f"the {self.name} geocoder fetches no location details")
+
+    def geocode_pending(self, engine: Engine, dataset_id: int, precision: int | None,
+                        batch_size: int, progress: Progress,
+                        after_batch: Callable[[int], None] | None = None) -> PendingCounts:
+        """Answer and store every image of the dataset without an ``image_geocodes`` row,
+        a committed batch at a time; only when ``writes_in_database``."""
+        raise NotImplementedError(f"the {self.name} geocoder does not write in the database")
 
     def check(self) -> str:
         """Raise when the backend is unusable; a one-line description of it ("": none)."""

@@ -53,7 +53,7 @@ class IngestParams:
     first use).
 
     ``split`` sets every row's split; without it the file needs a ``split`` column.
-    ``fmt`` is auto, csv, geoestimation, semp or emp16. ``skip_invalid`` loads the valid
+    ``fmt`` is auto, csv, geoestimation, semp, emp16 or latlon. ``skip_invalid`` loads the valid
     rows and records the others; ``swap_latlon`` exchanges the coordinate columns.
     ``locations`` names an EMP-16 GeoFeather location table whose attributes fill
     ``locations`` in the same transaction (see :mod:`geotool.ingest.locations`).

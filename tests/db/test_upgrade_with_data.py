@@ -4,12 +4,12 @@ same schema as a fresh database.
 Rows go in at the revision that introduces their table (0001: datasets, images,
 locations, address vectors, geocodes, partitioning sets, partitionings, cells, labels,
 models, runs...; 0002: the geocode cache; 0003: the hierarchy; 0004: boundaries; 0007:
-training; 0008: predictions; 0009: concepts; 0010: data keys; 0015: QGIS's layer styles
-and projects; 0014: galleries, their cached embeddings, an alignment answer and its
-concepts), the database is upgraded
-one revision at a time, and every table's row count is compared with what went in.
-(0008 and 0009 replace ``predictions`` and ``concepts``/``concept_influence`` of 0001,
-which no release ever wrote: those get rows only after their new shape exists.)
+training; 0008: predictions; 0009: concepts; 0010: data keys; 0013: geonames; 0015: QGIS's
+layer styles and projects; 0014: galleries, their cached embeddings, an alignment answer
+and its concepts), the database is upgraded one revision at a time, and every table's row
+count is compared with what went in. (0008 and 0009 replace ``predictions`` and
+``concepts``/``concept_influence`` of 0001, which no release ever wrote: those get rows
+only after their new shape exists.)
 A ``labels_<set>`` view made at 0004 on the old ``image_labels`` table must not block
 0005, which turns that table into a view.
 """
@@ -96,6 +96,19 @@ DATA: dict[str, list[str]] = {
         "mask_pixels, hit_pixels) VALUES (1, 3, 2, 0, 0.5, 0.25, 2.0, 10, 5)",
     ],
     "0010": ["UPDATE locations SET data_key = 'world-1'"],
+    "0013": [
+        "INSERT INTO locations (id, osm_key, osm_type, name, admin_level, rank_address) "
+        "VALUES (3, 'gn-a1:XX.01', 'G', 'Province', 4, 8), (4, 'gn:9', 'G', 'Village', NULL, "
+        "16), (5, 'ne:XXX', 'G', 'Xland', 2, 4)",
+        "INSERT INTO geonames_admins (key, level, country_code, name, source, location_id) "
+        "VALUES ('gn-a1:XX.01', 1, 'XX', 'Province', 'f', 3)",
+        "INSERT INTO geonames_places (key, geonameid, name, lat, lon, country_code, "
+        "admin1_code, source, location_id, admin1_location_id) "
+        "VALUES ('gn:9', 9, 'Village', 1, 1, 'XX', '01', 'f', 4, 3)",
+        "INSERT INTO geonames_countries (location_id, key, iso_a3, iso_a2, codes, source, "
+        f"area, geom) VALUES (5, 'ne:XXX', 'XXX', 'XX', ARRAY['XX'], 'f', 4, ST_Multi({POLY}))",
+        f"INSERT INTO geonames_country_parts (location_id, area, geom) VALUES (5, 4, {POLY})",
+    ],
     "0015": [
         "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
         "f_geometry_column, stylename, styleqml, useasdefault) VALUES (current_database(), "
