@@ -127,6 +127,10 @@ class PageContent:
     error_km: float | None = None
     true_location: tuple[float, float] | None = None
     mask_path: str | None = None  # the photo's label map, from its database row
+    #: False: no attribution heat map / ci bars (the alignment family shows its concept
+    #: scores in its own sections instead)
+    attribution: bool = True
+    concepts: int = 0  # concept bars in the family's own sections
 
 
 @dataclass(frozen=True)
@@ -202,6 +206,27 @@ def _photo_row(engine: Engine, photo: Path, set_name: str) -> Any:
         return result.first() if result is not None else None
 
 
+def map_box(xs: list[float], ys: list[float]) -> tuple[tuple[float, float, float, float],
+                                                       float]:
+    """The padded box (x0, x1, y0, y1) around points (lon ``xs``, lat ``ys``) and its size
+    in degrees (at least 0.001)."""
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    size = max(x1 - x0, y1 - y0, 1e-3)
+    pad = size * 0.08
+    return (x0 - pad, x1 + pad, y0 - pad, y1 + pad), size
+
+
+def svg_open(box: tuple[float, float, float, float], label: str) -> tuple[float, str]:
+    """The map's projection (equirectangular, longitudes scaled by k = cos(mid latitude);
+    y = -lat) and its opening ``<svg>`` tag for the box (x0, x1, y0, y1): returns (k, tag).
+    Draw lon as ``lon * k`` (or in a ``scale(k,1)`` group) and lat as ``-lat``."""
+    x0, x1, y0, y1 = box
+    k = max(0.05, math.cos(math.radians((y0 + y1) / 2)))
+    view = f"{x0 * k:.5f} {-y1:.5f} {(x1 - x0) * k:.5f} {y1 - y0:.5f}"
+    return k, (f'<svg class="map" viewBox="{view}" preserveAspectRatio="xMidYMid meet" '
+               f'role="img" aria-label="{html.escape(label)}">')
+
+
 def cells_map(engine: Engine, set_name: str, cells: list[tuple[int, str, float]],
               predicted: tuple[float, float] | None,
               true: tuple[float, float] | None) -> tuple[str, int]:
@@ -226,23 +251,16 @@ def cells_map(engine: Engine, set_name: str, cells: list[tuple[int, str, float]]
             if point is not None:
                 ys.append(point[0])
                 xs.append(point[1])
-        x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
-        size = max(x1 - x0, y1 - y0, 1e-3)
-        pad = size * 0.08
-        x0, x1, y0, y1 = x0 - pad, x1 + pad, y0 - pad, y1 + pad
+        (x0, x1, y0, y1), size = map_box(xs, ys)
         tol = size / 600
         result = sqlfiles.run(conn, "explain/page_cells.sql", cell_ids=ids, tolerance=tol)
         simplified = {int(r.id): r.path for r in (result.all() if result is not None else [])}
         context = sqlfiles.run(conn, "explain/page_context.sql", set_name=set_name,
                                xmin=x0, ymin=y0, xmax=x1, ymax=y1, tolerance=tol)
         context_rows = context.all() if context is not None else []
-    k = max(0.05, math.cos(math.radians((y0 + y1) / 2)))
-    width, height = (x1 - x0) * k, (y1 - y0)
-    view = f"{x0 * k:.5f} {-y1:.5f} {width:.5f} {height:.5f}"
+    k, head = svg_open((x0, x1, y0, y1), "top cells")
     top = max(p for _, _, p in cells) or 1.0
-    parts = [f'<svg class="map" viewBox="{view}" preserveAspectRatio="xMidYMid meet" '
-             'role="img" aria-label="top cells">',
-             f'<g transform="scale({k:.6f},1)">']
+    parts = [head, f'<g transform="scale({k:.6f},1)">']
     for r in context_rows:
         parts.append(f'<path class="context" d="{r.path}"><title>{html.escape(r.label or "")}'
                      "</title></path>")
@@ -320,10 +338,125 @@ def _classifier_sections(engine: Engine, params: ExplainPageParams, record: Mode
                        row.mask_path if row is not None else None)
 
 
-#: model family → the function building its answer sections (the alignment family adds
-#: its own: concept scores instead of cells)
+# -- the alignment family ---------------------------------------------------------------
+
+def points_map(points: list[tuple[float, float, float]], predicted: tuple[float, float],
+               true: tuple[float, float] | None) -> str:
+    """Inline SVG of gallery points ``(lat, lon, probability)`` (rank 1 first) coloured by
+    probability (same ramp and projection as :func:`cells_map`), with the answered and the
+    true point."""
+    xs = [lon for _, lon, _ in points] + [predicted[1]]
+    ys = [lat for lat, _, _ in points] + [predicted[0]]
+    if true is not None:
+        ys.append(true[0])
+        xs.append(true[1])
+    box, size = map_box(xs, ys)
+    k, head = svg_open(box, "top gallery points")
+    top = max((p for _, _, p in points), default=1.0) or 1.0
+    radius = size / 60
+    parts = [head]
+    for rank, (lat, lon, p) in reversed(list(enumerate(points, start=1))):
+        colour = _rgb(_ramp(CELL_COLOURS, np.array([p / top]))[0])
+        parts.append(f'<circle class="point" data-rank="{rank}" data-p="{p:.4f}" '
+                     f'fill="{colour}" cx="{lon * k:.5f}" cy="{-lat:.5f}" '
+                     f'r="{radius * 0.8:.5f}"><title>{rank}. {lat:.4f}, {lon:.4f} — '
+                     f"{p:.1%}</title></circle>")
+    for point, cls, title in ((predicted, "predicted", "answered location"),
+                              (true, "truth", "true location")):
+        if point is not None:
+            parts.append(f'<circle class="{cls}" cx="{point[1] * k:.5f}" '
+                         f'cy="{-point[0]:.5f}" r="{radius * 1.3:.5f}"><title>{title}'
+                         "</title></circle>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def score_bars(title: str, scores: list[tuple[str, float]], css_id: str, note: str) -> str:
+    """Concept scores (probabilities over the model's concept bank) as bars, highest
+    first, at most :data:`MAX_BARS`."""
+    shown = scores[:MAX_BARS]
+    if not shown:
+        return (f'<div class="bars" id="{css_id}"><h2>{html.escape(title)}</h2>'
+                '<p class="note">The model has no concept bank.</p></div>')
+    top = max(s for _, s in shown) or 1.0
+    bars = "".join(
+        f'<div class="bar" data-concept="{html.escape(name)}"><span class="name">'
+        f'{html.escape(name)}</span><span class="track"><span class="fill" '
+        f'style="display:block;width:{100.0 * max(0.0, s) / top:.1f}%"></span></span>'
+        f'<span class="v">{s:.3f}</span></div>' for name, s in shown)
+    return (f'<div class="bars" id="{css_id}"><h2>{html.escape(title)}</h2>{bars}'
+            f'<p class="note">{html.escape(note)}</p></div>')
+
+
+def _align_sections(engine: Engine, params: ExplainPageParams, record: ModelRecord,
+                    progress: Progress) -> PageContent:
+    from geotool.learn.align.predict import predict_image_align, training_dataset
+    from geotool.learn.geodesy import haversine_km
+
+    progress.phase("answer", 1)
+    answer = predict_image_align(engine, params.model, [params.photo], crops=params.crops,
+                                 top_k=params.top_k)[0]
+    if answer.error:
+        raise NotAnImageError(f"{params.photo}: {answer.error}")
+    assert answer.lat is not None and answer.lon is not None
+    progress.advance()
+    gallery = f"{training_dataset(record) or ''}_train"
+    with engine.connect() as conn:
+        result = sqlfiles.run(conn, "explain/page_photo_dataset.sql",
+                              path=str(params.photo.resolve()), stem=params.photo.stem,
+                              dataset=training_dataset(record) or "")
+        row = result.first() if result is not None else None
+    true = (float(row.lat), float(row.lon)) if row is not None else None
+    error_km = (float(haversine_km(answer.lat, answer.lon, true[0], true[1]))
+                if true is not None else None)
+    progress.phase("map", 1)
+    points = [(p.lat, p.lon, p.probability) for p in answer.top_k]
+    svg = points_map(points, (answer.lat, answer.lon), true)
+    progress.advance()
+    place = answer.place or f"{answer.lat:.4f}, {answer.lon:.4f}"
+    conf = answer.confidence if answer.confidence is not None else 0.0
+    near = f"near {place} ({conf:.0%})".replace("%", " %")
+    truth = (f"true location {true[0]:.4f}, {true[1]:.4f}: error {error_km:,.1f} km"
+             if true is not None and error_km is not None else
+             "true location unknown (the photo is not in the database)")
+    rows = "".join(
+        f'<tr><td class="rank">{i}</td><td>{p.lat:.4f}, {p.lon:.4f}</td>'
+        f'<td class="num">{p.probability:.1%}</td></tr>'
+        for i, p in enumerate(answer.top_k, start=1))
+    answer_html = (
+        f'<section><h2>Answer</h2><p class="alignanswer" id="align-answer">'
+        f"{html.escape(near)}</p>"
+        f'<p class="truthline" id="answered">answered coordinate {answer.lat:.4f}, '
+        f"{answer.lon:.4f} (the best gallery point; p = the top-{len(answer.top_k)} "
+        f"points' probability within {answer.near_km:g} km of it)</p>"
+        f'<p class="truthline" id="truth">{html.escape(truth)}</p></section>')
+    map_html = (
+        f'<section><h2>Top {len(answer.top_k)} gallery points</h2>'
+        f'<div class="answer"><div class="mapwrap">{svg}<p class="legend">'
+        '<span class="swatch hi"></span> most <span class="swatch lo"></span> least '
+        'probable · <span class="dot predicted"></span> answered · <span class="dot '
+        'truth"></span> true location</p></div>'
+        f'<table class="cells"><tr><th>#</th><th>point</th><th>p</th></tr>{rows}</table>'
+        "</div></section>")
+    bars_html = (
+        '<section><h2>Concept scores</h2><div class="row">'
+        + score_bars("The photo (image side)", answer.concepts, "image-concepts",
+                     "the photo's embedding scored against the model's concept bank")
+        + score_bars(f"The answered place ({place})", answer.location_concepts,
+                     "place-concepts", "the answered gallery point's GPS embedding "
+                                       "scored against the same bank")
+        + "</div></section>")
+    path = [LevelAnswer(0, f"gallery {gallery}", place, place, conf)]
+    return PageContent("align", answer.summary_line(), path,
+                       [answer_html, map_html, bars_html], len(points), error_km, true,
+                       row.mask_path if row is not None else None, attribution=False,
+                       concepts=len(answer.concepts[:MAX_BARS]))
+
+
+#: model family → the function building its answer sections
 PageSections = Callable[[Engine, ExplainPageParams, ModelRecord, Progress], PageContent]
-PAGE_SECTIONS: dict[str, PageSections] = {"classifier": _classifier_sections}
+PAGE_SECTIONS: dict[str, PageSections] = {"classifier": _classifier_sections,
+                                          "align": _align_sections}
 
 
 # -- the page ---------------------------------------------------------------------------
@@ -349,6 +482,7 @@ svg.map{width:560px;height:420px;background:#eef3f7}
 svg.map path{stroke:#333;stroke-width:0.7;vector-effect:non-scaling-stroke}
 svg.map path.context{fill:#e2e2e2;stroke:#999}
 svg.map circle{vector-effect:non-scaling-stroke;stroke-width:1.5}
+circle.point{stroke:#333;stroke-width:0.7}.alignanswer{font-size:19px;margin:4px 0}
 circle.predicted{fill:#ffd400;stroke:#000}circle.truth{fill:#2a7fff;stroke:#fff}
 .legend,.truthline{font-size:12px;color:#444;margin:4px 0}
 .swatch{display:inline-block;width:12px;height:12px;vertical-align:middle}
@@ -448,7 +582,29 @@ def explain_page(engine: Engine, params: ExplainPageParams, *,
             f"model {params.model!r} is of the {family!r} family, whose explain page is not "
             f"built yet (pages exist for: {', '.join(sorted(PAGE_SECTIONS))})")
     content = build(engine, params, record, progress)
+    if content.attribution:
+        ci_html, n_concepts, heat_src, explained_label = _attribution(engine, params,
+                                                                      content, progress)
+    else:
+        ci_html, n_concepts, heat_src, explained_label = "", content.concepts, None, ""
+    page = render_page(f"{params.photo.name}: {content.title}", params.model,
+                       params.photo.name, content, photo_uri(params.photo), heat_src,
+                       ci_html, explained_label)
+    part = params.out.with_name(params.out.name + ".part")
+    try:
+        part.write_text(page, encoding="utf-8")
+        os.replace(part, params.out)
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        raise PagePathError(f"--html {params.out}: cannot write ({exc.strerror})") from None
+    return ExplainPageSummary(params.out, len(page.encode()), family, content.title,
+                              content.path, content.cells, n_concepts,
+                              content.true_location, content.error_km)
 
+
+def _attribution(engine: Engine, params: ExplainPageParams, content: PageContent,
+                 progress: Progress) -> tuple[str, int, str | None, str]:
+    """The classifier's explanation: (ci bars, their count, heat map URI, explained class)."""
     from geotool.explain.photo import PhotoParams, explain_photo
     from geotool.explain.pipeline import InfluenceParams
     from geotool.explain.segmenters import synthetic_masks
@@ -471,16 +627,4 @@ def explain_page(engine: Engine, params: ExplainPageParams, *,
     if explained.model_input is not None:
         heat_src = _data_uri(heat_overlay(explained.model_input, explained.heat), "PNG",
                              optimize=True)
-    page = render_page(f"{params.photo.name}: {content.title}", params.model,
-                       params.photo.name, content, photo_uri(params.photo), heat_src,
-                       ci_html, explained.target_label)
-    part = params.out.with_name(params.out.name + ".part")
-    try:
-        part.write_text(page, encoding="utf-8")
-        os.replace(part, params.out)
-    except OSError as exc:
-        part.unlink(missing_ok=True)
-        raise PagePathError(f"--html {params.out}: cannot write ({exc.strerror})") from None
-    return ExplainPageSummary(params.out, len(page.encode()), family, content.title,
-                              content.path, content.cells, n_concepts,
-                              content.true_location, content.error_km)
+    return ci_html, n_concepts, heat_src, explained.target_label

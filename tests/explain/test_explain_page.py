@@ -28,6 +28,7 @@ from geotool.cli.app import app
 from geotool.errors import GeotoolError, UnavailableError
 from geotool.explain.attributions import ExplainParams
 from geotool.explain.page import (
+    PAGE_SECTIONS,
     ExplainPageParams,
     NotAnImageError,
     PagePathError,
@@ -138,18 +139,12 @@ def test_bad_input_is_one_clear_line(viewing_db: ViewingDb, tmp_path: Path) -> N
         result.output
 
 
-def test_alignment_family_has_a_hook(viewing_db: ViewingDb, tmp_path: Path) -> None:
-    """The page is dispatched on models.family; until the alignment family registers its
-    page (concept scores instead of cells), an align model's page is refused clearly."""
+def test_a_family_without_a_page_is_refused(viewing_db: ViewingDb, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page is dispatched on models.family (the alignment family's page is tested in
+    test_explain_page_align.py); a family with no page builder is refused clearly."""
     photo, _, _ = _test_photo(viewing_db)
-    engine = viewing_db.engine()
-    update = "UPDATE models SET family = :f WHERE name = :n"
-    with engine.begin() as conn:
-        conn.execute(sa.text(update), {"f": "align", "n": viewing_db.model})
-    try:
-        with pytest.raises(UnavailableError, match="'align' family"):
-            explain_page(engine, ExplainPageParams(photo, viewing_db.model,
-                                                   tmp_path / "x.html"))
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(update), {"f": "classifier", "n": viewing_db.model})
+    monkeypatch.delitem(PAGE_SECTIONS, "classifier")
+    with pytest.raises(UnavailableError, match="'classifier' family.*pages exist for: align"):
+        explain_page(viewing_db.engine(), ExplainPageParams(photo, viewing_db.model,
+                                                            tmp_path / "x.html"))
