@@ -13,13 +13,17 @@ holds no network resource and stays small.
 from __future__ import annotations
 
 import html
+import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
+from PIL import Image
 from sqlalchemy.engine import Engine
 from support.align_configs import small_align
 from support.learn_planet import planet_database
@@ -45,10 +49,21 @@ def align_model(planet: tuple[str, Engine, Path],
 
 
 def _dom(page: Path, tmp: Path) -> str:
-    exe = chromium()
-    dom = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu",
-                          "--no-first-run", f"--user-data-dir={tmp / 'chromium-profile'}",
-                          "--dump-dom", page.as_uri()],
+    """Chromium's DOM of the page; its screenshot must not be blank (kept in
+    $GEOTOOL_DOC_IMAGES as viewing-explain-align.png when set)."""
+    common = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+              "--no-first-run", f"--user-data-dir={tmp / 'chromium-profile'}"]
+    png = tmp / "viewing-explain-align.png"
+    shot = subprocess.run(common + ["--window-size=1200,1400", f"--screenshot={png}",
+                                    page.as_uri()], capture_output=True, text=True,
+                          timeout=120)
+    assert png.exists(), shot.stderr[-2000:]
+    pixels = np.asarray(Image.open(png).convert("RGB"))
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 200
+    keep = os.environ.get("GEOTOOL_DOC_IMAGES")
+    if keep:
+        shutil.copy(png, Path(keep) / png.name)
+    dom = subprocess.run(common + ["--dump-dom", page.as_uri()],
                          capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
     return dom.stdout
