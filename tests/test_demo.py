@@ -79,7 +79,8 @@ def test_demo_end_to_end_and_resume(db_url: str, nominatim_db: str, tmp_path: Pa
     print(first.images, first.geocode_agreement, first.cells_containing, first.partitionings,
           first.cell_examples, first.models, sep="\n")
     print(first.evaluation.frame.to_string())
-    print(first.answer.summary_line(), first.concepts_text, sep="\n")
+    print(first.answer.summary_line(), first.align_answer.summary_line(),
+          first.concepts_text, sep="\n")
 
     second = run_demo(config, progress=progress)
     skipped = {s.name for s in second.steps if s.skipped}
@@ -100,7 +101,9 @@ def test_demo_end_to_end_and_resume(db_url: str, nominatim_db: str, tmp_path: Pa
 def _check_learning(report: Any, engine: sa.Engine, workdir: Path) -> None:
     """The learning half of the demo: both models, their ladders, one answer, concepts."""
     frame = report.evaluation.frame
-    assert {"demo_semp_model", "demo_s2_model"} <= set(frame["model"])
+    assert {"demo_semp_model", "demo_s2_model", "demo_align_model"} <= set(frame["model"])
+    align = frame[frame["model"] == "demo_align_model"]
+    assert list(align["prediction"]) == ["gallery top-1"]  # one row beside the classifiers
     ladder = ["acc_1km", "acc_25km", "acc_200km", "acc_750km", "acc_2500km"]
     for _, row in frame.dropna(subset=ladder).iterrows():
         values = [row[c] for c in ladder]
@@ -114,11 +117,14 @@ def _check_learning(report: Any, engine: sa.Engine, workdir: Path) -> None:
             "JOIN models m ON m.id = r.model_id GROUP BY m.name")).all())
         explained = conn.execute(sa.text(
             "SELECT count(*) FROM concept_images WHERE status = 'ok'")).scalar_one()
-    assert predicted == {"demo_semp_model": n_test, "demo_s2_model": n_test}
+    assert predicted == {"demo_semp_model": n_test, "demo_s2_model": n_test,
+                         "demo_align_model": n_test}
     assert explained == 24
     assert report.answer is not None and report.answer.error is None
     assert report.answer.hierarchical and report.answer.summary_line()
     assert report.answer_truth
+    assert report.align_answer is not None and report.align_answer.error is None
+    assert " — because: " in report.align_answer.summary_line()
     assert report.concepts is not None and report.concept_chart.is_file()
     assert "Concept influence of model demo_semp_model" in report.concepts_text
     assert (workdir / "models" / "demo_semp_model").is_dir()

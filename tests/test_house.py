@@ -41,15 +41,10 @@ def test_no_citation_of_files_outside_the_repository() -> None:
 def test_every_package_declares_its_modules() -> None:
     """Each package's ``__init__`` lists its public modules in ``__all__`` (or the names
     it re-exports), so a reader sees a package's surface in one place."""
-    # geotool.db and geotool.geocode are being reorganised on another branch (issue 16,
-    # items 2 and 3); they join this check when it lands.
-    pending = {"geotool/db", "geotool/geocode", "geotool/geocode/nominatim"}
     missing, wrong = [], []
     for init in sorted((REPO / "geotool").rglob("__init__.py")):
         package = init.parent
         name = str(package.relative_to(REPO))
-        if name in pending:
-            continue
         tree = ast.parse(init.read_text(), str(init))
         declared = [node for node in tree.body if isinstance(node, ast.Assign)
                     and any(getattr(t, "id", "") == "__all__" for t in node.targets)]

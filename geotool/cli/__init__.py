@@ -5,6 +5,6 @@ the summary; parsing and checking values is the parameter class's job."""
 
 __all__ = [
     "app", "boundaries", "build", "common", "concepts", "db", "demo", "docs", "evaluate", "export",
-    "geocode", "ingest", "ingest_shards", "models", "nominatim", "partitions", "predict",
-    "progress", "runs", "synth", "train"
+    "geocode", "geonames", "ingest", "ingest_shards", "models", "nominatim", "partitions",
+    "predict", "progress", "resample", "runs", "synth", "train"
 ]

@@ -17,15 +17,61 @@ from functools import wraps
 from typing import Annotated, Any, TypeVar
 
 import typer
+from click.core import ParameterSource
 from psycopg import errors as psycopg_errors
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
+from rich.table import Column, Table
 from sqlalchemy import exc as sa_exc
 
 from geotool.errors import GeotoolError, missing_extra
 
-console = Console(stderr=True)
-out = Console()
+#: Width of a console that is not a terminal (a log file, a pipe, CI): wide enough that
+#: Rich never wraps or cuts a table cell; COLUMNS still wins when it is set.
+UNCUT_WIDTH = 10_000
+
+
+class UncutConsole(Console):
+    """A Rich console that never truncates output written to a file or pipe.
+
+    Rich lays out for 80 columns when the stream is not a terminal, so table cells became
+    ``demo_se…`` and numbers ``1,7…`` in logs and CI. Here the width is then
+    :data:`UNCUT_WIDTH` (unless ``COLUMNS`` says otherwise); on a terminal it is the
+    terminal's, and :func:`table` keeps numbers whole there too."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if (self._width is None and not self.is_terminal
+                and not os.environ.get("COLUMNS", "").isdigit()):
+            return ConsoleDimensions(UNCUT_WIDTH, size.height)
+        return size
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
+def uncut_table(*headers: str, **kwargs: Any) -> Table:
+    """A Rich table whose cells wrap (fold) instead of being cut with an ellipsis, so a
+    narrow terminal never shows an elided number."""
+    return Table(*(Column(h, overflow="fold") for h in headers), **kwargs)
+
+
+console = UncutConsole(stderr=True)
+out = UncutConsole()
+
+def _database_url(ctx: typer.Context, param: typer.CallbackParam,
+                  value: str | None) -> str | None:
+    """``geotool --database-url URL COMMAND`` works like ``geotool COMMAND --database-url
+    URL``: a URL given before the command is used unless the command got its own (and it
+    wins over GEOTOOL_DATABASE_URL, as a flag does)."""
+    root = ctx.find_root()
+    given = root.params.get("database_url") if root is not ctx else None
+    if given and ctx.get_parameter_source(param.name or "") is not ParameterSource.COMMANDLINE:
+        return str(given)
+    return value
+
 
 DatabaseUrlOption = Annotated[
     str | None,
@@ -34,6 +80,7 @@ DatabaseUrlOption = Annotated[
         envvar="GEOTOOL_DATABASE_URL",
         help="PostGIS URL; default: geotool's private server.",
         show_default=False,
+        callback=_database_url,
     ),
 ]
 
@@ -104,9 +151,15 @@ def database_error_message(exc: sa_exc.DBAPIError) -> str | None:
     if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError) and not isinstance(
         exc.orig, psycopg_errors.QueryCanceled
     ):
+        from geotool.db.engine import database_source
+
+        if database_source() == "private":
+            return (f"cannot use geotool's private database server: {first}. See "
+                    "`geotool db status`; start it with `geotool db up` (or give "
+                    "--database-url to use another PostGIS).")
         return (f"cannot use the database: {first}. Check --database-url / "
-                "GEOTOOL_DATABASE_URL, or leave both unset to use geotool's private server "
-                "(`geotool db status`).")
+                "GEOTOOL_DATABASE_URL (or the config file's database_url), or leave them "
+                "unset to use geotool's private server (`geotool db status`).")
     if isinstance(exc.orig, psycopg_errors.UndefinedTable | psycopg_errors.UndefinedColumn):
         return (f"the database schema is missing or out of date ({first}); run "
                 "`geotool db upgrade`.")

@@ -159,6 +159,59 @@ def report(
         out.print(format_report(result), highlight=False, markup=False)
 
 
+@app.command("verify")
+@friendly_errors
+def verify(
+    model: ModelOption,
+    run: Annotated[int | None, typer.Option(
+        "--run", help="Concept run id (default: the model's newest).")] = None,
+    fill: Annotated[str, typer.Option(
+        "--fill", help="Occlusion: mean (the normalisation's mean colour) or blur (a "
+                       "Gaussian blur of the photo).")] = "mean",
+    blur_radius: Annotated[float | None, typer.Option(
+        "--blur-radius", help="Blur radius in pixels (default: crop / 16).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the control regions.")] = 0,
+    min_images: Annotated[int, typer.Option(
+        "--min-images", help="Report concepts seen in at least N photos.")] = 10,
+    batch_size: Annotated[int, typer.Option(
+        "--batch-size", help="Occluded inputs per forward pass.")] = 64,
+    limit: Annotated[int | None, typer.Option("--limit", help="At most N photos.")] = None,
+    segmenter: SegOption = "masks",
+    seg_model: SegModelOption = None,
+    seg_arch: SegArchOption = None,
+    seg_names: SegNamesOption = None,
+    mask_dir: MaskDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    device: DeviceOption = "cpu",
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Check ci against the model: occlude each concept and measure the probability drop.
+
+    For every photo and concept of a concept run, the concept's mask is occluded and the
+    drop in the explained class's probability is stored, beside the drop for a region
+    of the same size elsewhere (the control). Prints per concept the mean drop beside
+    the median ci and Spearman's rank correlation between them. Resumable.
+
+    Example: geotool concepts verify --model m1 --fill mean
+    """
+    from geotool.explain.segmenters import make_segmenter
+    from geotool.explain.verify import VerifyParams, format_verify, verify_concepts
+
+    params = VerifyParams(model=model, run=run, fill=fill,  # type: ignore[arg-type]
+                          blur_radius=blur_radius, seed=seed, batch_size=batch_size,
+                          limit=limit, device=device, min_images=min_images)
+    params.validate()
+    seg = make_segmenter(segmenter, names_file=seg_names, folder=mask_dir,
+                         model_path=seg_model, arch=seg_arch, device=device)
+    with RichProgress(unit=" photos/s") as progress:
+        summary = verify_concepts(get_engine(database_url), params, progress=progress,
+                                  segmenter=seg)
+    if as_json:
+        out.print_json(json.dumps(summary.to_dict()))
+    else:
+        out.print(format_verify(summary), highlight=False, markup=False)
+
+
 @app.command("explain")
 @friendly_errors
 def explain(

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
+from geotool.cli.common import DatabaseUrlOption, friendly_errors, out, uncut_table
 from geotool.cli.progress import RichProgress
 
 
@@ -49,7 +48,7 @@ def demo(
     with RichProgress() as progress:
         report = run_demo(params, progress=progress)
 
-    steps = Table("step", "result", "seconds", title="geotool demo")
+    steps = uncut_table("step", "result", "seconds", title="geotool demo")
     for st in report.steps:
         steps.add_row(st.name, ("[dim](done before)[/] " if st.skipped else "") + st.detail,
                       f"{st.seconds:,.1f}")
@@ -59,7 +58,8 @@ def demo(
               f"{report.geocode_agreement:.1%} of {report.geocode_checked:,} images")
     out.print(f"labelled images inside their SemP cell's OSM polygon: "
               f"{report.cells_containing:.1%}")
-    levels = Table("set", "level", "partitioning", "τ", "classes", "labelled", "median img/class")
+    levels = uncut_table("set", "level", "partitioning", "τ", "classes", "labelled",
+                         "median img/class")
     for lv in report.partitionings:
         levels.add_row(lv["set"], str(lv["level"]), lv["name"], str(lv["tau"] or "-"),
                        f"{lv['n_classes']:,}", f"{lv['n_labelled']:,}",
@@ -75,6 +75,9 @@ def demo(
         label = a.hierarchical[0].label if a.hierarchical else ""
         out.print(f"one test photo, {a.path}:\n  answer: {a.summary_line()} — {label} "
                   f"({a.lat:.3f}, {a.lon:.3f})\n  truth:  {report.answer_truth}")
+    if report.align_answer is not None and report.align_answer.error is None:
+        b = report.align_answer
+        out.print(f"  alignment model: {b.summary_line()} ({b.lat:.3f}, {b.lon:.3f})")
     if report.concepts_text:
         out.print(report.concepts_text)
         out.print(f"concept chart: {report.concept_chart}")
@@ -82,6 +85,7 @@ def demo(
         out.print("look at it:\n" + "\n".join(f"  {line}" for line in report.viewing))
     out.print("Next: geotool partitions show demo_semp · "
               "geotool export cells demo_semp --format gpkg --out demo_cells.gpkg · "
-              "geotool evaluate --model demo_semp_model --model demo_s2_model · "
+              "geotool evaluate --model demo_semp_model --model demo_s2_model "
+              "--model demo_align_model · geotool align-report --model demo_align_model · "
               "geotool predict-image PHOTO --model demo_semp_model")
 

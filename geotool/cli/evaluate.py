@@ -28,6 +28,15 @@ def evaluate(
     combine: Annotated[str | None, typer.Option(
         "--combine", help="Use the prediction run with this combination (mean or max).",
         show_default=False)] = None,
+    top_k: Annotated[int | None, typer.Option(
+        "--top-k", help="Use the prediction run with this top-k (top-5 accuracy needs "
+        "k >= 5; a smaller k shows it as missing).", show_default=False)] = None,
+    resize: Annotated[int | None, typer.Option(
+        "--resize", help="Use the prediction run with this shortest-edge resize.",
+        show_default=False)] = None,
+    gallery: Annotated[str | None, typer.Option(
+        "--gallery", help="Alignment models: use the prediction run with this gallery "
+        "(default: newest).", show_default=False)] = None,
     baselines: Annotated[bool, typer.Option(
         "--baselines/--no-baselines", help="Most frequent class, random class, oracle.")
     ] = True,
@@ -41,6 +50,9 @@ def evaluate(
     """Accuracy at 1/25/200/750/2500 km, mean/median error, GeoScore, top-1/top-5 and
     semantic (country/state/city) accuracy, computed in SQL from the predictions.
 
+    Both model families share one ladder: an alignment model's row is its gallery answer
+    (no class accuracy; its semantic accuracy is judged by the photos' place polygons).
+
     Example: geotool evaluate --model semp_r50 --model s2_r50 --split test --format md
     """
     from geotool.learn.evaluate import FORMATS, EvaluateParams, rich_table
@@ -49,9 +61,12 @@ def evaluate(
     if fmt not in FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
     params = EvaluateParams(models=tuple(model), dataset=dataset, split=split, strict=strict,
-                            crops=crops, combine=combine, baselines=baselines)
+                            crops=crops, combine=combine, top_k=top_k, resize=resize,
+                            baselines=baselines, gallery=gallery)
     params.validate()
     table = run_evaluate(get_engine(database_url), params)
+    for warning in table.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if fmt == "table":
         out.print(rich_table(table))
         return

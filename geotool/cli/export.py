@@ -44,8 +44,9 @@ def predictions(
     model: Annotated[str, typer.Option("--model", help="Name of the trained model.")],
     out_path: Annotated[Path, typer.Option("--out", help="File to write.")],
     fmt: Annotated[str | None, typer.Option(
-        "--format", help="csv (GeoEstimation img_id,p_key,pred_class,pred_lat,pred_lng) or "
-        "gpkg (points and error lines for QGIS); default: from the file suffix.")] = None,
+        "--format", help="csv (GeoEstimation img_id,p_key,pred_class,pred_lat,pred_lng, "
+        "then mode: flat or hier) or gpkg (points and error lines for QGIS); default: from "
+        "the file suffix.")] = None,
     dataset: Annotated[str | None, typer.Option(
         "--dataset", help="Dataset (default: the one the model's set was built from).",
         show_default=False)] = None,

@@ -17,7 +17,8 @@ def geocode(
     geocoder: Annotated[
         str,
         typer.Option("--geocoder", help="nominatim (in-process, local import), http "
-                     "(--nominatim-url), bulk (SQL on local Nominatim tables), boundaries."),
+                     "(--nominatim-url), bulk (SQL on local Nominatim tables), boundaries, "
+                     "geonames (country polygons + GeoNames places)."),
     ] = "nominatim",
     nominatim_url: Annotated[
         str | None,
@@ -36,7 +37,8 @@ def geocode(
                      "(4 ≈ 11 m); default: exact coordinates."),
     ] = None,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", help="Reverse queries in flight at once "
+        int, typer.Option("--concurrency", help="Reverse queries in flight at once (geonames: "
+                          "database connections working at once) "
                           "(more helps when Nominatim has spare cores; see docs/benchmarks.md).")
     ] = 2,
     simplify: Annotated[
@@ -58,6 +60,18 @@ def geocode(
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Geocode images marked failed again.")
     ] = False,
+    city_km: Annotated[
+        float, typer.Option("--city-km", help="geonames: the nearest place names the photo "
+                            "when it is within this distance.")
+    ] = 25.0,
+    admin_km: Annotated[
+        float, typer.Option("--admin-km", help="geonames: the nearest place's admin areas "
+                            "name the photo when it is within this distance.")
+    ] = 250.0,
+    coast_km: Annotated[
+        float, typer.Option("--coast-km", help="geonames: a point outside every country "
+                            "polygon takes the nearest country within this distance.")
+    ] = 20.0,
     database_url: DatabaseUrlOption = None,
 ) -> None:
     """Reverse-geocode every image of a dataset into its address vector (finest first,
@@ -65,6 +79,8 @@ def geocode(
     at any time and run it again; a finished dataset reports 0 to do.
 
     Example: geotool geocode --dataset demo --geocoder nominatim --precision 5 --concurrency 2
+
+    Example: geotool geocode --dataset mp16 --geocoder geonames
     """
     from geotool.db.engine import get_engine
     from geotool.geocode.pipeline import GeocodeParams
@@ -78,7 +94,8 @@ def geocode(
     options = GeocoderOptions(
         database_url=database_url, nominatim_url=url, nominatim_dsn=nominatim_dsn,
         concurrency=concurrency, simplify=simplify, user_agent=settings.user_agent,
-        timeout=timeout, retries=retries)
+        timeout=timeout, retries=retries,
+        extra={"city_km": city_km, "admin_km": admin_km, "coast_km": coast_km})
     params = GeocodeParams(dataset=dataset, geocoder=geocoder, options=options,
                            precision=precision, batch_size=batch_size,
                            details=not no_details, retry_failed=retry_failed)

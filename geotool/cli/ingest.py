@@ -25,7 +25,7 @@ def ingest(
         "--split", help="train, val or test for every row; default: the file's split column.",
         show_default=False)] = None,
     fmt: Annotated[str, typer.Option(
-        "--format", help="auto, csv, geoestimation, semp or emp16.")] = "auto",
+        "--format", help="auto, csv, geoestimation, semp, emp16 or latlon.")] = "auto",
     skip_invalid: Annotated[bool, typer.Option(
         "--skip-invalid", help="Load the valid rows; record the others in rejected_rows.")
     ] = False,
@@ -46,6 +46,7 @@ def ingest(
     emp16          JSON lines (.jsonl, .jsonl.bz2) with address vectors h_raw,
                    which also fill locations and image_addresses: no geocoding needed;
                    --locations adds their attributes from EMP-16's GeoFeather table.
+    latlon         LAT,LON only (GeoCLIP's coordinates_100K.csv); ids are row numbers
 
     Every row is checked. Invalid rows make the command fail without writing
     anything, unless --skip-invalid is given (they then go to rejected_rows).
@@ -68,7 +69,7 @@ def summary_table(summary: IngestSummary, seconds: float) -> Table:
     table = Table(title=f"ingest {summary.dataset} ← {Path(summary.source).name} "
                         f"({summary.format})")
     table.add_column("", style="bold")
-    table.add_column("rows", justify="right")
+    table.add_column("rows", justify="right", overflow="fold")
     table.add_row("read", f"{summary.rows_read:,}")
     table.add_row("loaded (new)", f"{summary.loaded:,}")
     table.add_row("already present", f"{summary.already_present:,}")

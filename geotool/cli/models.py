@@ -6,9 +6,8 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
+from geotool.cli.common import DatabaseUrlOption, friendly_errors, out, uncut_table
 from geotool.db.engine import get_engine
 
 app = typer.Typer(help="List and inspect trained models.\n\nExample: geotool models list",
@@ -25,8 +24,8 @@ def list_(database_url: DatabaseUrlOption = None) -> None:
     """
     from geotool.learn.registry import list_models
 
-    table = Table("name", "family", "set / dataset", "backbone", "classes / concepts",
-                  "status", "best val loss", "coarsest acc / 750 km", "updated")
+    table = uncut_table("name", "family", "set / dataset", "backbone", "classes / concepts",
+                        "status", "best val loss", "coarsest acc / 750 km", "updated")
     for m in list_models(get_engine(database_url)):
         metrics = m.metrics or {}
         if m.family == "align":
@@ -73,7 +72,7 @@ def show(
         out.print("best validation: " + ", ".join(
             f"{k} {v:.4g}" for k, v in sorted(m.metrics.items())))
     if curve:
-        table = Table("step", "epoch", "images", "val loss")
+        table = uncut_table("step", "epoch", "images", "val loss")
         for point in curve:
             table.add_row(str(point.step), str(point.epoch), f"{point.images_seen:,}",
                           f"{point.loss:.4f}")

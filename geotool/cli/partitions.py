@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
+from geotool.cli.common import DatabaseUrlOption, friendly_errors, out, uncut_table
 from geotool.cli.progress import RichProgress
 from geotool.db.engine import get_engine
 from geotool.partition.reference_import import ReferenceParams, import_reference
@@ -25,7 +24,7 @@ def list_(database_url: DatabaseUrlOption = None) -> None:
 
     Example: geotool partitions list
     """
-    table = Table("name", "scheme", "dataset", "partitionings", "classes", "created")
+    table = uncut_table("name", "scheme", "dataset", "partitionings", "classes", "created")
     for s in list_sets(get_engine(database_url)):
         table.add_row(s.name, s.scheme, s.dataset or "-", str(s.n_partitionings),
                       f"{s.n_classes:,}", str(s.created_at)[:19])
@@ -38,20 +37,21 @@ def show(
     name: Annotated[str, typer.Argument(help="Name of the partitioning set.")],
     database_url: DatabaseUrlOption = None,
 ) -> None:
-    """Per partitioning: classes, labelled images, images per class, hierarchy depth.
+    """Per partitioning: classes, labelled images, images per class, hierarchy depth, and
+    orphans (fine classes without an ancestor at that level).
 
     Example: geotool partitions show semp_50_75_100
     """
     params, levels = show_set(get_engine(database_url), name)
     out.print(f"[bold]{name}[/] {params}")
-    table = Table("level", "partitioning", "τ", "classes", "labelled", "img/class min",
-                  "median", "max", "depth", "geometry")
+    table = uncut_table("level", "partitioning", "τ", "classes", "labelled", "img/class min",
+                        "median", "max", "depth", "orphans", "geometry")
     for lv in levels:
         depth = "-" if lv.depth_min is None else f"{lv.depth_min}–{lv.depth_max}"
         table.add_row(str(lv.level), lv.name, str(lv.tau or "-"), f"{lv.n_classes:,}",
                       f"{lv.n_labelled:,}", str(lv.images_min or "-"),
                       "-" if lv.images_median is None else f"{lv.images_median:g}",
-                      str(lv.images_max or "-"), depth,
+                      str(lv.images_max or "-"), depth, f"{lv.n_orphans:,}",
                       ", ".join(f"{k} {v}" for k, v in sorted(lv.geom_sources.items())))
     out.print(table)
 

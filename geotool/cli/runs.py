@@ -7,17 +7,28 @@ A run whose process was killed outright (SIGKILL, power loss) shows as ``died``:
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from geotool.cli.common import DatabaseUrlOption, friendly_errors, out
+from geotool.cli.common import DatabaseUrlOption, friendly_errors, out, uncut_table
 from geotool.db.engine import get_engine
 from geotool.db.runs import recent_runs
 
 STATUS_STYLE = {"done": "green", "running": "cyan", "failed": "red", "interrupted": "yellow",
                 "died": "bold red"}
+
+
+def run_detail(summary: dict[str, Any], params: dict[str, Any]) -> Any:
+    """The detail column: the error of a failed run, else what it ran on — the name it
+    made (build, train) or the model it used (predict, concepts, concepts-verify)."""
+    if summary.get("error"):
+        return summary["error"]
+    if params.get("name"):
+        return params["name"]
+    if params.get("model"):
+        return f"model {params['model']}"
+    return ""
 
 
 @friendly_errors
@@ -34,11 +45,11 @@ def runs(
 
     Example: geotool runs --limit 10 --stage geocode
     """
-    table = Table("id", "stage", "dataset", "status", "started", "seconds", "detail")
+    table = uncut_table("id", "stage", "dataset", "status", "started", "seconds", "detail")
     for run in recent_runs(get_engine(database_url), limit, stage):
         seconds = ("-" if run.finished_at is None
                    else f"{(run.finished_at - run.started_at).total_seconds():,.1f}")
-        detail = run.summary.get("error") or run.params.get("name") or ""
+        detail = run_detail(run.summary, run.params)
         style = STATUS_STYLE.get(run.status, "")
         table.add_row(str(run.id), run.stage, run.dataset or "-",
                       f"[{style}]{run.status}[/]" if style else run.status,

@@ -53,7 +53,23 @@ def world(
     kinds: dict[str, int] = {}
     for place in result.places:
         kinds[place.kind] = kinds.get(place.kind, 0) + 1
-    out.print(f"world in {out_dir}: " + ", ".join(f"{n} {k}" for k, n in kinds.items()))
+    out.print(world_summary(out_dir, kinds))
+
+
+def world_summary(out_dir: Path, kinds: dict[str, int]) -> str:
+    """``world in DIR: 3 countries, 9 states, …`` (what ``synth world`` prints)."""
+    return f"world in {out_dir}: " + ", ".join(f"{n} {plural(k, n)}" for k, n in kinds.items())
+
+
+def plural(word: str, n: int) -> str:
+    """``country`` → ``countries`` unless ``n`` is 1 (English's regular plurals)."""
+    if n == 1:
+        return word
+    if word.endswith("y") and word[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return word[:-1] + "ies"
+    if word.endswith(("s", "x", "ch", "sh")):
+        return word + "es"
+    return word + "s"
 
 
 @app.command("photos")

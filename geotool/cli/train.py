@@ -107,7 +107,7 @@ def train(
         out.print(f"resumed from step {result.resumed_from_step}")
     out.print(f"[bold]{result.model_name}[/]: {result.steps:,} steps, "
               f"{result.images_seen:,} images, {result.seconds:,.0f} s; "
-              f"{result.bad_images} bad images skipped")
+              f"{result.bad_images} bad images skipped (each once; bad_images table)")
     if result.best_metrics and "acc_l0" not in result.best_metrics:
         m = result.best_metrics
         out.print(f"best validation loss {m['loss']:.4f} (InfoNCE {m['loss_nce']:.4f}, "

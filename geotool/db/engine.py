@@ -17,13 +17,27 @@ from geotool.settings import Settings, load_settings
 __all__ = ["database_url", "dispose_engines", "get_engine"]
 
 
+#: Where the last resolved database URL came from: "given" (--database-url or
+#: GEOTOOL_DATABASE_URL), "settings" (the config file) or "private" (geotool's own
+#: server); error messages use it to give the hint that fits.
+_SOURCE: dict[str, str] = {}
+
+
+def database_source() -> str | None:
+    """"given", "settings" or "private": the source of the last resolved URL."""
+    return _SOURCE.get("source")
+
+
 def database_url(url: str | None = None, settings: Settings | None = None) -> str:
     """Resolve the database URL, starting the private server when none is configured."""
     if url:
+        _SOURCE["source"] = "given"
         return normalise_url(url)
     settings = settings or load_settings()
     if settings.database_url:
+        _SOURCE["source"] = "settings"
         return normalise_url(settings.database_url)
+    _SOURCE["source"] = "private"
     server = PrivateServer.from_settings(settings)
     server.start()
     server.create_database(settings.database_name, postgis=True)

@@ -330,7 +330,12 @@ class PrivateServer:
 
 
 def _port_free(port: int) -> bool:
+    """Whether PostgreSQL could listen on ``port``. SO_REUSEADDR as PostgreSQL sets it:
+    the connections a stopped server closed linger in TIME_WAIT on its port for a minute,
+    which must not count as busy (the server would move to another port after `db down`
+    / `db up` and break saved URLs)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

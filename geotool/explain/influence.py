@@ -5,7 +5,8 @@ per pixel), and a concept ``c`` with binary mask ``S_c`` (optionally dilated by 
 
 - ``T_k``: the ``k`` pixels with the highest ``E``, ``k`` capped at ``H·W``;
 - ``tki(c) = |T_k ∩ S_c| / k``;
-- ``size(c) = |S_c| / (H·W)``; concepts with ``size < min_size`` are skipped;
+- ``size(c) = |S_c| / (H·W)``; concepts whose *undilated* size is below ``min_size`` are
+  skipped at every β (so the β > 0 rows cover the same photos and concepts as β = 0);
 - ``ci(c) = tki(c) / size(c)``.
 
 **Ties at the k-th value.** ``T_k`` is exactly ``k`` pixels. Pixels are ranked by value,
@@ -106,6 +107,12 @@ class InfluenceRows:
     def __len__(self) -> int:
         return int(self.image.numel())
 
+    def select(self, keep: torch.Tensor) -> InfluenceRows:
+        """The rows where boolean ``keep`` ``[len(self)]`` is true."""
+        return InfluenceRows(self.image[keep], self.concept[keep], self.beta[keep],
+                             self.tki[keep], self.size[keep], self.ci[keep],
+                             self.mask_pixels[keep], self.hit_pixels[keep], self.k)
+
 
 def concept_influence(explanations: torch.Tensor, label_maps: torch.Tensor,
                       k: int | None = None, betas: Sequence[int] = (0,),
@@ -114,8 +121,9 @@ def concept_influence(explanations: torch.Tensor, label_maps: torch.Tensor,
 
     ``explanations`` float ``[B, H, W]``; ``label_maps`` int ``[B, H, W]``; ``k`` None
     means :func:`scaled_k`. Concept ids in ``ignore`` (0 = "other") are skipped, and so is
-    every (image, concept, β) whose (dilated) relative size is below ``min_size`` or zero.
-    Presence is decided on the undilated map: dilation grows concepts, never creates them.
+    every (image, concept) whose *undilated* relative size is below ``min_size``, at every
+    β: presence and eligibility are decided on the undilated map (dilation grows concepts,
+    never creates them, and never makes a too-small concept eligible at β > 0 only).
     """
     if explanations.shape != label_maps.shape or explanations.dim() != 3:
         raise ValueError(f"explanations {tuple(explanations.shape)} and label maps "
@@ -152,6 +160,7 @@ def concept_influence(explanations: torch.Tensor, label_maps: torch.Tensor,
     base: torch.Tensor | None = None  # [P, H, W] undilated masks, built when a β > 0 needs them
     top_p: torch.Tensor | None = None
     grown_beta = 0  # base is dilated by this much; β ascending so each step adds the rest
+    eligible = counts[img_idx, col_idx].double() / pixels >= min_size  # undilated size
     out = []
     for beta in sorted({int(b) for b in betas}):
         if int(beta) == 0:
@@ -172,7 +181,7 @@ def concept_influence(explanations: torch.Tensor, label_maps: torch.Tensor,
             hits = torch.count_nonzero((base & top_p).flatten(1), dim=1)
         size = mask_px.double() / pixels
         tki = hits.double() / k
-        valid = (mask_px > 0) & (size >= min_size)
+        valid = (mask_px > 0) & eligible
         out.append((img_idx[valid], values[valid],
                     torch.full_like(img_idx[valid], int(beta)), tki[valid], size[valid],
                     tki[valid] / size[valid], mask_px[valid], hits[valid]))

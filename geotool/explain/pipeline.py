@@ -8,10 +8,12 @@ image's outcome, explained class, predicted class and great-circle error go to
 ``concept_images``. Both are written per batch in one transaction, so a crash or SIGKILL
 loses at most the batch in flight.
 
-Resumable: the parameters of a run (model, dataset, split, explanation options, k, β,
-minimum size, segmenter, input geometry) are stored once in ``concept_runs`` under their
-SHA-256; running again with the same parameters picks the same row and skips every image
-that already has a ``concept_images`` row. Other parameters make a new concept run.
+Resumable: the parameters of a run (model, the checkpoint file's SHA-256 and the
+autocast mode, dataset, split, explanation options, k, β, minimum size, segmenter, input
+geometry) are stored once in ``concept_runs`` under their SHA-256 (new weights under the
+same checkpoint path are a new run); running again with the same parameters picks the
+same row and skips every image that already has a ``concept_images`` row. Other
+parameters make a new concept run.
 """
 
 from __future__ import annotations
@@ -51,12 +53,15 @@ from geotool.progress import NO_PROGRESS, Progress
 
 #: Label value that pixels of a segmenter's ignored values (ADE20k's 0) are mapped to.
 IGNORED = -1
+NONFINITE_DETAIL = ("the explanation map holds NaN or infinity (under fp16 autocast the "
+                    "gradients can overflow); no concept rows written")
 
 
 @dataclass(frozen=True)
 class InfluenceParams:
     """How concept influence is computed, for a dataset pass and for one photo (all but
-    ``batch_size``/``device``/``limit``/``amp`` are recorded and define the run)."""
+    ``batch_size``/``device``/``limit`` are recorded and define the run; ``amp`` as the
+    autocast it resolves to on the device)."""
 
     explain: ExplainParams = field(default_factory=ExplainParams)
     k: int | None = None  # None: 1000 at 224x224, scaled with the pixel count
@@ -164,6 +169,21 @@ def model_checkpoint(conn: Connection, model_name: str) -> tuple[int, str]:
     return row.id, str(row.checkpoint_path)
 
 
+def pick_run(conn: Connection, model_name: str, run_id: int | None) -> tuple[int, dict[str, Any]]:
+    """The concept run to report: ``run_id``, or the model's newest with ok images."""
+    model_id, _ = model_checkpoint(conn, model_name)
+    sql = ("SELECT r.id, r.params FROM concept_runs r WHERE r.model_id = :m "
+           + ("AND r.id = :run " if run_id is not None else "")
+           + "AND EXISTS (SELECT 1 FROM concept_images i WHERE i.run_id = r.id "
+             "AND i.status = 'ok') ORDER BY r.id DESC LIMIT 1")
+    row = conn.execute(sa.text(sql), {"m": model_id, "run": run_id}).one_or_none()
+    if row is None:
+        which = f"concept run {run_id}" if run_id is not None else "no concept run"
+        raise GeotoolError(f"model {model_name!r}: {which} with explained images; run "
+                           f"`geotool concepts compute --model {model_name} ...` first")
+    return int(row.id), dict(row.params)
+
+
 def ensure_concepts(conn: Connection, segmenter: Segmenter) -> dict[int, int]:
     """Make sure the segmenter's vocabulary is in ``concepts``; value -> concepts.id."""
     for value, name in sorted(segmenter.names.items()):
@@ -232,6 +252,9 @@ class ExplainSession:
         from geotool.learn.predict import pick_device
 
         self.device = pick_device(options.device)  # names a bad --device, as predict does
+        from geotool.learn.inference import amp_mode
+
+        self.amp = amp_mode(self.device, options.amp)  # off | fp16 | bf16 (recorded)
         self.model = loaded.model.to(self.device).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
@@ -247,8 +270,16 @@ class ExplainSession:
                              targets=targets, keep_attributions=keep_attributions,
                              amp=self.options.amp)
         labels = torch.from_numpy(np.stack(masks)).to(self.device)
-        rows = concept_influence(expl.maps, labels, k=self.k, betas=self.options.betas,
+        # a map holding NaN/inf has no meaningful top k (NaN ranks first): such images get
+        # no rows (the caller records them as 'nonfinite'); zeros stand in for the others'
+        # computation only
+        finite = nonfinite_free(expl.maps)
+        maps = expl.maps if bool(finite.all()) else torch.where(
+            finite.view(-1, 1, 1), expl.maps, torch.zeros_like(expl.maps))
+        rows = concept_influence(maps, labels, k=self.k, betas=self.options.betas,
                                  min_size=self.options.min_size, ignore=(IGNORED,))
+        if not bool(finite.all()):
+            rows = rows.select(finite[rows.image])
         return expl, rows
 
 
@@ -290,7 +321,10 @@ def compute_concepts(engine: Engine, params: ConceptParams, *,
     if options.explain.target == "true":
         _check_true_classes(engine, model_name, loaded)
     session = ExplainSession(loaded, options)
-    recorded = {"model": model_name, "checkpoint": checkpoint, "dataset": dataset,
+    # keyed by the weights' content and the autocast, not the checkpoint's path: a
+    # `train --resume` that replaces best.pt makes a new concept run (issue 17)
+    recorded = {"model": model_name, "checkpoint": checkpoint,
+                "checkpoint_sha256": loaded.sha256, "amp": session.amp, "dataset": dataset,
                 "split": split, **options.recorded(),
                 "geometry": session.geometry.to_dict(), "segmenter": segmenter.describe()}
     with engine.begin() as conn:
@@ -375,7 +409,11 @@ def _one_batch(engine: Engine, session: ExplainSession, segmenter: Segmenter,
         plat, plon = level.lat[pred], level.lon[pred]
         err = haversine_km(np.array([g.lat for g in good]), np.array([g.lon for g in good]),
                            plat, plon)
+        finite = nonfinite_free(expl.maps).cpu().numpy()
         for i, item in enumerate(good):
+            if not finite[i]:
+                problems.append((item, MaskProblem("nonfinite", NONFINITE_DETAIL)))
+                continue
             image_rows.append((concept_run_id, item.ref.id, "ok", None,
                                int(expl.targets[i]), int(pred[i]), float(plat[i]),
                                float(plon[i]), float(err[i]), rows.k, geometry.crop,
@@ -400,5 +438,14 @@ def _one_batch(engine: Engine, session: ExplainSession, segmenter: Segmenter,
                   ("run_id", "image_id", "status", "detail", "target_class",
                    "predicted_class", "pred_lat", "pred_lon", "error_km", "k", "height",
                    "width"), image_rows)
-    summary.images_explained += len(good)
+    summary.images_explained += len(good) - summary_nonfinite(problems)
     return len(ci_rows)
+
+
+def summary_nonfinite(problems: Sequence[tuple[_Todo, MaskProblem]]) -> int:
+    return sum(1 for _, p in problems if p.status == "nonfinite")
+
+
+def nonfinite_free(maps: torch.Tensor) -> torch.Tensor:
+    """``[B]`` bool: the explanation maps without NaN or infinity."""
+    return torch.isfinite(maps.flatten(1)).all(dim=1)

@@ -2,8 +2,9 @@
 
 An explanation is computed on the model's validation view of a photo (docs/method.md,
 "Augmentation"): shortest edge resized to ``resize``, then a centre crop of
-``image_size``. The label map goes through the same geometry with nearest-neighbour
-resampling, so every explanation pixel has exactly one concept id.
+``image_size`` — computed by :mod:`geotool.learn.view`, the one definition that training's
+validation and ``geotool predict`` use too. The label map goes through the same geometry
+with nearest-neighbour resampling, so every explanation pixel has exactly one concept id.
 
 :func:`input_geometry` reads both sizes and the normalisation from a checkpoint: the
 checkpoint's ``config`` may carry ``val_resize`` (what training validated with; or
@@ -26,6 +27,7 @@ from PIL import Image, UnidentifiedImageError
 
 from geotool.errors import GeotoolError
 from geotool.explain.attributions import Normalisation
+from geotool.learn.view import centre_view, centre_view_labels, normalisation, view_resize
 
 
 @dataclass(frozen=True)
@@ -43,44 +45,23 @@ class InputGeometry:
 
 def input_geometry(image_size: int, config: dict[str, Any]) -> InputGeometry:
     """The explained input's geometry for a model trained at ``image_size``."""
-    from geotool.learn.inference import default_resize
-
-    resize = int(config.get("val_resize") or config.get("resize")
-                 or default_resize(image_size))
-    norm_cfg = config.get("normalize") or {}
-    norm = Normalisation(tuple(norm_cfg.get("mean", Normalisation.mean)),
-                         tuple(norm_cfg.get("std", Normalisation.std)))
+    resize = view_resize(image_size, config)
+    mean, std = normalisation(config)
+    norm = Normalisation(mean, std)  # type: ignore[arg-type]
     if resize < image_size:
         raise GeotoolError(f"model config: resize {resize} is smaller than the crop "
                            f"{image_size}; fix the checkpoint's config")
     return InputGeometry(resize, int(image_size), norm)
 
 
-def _resized_size(width: int, height: int, short: int) -> tuple[int, int]:
-    if width <= height:
-        return short, max(short, round(height * short / width))
-    return max(short, round(width * short / height)), short
-
-
-def _centre_crop(img: Image.Image, crop: int) -> Image.Image:
-    w, h = img.size
-    left, top = (w - crop) // 2, (h - crop) // 2
-    return img.crop((left, top, left + crop, top + crop))
-
-
 def prepare_photo(img: Image.Image, geometry: InputGeometry) -> NDArray[np.uint8]:
     """RGB ``[crop, crop, 3]`` uint8: the photo as the model sees it (before normalising)."""
-    rgb = img.convert("RGB")
-    rgb = rgb.resize(_resized_size(*rgb.size, geometry.resize), Image.Resampling.BILINEAR)
-    return np.asarray(_centre_crop(rgb, geometry.crop), dtype=np.uint8)
+    return centre_view(img, geometry.crop, geometry.resize)
 
 
 def prepare_mask(label_map: NDArray[Any], geometry: InputGeometry) -> NDArray[np.int64]:
     """The label map through the same resize (nearest) and crop as the photo."""
-    h, w = label_map.shape
-    img = Image.fromarray(label_map.astype(np.int32), mode="I")
-    img = img.resize(_resized_size(w, h, geometry.resize), Image.Resampling.NEAREST)
-    return np.asarray(_centre_crop(img, geometry.crop), dtype=np.int64)
+    return centre_view_labels(label_map, geometry.crop, geometry.resize)
 
 
 def to_input(photos: list[NDArray[np.uint8]], geometry: InputGeometry,
@@ -97,5 +78,10 @@ def open_photo(path: str | Path) -> Image.Image:
         img = Image.open(path)
         img.load()
         return img
-    except (OSError, UnidentifiedImageError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise GeotoolError(f"cannot read photo {path}: refused, too large to decode safely "
+                           f"({exc})") from None
+    except UnidentifiedImageError:
+        raise GeotoolError(f"cannot read photo {path}: not an image Pillow can read") from None
+    except OSError as exc:
         raise GeotoolError(f"cannot read photo {path}: {exc}") from exc

@@ -3,11 +3,12 @@
 :func:`concept_report` reads one concept run of a model (the newest by default) through
 ``sql/explain/concepts_report.sql`` and returns, per error interval, every concept seen in at
 least ``min_images`` images with its median and mean ci (Table 3 shows the ten highest
-and ten lowest), the dilation difference per concept (median ci with β minus without,
-over all images; Table 4), optionally a bar chart PNG (Figure 4), and — when the
-photos come from the synthetic planet — the Spearman correlation between each concept's
-median ci and its designed informativeness (the number of levels ``design.json`` lists
-for it; 0 for the uninformative ones).
+and ten lowest), the dilation difference per concept and error interval (median ci with
+β minus without, over the images of that interval, so photos beyond the last edge — >
+2500 km by default — are not in it, as in the paper's Table 4), optionally a bar chart
+PNG (Figure 4), and — when the photos come from the synthetic planet — the Spearman
+correlation between each concept's median ci and its designed informativeness (the
+number of levels ``design.json`` lists for it; 0 for the uninformative ones).
 """
 
 from __future__ import annotations
@@ -19,12 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import sqlfiles
 from geotool.errors import GeotoolError, InvalidValueError, require_module
-from geotool.explain.pipeline import model_checkpoint
+from geotool.explain.pipeline import pick_run
 from geotool.progress import NO_PROGRESS, Progress
 
 DEFAULT_BOUNDS_KM = (0.0, 25.0, 750.0, 2500.0)
@@ -100,6 +100,8 @@ class DilationRow:
     n_images: int
     median_ci_0: float
     median_ci_beta: float
+    lower_km: float = 0.0  # the error interval [lower_km, upper_km) the medians are over
+    upper_km: float = math.inf
 
     @property
     def difference(self) -> float:
@@ -119,6 +121,7 @@ class ConceptReport:
     spearman: float | None = None
     design: dict[str, list[str]] | None = None
     chart: Path | None = None
+    verification: Any = None  # geotool.explain.verify.VerifySummary of the newest check
 
     def to_dict(self) -> dict[str, Any]:
         def table(t: IntervalTable) -> dict[str, Any]:
@@ -130,6 +133,8 @@ class ConceptReport:
                 "overall": table(self.overall),
                 "dilation": [{**vars(d), "difference": d.difference} for d in self.dilation],
                 "spearman": self.spearman,
+                "verification": (self.verification.to_dict() if self.verification is not None
+                                 else None),
                 "chart": str(self.chart) if self.chart else None}
 
 
@@ -168,21 +173,6 @@ def _stats(conn: Connection, run_id: int, beta: int, bounds: list[tuple[float, f
     return [IntervalTable(lo, hi, by[(lo, hi)]) for lo, hi in bounds]
 
 
-def pick_run(conn: Connection, model_name: str, run_id: int | None) -> tuple[int, dict[str, Any]]:
-    """The concept run to report: ``run_id``, or the model's newest with ok images."""
-    model_id, _ = model_checkpoint(conn, model_name)
-    sql = ("SELECT r.id, r.params FROM concept_runs r WHERE r.model_id = :m "
-           + ("AND r.id = :run " if run_id is not None else "")
-           + "AND EXISTS (SELECT 1 FROM concept_images i WHERE i.run_id = r.id "
-             "AND i.status = 'ok') ORDER BY r.id DESC LIMIT 1")
-    row = conn.execute(sa.text(sql), {"m": model_id, "run": run_id}).one_or_none()
-    if row is None:
-        which = f"concept run {run_id}" if run_id is not None else "no concept run"
-        raise GeotoolError(f"model {model_name!r}: {which} with explained images; run "
-                           f"`geotool concepts compute --model {model_name} ...` first")
-    return int(row.id), dict(row.params)
-
-
 def concept_report(engine: Engine, params: ReportParams, *,
                    progress: Progress = NO_PROGRESS) -> ConceptReport:
     """Aggregate one concept run of ``params.model`` (see the module docstring and
@@ -200,20 +190,28 @@ def concept_report(engine: Engine, params: ReportParams, *,
             raise GeotoolError(f"concept run {concept_run_id} has β {betas}, not {beta}")
         intervals = _stats(conn, concept_run_id, beta, bounds, min_images)
         overall = _stats(conn, concept_run_id, beta, [(0.0, math.inf)], min_images)[0]
+        # Table 4: per error interval, median ci with β against without, same images
+        # (eligibility is decided on the undilated mask, so both are over one photo set)
         dilation: list[DilationRow] = []
-        base = {s.concept: s for s in
-                _stats(conn, concept_run_id, 0, [(0.0, math.inf)], min_images)[0].rows} \
-            if 0 in betas else {}
+        base = ({(t.lower_km, s.concept): s for t in
+                 _stats(conn, concept_run_id, 0, bounds, min_images) for s in t.rows}
+                if 0 in betas else {})
         for b in betas:
             if b == 0 or not base:
                 continue
-            for s in _stats(conn, concept_run_id, b, [(0.0, math.inf)], min_images)[0].rows:
-                if s.concept in base:
-                    dilation.append(DilationRow(s.concept, b, s.n_images,
-                                                base[s.concept].median_ci, s.median_ci))
-        dilation.sort(key=lambda d: (d.beta, -d.difference))
+            for t in _stats(conn, concept_run_id, b, bounds, min_images):
+                for s in t.rows:
+                    if (t.lower_km, s.concept) in base:
+                        dilation.append(DilationRow(
+                            s.concept, b, s.n_images,
+                            base[(t.lower_km, s.concept)].median_ci, s.median_ci,
+                            t.lower_km, t.upper_km))
+        dilation.sort(key=lambda d: (d.beta, d.lower_km, -d.difference))
+        from geotool.explain.verify import latest_verification
+
+        verification = latest_verification(conn, concept_run_id, min_images)
     report = ConceptReport(model_name, concept_run_id, run_params, beta, min_images,
-                           intervals, overall, dilation)
+                           intervals, overall, dilation, verification=verification)
     if design is not None:
         report.design = (dict(json.loads(Path(design).read_text(encoding="utf-8")))
                          if isinstance(design, Path | str) else dict(design))
@@ -293,16 +291,24 @@ def format_report(report: ConceptReport, top: int = 10) -> str:
                      if b else "")
             lines.append(f"  {left}   {right}")
     if report.dilation:
-        lines.append("\nDilation (median ci with β minus without, all images):")
+        lines.append("\nDilation (median ci with β minus without, per error interval):")
         for d in report.dilation:
-            lines.append(f"  β={d.beta:<3} {d.concept:<28} {d.median_ci_0:7.2f} -> "
-                         f"{d.median_ci_beta:7.2f}  ({d.difference:+.2f})")
+            span = IntervalTable(d.lower_km, d.upper_km, []).label
+            lines.append(f"  β={d.beta:<3} {span:<18} {d.concept:<28} {d.median_ci_0:7.2f} "
+                         f"-> {d.median_ci_beta:7.2f}  ({d.difference:+.2f})")
     if report.design is not None:
         score = informativeness(report.design)
         rho = "n/a" if report.spearman is None or math.isnan(report.spearman) \
             else f"{report.spearman:.3f}"
         lines.append(f"\nSpearman(median ci, designed informativeness) = {rho} over "
                      f"{sum(1 for s in report.overall.rows if s.concept in score)} concepts")
+    if report.verification is not None:
+        from geotool.explain.verify import format_verify
+
+        v = report.verification
+        lines.append(f"\nOcclusion check (verify run {v.verify_run_id}, fill {v.fill}, "
+                     f"{v.images_total} photos; geotool concepts verify):")
+        lines.extend(format_verify(v).splitlines()[2:])
     if report.chart:
         lines.append(f"\nbar chart: {report.chart}")
     return "\n".join(lines)

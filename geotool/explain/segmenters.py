@@ -114,7 +114,7 @@ class LabelMapFiles:
         try:
             with Image.open(path) as img:
                 arr = np.asarray(img)
-        except (OSError, UnidentifiedImageError) as exc:
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
             return MaskProblem("unreadable", f"{path}: {exc}")
         if arr.ndim != 2:
             return MaskProblem("unreadable", f"{path}: a label map has one channel, "
@@ -192,8 +192,10 @@ class NetworkSegmenter:
         small = rgb.resize((max(1, round(w * scale)), max(1, round(h * scale))),
                            Image.Resampling.BILINEAR)
         x = torch.from_numpy(np.array(small)).permute(2, 0, 1).float().div(255)
-        mean = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
-        std = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+        from geotool.learn.view import IMAGENET_MEAN, IMAGENET_STD  # the network's own input
+
+        mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+        std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
         x = ((x - mean) / std).unsqueeze(0).to(self.device)
         out = self.net(x)
         if isinstance(out, dict):

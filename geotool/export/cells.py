@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from shapely.geometry import mapping
 from sqlalchemy.engine import Engine
 
-from geotool.export.gpkg import write_geopackage
+from geotool.export.gpkg import check_out_path, write_geopackage
 from geotool.partition.params import PartitionError
 from geotool.progress import NO_PROGRESS, Progress
 
@@ -118,6 +118,7 @@ def export_cells(engine: Engine, params: CellExportParams, *,
                  progress: Progress = NO_PROGRESS) -> CellExportSummary:
     """Write the set's cells to ``params.path``; ``progress`` gets one phase."""
     params.validate()
+    check_out_path(Path(params.path))
     require_set(engine, params.set_name)
     progress.phase(f"exporting {params.set_name}")
     features = cell_features(engine, params.set_name)

@@ -30,6 +30,20 @@ WGS84 = (
 )
 
 
+def check_out_path(path: Path) -> None:
+    """Refuse an output path whose folder does not exist (or is not a folder) with one
+    line saying what to do, before any work is done."""
+    from geotool.errors import MissingInputError
+
+    parent = Path(path).parent
+    if not parent.is_dir():
+        raise MissingInputError(f"--out {path}: the folder {parent} does not exist; create "
+                                f"it first (mkdir -p {parent}) or write somewhere else")
+    if Path(path).is_dir():
+        raise MissingInputError(f"--out {path}: is a folder; give a file name, e.g. "
+                                f"{Path(path) / 'export.gpkg'}")
+
+
 def gpkg_blob(wkb: bytes, srs_id: int = 4326) -> bytes:
     """A GeoPackage geometry blob: header (magic, version, flags, srs, envelope) + WKB;
     an empty ``wkb`` gives the empty-geometry header."""

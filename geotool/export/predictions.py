@@ -3,7 +3,9 @@
 ``csv``: the GeoEstimation inference format ``img_id,p_key,pred_class,pred_lat,pred_lng``,
 one row per photo and partitioning (``p_key`` = the partitioning's name, ``pred_class`` =
 the class index of the flat answer) plus one row with ``p_key = hierarchy`` (the
-hierarchical answer's fine class), as GeoEstimation's inference script writes it.
+hierarchical answer's fine class), as GeoEstimation's inference script writes it; then a
+sixth column ``mode`` (``flat`` or ``hier``), so a program need not know the ``hierarchy``
+convention (readers of the five GeoEstimation columns are unaffected).
 
 ``gpkg``: a GeoPackage for QGIS with two layers in EPSG:4326: ``predictions`` (a point at
 every predicted coordinate) and ``errors`` (a line from the photo's true position to the
@@ -27,13 +29,13 @@ from sqlalchemy.engine import Engine
 
 from geotool.db import datasets
 from geotool.errors import GeotoolError, InvalidValueError
-from geotool.export.gpkg import write_geopackage
+from geotool.export.gpkg import check_out_path, write_geopackage
 from geotool.learn.evaluate import pick_prediction_run
 from geotool.learn.registry import get_model
 from geotool.progress import NO_PROGRESS, Progress
 
 FORMATS = ("csv", "gpkg")
-CSV_HEADER = ("img_id", "p_key", "pred_class", "pred_lat", "pred_lng")
+CSV_HEADER = ("img_id", "p_key", "pred_class", "pred_lat", "pred_lng", "mode")
 HIERARCHY_KEY = "hierarchy"
 FIELDS: tuple[tuple[str, str], ...] = (
     ("img_id", "TEXT"), ("p_key", "TEXT"), ("mode", "TEXT"), ("level", "INTEGER"),
@@ -106,7 +108,7 @@ def prediction_rows(engine: Engine, model_name: str, dataset: str | None = None,
         if ds is None:
             raise GeotoolError(f"no dataset {dataset!r} for model {model_name!r}; "
                                "pass --dataset NAME")
-        run = pick_prediction_run(conn, model, int(ds), split, crops, combine)
+        run = pick_prediction_run(conn, model, int(ds), split, crops, combine).id
 
     def rows() -> Iterator[dict[str, Any]]:
         with engine.connect() as conn:
@@ -129,7 +131,8 @@ def write_csv(rows: Iterator[dict[str, Any]], path: Path) -> int:
         writer.writerow(CSV_HEADER)
         for r in rows:
             writer.writerow((r["img_id"], r["p_key"], r["pred_class"],
-                             repr(float(r["pred_lat"])), repr(float(r["pred_lng"]))))
+                             repr(float(r["pred_lat"])), repr(float(r["pred_lng"])),
+                             r["mode"]))
             n += 1
     return n
 
@@ -163,6 +166,7 @@ def export_predictions(engine: Engine, params: PredictionExportParams, *,
     ``progress`` gets one phase."""
     params.validate()
     p = params
+    check_out_path(Path(p.path))
     progress.phase(f"exporting the predictions of {p.model}")
     run, rows = prediction_rows(engine, p.model, p.dataset, p.split, p.crops, p.combine)
     path = Path(p.path)

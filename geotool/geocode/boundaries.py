@@ -35,8 +35,13 @@ from sqlalchemy.engine import Connection, Engine
 from geotool.db import sqlfiles
 from geotool.db.copy import copy_rows
 from geotool.errors import GeotoolError
-from geotool.geocode.registry import GeocoderOptions
-from geotool.geocode.types import AddressResult, Geocoder, LocationRecord, parse_osm_key
+from geotool.geocode.types import (
+    AddressResult,
+    Geocoder,
+    GeocoderOptions,
+    LocationRecord,
+    parse_osm_key,
+)
 from geotool.progress import NO_PROGRESS, Progress
 
 GEOJSON_SUFFIXES = (".geojson", ".json")

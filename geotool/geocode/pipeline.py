@@ -141,10 +141,12 @@ def _run(
     if retry_failed:
         store.forget_failed(engine, ds)
     with engine.connect() as conn:
-        images_todo, points_todo = store.count_pending(conn, ds, precision)
+        # a geocoder that answers every image in SQL needs no distinct-coordinate count
+        images_todo, points_todo = store.count_pending(
+            conn, ds, precision, distinct=not gc.writes_in_database)
     summary = GeocodeSummary(dataset, gc.name, images_todo, points_todo)
-    progress.message(f"{dataset}: {images_todo:,} images to geocode at {points_todo:,} "
-                     "distinct coordinates")
+    progress.message(f"{dataset}: {images_todo:,} images to geocode" + (
+        "" if gc.writes_in_database else f" at {points_todo:,} distinct coordinates"))
     if images_todo == 0 and not _details_pending(engine, ds, details, gc):
         summary.seconds = time.monotonic() - started
         return summary
@@ -158,12 +160,17 @@ def _run(
     try:
         with recorded_run(engine, "geocode", params, ds) as run:
             try:
-                # closing(): a batch that fails must end the streaming query's connection
-                # now, not whenever the generator is garbage-collected.
-                with contextlib.closing(
-                        store.iter_pending_points(engine, ds, precision, namespace)) as pending:
-                    _geocode_batches(engine, gc, source, namespace, data_key, pending,
-                                     batch_size, summary, progress, after_batch)
+                if gc.writes_in_database:
+                    # the geocoder answers and writes whole batches in SQL (geonames)
+                    _geocode_in_database(gc, engine, ds, precision, batch_size, summary,
+                                         progress, after_batch)
+                else:
+                    # closing(): a batch that fails must end the streaming query's
+                    # connection now, not whenever the generator is garbage-collected.
+                    with contextlib.closing(store.iter_pending_points(
+                            engine, ds, precision, namespace)) as pending:
+                        _geocode_batches(engine, gc, source, namespace, data_key, pending,
+                                         batch_size, summary, progress, after_batch)
                 if details:
                     _fetch_details(engine, gc, ds, summary, batch_size, data_key, progress)
             finally:  # Ctrl-C and failures too: stored batches stay, the run says so
@@ -200,6 +207,20 @@ def _geocode_batches(
         progress.advance(len(batch))
         if after_batch:
             after_batch(batches)
+
+
+def _geocode_in_database(
+    gc: Geocoder, engine: Engine, dataset: int, precision: int | None, batch_size: int,
+    summary: GeocodeSummary, progress: Progress, after_batch: Callable[[int], None] | None,
+) -> None:
+    """A geocoder that answers and stores batches itself in SQL (``writes_in_database``):
+    no coordinate passes through Python; counts come back per run."""
+    progress.phase("geocoding points", summary.images_todo)
+    counts = gc.geocode_pending(engine, dataset, precision, batch_size, progress, after_batch)
+    summary.points_queried += counts.images
+    summary.images_written += counts.images
+    summary.ok += counts.ok
+    summary.unplaceable += counts.unplaceable
 
 
 def _details_pending(engine: Engine, dataset: int, details: bool, gc: Geocoder) -> bool:

@@ -92,8 +92,15 @@ def clean_vector(locations: Iterable[LocationRecord]) -> list[LocationRecord]:
     return out
 
 
-def count_pending(conn: Connection, dataset: int, precision: int | None = None) -> tuple[int, int]:
-    """(images without an ``image_geocodes`` row, distinct query coordinates among them)."""
+def count_pending(conn: Connection, dataset: int, precision: int | None = None, *,
+                  distinct: bool = True) -> tuple[int, int]:
+    """(images without an ``image_geocodes`` row, distinct query coordinates among them);
+    ``distinct=False`` counts the images only (both numbers are then that count)."""
+    if not distinct:
+        images = sqlfiles.run(conn, "geocode/pending_images", d=dataset)
+        assert images is not None
+        n = int(images.scalar_one())
+        return n, n
     result = sqlfiles.run(conn, "geocode/pending_count", d=dataset, precision=precision)
     assert result is not None
     images, points = tuple(result.one())

@@ -1,4 +1,5 @@
-"""The values every geocoder produces, whatever its backend.
+"""The values every geocoder produces, whatever its backend; the ``Geocoder`` base and the
+``GeocoderOptions`` its factory takes (here, below every geocoder and the registry).
 
 A geocoder turns coordinates into address vectors R(x): locations ordered finest first
 (postcodes dropped). Storage (``geotool.geocode.store``) writes them to ``locations`` and
@@ -9,11 +10,15 @@ files, and EMP-16's precomputed vectors, so later stages never care about the so
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from geotool.errors import InvalidValueError
+from geotool.progress import NO_PROGRESS, Progress
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 Status = Literal["ok", "unplaceable", "failed"]
 
@@ -70,6 +75,45 @@ def parse_osm_key(text: str) -> tuple[str, int]:
     return letter, int(rest)
 
 
+@dataclass
+class PendingCounts:
+    """What a geocoder that writes in the database (``geocode_pending``) stored."""
+
+    images: int = 0
+    ok: int = 0
+    unplaceable: int = 0
+    batches: int = 0
+
+
+@dataclass(frozen=True)
+class GeocoderOptions:
+    """Everything a geocoder factory may need; each factory uses what applies to it."""
+
+    database_url: str | None = None  # geotool's database (bulk/boundaries read from it)
+    nominatim_url: str | None = None  # HTTP endpoint
+    nominatim_dsn: str | None = None  # in-process: Nominatim's DATABASE_DSN (pgsql:...)
+    nominatim_project_dir: str | None = None
+    concurrency: int = 8
+    simplify: float = 0.0
+    user_agent: str = "geotool"
+    timeout: float = 30.0
+    retries: int = 5
+    progress: Progress = NO_PROGRESS  # messages for the user (e.g. a warning)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidValueError` naming the first value out of range."""
+        if self.concurrency < 1:
+            raise InvalidValueError(f"--concurrency must be at least 1, not {self.concurrency}")
+        if self.timeout <= 0:
+            raise InvalidValueError(f"--timeout must be more than 0 seconds, not {self.timeout}")
+        if self.retries < 0:
+            raise InvalidValueError(f"--retries must be 0 or more, not {self.retries}")
+        if self.simplify < 0:
+            raise InvalidValueError(f"--simplify must be 0 or more degrees, not {self.simplify}")
+
+
+
 class Geocoder(ABC):
     """Base of every geocoder: turns coordinates into address vectors.
 
@@ -85,6 +129,9 @@ class Geocoder(ABC):
       ``concurrency``: queries it keeps in flight at once (1 = one at a time);
     - ``fetches_details``: True when :meth:`details_many` gives full location details
       (attributes + polygon); the pipeline's details step then runs;
+    - ``writes_in_database``: True when :meth:`geocode_pending` answers and stores a
+      dataset's pending images itself, in SQL inside geotool's database (the geonames
+      geocoder); the pipeline then hands it the dataset instead of streaming points;
     - :meth:`reverse_many` (required), :meth:`check` (once before work; raises
       :class:`geotool.errors.UnavailableError` or another ``GeotoolError`` when the
       backend is unusable; returns a description of it), :meth:`close` (release
@@ -103,6 +150,7 @@ class Geocoder(ABC):
     pipeline_batch: int = DEFAULT_BATCH
     concurrency: int = 1
     fetches_details: ClassVar[bool] = False
+    writes_in_database: ClassVar[bool] = False
 
     @property
     def namespace(self) -> str | None:
@@ -120,6 +168,13 @@ class Geocoder(ABC):
         """Full details of these locations (None where unknown); only when
         ``fetches_details``."""
         raise NotImplementedError(f"the {self.name} geocoder fetches no location details")
+
+    def geocode_pending(self, engine: Engine, dataset_id: int, precision: int | None,
+                        batch_size: int, progress: Progress,
+                        after_batch: Callable[[int], None] | None = None) -> PendingCounts:
+        """Answer and store every image of the dataset without an ``image_geocodes`` row,
+        a committed batch at a time; only when ``writes_in_database``."""
+        raise NotImplementedError(f"the {self.name} geocoder does not write in the database")
 
     def check(self) -> str:
         """Raise when the backend is unusable; a one-line description of it ("": none)."""

@@ -53,7 +53,7 @@ class IngestParams:
     first use).
 
     ``split`` sets every row's split; without it the file needs a ``split`` column.
-    ``fmt`` is auto, csv, geoestimation, semp or emp16. ``skip_invalid`` loads the valid
+    ``fmt`` is auto, csv, geoestimation, semp, emp16 or latlon. ``skip_invalid`` loads the valid
     rows and records the others; ``swap_latlon`` exchanges the coordinate columns.
     ``locations`` names an EMP-16 GeoFeather location table whose attributes fill
     ``locations`` in the same transaction (see :mod:`geotool.ingest.locations`).
@@ -128,6 +128,9 @@ def _ingest(conn: Connection, reader: Reader, dataset: str, split: str | None, s
     sqlfiles.run(conn, "ingest/stage")
     checker = RowChecker(split, swap_latlon)
     rows_read = _stage(conn, reader, checker, progress)
+    if rows_read == 0:  # rolls back the dataset row made above: no empty dataset
+        raise IngestError(f"{source} has no data rows (only a header?): nothing to ingest, "
+                          f"and dataset {dataset!r} was not created; check the file")
     progress.phase("checking")
     sqlfiles.run(conn, "ingest/check", dataset_id=dataset_id)
 

@@ -12,6 +12,10 @@ Formats (see docs/ingest.md):
 ``geoestimation`` GeoEstimation meta CSVs ``IMG_ID,AUTHOR,LAT,LON,...``
 ``semp``          SemP test CSV ``img_id,latitude,longitude``; images in ``img/`` beside it
 ``emp16``         EMP-16 JSON lines ``{"id", "latitude", "longitude", "h_raw", "h"}``
+``latlon``        coordinates only, ``LAT,LON`` (GeoCLIP's ``coordinates_100K.csv``) or
+                  ``lat,lon``/``latitude,longitude``: the id is the row's 1-based number
+                  among the data rows, so ingesting the same file again matches the same
+                  images
 
 Files may be compressed with bzip2 (``.bz2``) or gzip (``.gz``). Relative image paths are
 resolved against the folder that holds the file and stored as absolute paths, because
@@ -33,7 +37,7 @@ from typing import IO, Any, ClassVar, cast
 
 from geotool.ingest.errors import IngestError
 
-FORMATS = ("csv", "geoestimation", "semp", "emp16")
+FORMATS = ("csv", "geoestimation", "semp", "emp16", "latlon")
 JSON_SUFFIXES = {".jsonl", ".json", ".ndjson"}
 
 
@@ -202,7 +206,9 @@ class _TableReader(Reader):
     def rows(self) -> Iterator[SourceRow]:
         taken = self._tap.taken
         index = self.index
-        get_id, get_lat, get_lon = index["id"], index["lat"], index["lon"]
+        # a format without an id column (latlon) numbers its data rows from 1
+        get_id, get_lat, get_lon = index.get("id", -1), index["lat"], index["lon"]
+        number = 0
         optional = [(f, index[f]) for f in ("path", "mask_path", "author", "split") if f in index]
         line_no = 1  # the header
         try:
@@ -214,10 +220,12 @@ class _TableReader(Reader):
                 if not fields or (len(fields) == 1 and not fields[0].strip()):
                     continue  # blank line
                 n = len(fields)
+                number += 1
                 row = SourceRow(
                     line_no=start,
                     raw=raw,
-                    external_id=fields[get_id] if get_id < n else None,
+                    external_id=(str(number) if get_id < 0 else
+                                 fields[get_id] if get_id < n else None),
                     lat=fields[get_lat] if get_lat < n else None,
                     lon=fields[get_lon] if get_lon < n else None,
                 )
@@ -271,6 +279,15 @@ class SempReader(_TableReader):
         row.path = os.path.join(self._base, "img", ident) if ident else None
 
 
+class LatLonReader(_TableReader):
+    """Coordinates only: ``LAT,LON`` (GeoCLIP's ``coordinates_100K.csv``), ``lat,lon`` or
+    ``latitude,longitude``; each image's id is its 1-based data row number."""
+
+    format_name = "latlon"
+    columns = {"lat": ("lat", "latitude"), "lon": ("lon", "longitude")}
+    required = ("lat", "lon")
+
+
 class Emp16Reader(Reader):
     """EMP-16 JSON lines ``{"id", "latitude", "longitude", "h_raw", "h"}``.
 
@@ -319,6 +336,7 @@ READERS: dict[str, type[Reader]] = {
     "geoestimation": GeoEstimationReader,
     "semp": SempReader,
     "emp16": Emp16Reader,
+    "latlon": LatLonReader,
 }
 
 
@@ -344,12 +362,14 @@ def detect_format(path: Path | str) -> str:
         return "geoestimation"
     if {"id", "lat", "lon"} <= header:
         return "csv"
+    if header in ({"lat", "lon"}, {"latitude", "longitude"}):
+        return "latlon"
     if first.lstrip().startswith("{"):
         return "emp16"
     raise IngestError(
         f"cannot tell the format of {p} from its header {first.strip()!r}: expected "
         "id,lat,lon (csv), IMG_ID,AUTHOR,LAT,LON (geoestimation), img_id,latitude,longitude "
-        "(semp) or JSON lines (emp16); pass --format")
+        "(semp), LAT,LON (latlon) or JSON lines (emp16); pass --format")
 
 
 def open_reader(path: Path | str, fmt: str = "auto") -> Reader:

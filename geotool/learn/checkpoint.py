@@ -22,6 +22,8 @@ renamed over the target, so a crash never leaves half a checkpoint.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import tempfile
 from dataclasses import dataclass
@@ -57,11 +59,23 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
 
 def read_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a geotool checkpoint file, or say clearly why it is not one."""
+    return _read_checkpoint(path, map_location)[0]
+
+
+def _read_checkpoint(path: Path, map_location: str | torch.device = "cpu"
+                     ) -> tuple[dict[str, Any], str]:
+    """The checkpoint and the SHA-256 of the bytes it was loaded from (one read, so the
+    digest names exactly the weights loaded even if the file is replaced meanwhile)."""
     path = Path(path)
     if not path.is_file():
         raise GeotoolError(f"checkpoint {path} does not exist")
     try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise GeotoolError(f"cannot read checkpoint {path}: {exc}") from exc
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        data = torch.load(io.BytesIO(raw), map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for damaged/foreign files
         raise GeotoolError(f"cannot read checkpoint {path}: {exc}") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -69,7 +83,7 @@ def read_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     if data.get("version") != VERSION:
         raise GeotoolError(f"{path}: checkpoint version {data.get('version')} is not "
                            f"supported (this geotool reads version {VERSION})")
-    return data
+    return data, digest
 
 
 @dataclass
@@ -82,11 +96,12 @@ class LoadedModel:
     image_size: int
     config: dict[str, Any]
     path: Path
+    sha256: str = ""  # of the checkpoint file's bytes: what prediction and concept runs key on
 
 
 def load_model(path: Path, device: str | torch.device = "cpu") -> LoadedModel:
     """Build the model stored in checkpoint ``path`` and load its weights (eval mode)."""
-    data = read_checkpoint(path)
+    data, digest = _read_checkpoint(path)
     if data.get("family", "classifier") != "classifier":
         raise GeotoolError(f"{path} holds an alignment model (family {data['family']!r}), not "
                            "a classifier; load it with geotool.learn.align.model."
@@ -96,4 +111,4 @@ def load_model(path: Path, device: str | torch.device = "cpu") -> LoadedModel:
     model.load_state_dict(data["model"])
     model.to(device).eval()
     return LoadedModel(model, classes, data["backbone"], int(data["image_size"]),
-                       dict(data.get("config", {})), Path(path))
+                       dict(data.get("config", {})), Path(path), digest)

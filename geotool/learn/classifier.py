@@ -51,6 +51,14 @@ def multi_head_loss(logits: list[torch.Tensor], targets: torch.Tensor,
     return torch.stack(per_head).sum(), per_head
 
 
+def ddp_denominators(global_counts: torch.Tensor, world: int) -> torch.Tensor:
+    """Each rank's divisor per head under DDP: the global batch's labelled count per head
+    / world size (DDP averages the ranks' gradients, so the mean over ranks of
+    ``sum_r / (N / world)`` is the global batch's mean ``Σ sum_r / N``); a head with no
+    label anywhere divides 0 by 1/world, contributing 0."""
+    return (global_counts.to(torch.float64) / world).clamp(min=1.0 / world)
+
+
 class ClassifierFamily(TrainingFamily):
     """One head per level of a partitioning set."""
 
@@ -122,7 +130,7 @@ class ClassifierFamily(TrainingFamily):
         if trainer.ranks.world > 1:
             counts = (y >= 0).sum(0).to(torch.float64)
             dist.all_reduce(counts)
-            denominators = (counts / trainer.ranks.world).clamp(min=1.0 / trainer.ranks.world)
+            denominators = ddp_denominators(counts, trainer.ranks.world)
         loss, _ = multi_head_loss(logits, y, denominators)
         return loss
 

@@ -24,6 +24,7 @@ import dataclasses
 import math
 import tomllib
 from dataclasses import dataclass, field, fields
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ class TrainConfig:
     lr_schedule: str = "multistep"  # multistep | sgdr (cosine with warm restarts) | exponential
     lr_milestones: list[int] = field(default_factory=lambda: [3, 6, 9, 12, 13, 14])
     lr_gamma: float = 0.5  # multistep: factor per milestone; exponential: per epoch
-    sgdr_period: int = 1  # sgdr: epochs of the first cycle
+    sgdr_period: float = 1.0  # sgdr: epochs of the first cycle ("1/3": three per epoch)
     sgdr_mult: int = 2  # sgdr: each cycle this many times longer than the last
     lr_min: float = 0.0  # sgdr: the learning rate at the end of a cycle
     # validation and checkpoints
@@ -155,9 +156,11 @@ class TrainConfig:
             raise InvalidValueError(f"lr must be positive, not {self.lr}")
         if self.lr_schedule not in ("multistep", "sgdr", "exponential"):
             raise InvalidValueError(f"lr_schedule must be multistep, sgdr or exponential, not "
-                               f"{self.lr_schedule!r}")
-        if self.sgdr_period < 1 or self.sgdr_mult < 1:
-            raise InvalidValueError("sgdr_period and sgdr_mult must be at least 1")
+                                    f"{self.lr_schedule!r}")
+        if not self.sgdr_period > 0 or self.sgdr_mult < 1:
+            raise InvalidValueError(f"sgdr_period must be positive (epochs, e.g. 1/3 for three "
+                                    f"cycles per epoch) and sgdr_mult at least 1, not "
+                                    f"{self.sgdr_period} and {self.sgdr_mult}")
         if self.amp not in AMP_MODES:
             raise InvalidValueError(f"amp must be one of {', '.join(AMP_MODES)}, not {self.amp!r}")
         if not 0 <= self.max_bad_share <= 1:
@@ -230,17 +233,21 @@ class TrainConfig:
         """Learning rate at (0-based) ``epoch`` + ``fraction`` of it: a pure function.
 
         multistep: × gamma for every milestone ≤ epoch (constant within an epoch).
-        sgdr: cosine from lr to lr_min over cycles of sgdr_period, × sgdr_mult, … epochs.
+        sgdr: cosine from lr to lr_min over cycles of sgdr_period, × sgdr_mult, … epochs
+        (a period of 1/3 with mult 1: three cycles per epoch, the paper's Appendix C).
+        Positions are exact fractions, so a cycle boundary at a third of an epoch restarts
+        exactly there (no float drift over many cycles).
         """
         if self.lr_schedule == "exponential":
             return float(self.lr * self.lr_gamma ** epoch)
         if self.lr_schedule == "sgdr":
-            t, period = epoch + fraction, float(self.sgdr_period)
+            t = Fraction(epoch) + Fraction(fraction).limit_denominator(10**9)
+            period = Fraction(self.sgdr_period).limit_denominator(10**6)
             while t >= period:
                 t -= period
                 period *= self.sgdr_mult
             return float(self.lr_min + (self.lr - self.lr_min)
-                         * (1 + math.cos(math.pi * t / period)) / 2)
+                         * (1 + math.cos(math.pi * float(t / period))) / 2)
         return float(self.lr * self.lr_gamma ** sum(1 for m in self.lr_milestones
                                                      if m <= epoch))
 
@@ -277,8 +284,8 @@ def _coerce(config: TrainConfig, values: dict[str, Any], source: str) -> TrainCo
                 if isinstance(value, bool) or float(value) != int(value):
                     raise TypeError
                 changes[key] = int(value)
-            elif isinstance(default, float):
-                changes[key] = float(value)
+            elif isinstance(default, float):  # "1/3" is a float too (sgdr_period)
+                changes[key] = float(Fraction(value) if isinstance(value, str) else value)
             elif isinstance(default, tuple):
                 changes[key] = tuple(float(v) for v in value)
                 if len(changes[key]) != len(default):

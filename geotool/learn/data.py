@@ -8,12 +8,14 @@ read everything) and each item's augmentation (a NumPy generator seeded with
 step sees exactly the batches an uninterrupted run sees, with any number of workers.
 
 Transforms follow the reference code: train = random resized crop (area share
-0.66–1.0, aspect ratio 3/4–4/3) + horizontal flip; validation = resize the shortest
-edge to 256/224 × size, centre crop. Crops are taken in the decoded image's own
-coordinates and resized once (one resampling instead of two). JPEGs are decoded at a
+0.66–1.0, aspect ratio 3/4–4/3) + horizontal flip, taken in the decoded image's own
+coordinates and resized once (one resampling instead of two), from JPEGs decoded at a
 reduced scale (Pillow's draft mode: the IDCT scales by 1/2, 1/4 or 1/8) when the source
-is much larger than needed. Items come back as uint8 tensors; normalisation happens on
-the batch, on the training device (a quarter of the bytes to move).
+is much larger than needed. Validation is :func:`geotool.learn.view.centre_view`, the view
+``geotool predict --crops 1`` and the concept pass classify, pixel for pixel (full-scale
+decode, shortest edge resized, centre crop). Items come back as uint8 tensors;
+normalisation (:func:`normalise`, the constants of :mod:`geotool.learn.view` that every
+checkpoint's config records) happens on the batch, on the training device.
 
 A missing, corrupt or undecodable image does not stop the run: its item carries the
 reason instead of pixels, the batch leaves it out, and the loop records it.
@@ -35,9 +37,33 @@ from geotool.errors import InvalidValueError
 from geotool.learn.badimage import BadImage
 from geotool.learn.labels import ImageSource, LabelArrays
 from geotool.learn.shards import read_shard_image
+from geotool.learn.view import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    centre_offset,
+    centre_view,
+    resized_size,
+)
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+#: the "flip" code of a crop plan that means: resize the whole image, take the centre crop
+VIEW = 2
+
+
+def decode_reason(exc: BaseException) -> str:
+    """Why Pillow could not decode bytes, without the ``<_io.BytesIO object at 0x…>`` its
+    message names instead of the file (the caller adds the file's name)."""
+    if isinstance(exc, UnidentifiedImageError):
+        return "not an image Pillow can read (empty, damaged or another format)"
+    if isinstance(exc, Image.DecompressionBombError):
+        return f"refused, too large to decode safely ({exc})"
+    return str(exc)
+
+
+def source_name(source: ImageSource) -> str:
+    """The file (or shard record) an image comes from, for messages."""
+    if source.shard_path is not None:
+        return f"{source.shard_path}@{source.offset}"
+    return str(source.path)
 
 
 def read_image_bytes(source: ImageSource) -> bytes:
@@ -64,8 +90,9 @@ def decode_image(data: bytes, min_short_side: int, draft: bool = True) -> Image.
             opened.draft("RGB", (min_short_side, min_short_side))
         img = opened.convert("RGB")
         img.load()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise BadImage(f"cannot decode: {exc}") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError,
+            SyntaxError) as exc:
+        raise BadImage(f"cannot decode: {decode_reason(exc)}") from None
     if img.width < 1 or img.height < 1:
         raise BadImage("empty image")
     return img
@@ -96,14 +123,6 @@ def random_resized_box(width: int, height: int, rng: np.random.Generator,
     return (width - w) // 2, (height - h) // 2, w, h
 
 
-def centre_box(width: int, height: int, size: int, resize: int) -> tuple[int, int, int, int]:
-    """The centre crop of ``size`` after resizing the shortest edge to ``resize``, in
-    the image's own coordinates: (left, top, w, h)."""
-    side = min(width, height) * size / resize
-    left, top = (width - side) / 2, (height - side) / 2
-    return round(left), round(top), max(1, round(side)), max(1, round(side))
-
-
 @dataclass(frozen=True)
 class TransformSpec:
     """Sizes and augmentation of one split."""
@@ -119,15 +138,14 @@ class TransformSpec:
 
 def transform_image(img: Image.Image, spec: TransformSpec,
                     rng: np.random.Generator | None) -> torch.Tensor:
-    """Crop (+ flip) and resize once; uint8 tensor [3, size, size]."""
-    if spec.train:
-        assert rng is not None
-        left, top, w, h = random_resized_box(img.width, img.height, rng, spec.scale,
-                                             spec.ratio)
-        flip = spec.flip and bool(rng.random() < 0.5)
-    else:
-        left, top, w, h = centre_box(img.width, img.height, spec.size, spec.resize)
-        flip = False
+    """Train: crop (+ flip) and resize once; validation: the view prediction and the
+    concept pass see (:func:`geotool.learn.view.centre_view`). uint8 tensor [3, size, size]."""
+    if not spec.train:
+        arr = centre_view(img, spec.size, spec.resize)
+        return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
+    assert rng is not None
+    left, top, w, h = random_resized_box(img.width, img.height, rng, spec.scale, spec.ratio)
+    flip = spec.flip and bool(rng.random() < 0.5)
     out = img.resize((spec.size, spec.size), Image.Resampling.BILINEAR,
                      box=(left, top, left + w, top + h))
     if flip:
@@ -144,12 +162,16 @@ Item = tuple[torch.Tensor | None, torch.Tensor, int, str | None,
 
 def crop_plan(width: int, height: int, spec: TransformSpec,
               rng: np.random.Generator | None) -> tuple[int, int, int, int, int]:
-    """The crop box and flip of one item, in the image's full-resolution coordinates."""
+    """The crop box and flip of one item, in the image's full-resolution coordinates.
+
+    Validation returns ``(0, 0, resized width, resized height, VIEW)``: resize the whole
+    image, then take the centre crop — the view of :mod:`geotool.learn.view`, decoded on
+    the device."""
     if spec.train:
         assert rng is not None
         left, top, w, h = random_resized_box(width, height, rng, spec.scale, spec.ratio)
         return left, top, w, h, int(spec.flip and bool(rng.random() < 0.5))
-    return (*centre_box(width, height, spec.size, spec.resize), 0)
+    return (0, 0, *resized_size(width, height, spec.resize), VIEW)
 
 
 class LabelledImages(Dataset[Item]):
@@ -176,8 +198,9 @@ class LabelledImages(Dataset[Item]):
             if self.encoded:
                 try:
                     header = Image.open(io.BytesIO(data))
-                except (UnidentifiedImageError, OSError, ValueError) as exc:
-                    raise BadImage(f"cannot decode: {exc}") from None
+                except (UnidentifiedImageError, Image.DecompressionBombError, OSError,
+                        ValueError) as exc:
+                    raise BadImage(f"cannot decode: {decode_reason(exc)}") from None
                 if header.format != "JPEG":
                     raise BadImage(f"not a JPEG ({header.format}): decode on the CPU")
                 plan = crop_plan(header.width, header.height, self.spec, rng)
@@ -186,7 +209,11 @@ class LabelledImages(Dataset[Item]):
             img = decode_image(data, self.spec.resize, self.spec.draft)
             tensor = transform_image(img, self.spec, rng)
         except BadImage as exc:
-            return None, self.targets[row], row, str(exc), None
+            reason = str(exc)
+            name = source_name(self.labels.sources[row])
+            if name not in reason:
+                reason = f"{name}: {reason}"
+            return None, self.targets[row], row, reason, None
         return tensor, self.targets[row], row, None, None
 
 
@@ -255,6 +282,13 @@ def batch_pixels(batch: Batch, size: int, device: torch.device) -> Batch:
     out = []
     for img, i in zip(decoded, keep, strict=True):
         left, top, w, h, flip = (int(v) for v in batch.plans[i])
+        if flip == VIEW:  # validation: resize the whole image, then the centre crop
+            whole = torch.nn.functional.interpolate(
+                img.unsqueeze(0).float(), size=(h, w), mode="bilinear", align_corners=False,
+                antialias=True).round_().clamp_(0, 255)
+            top, left = centre_offset(h, size), centre_offset(w, size)
+            out.append(whole[:, :, top:top + size, left:left + size].to(torch.uint8))
+            continue
         crop = img[:, top:top + h, left:left + w].unsqueeze(0).float()
         resized = torch.nn.functional.interpolate(crop, size=(size, size), mode="bilinear",
                                                   align_corners=False, antialias=True)

@@ -15,11 +15,21 @@ the checkpoint, else ImageNet's).
 text, the default) or the element-wise maximum (what the reference code did; the result
 no longer sums to one, which is fine for argmax and ranking).
 
-**Hierarchical prediction.** For fine class f, score(f) = Π_k p_k(a_k(f)), where a_k(f) is
-f's ancestor class at level k (``a_0(f) = f``); the prediction is argmax_f score(f). A fine
-class without an ancestor at some level (its images have no class there) contributes the
-factor 1 for that level. The ancestor matrix is indexed by *fine* class for every level (the
-reference code indexed the coarse column of its three-level matrix by middle classes).
+**Hierarchical prediction.** For fine class f, score(f) = Π_k p_k(a_k(f)), where a_k(f)
+is f's ancestor class at level k (``a_0(f) = f``); the prediction is argmax_f score(f).
+A fine class without an ancestor at some level (an *orphan* there: no coarser location
+on its path reached that level's τ) takes, for that level, the factor of the level below
+it (``p_0(f)`` when it has no coarser ancestor at all): the probability its own region
+would have as a class of that level, which is what a build that kept the root as a class
+of every level would give a consistent model. A factor of 1 instead let a small country
+with τ_fine ≤ n < τ_coarse beat classes with twice its probability. The ancestor matrix
+is indexed by *fine* class for every level (the reference code indexed the coarse column
+of its three-level matrix by middle classes).
+
+Also here, because both model families' prediction uses them (and the alignment family's
+must not import the classifier's ``predict`` module): the device choice
+(:func:`pick_device`), reading photos into crop tensors (:func:`load_crops`) and the
+summary of a prediction run (:class:`PredictSummary`).
 """
 
 from __future__ import annotations
@@ -27,31 +37,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from geotool.errors import GeotoolError, InvalidValueError
+from geotool.errors import GeotoolError, InvalidValueError, UnavailableError
+from geotool.learn.view import (  # noqa: F401  (re-exported: the view's one definition)
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    default_resize,
+    normalisation,
+    view_crops,
+)
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 COMBINES = ("mean", "max")
 CROPS = (1, 5)
+AMP_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
-def default_resize(size: int) -> int:
-    """The shortest edge before cropping: ``size * 256 / 224`` rounded (256 at 224 px)."""
-    return int(round(size * 256 / 224))
-
-
-def normalisation(config: dict[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """(mean, std) a checkpoint's training used: ``config["normalize"]`` or ImageNet's."""
-    norm = config.get("normalize") or {}
-    mean = tuple(float(v) for v in norm.get("mean", IMAGENET_MEAN))
-    std = tuple(float(v) for v in norm.get("std", IMAGENET_STD))
-    return mean, std
+def amp_mode(device: torch.device, amp: bool) -> str:
+    """The autocast a forward pass on ``device`` runs under: ``off`` (CPU, or ``amp``
+    off), ``bf16`` where the GPU has it (no overflow to inf/NaN: bf16 keeps float32's
+    exponent range), else ``fp16``."""
+    if not amp or device.type != "cuda":
+        return "off"
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
 
 
 def check_options(crops: int, combine: str, top_k: int) -> None:
@@ -82,14 +93,12 @@ class CropTransform:
                                     f"least the model's input size, {self.size} px")
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
-        from torchvision.transforms import functional as F
-
-        image = F.resize(image.convert("RGB"), self.resize)
-        pieces = (F.five_crop(image, [self.size, self.size]) if self.crops == 5
-                  else (F.center_crop(image, [self.size, self.size]),))
-        tensors = [F.normalize(F.to_tensor(p), list(self.mean), list(self.std))
-                   for p in pieces]
-        return torch.stack(tensors)
+        pieces = view_crops(image, self.size, self.resize, self.crops)  # geotool.learn.view
+        pixels = torch.from_numpy(np.stack([np.asarray(p, dtype=np.uint8) for p in pieces]))
+        x = pixels.permute(0, 3, 1, 2).float().div_(255)
+        mean = torch.tensor(self.mean, dtype=x.dtype).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, dtype=x.dtype).view(1, 3, 1, 1)
+        return ((x - mean) / std).contiguous()
 
 
 def read_image(path: str | Path | None) -> Image.Image:
@@ -102,7 +111,15 @@ def read_image(path: str | Path | None) -> Image.Image:
             return img.convert("RGB")
     except FileNotFoundError:
         raise GeotoolError(f"{path}: file not found") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except IsADirectoryError:
+        raise GeotoolError(f"{path}: is a directory, not a photo") from None
+    except Image.DecompressionBombError as exc:
+        raise GeotoolError(f"{path}: refused, the image is too large to decode safely "
+                           f"({exc})") from None
+    except UnidentifiedImageError:
+        raise GeotoolError(f"{path}: not an image Pillow can read (empty, damaged or "
+                           "another format)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
         raise GeotoolError(f"{path}: cannot decode the image ({exc})") from None
 
 
@@ -116,7 +133,8 @@ def combine_crops(probs: torch.Tensor, how: str = "mean") -> torch.Tensor:
 
 
 def hierarchical_scores(level_probs: Sequence[np.ndarray], ancestors: np.ndarray) -> np.ndarray:
-    """score[b, f] = Π_k p_k[b, ancestors[k, f]] (factor 1 where ancestors[k, f] < 0).
+    """score[b, f] = Π_k factor_k[b, f], factor_k = p_k[b, ancestors[k, f]], or where
+    ``ancestors[k, f] < 0`` (an orphan at level k) factor_{k-1} (factor_0 = p_0[b, f]).
 
     ``level_probs[k]``: ``[B, n_k]``; ``ancestors``: ``[L, n_0]`` class indices, row 0 the
     identity. Returns ``[B, n_0]`` float64.
@@ -125,14 +143,24 @@ def hierarchical_scores(level_probs: Sequence[np.ndarray], ancestors: np.ndarray
     if ancestors.shape != (len(level_probs), n_fine):
         raise ValueError(f"ancestor matrix has shape {ancestors.shape}, expected "
                          f"{(len(level_probs), n_fine)}")
-    score = np.asarray(level_probs[0], dtype=np.float64).copy()
+    factor = np.asarray(level_probs[0], dtype=np.float64).copy()
+    score = factor.copy()
     for k in range(1, len(level_probs)):
         anc = ancestors[k]
         known = anc >= 0
-        factor = np.ones_like(score)
+        factor = factor.copy()  # an orphan keeps the factor of the level below
         factor[:, known] = np.asarray(level_probs[k], dtype=np.float64)[:, anc[known]]
         score *= factor
     return score
+
+
+def finite_rows(probs: Sequence[np.ndarray]) -> np.ndarray:
+    """``[B]`` bool: the photos whose probabilities are finite at every level (a NaN
+    would otherwise become class 0 by argmax)."""
+    ok = np.ones(probs[0].shape[0], dtype=bool)
+    for p in probs:
+        ok &= np.isfinite(p).all(axis=1)
+    return ok
 
 
 @dataclass
@@ -193,18 +221,99 @@ def level_probabilities(model: torch.nn.Module, crops: torch.Tensor, combine: st
                         amp: bool = False) -> list[np.ndarray]:
     """``crops`` ``[B, C, 3, S, S]`` → per level ``[B, n_k]`` combined probabilities.
 
-    Softmax runs in float32 even under autocast (fp16 logits, fp32 probabilities).
+    Softmax runs in float32 even under autocast (bf16/fp16 logits, fp32 probabilities);
+    the autocast type is :func:`amp_mode`'s. Non-finite values are passed on: callers
+    drop those photos (:func:`finite_rows`).
     """
     batch, n_crops = crops.shape[:2]
     flat = crops.flatten(0, 1)
     device = flat.device
     if device.type == "cuda":
         flat = flat.contiguous(memory_format=torch.channels_last)
-    with torch.autocast(device_type=device.type, dtype=torch.float16,
-                        enabled=amp and device.type == "cuda"):
+    mode = amp_mode(device, amp)
+    with torch.autocast(device_type=device.type, dtype=AMP_DTYPES.get(mode, torch.float16),
+                        enabled=mode != "off"):
         logits = model(flat)
     out = []
     for lg in logits:
         p = torch.softmax(lg.float(), dim=1).view(batch, n_crops, -1)
         out.append(combine_crops(p, combine).cpu().numpy().astype(np.float64))
     return out
+
+
+# --------------------------------------------------------------------------- shared by
+# both families' prediction (geotool.learn.predict, geotool.learn.align.predict)
+@dataclass
+class PredictSummary:
+    """What one call of :func:`predict` did."""
+
+    model: str
+    prediction_run_id: int
+    predicted: int = 0
+    failed: int = 0
+    already_done: int = 0  # photos answered or recorded as unreadable by an earlier call
+    seconds: float = 0.0
+    failed_before: int = 0  # of already_done: unreadable in an earlier call (--retry-failed)
+
+    @property
+    def images_per_s(self) -> float:
+        return self.predicted / self.seconds if self.seconds > 0 else 0.0
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; otherwise the named device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise InvalidValueError(f"--device {name!r}: choose auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UnavailableError(f"--device {name}: CUDA is not available on this machine")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise InvalidValueError(f"--device {name}: this machine has "
+                                    f"{torch.cuda.device_count()} CUDA device(s)")
+    elif device.type != "cpu":
+        raise InvalidValueError(f"--device {name!r}: choose auto, cpu, cuda or cuda:N")
+    return device
+
+
+class _PhotoFiles(torch.utils.data.Dataset[tuple[int, torch.Tensor | None, str | None]]):
+    """Photo paths → crops tensors; a photo that cannot be read yields its reason."""
+
+    def __init__(self, paths: Sequence[str | None], transform: CropTransform) -> None:
+        self.paths = list(paths)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None]:
+        try:
+            return index, self.transform(read_image(self.paths[index])), None
+        except GeotoolError as exc:
+            return index, None, str(exc)
+
+
+def _collate(items: list[tuple[int, torch.Tensor | None, str | None]]
+             ) -> list[tuple[int, torch.Tensor | None, str | None]]:
+    return items
+
+
+def load_crops(paths: Sequence[str | None], transform: CropTransform, workers: int = 0
+               ) -> tuple[torch.Tensor | None, list[int], dict[int, str]]:
+    """Crops of the readable photos ``[n_ok, C, 3, S, S]``, their positions, and the
+    reason per position of each unreadable one."""
+    data = _PhotoFiles(paths, transform)
+    if workers > 0:
+        loader = torch.utils.data.DataLoader(data, batch_size=max(1, len(data)),
+                                             num_workers=workers, collate_fn=_collate)
+        items = [item for batch in loader for item in batch]
+    else:
+        items = [data[i] for i in range(len(data))]
+    ok = [(i, t) for i, t, _ in items if t is not None]
+    failed = {i: reason for i, t, reason in items if t is None and reason is not None}
+    if not ok:
+        return None, [], failed
+    return torch.stack([t for _, t in ok]), [i for i, _ in ok], failed

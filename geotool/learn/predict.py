@@ -25,25 +25,30 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 import torch
+from PIL import Image
 from sqlalchemy.engine import Connection, Engine
 
 from geotool.db import datasets
 from geotool.db.copy import copy_rows
 from geotool.db.runs import recorded_run
-from geotool.errors import GeotoolError, InvalidValueError, UnavailableError
+from geotool.errors import GeotoolError, InvalidValueError
 from geotool.learn.classes import SetClasses
 from geotool.learn.geodesy import haversine_km
 from geotool.learn.inference import (
     BatchAnswer,
     CropTransform,
+    PredictSummary,
+    amp_mode,
     answer_from_probs,
     check_options,
-    default_resize,
+    finite_rows,
     level_probabilities,
-    normalisation,
-    read_image,
+    load_crops,
+    pick_device,
 )
 from geotool.learn.lookup import ReadyModel, ready_model
+from geotool.learn.registry import get_model, model_family
+from geotool.learn.view import normalisation, view_resize
 from geotool.progress import NO_PROGRESS, Progress
 
 PREDICTION_COLUMNS = ("prediction_run_id", "image_id", "mode", "level", "cell_id",
@@ -52,14 +57,20 @@ PREDICTION_COLUMNS = ("prediction_run_id", "image_id", "mode", "level", "cell_id
 PREDICTION_TYPES = ("int4", "int8", "text", "int2", "int8", "int4", "float8", "float8",
                     "float8", "float8", "float8", "int4[]", "float4[]", "float8")
 SCHEMA = "geotool.predict-image/1"
+NONFINITE_REASON = ("the model gave non-finite probabilities (NaN or infinity) for this "
+                    "photo; no answer stored (check the checkpoint, or predict with --no-amp)")
 
 
 @dataclass(frozen=True)
 class PredictParams:
     """Predict the photos of ``dataset`` (one ``split``, or all with None) with model
-    ``model``, and how. ``resize`` None: ``default_resize(model image size)``; ``device``
-    ``auto``: CUDA when available, else CPU; ``retry_failed`` tries photos again that a
-    previous run could not read."""
+    ``model``, and how. ``resize`` None: the checkpoint's view (its ``val_resize``, else
+    ``default_resize(model image size)``; :func:`geotool.learn.view.view_resize`);
+    ``device`` ``auto``: CUDA when available, else CPU; ``amp``: autocast on CUDA, bf16
+    where the GPU has it, else fp16; ``retry_failed`` tries photos again that a previous
+    run could not read. For an alignment model: ``gallery`` (None: its
+    training dataset's ``<dataset>_train``) and ``concepts_top`` (concept scores stored
+    per answer and side, best first; 0: all)."""
 
     model: str
     dataset: str
@@ -73,6 +84,8 @@ class PredictParams:
     amp: bool = True
     workers: int = 0
     retry_failed: bool = False
+    gallery: str | None = None  # alignment models: the gallery to answer from
+    concepts_top: int = 0  # alignment models: concept scores kept per side (0: all)
 
     def validate(self) -> None:
         if not self.model:
@@ -94,67 +107,41 @@ class PredictParams:
             raise InvalidValueError(f"--workers {self.workers}: must be 0 or more")
 
 
-@dataclass
-class PredictSummary:
-    """What one call of :func:`predict` did."""
-
-    model: str
-    prediction_run_id: int
-    predicted: int = 0
-    failed: int = 0
-    already_done: int = 0
-    seconds: float = 0.0
-
-    @property
-    def images_per_s(self) -> float:
-        return self.predicted / self.seconds if self.seconds > 0 else 0.0
 
 
-def pick_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; otherwise the named device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise InvalidValueError(f"--device {name!r}: choose auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UnavailableError(f"--device {name}: CUDA is not available on this machine")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise InvalidValueError(f"--device {name}: this machine has "
-                                    f"{torch.cuda.device_count()} CUDA device(s)")
-    elif device.type != "cpu":
-        raise InvalidValueError(f"--device {name!r}: choose auto, cpu, cuda or cuda:N")
-    return device
 
 
 def crop_transform(ready: ReadyModel, options: PredictParams) -> CropTransform:
     size = ready.loaded.image_size
     mean, std = normalisation(ready.loaded.config)
-    return CropTransform(size, options.resize or default_resize(size), options.crops,
-                         mean, std)
+    return CropTransform(size, options.resize or view_resize(size, ready.loaded.config),
+                         options.crops, mean, std)
 
 
 def _prediction_run(conn: Connection, ready: ReadyModel, options: PredictParams,
-                    transform: CropTransform) -> int:
+                    transform: CropTransform, amp: str) -> int:
+    """The run of these parameters *and these weights* (the checkpoint's SHA-256) and AMP
+    mode: a ``train --resume`` that replaces ``best.pt`` makes the next prediction a new
+    run instead of mixing old and new answers (migration 0012)."""
     params = {"crops": options.crops, "combine": options.combine, "top_k": options.top_k,
               "resize": transform.resize, "image_size": transform.size,
               "normalize": {"mean": list(transform.mean), "std": list(transform.std)},
-              "checkpoint": str(ready.loaded.path), "fingerprint": ready.classes.fingerprint}
+              "checkpoint": str(ready.loaded.path), "checkpoint_sha256": ready.loaded.sha256,
+              "amp": amp, "fingerprint": ready.classes.fingerprint}
     import json
 
+    key = {"m": ready.row.id, "h": ready.loaded.sha256, "amp": amp, "c": options.crops,
+           "comb": options.combine, "k": options.top_k, "r": transform.resize}
     conn.execute(sa.text(
-        "INSERT INTO prediction_runs (model_id, crops, combine, top_k, resize, image_size, "
-        "params) VALUES (:m, :c, :comb, :k, :r, :s, CAST(:p AS jsonb)) "
-        "ON CONFLICT (model_id, crops, combine, top_k, resize) DO NOTHING"),
-        {"m": ready.row.id, "c": options.crops, "comb": options.combine, "k": options.top_k,
-         "r": transform.resize, "s": transform.size, "p": json.dumps(params)})
+        "INSERT INTO prediction_runs (model_id, checkpoint_sha256, amp, crops, combine, top_k, "
+        "resize, image_size, params) VALUES (:m, :h, :amp, :c, :comb, :k, :r, :s, "
+        "CAST(:p AS jsonb)) ON CONFLICT ON CONSTRAINT uq_prediction_runs_key DO NOTHING"),
+        {**key, "s": transform.size, "p": json.dumps(params)})
     return int(conn.execute(sa.text(
-        "SELECT id FROM prediction_runs WHERE model_id = :m AND crops = :c AND combine = :comb "
-        "AND top_k = :k AND resize = :r"),
-        {"m": ready.row.id, "c": options.crops, "comb": options.combine, "k": options.top_k,
-         "r": transform.resize}).scalar_one())
+        "SELECT id FROM prediction_runs WHERE model_id = :m AND checkpoint_sha256 = :h "
+        "AND amp = :amp AND crops = :c AND combine = :comb AND top_k = :k AND resize = :r "
+        "AND gallery_id IS NULL"),
+        key).scalar_one())
 
 
 TODO_SQL = (
@@ -184,44 +171,6 @@ def _todo(engine: Engine, dataset_id: int, split: str | None, run_id: int,
         after = int(rows[-1].id)
 
 
-class _PhotoFiles(torch.utils.data.Dataset[tuple[int, torch.Tensor | None, str | None]]):
-    """Photo paths → crops tensors; a photo that cannot be read yields its reason."""
-
-    def __init__(self, paths: Sequence[str | None], transform: CropTransform) -> None:
-        self.paths = list(paths)
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None]:
-        try:
-            return index, self.transform(read_image(self.paths[index])), None
-        except GeotoolError as exc:
-            return index, None, str(exc)
-
-
-def _collate(items: list[tuple[int, torch.Tensor | None, str | None]]
-             ) -> list[tuple[int, torch.Tensor | None, str | None]]:
-    return items
-
-
-def load_crops(paths: Sequence[str | None], transform: CropTransform, workers: int = 0
-               ) -> tuple[torch.Tensor | None, list[int], dict[int, str]]:
-    """Crops of the readable photos ``[n_ok, C, 3, S, S]``, their positions, and the
-    reason per position of each unreadable one."""
-    data = _PhotoFiles(paths, transform)
-    if workers > 0:
-        loader = torch.utils.data.DataLoader(data, batch_size=max(1, len(data)),
-                                             num_workers=workers, collate_fn=_collate)
-        items = [item for batch in loader for item in batch]
-    else:
-        items = [data[i] for i in range(len(data))]
-    ok = [(i, t) for i, t, _ in items if t is not None]
-    failed = {i: reason for i, t, reason in items if t is None and reason is not None}
-    if not ok:
-        return None, [], failed
-    return torch.stack([t for _, t in ok]), [i for i, _ in ok], failed
 
 
 def prediction_rows(run_id: int, image_ids: Sequence[int], true_coords: Sequence[tuple[float,
@@ -263,12 +212,34 @@ def _batches(items: Iterator[tuple[int, str | None, float, float]], size: int
         yield batch
 
 
+def _predict_align(engine: Engine, params: PredictParams, progress: Progress
+                   ) -> PredictSummary:
+    """An alignment model's prediction with the same parameters: crops are combined by
+    averaging their embeddings, so ``combine`` must be ``mean``."""
+    from geotool.learn.align.predict import AlignPredictParams, predict_align
+
+    if params.combine != "mean":
+        raise InvalidValueError(f"--combine {params.combine}: an alignment model averages "
+                                "the crops' embeddings; use mean")
+    return predict_align(engine, AlignPredictParams(
+        params.model, params.dataset, params.split, params.gallery, params.crops,
+        params.top_k, params.batch_size, params.resize, params.device, params.concepts_top,
+        params.retry_failed), progress=progress)
+
+
 def predict(engine: Engine, params: PredictParams, *,
             progress: Progress = NO_PROGRESS) -> PredictSummary:
     """Predict every photo of ``params.dataset`` (one ``params.split``, or all with None)
     with model ``params.model`` into ``predictions``; resumable (see the module
-    docstring)."""
+    docstring).
+
+    An alignment model answers from ``params.gallery`` through
+    :func:`geotool.learn.align.predict.predict_align` (its summary says more)."""
     params.validate()
+    with engine.connect() as conn:
+        family = model_family(get_model(conn, params.model))
+    if family == "align":
+        return _predict_align(engine, params, progress)
     options, model_name, dataset, split = params, params.model, params.dataset, params.split
     device = pick_device(options.device)
     ready = ready_model(engine, model_name, device=str(device))
@@ -276,16 +247,19 @@ def predict(engine: Engine, params: PredictParams, *,
     model = ready.loaded.model
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
+    amp = amp_mode(device, options.amp)
     with engine.begin() as conn:
         dataset_id = datasets.dataset_id(conn, dataset)
-        run_id = _prediction_run(conn, ready, options, transform)
+        run_id = _prediction_run(conn, ready, options, transform, amp)
         if options.retry_failed:
             conn.execute(sa.text("DELETE FROM prediction_failures WHERE prediction_run_id = :r"),
                          {"r": run_id})
-        total, done = conn.execute(sa.text(
+        total, done, failed_before = conn.execute(sa.text(
             "SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM predictions p "
             "WHERE p.prediction_run_id = :run AND p.image_id = i.id AND p.mode = 'flat' "
             "AND p.level = 0) OR EXISTS (SELECT 1 FROM prediction_failures f "
+            "WHERE f.prediction_run_id = :run AND f.image_id = i.id)), "
+            "count(*) FILTER (WHERE EXISTS (SELECT 1 FROM prediction_failures f "
             "WHERE f.prediction_run_id = :run AND f.image_id = i.id)) "
             "FROM images i WHERE i.dataset_id = :ds "
             "AND (CAST(:split AS text) IS NULL OR i.split = :split)"),
@@ -293,10 +267,12 @@ def predict(engine: Engine, params: PredictParams, *,
     if total == 0:
         raise GeotoolError(f"dataset {dataset!r} has no images"
                            + (f" in split {split!r}" if split else ""))
-    summary = PredictSummary(model_name, run_id, already_done=int(done))
+    summary = PredictSummary(model_name, run_id, already_done=int(done),
+                             failed_before=int(failed_before))
     recorded = {"model": model_name, "dataset": dataset, "split": split,
                 "prediction_run_id": run_id, **asdict(options),
-                "resize": transform.resize, "device": str(device)}
+                "resize": transform.resize, "device": str(device), "amp_mode": amp,
+                "checkpoint_sha256": ready.loaded.sha256}
     with recorded_run(engine, "predict", recorded, dataset_id) as run:
         progress.phase("predict", int(total) - int(done))
         start = time.perf_counter()
@@ -307,6 +283,14 @@ def predict(engine: Engine, params: PredictParams, *,
             if crops is not None:
                 probs = level_probabilities(model, crops.to(device), options.combine,
                                             amp=options.amp)
+                # a photo with a NaN or infinite probability is a failure, not class 0
+                finite = finite_rows(probs)
+                for j in np.flatnonzero(~finite):
+                    failed[ok[j]] = NONFINITE_REASON
+                if not finite.all():
+                    ok = [i for i, good in zip(ok, finite, strict=True) if good]
+                    probs = [p[finite] for p in probs]
+            if crops is not None and ok:
                 answer = answer_from_probs(probs, ready.ancestors, options.top_k)
                 rows = list(prediction_rows(
                     run_id, [batch[i][0] for i in ok],
@@ -388,6 +372,39 @@ class ImageAnswer:
                 "top_k": [[asdict(c) for c in level] for level in self.top_k]}
 
 
+def photo_file_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be a photo, from the file system alone (checked before a
+    model is loaded); None when it may be one (decoding can still fail)."""
+    p = Path(path)
+    if not p.exists():
+        return f"{p}: file not found"
+    if p.is_dir():
+        return f"{p}: is a directory, not a photo"
+    if not p.is_file():
+        return f"{p}: not a regular file"
+    try:
+        if p.stat().st_size == 0:
+            return f"{p}: the file is empty"
+        with open(p, "rb"):
+            pass
+    except OSError as exc:
+        return f"{p}: cannot open ({exc.strerror or exc})"
+    return None
+
+
+def photo_size(path: str | Path) -> tuple[int, int] | None:
+    """(width, height) from the photo's header without decoding it; None if unreadable."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                return img.size
+    except (OSError, Image.DecompressionBombError, ValueError, SyntaxError):
+        return None
+
+
 def _cell(classes: SetClasses, level: int, index: int, prob: float) -> CellAnswer:
     lv = classes.levels[level]
     return CellAnswer(level, lv.partitioning, index, lv.keys[index], lv.labels[index],
@@ -412,6 +429,13 @@ def predict_image(ready: ReadyModel, paths: Sequence[str | Path], crops: int = 5
     dev = pick_device(device)
     ready.loaded.model.to(dev)
     probs = level_probabilities(ready.loaded.model, tensor.to(dev), combine)
+    finite = finite_rows(probs)
+    for j in np.flatnonzero(~finite):
+        answers[ok[j]].error = NONFINITE_REASON
+    ok = [i for i, good in zip(ok, finite, strict=True) if good]
+    if not ok:
+        return answers
+    probs = [p[finite] for p in probs]
     answer = answer_from_probs(probs, ready.ancestors, top_k)
     classes = ready.loaded.classes
     for b, i in enumerate(ok):

@@ -66,6 +66,16 @@ def _record(row: Any) -> ModelRecord:
                        list(row.concepts) if row.concepts is not None else None)
 
 
+#: The model families (``family`` of the training config): the paper's classifier and
+#: the image–GPS alignment model (issue 20).
+FAMILIES = ("classifier", "align")
+
+
+def model_family(record: ModelRecord) -> str:
+    """``classifier`` or ``align`` (``models.family``; older rows are classifiers)."""
+    return str(record.family or "classifier")
+
+
 def find_model(conn: Connection, name: str) -> ModelRecord | None:
     row = conn.execute(sa.text(f"SELECT {_COLUMNS} FROM {_FROM} WHERE m.name = :n"),
                        {"n": name}).one_or_none()

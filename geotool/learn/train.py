@@ -54,7 +54,11 @@ from torch.utils.data import DataLoader
 from geotool.errors import GeotoolError
 from geotool.learn import registry
 from geotool.learn.checkpoint import read_checkpoint, save_checkpoint
-from geotool.learn.classifier import KM_LADDER, multi_head_loss  # noqa: F401 (re-exported)
+from geotool.learn.classifier import (  # noqa: F401 (re-exported)
+    KM_LADDER,
+    ddp_denominators,
+    multi_head_loss,
+)
 from geotool.learn.config import TrainConfig
 from geotool.learn.data import (
     Batch,
@@ -68,8 +72,8 @@ from geotool.learn.data import (
     steps_per_epoch,
 )
 from geotool.learn.family import TrainingFamily
-from geotool.learn.inference import default_resize
 from geotool.learn.labels import LabelArrays
+from geotool.learn.view import IMAGENET_MEAN, IMAGENET_STD, default_resize
 from geotool.progress import NO_PROGRESS, Progress
 
 
@@ -167,9 +171,9 @@ def _specs(config: TrainConfig) -> tuple[TransformSpec, TransformSpec]:
     train = TransformSpec(size, True, config.train_resize or math.ceil(size * 320 / 224),
                           tuple(config.train_scale), tuple(config.train_ratio),  # type: ignore[arg-type]
                           config.flip, config.draft_decode)
-    # the validation view is the one prediction classifies (inference.default_resize)
-    val = TransformSpec(size, False, config.val_resize or default_resize(size),
-                        draft=config.draft_decode)
+    # the validation view is the one prediction and the concept pass classify
+    # (geotool.learn.view): full-scale decode, so no draft mode
+    val = TransformSpec(size, False, config.val_resize or default_resize(size), draft=False)
     return train, val
 
 
@@ -208,8 +212,7 @@ class _Trainer:
         self.resume = resume
         self.force = force
         self.family: TrainingFamily = family_for(config)
-        if config.threads > 0:
-            torch.set_num_threads(config.threads)
+        self._apply_threads(config)
         self.ranks = _setup_distributed(config.device)
         self.device = _device(config, self.ranks)
         self.amp_dtype, use_scaler = _amp(config, self.device)
@@ -218,7 +221,8 @@ class _Trainer:
         self.model_id: int | None = None
         self.run_id: int | None = None
         self.writer: Any = None
-        self.bad_total = 0
+        self.bad_total = 0  # skips (an image drawn in several epochs counts each time)
+        self.bad_seen: set[int] = set()  # distinct images skipped, each reported once
         self.items_total = 0
         self.best_loss = math.inf
         self.best_metrics: dict[str, float] = {}
@@ -242,6 +246,14 @@ class _Trainer:
         return self.family.val_rows
 
     # ----------------------------------------------------------------- setup
+    @staticmethod
+    def _apply_threads(config: TrainConfig) -> None:
+        """The compute threads of the configuration that trains (for a resume: the stored
+        one). Two threads sum in another order than one, so a resume in a fresh process
+        with PyTorch's default drifted from the uninterrupted run (issue 17)."""
+        if config.threads > 0:
+            torch.set_num_threads(config.threads)
+
     def checkpoint_dir(self) -> Path:
         if self.config.checkpoint_dir:
             return Path(self.config.checkpoint_dir)
@@ -275,6 +287,7 @@ class _Trainer:
                 stored.name, stored.device = cfg.name, cfg.device
                 stored.max_steps = cfg.max_steps
                 self.config = cfg = stored
+                self._apply_threads(cfg)
                 state = ckpt
             self.family.load_data(conn, cfg, state)
         if cfg.val_max_images:
@@ -352,14 +365,18 @@ class _Trainer:
         return pairs
 
     def record_bad(self, pairs: list[tuple[int, str]]) -> None:
-        if not pairs or not self.ranks.main:
+        """Record and report each bad image once: an image drawn again in a later epoch
+        is skipped silently (it is already in ``bad_images``)."""
+        new = {i: why for i, why in pairs if i not in self.bad_seen}
+        self.bad_seen.update(new)
+        if not new or not self.ranks.main:
             return
         with self.engine.begin() as conn:
             conn.execute(sa.text(
                 "INSERT INTO bad_images (image_id, run_id, reason) VALUES (:i, :r, :why) "
                 "ON CONFLICT DO NOTHING"),
-                [{"i": i, "r": self.run_id, "why": why} for i, why in pairs])
-        for image_id, why in pairs[:3]:
+                [{"i": i, "r": self.run_id, "why": why} for i, why in new.items()])
+        for image_id, why in new.items():
             self.progress.message(f"skipped image {image_id}: {why}")
 
     def reduce(self, values: torch.Tensor) -> torch.Tensor:
@@ -415,7 +432,10 @@ class _Trainer:
             "family": self.family.name,
             "backbone": self.config.backbone, "image_size": self.config.input_size(),
             **self.family.checkpoint_fields(), "model": self.model.state_dict(),
-            "config": self.config.to_dict(),
+            # the normalisation training used (Trainer.pixels), read by prediction and the
+            # concept pass
+            "config": {**self.config.to_dict(),
+                       "normalize": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}},
         }
         if with_state:
             state: dict[str, Any] = {
@@ -557,7 +577,7 @@ class _Trainer:
         return TrainSummary(cfg.name, self.model_id, self.run_id, step, step * cfg.batch_size,
                            self.checkpoint_dir() / "best.pt" if self.best_step is not None
                            else None, self.checkpoint_dir() / "last.pt", self.best_metrics,
-                           self.last_val, self.bad_total, resumed_from,
+                           self.last_val, len(self.bad_seen), resumed_from,
                            time.monotonic() - t0, self.weights_note)
 
     def _check_bad_share(self) -> None:

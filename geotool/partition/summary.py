@@ -37,6 +37,9 @@ class LevelInfo:
     depth_min: int | None
     depth_max: int | None
     geom_sources: dict[str, int]
+    # fine (level 0) classes without an ancestor at this level: the hierarchical prediction
+    # gives them the factor of the level below (docs/method.md §7)
+    n_orphans: int = 0
 
 
 def list_sets(engine: Engine) -> list[SetInfo]:
@@ -75,10 +78,19 @@ def show_set(engine: Engine, name: str) -> tuple[dict[str, Any], list[LevelInfo]
             "SELECT p.level, c.geom_source, count(*) FROM cells c "
             "JOIN partitionings p ON p.id = c.partitioning_id WHERE p.set_id = :s "
             "GROUP BY 1, 2"), {"s": head[0]}).all()
+        orphans: dict[int, int] = dict(conn.execute(sa.text(
+            "SELECT p.level, count(fc.id) FROM partitionings p "
+            "JOIN partitionings pf ON pf.set_id = p.set_id AND pf.level = 0 "
+            "JOIN cells fc ON fc.partitioning_id = pf.id "
+            "WHERE p.set_id = :s AND p.level > 0 AND NOT EXISTS ("
+            "  SELECT 1 FROM cell_ancestors ca JOIN cells ac ON ac.id = ca.ancestor_cell_id "
+            "  WHERE ca.cell_id = fc.id AND ca.ancestor_partitioning_id = p.id) "
+            "GROUP BY p.level"), {"s": head[0]}).all())
     by_level: dict[int, dict[str, int]] = {}
     for level, source, n in sources:
         by_level.setdefault(int(level), {})[str(source)] = int(n)
     levels = [LevelInfo(int(r[0]), r[1], r[2], int(r[3]), int(r[4]), r[5],
                         None if r[6] is None else float(r[6]), r[7], r[8], r[9],
-                        by_level.get(int(r[0]), {})) for r in rows]
+                        by_level.get(int(r[0]), {}), int(orphans.get(r[0], 0)))
+              for r in rows]
     return dict(head[1] or {}), levels

@@ -22,7 +22,22 @@
 -- (one row per point), then only the candidates within that distance + 0.001 (Nominatim's
 -- fuzz) are kept, with points (centroid, closest point) and no geometries: the temporary
 -- rows grow with the number of points, not with the density of the data around them.
+-- Both scans read `candidates`, the placex rows reverse.py considers for a street, an
+-- address or a POI (its _find_closest_street_or_pois); NOT MATERIALIZED inlines it into
+-- each scan, so the index scans stay as if the filter were written out in both.
 CREATE TEMP TABLE bulk_near ON COMMIT DROP AS
+WITH candidates AS NOT MATERIALIZED (
+    SELECT t.*
+    FROM placex t
+    WHERE t.indexed_status = 0
+      AND t.linked_place_id IS NULL
+      AND ((coalesce(NULL, t.rank_address) BETWEEN 26 AND 29)
+           OR (t.rank_address = 30 AND (t.address IS NULL OR NOT t.address ? '_inherited')
+               AND (t.housenumber IS NOT NULL OR t.name ? 'addr:housename'))
+           OR (coalesce(NULL, t.rank_search) = 30 AND t.class NOT IN ('place', 'building')
+               AND ST_GeometryType(t.geometry) NOT IN ('ST_LineString',
+                                                       'ST_MultiLineString')))
+)
 SELECT p.idx, c.place_id, c.osm_type, c.rank_address, c.rank_search, c.housenumber,
        c.parent_place_id, c.centroid, c.closest, c.distance,
        row_number() OVER (PARTITION BY p.idx
@@ -31,18 +46,10 @@ SELECT p.idx, c.place_id, c.osm_type, c.rank_address, c.rank_search, c.housenumb
 FROM bulk_points p
 CROSS JOIN LATERAL (
     SELECT ST_Distance(t.geometry, p.geom) AS distance
-    FROM placex t
+    FROM candidates t
     WHERE ST_DWithin(t.geometry, p.geom, 0.007)
-      AND t.indexed_status = 0
-      AND t.linked_place_id IS NULL
       AND (ST_GeometryType(t.geometry) NOT IN ('ST_Polygon', 'ST_MultiPolygon')
            OR ST_Distance(t.centroid, p.geom) < 0.007)
-      AND ((coalesce(NULL, t.rank_address) BETWEEN 26 AND 29)
-           OR (t.rank_address = 30 AND (t.address IS NULL OR NOT t.address ? '_inherited')
-               AND (t.housenumber IS NOT NULL OR t.name ? 'addr:housename'))
-           OR (coalesce(NULL, t.rank_search) = 30 AND t.class NOT IN ('place', 'building')
-               AND ST_GeometryType(t.geometry) NOT IN ('ST_LineString',
-                                                       'ST_MultiLineString')))
     ORDER BY t.geometry <-> p.geom
     LIMIT 1
 ) m
@@ -55,18 +62,10 @@ CROSS JOIN LATERAL (
                AS closest,
            ST_Distance(t.geometry, p.geom) AS distance,
            ST_Area(t.geometry) AS area
-    FROM placex t
+    FROM candidates t
     WHERE ST_DWithin(t.geometry, p.geom, least(m.distance + 0.001, 0.007))
-      AND t.indexed_status = 0
-      AND t.linked_place_id IS NULL
       AND (ST_GeometryType(t.geometry) NOT IN ('ST_Polygon', 'ST_MultiPolygon')
            OR ST_Distance(t.centroid, p.geom) < 0.007)
-      AND ((coalesce(NULL, t.rank_address) BETWEEN 26 AND 29)
-           OR (t.rank_address = 30 AND (t.address IS NULL OR NOT t.address ? '_inherited')
-               AND (t.housenumber IS NOT NULL OR t.name ? 'addr:housename'))
-           OR (coalesce(NULL, t.rank_search) = 30 AND t.class NOT IN ('place', 'building')
-               AND ST_GeometryType(t.geometry) NOT IN ('ST_LineString',
-                                                       'ST_MultiLineString')))
 ) c
 WHERE c.distance < m.distance + 0.001;
 

@@ -1,13 +1,18 @@
 -- learn/evaluate_baselines.sql: the baselines of the accuracy ladder for partitioning set
--- <set_id> on the photos of dataset <dataset_id>, split <split>, per level, with the same
+-- <set_id> on the photos of dataset <dataset_id>, split <split> — only those prediction run
+-- <run> answered when <run> is not NULL, so the baselines and the model rows are over the
+-- same photos (a killed run, or failed photos, cover fewer) — per level, with the same
 -- measures as geotool_run_ladder (distance <= r, or < r when <strict>):
 --   'most frequent class'      every photo gets the level's class with the most training
 --                              images (ties: lowest class index);
 --   'random class (expected)'  the expected value of a uniformly random class: per photo
 --                              the mean over all classes of the level (no median);
 --   'oracle'                   every photo gets its own true class's mean coordinate, the
---                              partitioning's quantisation limit; a photo without a class
---                              at that level counts as a miss (error NULL).
+--                              partitioning's quantisation limit. Over the photos that HAVE
+--                              a class at that level, for every measure (n_images says how
+--                              many): an unlabelled photo has no true class to place it at,
+--                              and counting it as a miss in the accuracies but skipping it
+--                              in mean/median/GeoScore mixed two photo sets in one row.
 -- Means are summed as numeric (exact): the result does not depend on the order the rows
 -- arrive in (plan, heap), so the same data always give the same bits.
 WITH imgs AS (
@@ -15,6 +20,9 @@ WITH imgs AS (
     FROM images i
     LEFT JOIN image_classes ic ON ic.set_id = :set_id AND ic.image_id = i.id
     WHERE i.dataset_id = :dataset_id AND i.split = :split
+      AND (CAST(:run AS integer) IS NULL
+           OR EXISTS (SELECT 1 FROM predictions p WHERE p.prediction_run_id = :run
+                      AND p.image_id = i.id AND p.mode = 'flat' AND p.level = 0))
 ),
 levels AS (
     SELECT p.id AS partitioning_id, p.level, count(c.id) AS n_classes
@@ -43,9 +51,9 @@ per_image AS (
     JOIN frequent5 f5 ON f5.partitioning_id = l.partitioning_id
     UNION ALL
     SELECT 'oracle', l.level, im.id, geotool_haversine(c.lat, c.lon, im.lat, im.lon),
-           (c.id IS NOT NULL)::int::float8, (c.id IS NOT NULL)::int::float8
+           1.0::float8, 1.0::float8
     FROM imgs im CROSS JOIN levels l
-    LEFT JOIN cells c ON c.id = im.cell_ids[l.level + 1]
+    JOIN cells c ON c.id = im.cell_ids[l.level + 1]
 ),
 point_baselines AS (
     SELECT baseline, level, count(*) AS n_images,

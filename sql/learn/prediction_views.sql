@@ -1,18 +1,24 @@
 -- learn/prediction_views.sql (schema file): the evaluation views over predictions.
 -- Users query these directly; `geotool evaluate` reads geotool_run_ladder(run, strict).
+-- Alignment answers (mode 'gallery', migration 0014) are coordinates without a cell: they
+-- have no class accuracy (top1/top5 NULL) and their semantic accuracy is judged by the
+-- photo's place polygons, as S2 cells' is.
 --
 -- prediction_errors: one row per stored prediction (run, image, mode, level) with the
 -- model, the photo's dataset and split, the error in km, the photo's true cell at that
 -- level (image_classes of the model's set; NULL when the photo has no class there) and
--- whether the predicted class is the true one (top1_correct) or among the first five of
--- the stored top-k (top5_correct; NULL for 'hier' rows, which keep no top-k).
+-- whether the predicted class is the true one (top1_correct; NULL for an alignment
+-- answer, which has no class) or among the first five of the stored top-k (top5_correct;
+-- NULL for 'hier' and 'gallery' rows, which keep no class top-k, and for runs with
+-- top_k < 5, whose stored list cannot say: "top-5" would silently mean top-k).
 CREATE OR REPLACE VIEW prediction_errors AS
 SELECT pr.model_id, m.name AS model, p.prediction_run_id, pr.crops, pr.combine,
        i.dataset_id, i.split, p.image_id, p.mode, p.level, p.cell_id, p.class_index,
        p.probability, p.lat, p.lon, p.true_lat, p.true_lon, p.error_km,
        ic.cell_ids[p.level + 1] AS true_cell_id, tc.class_index AS true_class_index,
-       coalesce(p.cell_id = ic.cell_ids[p.level + 1], false) AS top1_correct,
-       CASE WHEN p.topk_class_index IS NULL THEN NULL
+       CASE WHEN p.cell_id IS NULL THEN NULL
+            ELSE coalesce(p.cell_id = ic.cell_ids[p.level + 1], false) END AS top1_correct,
+       CASE WHEN p.topk_class_index IS NULL OR pr.top_k < 5 THEN NULL
             ELSE coalesce(tc.class_index = ANY (p.topk_class_index[1:5]), false)
        END AS top5_correct
 FROM predictions p
@@ -65,8 +71,8 @@ GROUP BY a.image_id;
 -- geotool_prediction_semantic(run): per prediction of prediction run <run>, is the
 -- predicted cell in the photo's country / state / city? NULL where the photo has no
 -- place of that tier. A semantic cell is judged by the hierarchy (cell_semantic_places);
--- a cell without a location (S2) by whether its prediction coordinate lies inside the
--- photo's place polygon. The photos' places are gathered for this run's photos only
+-- a cell without a location (S2) and an alignment answer (no cell) by whether the
+-- predicted coordinate lies inside the photo's place polygon. The photos' places are gathered for this run's photos only
 -- (image_semantic_places over all photos would read every address vector).
 CREATE OR REPLACE FUNCTION geotool_prediction_semantic(run integer)
 RETURNS TABLE (prediction_run_id integer, image_id bigint, mode text, level smallint,
@@ -102,7 +108,7 @@ LANGUAGE sql STABLE AS $$
                     THEN coalesce(csp.city_id = ph.city_id, false)
                 ELSE coalesce(ST_Covers(lt.geom, p.geom), false) END
     FROM predictions p
-    JOIN cells c ON c.id = p.cell_id
+    LEFT JOIN cells c ON c.id = p.cell_id
     LEFT JOIN photos ph ON ph.image_id = p.image_id
     LEFT JOIN cell_semantic_places csp ON csp.cell_id = p.cell_id
     LEFT JOIN locations lc ON lc.id = ph.country_id AND c.location_id IS NULL

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,11 +47,24 @@ def test_up_down_reuse(server_dir: Path, pg_server: PrivateServer) -> None:
         conn.commit()
         postgis = conn.execute("SELECT postgis_version()").fetchone()
     assert postgis is not None
+    port = server.port
+    # `db down` ends the clients' connections from the server's side; once a client has
+    # read that and closed, the server's end lingers in TIME_WAIT on its port for a minute.
+    # `db up` must still take the same port (saved URLs name it): before SO_REUSEADDR in
+    # the port check the server moved to another one (issue 17).
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+    time.sleep(0.3)  # the postmaster has forked a backend for each
     server.stop()
     assert not server.running()
-    # a second object on the same folder reuses the cluster and its data
+    for client in clients:
+        client.settimeout(10)
+        while client.recv(4096):  # read to the server's FIN, then close: no RST
+            pass
+        client.close()
+    # a second object on the same folder reuses the cluster, its data and its port
     again = PrivateServer(server_dir)
     again.start()
+    assert again.port == port
     with psycopg.connect(again.dsn("geotool")) as conn:
         row = conn.execute("SELECT x FROM keep").fetchone()
     assert row == (42,)
@@ -110,3 +125,4 @@ def test_cli_db_commands(server_dir: Path, monkeypatch: pytest.MonkeyPatch,
     res = runner.invoke(app, ["db", "down"])
     assert res.exit_code == 0, res.output
     assert not PrivateServer(server_dir).running()
+

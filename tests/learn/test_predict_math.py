@@ -121,11 +121,54 @@ def test_hierarchical_prediction_on_toy_set() -> None:
     assert answer.topk_index[1][0].tolist() == [0, 1]
 
 
-def test_missing_ancestor_is_a_neutral_factor() -> None:
+def test_orphan_takes_the_factor_of_the_level_below() -> None:
     anc = CORRECT.copy()
-    anc[2, 3] = -1  # f3 has no coarse class
+    anc[2, 3] = -1  # f3 has no coarse class: its middle factor .2 stands in for the coarse
     scores = hierarchical_scores([P_FINE, P_MIDDLE, P_COARSE], anc)
-    assert scores[0, 3] == pytest.approx(0.2 * 0.2)
+    assert scores[0, 3] == pytest.approx(0.2 * 0.2 * 0.2)
+    anc[1, 3] = -1  # no middle class either: p_fine carries through both levels
+    scores = hierarchical_scores([P_FINE, P_MIDDLE, P_COARSE], anc)
+    assert scores[0, 3] == pytest.approx(0.2 ** 3)
+
+
+def test_an_orphan_country_loses_to_a_class_with_twice_its_probability() -> None:
+    """Issue 17's case: a small country whose images reached the fine τ but not the coarse
+    one (no coarse ancestor) against a fine class with twice its probability whose coarse
+    ancestor is less than certain. With the old neutral factor 1 the orphan won
+    (0.3 · 1 > 0.6 · 0.45)."""
+    p_fine = np.array([[0.3, 0.6, 0.1]])  # f0 the orphan, f1 twice as probable
+    p_coarse = np.array([[0.45, 0.55]])  # f1 → c0; f2 → c1; f0 → none
+    anc = np.array([[0, 1, 2], [-1, 0, 1]])
+    scores = hierarchical_scores([p_fine, p_coarse], anc)
+    assert scores[0].tolist() == pytest.approx([0.3 * 0.3, 0.6 * 0.45, 0.1 * 0.55])
+    answer = answer_from_probs([p_fine, p_coarse], anc, top_k=1)
+    assert int(answer.hier_index[0, 0]) == 1
+    assert 0.3 * 1.0 > 0.6 * 0.45  # what a factor of 1 would have chosen instead
+
+
+def test_hierarchical_answers_equal_a_numpy_loop_over_random_sets() -> None:
+    """Random three-level sets with orphans, recomputed by an explicit per-photo,
+    per-class loop (independent of the vectorised code)."""
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        n = [int(rng.integers(3, 9)), int(rng.integers(2, 6)), int(rng.integers(1, 4))]
+        anc = np.stack([np.arange(n[0]), rng.integers(-1, n[1], n[0]),
+                        rng.integers(-1, n[2], n[0])])
+        probs = [rng.dirichlet(np.ones(k), size=4) for k in n]
+        answer = answer_from_probs(probs, anc, top_k=3)
+        for b in range(4):
+            best, best_score = -1, -1.0
+            for f in range(n[0]):
+                factor = score = probs[0][b, f]
+                for k in (1, 2):
+                    if anc[k, f] >= 0:
+                        factor = probs[k][b, anc[k, f]]
+                    score *= factor
+                if score > best_score:
+                    best, best_score = f, score
+            assert int(answer.hier_index[0, b]) == best
+            for k in (1, 2):
+                assert int(answer.hier_index[k, b]) == anc[k, best]
 
 
 def test_ancestor_matrix_read_from_postgis(engine: Engine) -> None:
@@ -157,6 +200,18 @@ def test_ancestor_matrix_read_from_postgis(engine: Engine) -> None:
     assert matrix.tolist() == CORRECT.tolist()
     answer = answer_from_probs([P_FINE, P_MIDDLE, P_COARSE], matrix, top_k=1)
     assert answer.hier_index[:, 0].tolist() == [1, 0, 1]
+    # `partitions show` counts the orphans per level: none here; then f3 loses its
+    # coarse ancestor (a NULL ancestor row) and f2 its rows altogether
+    from geotool.partition.summary import show_set
+
+    assert [lv.n_orphans for lv in show_set(engine, "toy3")[1]] == [0, 0, 0]
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE cell_ancestors SET ancestor_cell_id = NULL "
+                             "WHERE cell_id = :f AND ancestor_partitioning_id = :p"),
+                     {"f": cells[0][3], "p": pids[2]})
+        conn.execute(sa.text("DELETE FROM cell_ancestors WHERE cell_id = :f"),
+                     {"f": cells[0][2]})
+    assert [lv.n_orphans for lv in show_set(engine, "toy3")[1]] == [0, 1, 2]
 
 
 def test_five_crops_and_centre_crop() -> None:
@@ -216,3 +271,39 @@ def test_prediction_options_refused_before_any_photo_is_read() -> None:
     CropTransform(224, 224)
     with pytest.raises(InvalidValueError, match="--workers -1"):
         PredictParams("m", "d", workers=-1).check()
+
+
+@pytest.mark.parametrize("combine", ["mean", "max"])
+def test_five_crop_probabilities_of_a_batch_equal_a_per_image_per_crop_loop(
+        combine: str) -> None:
+    """level_probabilities on B = 3 photos × 5 crops at once against one forward pass per
+    image and crop, softmax per crop, then the mean (or max) by hand."""
+    from geotool.learn.inference import level_probabilities
+    from geotool.learn.model import GeoClassifier
+
+    torch.manual_seed(0)
+    model = GeoClassifier("small_cnn", [7, 4]).eval()
+    crops = torch.randn(3, 5, 3, 32, 32)
+    got = level_probabilities(model, crops, combine)
+    for level, n in enumerate((7, 4)):
+        assert got[level].shape == (3, n)
+        for b in range(3):
+            per_crop = []
+            for c in range(5):
+                with torch.no_grad():
+                    logits = model(crops[b, c][None])[level][0].double()
+                e = np.exp(logits.numpy() - logits.numpy().max())
+                per_crop.append(e / e.sum())
+            want = (np.mean(per_crop, axis=0) if combine == "mean"
+                    else np.max(per_crop, axis=0))
+            assert got[level][b] == pytest.approx(want, abs=1e-6)
+
+
+def test_non_finite_probabilities_are_flagged_not_argmaxed() -> None:
+    from geotool.learn.inference import finite_rows
+
+    probs = [np.array([[0.2, 0.8], [np.nan, 0.5], [0.5, 0.5]]),
+             np.array([[1.0], [1.0], [np.inf]])]
+    assert finite_rows(probs).tolist() == [True, False, False]
+    # what would have been stored without the check: class 0 for a NaN row
+    assert int(np.argmax(probs[0][1])) == 0

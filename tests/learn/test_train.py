@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -25,6 +26,7 @@ from geotool.learn.checkpoint import read_checkpoint
 from geotool.learn.config import load_train_config
 from geotool.learn.lookup import load_model_by_name
 from geotool.learn.train import TrainParams, train
+from geotool.progress import NullProgress
 
 TESTS = Path(__file__).resolve().parents[1]
 planet = pytest.fixture(scope="module")(planet_database)
@@ -58,6 +60,47 @@ def test_validation_loss_falls_and_records_are_written(planet: tuple[str, Engine
     assert loaded.classes.fingerprint == row.class_fingerprint
     assert loaded.image_size == 32
     assert "state" not in read_checkpoint(Path(row.checkpoint_path))
+
+
+def test_validation_km_ladder_equals_numpy_over_predicted_classes(
+        planet: tuple[str, Engine, Path], tmp_path: Path) -> None:
+    """The km ladder training records at its last validation equals NumPy over the same
+    weights (last.pt) classifying the val photos in prediction's view (one centre crop):
+    argmax of the finest head, that class's coordinate, haversine to the photo. Also: the
+    checkpoint records the normalisation training used."""
+    import numpy as np
+
+    from geotool.learn.checkpoint import load_model
+    from geotool.learn.inference import CropTransform, default_resize, read_image
+    from geotool.learn.labels import read_label_arrays
+
+    _, engine, _ = planet
+    result = train(engine, TrainParams(small(tmp_path, name="km_ladder", epochs=1)))
+    with engine.connect() as conn:
+        stored = dict(conn.execute(sa.text(
+            "SELECT metric, value FROM training_metrics t JOIN models m ON m.id = t.model_id "
+            "WHERE m.name = 'km_ladder' AND split = 'val' AND step = :s"),
+            {"s": result.steps}).all())
+        labels = read_label_arrays(conn, "tiny", "val", 3)
+    loaded = load_model(result.last_checkpoint)
+    assert loaded.config["normalize"] == {"mean": [0.485, 0.456, 0.406],
+                                          "std": [0.229, 0.224, 0.225]}
+    view = CropTransform(32, default_resize(32), crops=1)
+    x = torch.cat([view(read_image(src.path)) for src in labels.sources])
+    with torch.no_grad():
+        pred = loaded.model(x)[0].argmax(1).numpy()
+    fine = loaded.classes.levels[0]
+    p1, p2 = np.radians(labels.lat), np.radians(fine.lat[pred])
+    a = (np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2)
+         * np.sin(np.radians(fine.lon[pred] - labels.lon) / 2) ** 2)
+    km = 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+    assert stored["images"] == len(km) > 20
+    for r in (1, 25, 200, 750, 2500):
+        assert stored[f"acc_{r}km"] == pytest.approx(np.mean(km <= r), abs=1e-12), r
+    assert stored["mean_km"] == pytest.approx(km.mean(), rel=1e-9)
+    labelled = labels.classes[:, 0] >= 0
+    assert stored["acc_l0"] == pytest.approx(
+        np.mean(pred[labelled] == labels.classes[labelled, 0]), abs=1e-12)
 
 
 @pytest.mark.parametrize(("setting", "named"), [
@@ -163,7 +206,15 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(planet: tuple[str, Engine, P
         assert get_model(conn, "killed").status == "died"
     kept = read_checkpoint(tmp_path / "k" / "ck" / "last.pt")
     assert 0 < kept["state"]["step"] < 17
-    resumed = train(engine, TrainParams(load_train_config(None, name="killed"), resume=True))
+    # as in a fresh `geotool train --resume` process: PyTorch's default threads, not the
+    # one the killed run was configured with (the resume must apply the stored config's)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        resumed = train(engine, TrainParams(load_train_config(None, name="killed"),
+                                            resume=True))
+    finally:
+        torch.set_num_threads(before)
     assert resumed.resumed_from_step == kept["state"]["step"]
     assert resumed.steps == whole.steps
     a = read_checkpoint(whole.last_checkpoint)["model"]
@@ -181,6 +232,16 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(planet: tuple[str, Engine, P
     assert math.isfinite(curves[0][0][2])
 
 
+class _ThreadsSeen(NullProgress):
+    """Records torch's compute threads at every training step."""
+
+    def __init__(self) -> None:
+        self.threads: set[int] = set()
+
+    def update(self, **fields: Any) -> None:
+        self.threads.add(torch.get_num_threads())
+
+
 def test_max_steps_mid_epoch_then_resume_continues_where_it_stopped(
         planet: tuple[str, Engine, Path], tmp_path: Path) -> None:
     """--max-steps inside an epoch keeps that position; --resume goes on from it (one epoch
@@ -188,15 +249,25 @@ def test_max_steps_mid_epoch_then_resume_continues_where_it_stopped(
     _, engine, _ = planet
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM models WHERE name IN ('ms_whole', 'ms_cut')"))
-    one_epoch = dict(epochs=1, checkpoint_every_steps=100)
+    one_epoch = dict(epochs=1, checkpoint_every_steps=100, threads=1)
     whole = train(engine, TrainParams(small(tmp_path / "w", name="ms_whole", **one_epoch)))
     assert whole.steps == 10
     cut = train(engine, TrainParams(small(tmp_path / "c", name="ms_cut", max_steps=4, **one_epoch)))
     assert cut.steps == 4
     state = read_checkpoint(cut.last_checkpoint)["state"]
     assert (state["epoch"], state["step_in_epoch"], state["step"]) == (0, 4, 4)
-    more = train(engine, TrainParams(load_train_config(None, name="ms_cut", max_steps=7),
-                                     resume=True))
+    # a resume in a fresh process starts with PyTorch's default threads; the stored
+    # configuration's (1) must be the ones that train (issue 17: two threads sum in
+    # another order, and the resumed run drifted from the uninterrupted one)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    seen = _ThreadsSeen()
+    try:
+        more = train(engine, TrainParams(load_train_config(None, name="ms_cut", max_steps=7),
+                                         resume=True), progress=seen)
+    finally:
+        torch.set_num_threads(before)
+    assert seen.threads == {1}
     assert (more.resumed_from_step, more.steps) == (4, 7)
     state = read_checkpoint(more.last_checkpoint)["state"]
     assert (state["epoch"], state["step_in_epoch"], state["step"]) == (0, 7, 7)

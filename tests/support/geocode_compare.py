@@ -46,6 +46,39 @@ SELECT (SELECT count(*) FROM near WHERE d = (SELECT min(d) FROM near)),
 """)
 
 
+# The keys of the street/address/POI candidates at exactly the smallest distance (the same
+# candidate filter as _TIES).
+_CLOSEST_KEYS = sa.text("""
+WITH q AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g),
+near AS (
+    SELECT t.osm_type || t.osm_id AS key, ST_Distance(t.geometry, q.g) AS d FROM placex t, q
+    WHERE ST_DWithin(t.geometry, q.g, 0.007) AND t.indexed_status = 0
+      AND t.linked_place_id IS NULL
+      AND (ST_GeometryType(t.geometry) NOT IN ('ST_Polygon', 'ST_MultiPolygon')
+           OR ST_Distance(t.centroid, q.g) < 0.007)
+      AND ((t.rank_address BETWEEN 26 AND 29)
+           OR (t.rank_address = 30 AND (t.address IS NULL OR NOT t.address ? '_inherited')
+               AND (t.housenumber IS NOT NULL OR t.name ? 'addr:housename'))
+           OR (t.rank_search = 30 AND t.class NOT IN ('place', 'building')
+               AND ST_GeometryType(t.geometry) NOT IN ('ST_LineString',
+                                                       'ST_MultiLineString')))
+)
+SELECT key FROM near WHERE d = (SELECT min(d) FROM near) ORDER BY key
+""")
+
+
+def closest_candidates(dsn: str, point: tuple[float, float]) -> list[str]:
+    """OSM keys of the street/address/POI candidates at exactly the smallest distance from
+    ``point`` (lat, lon): more than one is a tie that Nominatim leaves to row order."""
+    engine = nominatim_engine(dsn)
+    try:
+        with engine.connect() as conn:
+            return [str(k) for k in conn.execute(
+                _CLOSEST_KEYS, {"lat": point[0], "lon": point[1]}).scalars()]
+    finally:
+        engine.dispose()
+
+
 def unexplained_differences(dsn: str, points: list[tuple[float, float]],
                             got: list[AddressResult], want: list[AddressResult]
                             ) -> tuple[int, list[object]]:

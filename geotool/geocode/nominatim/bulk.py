@@ -46,10 +46,9 @@ from geotool.db import sqlfiles
 from geotool.db.copy import copy_rows
 from geotool.db.urls import dsn_database, nominatim_to_conninfo
 from geotool.errors import GeotoolError, InvalidValueError
-from geotool.geocode.nominatim.local import DATA_KEY_SQL, data_key_of
+from geotool.geocode.nominatim.local import DATA_KEY_SQL, data_key_of, local_nominatim_environ
 from geotool.geocode.nominatim.records import country_record, record_from_parts
-from geotool.geocode.registry import GeocoderOptions
-from geotool.geocode.types import AddressResult, Geocoder, LocationRecord
+from geotool.geocode.types import AddressResult, Geocoder, GeocoderOptions, LocationRecord
 
 DEFAULT_BATCH = 50_000
 # The Nominatim database versions whose tables and reverse rules the bulk SQL reproduces
@@ -301,8 +300,6 @@ def check_supported_version(version: str) -> None:
 def make_geocoder(options: GeocoderOptions) -> BulkNominatim:
     """Registry factory for ``--geocoder bulk``: the same Nominatim database the in-process
     geocoder would use (explicit DSN, ``NOMINATIM_DATABASE_DSN``, or the local import)."""
-    from geotool.geocode.registry import local_nominatim_environ
-
     environ, _ = local_nominatim_environ(options)
     batch = int(options.extra.get("bulk_batch_size", DEFAULT_BATCH))
     return BulkNominatim(environ["NOMINATIM_DATABASE_DSN"], batch_size=batch,

@@ -62,6 +62,7 @@ from geotool.db.urls import (
     url_to_libpq_conninfo,
 )
 from geotool.errors import GeotoolError
+from geotool.geocode.types import GeocoderOptions
 from geotool.progress import NO_PROGRESS, Progress
 from geotool.settings import Settings, load_settings
 
@@ -389,3 +390,17 @@ def open_local_api(local: LocalNominatim | None = None) -> Any:
     if not (local.project_dir / ".env").is_file():
         write_project(local)
     return nominatim_api.NominatimAPI(local.project_dir, environ=local.environ)
+
+
+def local_nominatim_environ(options: GeocoderOptions) -> tuple[dict[str, str], str | None]:
+    """Nominatim settings and project directory for the in-process and bulk geocoders: an explicit
+    ``nominatim_dsn`` (or ``NOMINATIM_DATABASE_DSN``), else the local import of
+    ``geotool nominatim import`` on geotool's database server."""
+    dsn = options.nominatim_dsn or os.environ.get("NOMINATIM_DATABASE_DSN")
+    if dsn:
+        return {"NOMINATIM_DATABASE_DSN": dsn}, options.nominatim_project_dir
+    overrides = {"database_url": options.database_url} if options.database_url else {}
+    local = local_nominatim(load_settings(**overrides))
+    if not (local.project_dir / ".env").is_file():
+        write_project(local)
+    return local.environ, str(local.project_dir)

@@ -10,6 +10,15 @@ Modules: ``gps`` (the GeoCLIP location encoder), ``image`` (backbone + projectio
 ``concepts`` (the bank and the losses), ``loss`` (InfoNCE with a queue), ``model``
 (``AlignModel``, building and loading), ``family`` (what the shared training loop needs
 from this family), ``data`` (its training examples).
+
+Answering with a trained model: ``gallery`` (GPS candidates kept in PostGIS, no
+PyTorch), ``cache`` (their embeddings computed once per checkpoint and gallery),
+``topk`` (batched top-k similarity), ``predict`` (predictions written beside the
+classifier's, and single photos), ``report`` (which concepts drive the answers, by
+region) and ``probe`` (linear probes on the frozen embeddings).
 """
 
-__all__ = ["concepts", "data", "family", "gps", "image", "loss", "model", "vocabulary"]
+__all__ = [
+    "cache", "concepts", "data", "family", "gallery", "gps", "image", "loss", "model",
+    "predict", "probe", "report", "topk", "vocabulary",
+]
