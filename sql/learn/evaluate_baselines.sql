@@ -13,6 +13,8 @@
 --                              many): an unlabelled photo has no true class to place it at,
 --                              and counting it as a miss in the accuracies but skipping it
 --                              in mean/median/GeoScore mixed two photo sets in one row.
+-- Means are summed as numeric (exact): the result does not depend on the order the rows
+-- arrive in (plan, heap), so the same data always give the same bits.
 WITH imgs AS (
     SELECT i.id, i.lat, i.lon, ic.cell_ids
     FROM images i
@@ -60,20 +62,20 @@ point_baselines AS (
            avg(geotool_within(error_km, 200, :strict)::int)::float8 AS acc_200km,
            avg(geotool_within(error_km, 750, :strict)::int)::float8 AS acc_750km,
            avg(geotool_within(error_km, 2500, :strict)::int)::float8 AS acc_2500km,
-           avg(error_km) AS mean_km,
+           avg(error_km::numeric)::float8 AS mean_km,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY error_km) AS median_km,
-           avg(5000.0 * exp(-error_km / 1492.7)) AS geoscore,
+           avg((5000.0 * exp(-error_km / 1492.7))::numeric)::float8 AS geoscore,
            avg(top1) AS top1, avg(top5) AS top5
     FROM per_image GROUP BY baseline, level
 ),
 random_per_image AS (
     SELECT l.level, l.n_classes, im.id,
-           avg(geotool_within(x.d, 1, :strict)::int)::float8 AS a1,
-           avg(geotool_within(x.d, 25, :strict)::int)::float8 AS a25,
-           avg(geotool_within(x.d, 200, :strict)::int)::float8 AS a200,
-           avg(geotool_within(x.d, 750, :strict)::int)::float8 AS a750,
-           avg(geotool_within(x.d, 2500, :strict)::int)::float8 AS a2500,
-           avg(x.d) AS mean_d, avg(5000.0 * exp(-x.d / 1492.7)) AS gs
+           avg(geotool_within(x.d, 1, :strict)::int) AS a1,
+           avg(geotool_within(x.d, 25, :strict)::int) AS a25,
+           avg(geotool_within(x.d, 200, :strict)::int) AS a200,
+           avg(geotool_within(x.d, 750, :strict)::int) AS a750,
+           avg(geotool_within(x.d, 2500, :strict)::int) AS a2500,
+           avg(x.d::numeric) AS mean_d, avg((5000.0 * exp(-x.d / 1492.7))::numeric) AS gs
     FROM imgs im CROSS JOIN levels l
     JOIN cells c ON c.partitioning_id = l.partitioning_id
     CROSS JOIN LATERAL (SELECT geotool_haversine(c.lat, c.lon, im.lat, im.lon) AS d) x
@@ -82,9 +84,9 @@ random_per_image AS (
 ),
 random_baseline AS (
     SELECT 'random class (expected)' AS baseline, level, count(*) AS n_images,
-           avg(a1), avg(a25), avg(a200), avg(a750), avg(a2500), avg(mean_d),
-           NULL::float8, avg(gs), 1.0 / n_classes,
-           least(5, n_classes)::float8 / n_classes
+           avg(a1)::float8, avg(a25)::float8, avg(a200)::float8, avg(a750)::float8,
+           avg(a2500)::float8, avg(mean_d)::float8, NULL::float8, avg(gs)::float8,
+           1.0 / n_classes, least(5, n_classes)::float8 / n_classes
     FROM random_per_image GROUP BY level, n_classes
 )
 SELECT * FROM point_baselines

@@ -127,6 +127,9 @@ SELECT s.* FROM prediction_runs r CROSS JOIN LATERAL geotool_prediction_semantic
 -- when strict), mean and median error, GeoScore (mean of 5000 exp(-d / 1492.7)), top-1 and
 -- top-5 class accuracy, and semantic accuracy (shares over the photos that have a place
 -- of that tier). Distances and semantics are aggregated separately, then joined.
+-- Means of float8 are summed as numeric (exact, so independent of the order the rows
+-- arrive in, which moves with the plan and the heap): the same predictions always give
+-- the same bits.
 CREATE OR REPLACE FUNCTION geotool_run_ladder(run integer, strict boolean DEFAULT false)
 RETURNS TABLE (model_id integer, model text, prediction_run_id integer, crops smallint,
                combine text, dataset_id integer, split text, mode text, level smallint,
@@ -145,9 +148,9 @@ LANGUAGE sql STABLE AS $$
                avg(geotool_within(e.error_km, 200, strict)::int)::float8 AS acc_200km,
                avg(geotool_within(e.error_km, 750, strict)::int)::float8 AS acc_750km,
                avg(geotool_within(e.error_km, 2500, strict)::int)::float8 AS acc_2500km,
-               avg(e.error_km) AS mean_km,
+               avg(e.error_km::numeric)::float8 AS mean_km,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY e.error_km) AS median_km,
-               avg(5000.0 * exp(-e.error_km / 1492.7)) AS geoscore,
+               avg((5000.0 * exp(-e.error_km / 1492.7))::numeric)::float8 AS geoscore,
                avg(e.top1_correct::int)::float8 AS top1,
                avg(e.top5_correct::int)::float8 AS top5
         FROM prediction_errors e

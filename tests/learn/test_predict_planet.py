@@ -595,3 +595,20 @@ def test_cli_what_a_new_user_hits(planet_db: PlanetDb, planet_url: str,
     assert "--retry-failed" in again.output and "1 in this run" in again.output
     listed = runner.invoke(app, ["runs", "--stage", "predict"], env=env)
     assert listed.exit_code == 0 and "model semp_small" in listed.output, listed.output
+
+
+def test_evaluation_does_not_depend_on_row_order(planet_engine: Engine) -> None:
+    """The same predictions give the same table, to the last bit, whatever order the rows
+    reach the aggregates in: a float8 ``avg`` adds in arrival order, which moves with the
+    plan (autovacuum's ANALYZE between two runs) and the heap (updated tuples). The
+    demo's resumed run compares its table with ``DataFrame.equals``."""
+    predict(planet_engine, PredictParams("semp_small", "tiny", "test"))
+    params = EvaluateParams(("semp_small",), "tiny", "test")
+    before = evaluate(planet_engine, params).frame
+    with planet_engine.begin() as conn:  # same values, other physical order: every other
+        for table, key in (("predictions", "image_id"), ("images", "id")):  # row moves
+            conn.execute(sa.text(f"UPDATE {table} SET {key} = {key} WHERE {key} % 2 = 0"))
+        conn.execute(sa.text("ANALYZE predictions, images"))
+    after = evaluate(planet_engine, params).frame
+    differ = before.compare(after) if before.shape == after.shape else after
+    assert after.equals(before), differ
