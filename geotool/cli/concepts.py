@@ -226,9 +226,9 @@ def explain(
     html_out: Annotated[Path | None, typer.Option(
         "--html", help="Write ONE self-contained HTML page: the photo, the label path "
                        "with probabilities, a map of the top cells, the heat map and the "
-                       "ci bars; for an alignment model the answer, a map of the top gallery points "
-                       "and the photo's and the place's concept scores (no network "
-                       "needed to view it).", show_default=False)
+                       "ci bars; for an alignment model the answer, a map of the top "
+                       "gallery points and the photo's and the place's concept scores (no "
+                       "network needed to view it).", show_default=False)
     ] = None,
     top_k: Annotated[int, typer.Option(
         "--top-k", help="Cells (alignment model: gallery points) on the page's map "
