@@ -144,8 +144,10 @@ def predict_image(
     problems = {i: photo_file_problem(p) for i, p in enumerate(photos)}
     readable = [p for i, p in enumerate(photos) if problems[i] is None]
     engine = get_engine(database_url)
-    with engine.connect() as conn:
-        family = model_family(get_model(conn, model))
+    family = "classifier"
+    if readable:  # the model is looked up only when some photo can be answered
+        with engine.connect() as conn:
+            family = model_family(get_model(conn, model))
     if family == "align":
         if len(readable) < len(photos):
             for i, p in enumerate(photos):
@@ -158,8 +160,6 @@ def predict_image(
         if len(readable) < len(photos):
             raise typer.Exit(1)
         return
-    problems = {i: photo_file_problem(p) for i, p in enumerate(photos)}
-    readable = [p for i, p in enumerate(photos) if problems[i] is None]
     answers: list[ImageAnswer] = []
     if readable:
         dev = str(pick_device(device))

@@ -5,7 +5,7 @@ Rows go in at the revision that introduces their table (0001: datasets, images,
 locations, address vectors, geocodes, partitioning sets, partitionings, cells, labels,
 models, runs...; 0002: the geocode cache; 0003: the hierarchy; 0004: boundaries; 0007:
 training; 0008: predictions; 0009: concepts; 0010: data keys; 0013: geonames; 0015: QGIS's
-layer styles and projects; 0014: galleries, their cached embeddings, an alignment answer
+layer styles and projects; 0016: concept verification; 0014: galleries, their cached embeddings, an alignment answer
 and its concepts), the database is upgraded one revision at a time, and every table's row
 count is compared with what went in. (0008 and 0009 replace ``predictions`` and
 ``concepts``/``concept_influence`` of 0001, which no release ever wrote: those get rows
@@ -108,6 +108,13 @@ DATA: dict[str, list[str]] = {
         "INSERT INTO geonames_countries (location_id, key, iso_a3, iso_a2, codes, source, "
         f"area, geom) VALUES (5, 'ne:XXX', 'XXX', 'XX', ARRAY['XX'], 'f', 4, ST_Multi({POLY}))",
         f"INSERT INTO geonames_country_parts (location_id, area, geom) VALUES (5, 4, {POLY})",
+    ],
+    "0016": [
+        "INSERT INTO concept_verify_runs (id, concept_run_id, params_key, params) "
+        "VALUES (1, 1, 'k', '{}')",
+        "INSERT INTO concept_occlusion (verify_run_id, image_id, concept_id, pixels, "
+        "target_class, p_base, p_occluded, p_control, control_dy, control_dx) "
+        "VALUES (1, 3, 2, 10, 0, 0.9, 0.5, 0.8, 3, -2)",
     ],
     "0015": [
         "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
