@@ -7,9 +7,9 @@ models, runs...; 0002: the geocode cache; 0003: the hierarchy; 0004: boundaries;
 training; 0008: predictions; 0009: concepts; 0010: data keys; 0013: geonames; 0015: QGIS's
 layer styles and projects; 0016: concept verification; 0014: galleries, their cached
 embeddings, an alignment answer and its concepts), the database is upgraded one
-revision at a time, and every table's row count is compared with what went in. (0008 and 0009 replace ``predictions`` and
-``concepts``/``concept_influence`` of 0001, which no release ever wrote: those get rows
-only after their new shape exists.)
+revision at a time, and every table's row count is compared with what went in. (0008
+and 0009 replace ``predictions`` and ``concepts``/``concept_influence`` of 0001, which no
+release ever wrote: those get rows only after their new shape exists.)
 A ``labels_<set>`` view made at 0004 on the old ``image_labels`` table must not block
 0005, which turns that table into a view.
 """
