@@ -45,12 +45,12 @@ from geotool.learn.geodesy import haversine_km
 from geotool.learn.inference import (
     CropTransform,
     PredictSummary,
-    default_resize,
     load_crops,
     normalisation,
     pick_device,
 )
 from geotool.learn.registry import ModelRecord, get_model, model_family
+from geotool.learn.view import view_resize
 from geotool.progress import NO_PROGRESS, Progress
 
 FAMILY = "align"
@@ -329,8 +329,13 @@ def answer_rows(run_id: int, image_ids: Sequence[int], true_coords: np.ndarray, 
 
 
 def align_transform(loaded: LoadedAlign, crops: int, resize: int | None) -> CropTransform:
+    """The crops of the checkpoint's view: ``resize`` or, when None, the shortest edge its
+    training validated with (``val_resize``, else ``default_resize``:
+    :func:`geotool.learn.view.view_resize`, as the classifier's prediction)."""
     size = loaded.image_size
-    return CropTransform(size, resize or default_resize(size), crops, loaded.mean, loaded.std)
+    config = dict(loaded.meta.get("config") or loaded.row.params or {})
+    return CropTransform(size, resize or view_resize(size, config), crops, loaded.mean,
+                         loaded.std)
 
 
 def predict_align(engine: Engine, params: AlignPredictParams, *,
