@@ -311,6 +311,18 @@ def test_real_model_through_the_cli_beside_a_classifier(planet: tuple[str, Engin
     image = sorted((photos / "images").rglob("*.jpg"))[0]
     said = run("predict-image", str(image), "--model", "real_align", "--crops", "1")
     assert "near " in said and " — because: " in said
+    # an undecodable photo and a missing one: the others are answered, each listed (JSON
+    # too), exit code 1, as for a classifier
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    result = runner.invoke(app, ["predict-image", str(image), str(broken),
+                                 str(tmp_path / "missing.jpg"), "--model", "real_align",
+                                 "--crops", "1", "--json", "--database-url", url])
+    assert result.exit_code == 1, result.output
+    listed = json.loads(result.stdout)
+    assert [a["error"] is None for a in listed] == [True, False, False]
+    assert all(a["schema"] == "geotool.predict-image-align/1" for a in listed)
+    assert "2 of 3 photo(s) could not be read" in " ".join(result.output.split())
     probed = run("probe", "--model", "real_align", "--target", "climate")
     assert "climate" in probed
     assert "distinctive concepts" in run("align-report", "--model", "real_align")
