@@ -326,3 +326,23 @@ def test_real_model_through_the_cli_beside_a_classifier(planet: tuple[str, Engin
     probed = run("probe", "--model", "real_align", "--target", "climate")
     assert "climate" in probed
     assert "distinctive concepts" in run("align-report", "--model", "real_align")
+
+
+def test_qgis_views_show_gallery_answers(planet: tuple[str, Engine, Path],
+                                         aligned: dict[str, Any]) -> None:
+    """The QGIS project's prediction layers read qgis_predictions/_lines: an alignment
+    model's gallery answers are there, one point and one line per photo."""
+    _, engine, _ = planet
+    run = aligned["summary"].prediction_run_id
+    with engine.connect() as conn:
+        stored = dict(conn.execute(sa.text(
+            "SELECT image_id, error_km FROM predictions WHERE prediction_run_id = :r"),
+            {"r": run}).all())
+        shown = dict(conn.execute(sa.text(
+            "SELECT image_id, error_km FROM qgis_predictions WHERE prediction_run_id = :r"),
+            {"r": run}).all())
+        lines = conn.execute(sa.text(
+            "SELECT count(*) FROM qgis_prediction_lines WHERE prediction_run_id = :r"),
+            {"r": run}).scalar()
+    assert len(stored) == aligned["summary"].predicted and shown == stored
+    assert lines == len(stored)
