@@ -13,7 +13,7 @@ from geotool.cli.progress import RichProgress
 from geotool.db.engine import get_engine
 from geotool.export.cells import CellExportParams, export_cells
 
-app = typer.Typer(help="Export cells (GeoPackage or GeoJSON), predictions (CSV or "
+app = typer.Typer(help="Export cells (GeoPackage or GeoJSON) and predictions (CSV or "
                   "GeoPackage), or a QGIS project reading the live database.\n\n"
                   "Example: geotool export cells semp_50_75_100 --format gpkg --out cells.gpkg",
                   no_args_is_help=True)

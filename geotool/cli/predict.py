@@ -4,6 +4,7 @@ dataset into the database, or for photo files on the terminal."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,8 +16,7 @@ from geotool.cli.progress import RichProgress
 from geotool.db.engine import get_engine
 
 if TYPE_CHECKING:  # geotool.learn imports PyTorch: only when a command runs
-    from sqlalchemy.engine import Engine
-
+    from geotool.learn.align.predict import AlignImageAnswer
     from geotool.learn.predict import ImageAnswer, PredictSummary
 
 CropsOption = Annotated[int, typer.Option(
@@ -136,6 +136,7 @@ def predict_image(
 
     Example: geotool predict-image photo.jpg --model semp_r50
     """
+    from geotool.learn.align.predict import AlignImageAnswer
     from geotool.learn.lookup import ready_model
     from geotool.learn.predict import ImageAnswer, photo_file_problem, photo_size, pick_device
     from geotool.learn.predict import predict_image as run_predict_image
@@ -143,25 +144,20 @@ def predict_image(
 
     problems = {i: photo_file_problem(p) for i, p in enumerate(photos)}
     readable = [p for i, p in enumerate(photos) if problems[i] is None]
-    engine = get_engine(database_url)
+    answers: list[ImageAnswer | AlignImageAnswer] = []
     family = "classifier"
-    if readable:  # the model is looked up only when some photo can be answered
+    if readable:  # the model is looked up only when a photo may be read
+        engine = get_engine(database_url)
         with engine.connect() as conn:
             family = model_family(get_model(conn, model))
-    if family == "align":
-        if len(readable) < len(photos):
-            for i, p in enumerate(photos):
-                if problems[i] is not None:
-                    console.print(f"[red]error:[/] {escape(str(p))}: {problems[i]}",
-                                  soft_wrap=True)
-        if readable:
-            _predict_image_align(engine, readable, model, as_json, crops, top_k, resize,
-                                 str(pick_device(device)), gallery, near_km)
-        if len(readable) < len(photos):
-            raise typer.Exit(1)
-        return
-    answers: list[ImageAnswer] = []
-    if readable:
+    answered: Iterator[ImageAnswer | AlignImageAnswer] = iter(())
+    if readable and family == "align":
+        from geotool.learn.align.predict import predict_image_align
+
+        answered = iter(predict_image_align(
+            engine, model, readable, gallery=gallery, crops=crops, top_k=top_k,
+            resize=resize, device=str(pick_device(device)), near_km=near_km))
+    elif readable:
         dev = str(pick_device(device))
         ready = ready_model(engine, model, device=dev)
         size = ready.loaded.image_size
@@ -173,15 +169,18 @@ def predict_image(
                               "expect a less reliable answer", soft_wrap=True)
         answered = iter(run_predict_image(ready, readable, crops=crops, combine=combine,
                                           top_k=top_k, resize=resize, device=dev))
+    unread = AlignImageAnswer if family == "align" else ImageAnswer
     for i, p in enumerate(photos):
         problem = problems[i]
-        answers.append(ImageAnswer(str(p), error=problem) if problem is not None
+        answers.append(unread(str(p), error=problem) if problem is not None
                        else next(answered))
     failed = [a for a in answers if a.error]
     if as_json:
         out.print_json(json.dumps([a.to_dict() for a in answers]))
+    elif family == "align":
+        _print_align_answers([a for a in answers if isinstance(a, AlignImageAnswer)])
     else:
-        _print_answers(answers)
+        _print_answers([a for a in answers if isinstance(a, ImageAnswer)])
     if failed:
         console.print(f"[bold red]error:[/] {len(failed)} of {len(answers)} photo(s) could "
                       f"not be read: {escape('; '.join(str(a.error) for a in failed))}",
@@ -207,16 +206,7 @@ def _print_answers(answers: list[ImageAnswer]) -> None:
         out.print(table)
 
 
-def _predict_image_align(engine: Engine, photos: list[Path], model: str, as_json: bool,
-                         crops: int, top_k: int, resize: int | None, device: str,
-                         gallery: str | None, near_km: float) -> None:
-    from geotool.learn.align.predict import predict_image_align
-
-    answers = predict_image_align(engine, model, photos, gallery=gallery, crops=crops,
-                                  top_k=top_k, resize=resize, device=device, near_km=near_km)
-    if as_json:
-        out.print_json(json.dumps([a.to_dict() for a in answers]))
-        return
+def _print_align_answers(answers: list[AlignImageAnswer]) -> None:
     for a in answers:
         out.print(f"[bold]{a.path}[/]")
         if a.error:

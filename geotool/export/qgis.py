@@ -417,7 +417,7 @@ def _extent(conn: Connection, sets: Sequence[str], runs: Sequence[int]
         "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(g) "
         "AS e FROM (SELECT geom AS g FROM qgis_cells WHERE set_name = ANY(:s) "
         "UNION ALL SELECT geom FROM predictions WHERE prediction_run_id = ANY(:r) "
-        "AND mode = 'hier' AND level = 0) u) x"),
+        "AND mode IN ('hier', 'gallery') AND level = 0) u) x"),
         {"s": list(sets), "r": list(runs)}).one()
     if box[0] is None:
         return WORLD

@@ -6,8 +6,10 @@
 -- They read tables only (not other views), so their order in schema.txt is free.
 --
 -- qgis_predictions        one point per (prediction run, photo) at the hierarchical answer
---                         (mode hier, level 0): label, probability, error_km and the
---                         paper's ladder class (error_class, error_rank 0..5);
+--                         (mode hier, level 0) or an alignment model's gallery answer
+--                         (mode gallery; no label or class): label, probability,
+--                         error_km and the paper's ladder class (error_class,
+--                         error_rank 0..5);
 --                         id = run id * 2^40 + image id
 -- qgis_prediction_lines   the same rows as a line from the photo's true position to the
 --                         prediction (the predicted end shifted by ±360° when shorter)
@@ -36,7 +38,7 @@ JOIN prediction_runs r ON r.id = p.prediction_run_id
 JOIN models m ON m.id = r.model_id
 JOIN images i ON i.id = p.image_id
 LEFT JOIN cells c ON c.id = p.cell_id
-WHERE p.mode = 'hier' AND p.level = 0;
+WHERE p.mode IN ('hier', 'gallery') AND p.level = 0;
 
 CREATE OR REPLACE VIEW qgis_prediction_lines AS
 SELECT (p.prediction_run_id::bigint << 40) + p.image_id AS id, p.prediction_run_id,
@@ -54,7 +56,7 @@ FROM predictions p
 JOIN prediction_runs r ON r.id = p.prediction_run_id
 JOIN models m ON m.id = r.model_id
 JOIN images i ON i.id = p.image_id
-WHERE p.mode = 'hier' AND p.level = 0;
+WHERE p.mode IN ('hier', 'gallery') AND p.level = 0;
 
 CREATE OR REPLACE VIEW qgis_concept_countries AS
 WITH image_country AS (

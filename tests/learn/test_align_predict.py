@@ -5,6 +5,7 @@ baselines; predict-image's sentence."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,16 +142,35 @@ def test_resume_cache_and_stale_run(planet: tuple[str, Engine, Path],
     again = predict_align(engine, params, loader=load_tiny)
     assert again.predicted == 0 and again.already_done == aligned["summary"].predicted
     assert again.cache_hit and again.prediction_run_id == aligned["summary"].prediction_run_id
-    # another checkpoint under the same name: cache missed, the run's answers redone
+    first = aligned["summary"].prediction_run_id
+    # another checkpoint under the same name: cache missed, a new run keyed by the new
+    # weights (migration 0012's key) answers every photo; the old run keeps its answers
     model = TinyAlignModel(seed=9)
     save_tiny(model, aligned["ckpt"])
     redo = predict_align(engine, params, loader=load_tiny)
     assert not redo.cache_hit and redo.predicted == aligned["summary"].predicted
+    assert redo.prediction_run_id != first
     save_tiny(aligned["model"], aligned["ckpt"])
     back = predict_align(engine, params, loader=load_tiny)
-    assert back.predicted == aligned["summary"].predicted  # the old key was dropped
-    with engine.connect() as conn:
+    # the first weights again: their run resumes (nothing to do); the cache's old key was
+    # dropped, so the gallery is encoded again
+    assert back.prediction_run_id == first and back.predicted == 0
+    assert back.already_done == aligned["summary"].predicted and not back.cache_hit
+    with engine.begin() as conn:
+        keys = conn.execute(sa.text(
+            "SELECT id, checkpoint_sha256, amp FROM prediction_runs WHERE id IN (:a, :b)"),
+            {"a": first, "b": redo.prediction_run_id}).all()
         assert conn.execute(sa.text("SELECT count(*) FROM gallery_embedding_sets")).scalar() == 1
+        assert conn.execute(sa.text("SELECT count(*) FROM predictions WHERE "
+                                    "prediction_run_id = :r"), {"r": first}).scalar() == \
+            aligned["summary"].predicted
+        # the other weights' run goes: the module's later tests evaluate the newest run
+        conn.execute(sa.text("DELETE FROM prediction_runs WHERE id = :r"),
+                     {"r": redo.prediction_run_id})
+    sha = {r.id: r.checkpoint_sha256 for r in keys}
+    assert {r.amp for r in keys} == {"off"}
+    assert sha[first] == hashlib.sha256(aligned["ckpt"].read_bytes()).hexdigest()
+    assert sha[redo.prediction_run_id] not in ("", sha[first])
 
 
 def test_ladder_beside_a_classifier_and_semantic_accuracy(
@@ -291,6 +311,38 @@ def test_real_model_through_the_cli_beside_a_classifier(planet: tuple[str, Engin
     image = sorted((photos / "images").rglob("*.jpg"))[0]
     said = run("predict-image", str(image), "--model", "real_align", "--crops", "1")
     assert "near " in said and " — because: " in said
+    # an undecodable photo and a missing one: the others are answered, each listed (JSON
+    # too), exit code 1, as for a classifier
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    result = runner.invoke(app, ["predict-image", str(image), str(broken),
+                                 str(tmp_path / "missing.jpg"), "--model", "real_align",
+                                 "--crops", "1", "--json", "--database-url", url])
+    assert result.exit_code == 1, result.output
+    listed = json.loads(result.stdout)
+    assert [a["error"] is None for a in listed] == [True, False, False]
+    assert all(a["schema"] == "geotool.predict-image-align/1" for a in listed)
+    assert "2 of 3 photo(s) could not be read" in " ".join(result.output.split())
     probed = run("probe", "--model", "real_align", "--target", "climate")
     assert "climate" in probed
     assert "distinctive concepts" in run("align-report", "--model", "real_align")
+
+
+def test_qgis_views_show_gallery_answers(planet: tuple[str, Engine, Path],
+                                         aligned: dict[str, Any]) -> None:
+    """The QGIS project's prediction layers read qgis_predictions/_lines: an alignment
+    model's gallery answers are there, one point and one line per photo."""
+    _, engine, _ = planet
+    run = aligned["summary"].prediction_run_id
+    with engine.connect() as conn:
+        stored = dict(conn.execute(sa.text(
+            "SELECT image_id, error_km FROM predictions WHERE prediction_run_id = :r"),
+            {"r": run}).all())
+        shown = dict(conn.execute(sa.text(
+            "SELECT image_id, error_km FROM qgis_predictions WHERE prediction_run_id = :r"),
+            {"r": run}).all())
+        lines = conn.execute(sa.text(
+            "SELECT count(*) FROM qgis_prediction_lines WHERE prediction_run_id = :r"),
+            {"r": run}).scalar()
+    assert len(stored) == aligned["summary"].predicted and shown == stored
+    assert lines == len(stored)

@@ -47,8 +47,12 @@ def test_agrees_with_the_sql_function(engine: Engine) -> None:
 
 
 def test_training_and_the_concept_pass_use_this_one() -> None:
+    """Both families' training validation, both predictions and the concept pass measure
+    km with this one function."""
     from geotool.explain import pipeline
-    from geotool.learn import train
+    from geotool.learn import classifier, predict
+    from geotool.learn.align import family
+    from geotool.learn.align import predict as align_predict
 
-    assert train.haversine_km is haversine_km
-    assert pipeline.haversine_km is haversine_km
+    for module in (classifier, family, predict, align_predict, pipeline):
+        assert module.haversine_km is haversine_km, module.__name__

@@ -45,15 +45,17 @@ from geotool.learn.geodesy import haversine_km
 from geotool.learn.inference import (
     CropTransform,
     PredictSummary,
-    default_resize,
     load_crops,
     normalisation,
     pick_device,
 )
 from geotool.learn.registry import ModelRecord, get_model, model_family
+from geotool.learn.view import view_resize
 from geotool.progress import NO_PROGRESS, Progress
 
 FAMILY = "align"
+#: prediction_runs.amp of alignment runs: images and GPS are encoded without autocast
+AMP = "off"
 PREDICTION_COLUMNS = ("prediction_run_id", "image_id", "mode", "level", "probability", "lat",
                       "lon", "true_lat", "true_lon", "topk_probability", "error_km",
                       "gallery_index", "topk_gallery_index")
@@ -254,21 +256,26 @@ def _prediction_run(conn: Connection, loaded: LoadedAlign, params: AlignPredictP
                   "checkpoint_sha256": loaded.checkpoint_sha256, "gallery": gallery.name,
                   "gallery_sha256": gallery.content_sha256,
                   "logit_scale": loaded.logit_scale, "concepts_top": params.concepts_top}
-    key = {"m": loaded.row.id, "c": params.crops, "k": params.top_k, "r": transform.resize,
-           "g": gallery.id}
+    # keyed like the classifier's runs (migration 0012): the checkpoint's content and the
+    # AMP mode ('off': the alignment family encodes in float32) are part of the key, so
+    # new weights make a new run and the old weights' answers stay their own run
+    key = {"m": loaded.row.id, "h": loaded.checkpoint_sha256, "amp": AMP, "c": params.crops,
+           "k": params.top_k, "r": transform.resize, "g": gallery.id}
     conn.execute(sa.text(
-        "INSERT INTO prediction_runs (model_id, crops, combine, top_k, resize, image_size, "
-        "params, family, gallery_id) VALUES (:m, :c, 'mean', :k, :r, :s, CAST(:p AS jsonb), "
-        "'align', :g) ON CONFLICT ON CONSTRAINT uq_prediction_runs_key DO NOTHING"),
+        "INSERT INTO prediction_runs (model_id, checkpoint_sha256, amp, crops, combine, top_k, "
+        "resize, image_size, params, family, gallery_id) VALUES (:m, :h, :amp, :c, 'mean', "
+        ":k, :r, :s, CAST(:p AS jsonb), 'align', :g) "
+        "ON CONFLICT ON CONSTRAINT uq_prediction_runs_key DO NOTHING"),
         {**key, "s": transform.size, "p": json.dumps(run_params)})
     run_id, stored = conn.execute(sa.text(
-        "SELECT id, params FROM prediction_runs WHERE model_id = :m AND crops = :c "
-        "AND combine = 'mean' AND top_k = :k AND resize = :r AND gallery_id = :g"),
+        "SELECT id, params FROM prediction_runs WHERE model_id = :m AND checkpoint_sha256 = :h "
+        "AND amp = :amp AND crops = :c AND combine = 'mean' AND top_k = :k AND resize = :r "
+        "AND gallery_id = :g"),
         key).one()
     old = dict(stored or {})
     if (old.get("checkpoint_sha256"), old.get("gallery_sha256")) != \
             (loaded.checkpoint_sha256, gallery.content_sha256):
-        # the checkpoint or gallery changed since: the run's answers are stale
+        # the gallery's content changed since (or the run predates the key): stale answers
         conn.execute(sa.text("DELETE FROM predictions WHERE prediction_run_id = :r"),
                      {"r": run_id})
         conn.execute(sa.text("DELETE FROM prediction_concepts WHERE prediction_run_id = :r"),
@@ -322,8 +329,13 @@ def answer_rows(run_id: int, image_ids: Sequence[int], true_coords: np.ndarray, 
 
 
 def align_transform(loaded: LoadedAlign, crops: int, resize: int | None) -> CropTransform:
+    """The crops of the checkpoint's view: ``resize`` or, when None, the shortest edge its
+    training validated with (``val_resize``, else ``default_resize``:
+    :func:`geotool.learn.view.view_resize`, as the classifier's prediction)."""
     size = loaded.image_size
-    return CropTransform(size, resize or default_resize(size), crops, loaded.mean, loaded.std)
+    config = dict(loaded.meta.get("config") or loaded.row.params or {})
+    return CropTransform(size, resize or view_resize(size, config), crops, loaded.mean,
+                         loaded.std)
 
 
 def predict_align(engine: Engine, params: AlignPredictParams, *,
@@ -354,11 +366,12 @@ def predict_align(engine: Engine, params: AlignPredictParams, *,
                                split=params.split)
         assert counted is not None
         counts: tuple[Any, ...] = tuple(counted.one())
-        total, done = int(counts[0]), int(counts[1])
+        total, done, failed_before = int(counts[0]), int(counts[1]), int(counts[2])
     if total == 0:
         raise GeotoolError(f"dataset {params.dataset!r} has no images"
                            + (f" in split {params.split!r}" if params.split else ""))
     summary = AlignPredictSummary(params.model, run_id, already_done=int(done),
+                                  failed_before=failed_before,
                                   gallery=gallery.name, gallery_points=gallery.n_points,
                                   cache_hit=cached.hit, gallery_seconds=cached.seconds)
     scale = loaded.logit_scale
